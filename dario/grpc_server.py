@@ -1,0 +1,80 @@
+"""Runs a grpc.aio server on a Unix socket (mode 0600) with health checking and reflection, and stops it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pathlib
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+# The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+def remove_stale_socket(path: pathlib.Path) -> None:
+    """Removes a socket file left behind by a killed process so the new one can bind."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+async def serve_unix(
+    socket_path: pathlib.Path,
+    register: Callable[[grpc.aio.Server], Iterable[str]],
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serves until SIGTERM/SIGINT: register adds servicers and returns their full service names."""
+    server = grpc.aio.server()
+    service_names = list(register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_stale_socket(socket_path)
+    previous_umask = os.umask(0o177)  # the socket is created 0600, never briefly wider
+    try:
+        server.add_insecure_port(f"unix:{socket_path}")
+        await server.start()
+    finally:
+        os.umask(previous_umask)
+    os.chmod(socket_path, 0o600)
+    for name in ["", *service_names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on %s", ", ".join(service_names), socket_path)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+    log.info("stopping: health NOT_SERVING, draining for up to %.0fs", SHUTDOWN_GRACE_SECONDS)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    if on_stop is not None:
+        await on_stop()
+    remove_stale_socket(socket_path)
+    log.info("stopped")
+
+
+def unix_target(socket_path: pathlib.Path) -> str:
+    return f"unix:{socket_path}"
+
+
+# Reconnect quickly after a service restarts; gRPC's default backoff grows to two minutes.
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)

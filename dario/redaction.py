@@ -1,0 +1,57 @@
+"""Keeps secrets out of logs and error messages: a redaction function and a logging filter using it."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Order matters: specific token shapes first, then generic "key=value" assignments.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1[REDACTED]"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "[REDACTED]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[REDACTED]"),
+    (
+        re.compile(
+            r"(?i)([\"']?(?:api[_-]?key|x-api-key|authorization|access[_-]?token|refresh[_-]?token|"
+            r"client[_-]?secret|password|secret)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})"
+        ),
+        r"\1[REDACTED]",
+    ),
+)
+
+
+def redact(text: str, known_secrets: tuple[str, ...] = ()) -> str:
+    """Returns text with every token-shaped or known secret replaced by [REDACTED]."""
+    for secret in known_secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message with secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if record.exc_info:
+            # Formatted tracebacks may quote secrets too; format them now and redact.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            cleaned = f"{cleaned}\n{redact(formatted)}"
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = cleaned
+        record.args = None
+        return True
+
+
+def setup_logging(process: str, level: int = logging.INFO) -> None:
+    """Logs to stderr (supervisord writes it under $DARIO_HOME/logs) through the redaction filter."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {process} %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

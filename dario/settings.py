@@ -1,0 +1,133 @@
+"""Settings every process reads once at start: where DARIO_HOME is, its files, and the frontend's address.
+
+The environment is read here and nowhere else; everything below receives a frozen Settings.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3456
+DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
+DEFAULT_UPSTREAM_TIMEOUT = 600.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_GRPC_TIMEOUT = 2.0
+
+
+class ConfigError(ValueError):
+    """config.toml (or an environment variable) holds a value dario cannot use."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file and folder under DARIO_HOME."""
+
+    home: pathlib.Path
+
+    @property
+    def run_dir(self) -> pathlib.Path:
+        return self.home / "run"
+
+    @property
+    def logs_dir(self) -> pathlib.Path:
+        return self.home / "logs"
+
+    @property
+    def credential_socket(self) -> pathlib.Path:
+        return self.run_dir / "credential.sock"
+
+    @property
+    def pool_socket(self) -> pathlib.Path:
+        return self.run_dir / "pool.sock"
+
+    @property
+    def vault(self) -> pathlib.Path:
+        return self.home / "vault.json"
+
+    @property
+    def analytics_db(self) -> pathlib.Path:
+        return self.home / "analytics.db"
+
+    @property
+    def config(self) -> pathlib.Path:
+        return self.home / "config.toml"
+
+    def ensure(self) -> None:
+        """Creates DARIO_HOME, run/ and logs/ with owner-only permissions (0700)."""
+        for folder in (self.home, self.run_dir, self.logs_dir):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the processes need to know, read once from the environment and config.toml."""
+
+    paths: Paths
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    default_backend: str = ""
+    body_limit: int = DEFAULT_BODY_LIMIT
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    grpc_timeout: float = DEFAULT_GRPC_TIMEOUT
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def home_from_environment(environ: Mapping[str, str]) -> pathlib.Path:
+    raw = environ.get("DARIO_HOME") or str(pathlib.Path.home() / ".dario")
+    return pathlib.Path(raw).expanduser().resolve()
+
+
+def read_config_file(path: pathlib.Path) -> dict:
+    """Parses config.toml; a missing file is an empty config, a broken one raises ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _number(value: object, name: str, kind: type) -> int | float:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    return number
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Builds Settings: environment variables win over config.toml, which wins over the defaults."""
+    environ = os.environ if environ is None else environ
+    paths = Paths(home_from_environment(environ))
+    config = read_config_file(paths.config)
+    server = config.get("server", {}) if isinstance(config.get("server", {}), dict) else {}
+    host = environ.get("DARIO_HOST") or server.get("host") or DEFAULT_HOST
+    port = _number(environ.get("DARIO_PORT") or server.get("port") or DEFAULT_PORT, "port", int)
+    default_backend = environ.get("DARIO_DEFAULT_BACKEND") or config.get("default_backend") or ""
+    limits = config.get("limits", {}) if isinstance(config.get("limits", {}), dict) else {}
+    return Settings(
+        paths=paths,
+        host=str(host),
+        port=int(port),
+        default_backend=str(default_backend),
+        body_limit=int(_number(limits.get("body_bytes", DEFAULT_BODY_LIMIT), "limits.body_bytes", int)),
+        upstream_timeout=float(
+            _number(limits.get("upstream_seconds", DEFAULT_UPSTREAM_TIMEOUT), "limits.upstream_seconds", float)
+        ),
+        connect_timeout=float(
+            _number(limits.get("connect_seconds", DEFAULT_CONNECT_TIMEOUT), "limits.connect_seconds", float)
+        ),
+        grpc_timeout=float(_number(limits.get("grpc_seconds", DEFAULT_GRPC_TIMEOUT), "limits.grpc_seconds", float)),
+        extra=config,
+    )

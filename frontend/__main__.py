@@ -1,0 +1,46 @@
+"""Runs the frontend: `python -m frontend [--host H] [--port P]`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from aiohttp import web
+
+from dario.redaction import setup_logging
+from dario.settings import ConfigError, load_settings
+from frontend.app import SHUTDOWN_GRACE_SECONDS, init
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m frontend", description="dario's HTTP frontend")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1, or DARIO_HOST)")
+    parser.add_argument("--port", type=int, help="port to bind (default 3456, or DARIO_PORT)")
+    arguments = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"dario frontend: {error}", file=sys.stderr)
+        return 2
+    settings = dataclasses.replace(
+        settings,
+        host=arguments.host or settings.host,
+        port=arguments.port if arguments.port is not None else settings.port,
+    )
+    settings.paths.ensure()
+    setup_logging("frontend")
+    web.run_app(
+        init(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        print=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

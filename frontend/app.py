@@ -1,0 +1,92 @@
+"""The frontend's application factory: routes, middlewares, and the clients started and stopped with it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from dario.settings import Settings
+from frontend import chat, info
+from frontend.credentials_client import CredentialsClient
+from frontend.errors import ApiError, error_response
+from frontend.pool_client import PoolClient
+from frontend.state import STATE, State
+
+log = logging.getLogger(__name__)
+
+# In-flight requests get this long to finish on SIGTERM; supervisord's stopwaitsecs is longer.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Gives every request an id and turns every failure into an error in the client's API format."""
+    request["request_id"] = new_request_id()
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(_from_http_exception(request, error))
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(ApiError(500, "dario hit an internal error; see $DARIO_HOME/logs", code="internal_error"))
+
+
+def _from_http_exception(request: web.Request, error: web.HTTPException) -> ApiError:
+    if error.status == 404:
+        return ApiError(404, f"unknown path {request.path}", code="unknown_path")
+    if error.status == 405:
+        return ApiError(405, f"method {request.method} is not allowed on {request.path}", code="method_not_allowed")
+    if error.status == 413:
+        limit = request.app[STATE].settings.body_limit
+        return ApiError(413, f"the request body is larger than the limit of {limit} bytes", code="request_too_large")
+    return ApiError(error.status, error.reason, code=error.reason.lower().replace(" ", "_"))
+
+
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    request_id = request.get("request_id") or new_request_id()
+    response.headers["request-id"] = request_id
+    response.headers["x-request-id"] = request_id
+
+
+def init(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.body_limit, middlewares=[errors_middleware])
+    app.cleanup_ctx.append(lambda app: _clients(app, settings))
+    app.on_response_prepare.append(_stamp_request_id)
+    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_get("/v1/models", info.models)
+    app.router.add_get("/health", info.health)
+    app.router.add_get("/", info.root)
+    return app
+
+
+async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    credentials = CredentialsClient(str(settings.paths.credential_socket), settings.grpc_timeout)
+    pool = PoolClient(str(settings.paths.pool_socket), settings.grpc_timeout)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=settings.connect_timeout, sock_read=settings.upstream_timeout
+    )
+    session = aiohttp.ClientSession(
+        timeout=timeout,
+        connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+        auto_decompress=True,
+        raise_for_status=False,
+    )
+    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session)
+    await credentials.start()
+    await pool.start()
+    yield
+    await session.close()
+    await pool.close()
+    await credentials.close()

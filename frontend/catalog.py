@@ -1,0 +1,52 @@
+"""The frontend's picture of the configured backends: an immutable snapshot, replaced whole on every change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dario.v1 import credentials_pb2
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    kind: str
+    base_url: str
+    credentials: tuple[str, ...]
+    revisions: tuple[int, ...]
+
+    def endpoint(self, path: str) -> str:
+        """The upstream URL for an API path such as "/chat/completions"."""
+        return self.base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class Catalog:
+    backends: tuple[Backend, ...]
+    generation: int
+
+    def by_name(self, name: str) -> Backend | None:
+        for backend in self.backends:
+            if backend.name == name:
+                return backend
+        return None
+
+    def first_of_kind(self, kind: str) -> Backend | None:
+        for backend in self.backends:
+            if backend.kind == kind:
+                return backend
+        return None
+
+
+def catalog_from_proto(message: credentials_pb2.WatchBackendsResponse) -> Catalog:
+    backends = tuple(
+        Backend(
+            name=backend.name,
+            kind=backend.kind,
+            base_url=backend.base_url,
+            credentials=tuple(credential.name for credential in backend.credentials),
+            revisions=tuple(credential.revision for credential in backend.credentials),
+        )
+        for backend in message.backends
+    )
+    return Catalog(backends=backends, generation=message.generation)

@@ -1,0 +1,91 @@
+"""Errors users see, in the format of the API they called, and the one place gRPC failures become HTTP ones."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+from aiohttp import web
+
+# HTTP status → OpenAI error `type`, for errors dario raises itself.
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    408: "timeout",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    500: "server_error",
+    501: "invalid_request_error",
+    502: "server_error",
+    503: "service_unavailable",
+    504: "timeout",
+}
+
+START_HINT = "Start the stack: supervisord -c deploy/dario.conf"
+
+
+class ApiError(Exception):
+    """An error dario answers with itself (not an upstream's error, which is passed on as it came)."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class ServiceUnavailable(ApiError):
+    """One of dario's own services does not answer."""
+
+    def __init__(self, service: str, socket_path: str, detail: str = "") -> None:
+        reason = f" ({detail})" if detail else ""
+        super().__init__(
+            503,
+            f"dario's {service} is not available{reason}; it listens on {socket_path}. {START_HINT}",
+            code="service_unavailable",
+        )
+        self.service = service
+
+
+def openai_error_body(error: ApiError) -> bytes:
+    body = {
+        "error": {
+            "message": error.message,
+            "type": _OPENAI_TYPES.get(error.status, "invalid_request_error" if error.status < 500 else "server_error"),
+            "param": error.param,
+            "code": error.code,
+        }
+    }
+    return json.dumps(body).encode()
+
+
+def error_response(error: ApiError) -> web.Response:
+    return web.Response(status=error.status, body=openai_error_body(error), content_type="application/json")
+
+
+def openai_stream_error_event(message: str, error_type: str = "server_error", code: str | None = None) -> bytes:
+    """The in-band error an OpenAI client gets once a stream has started (the SDK raises APIError on it)."""
+    payload = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def from_rpc_error(error: grpc.RpcError, service: str, socket_path: str) -> ApiError:
+    """Maps a failed call to one of dario's services onto the error the client sees."""
+    code = error.code() if hasattr(error, "code") else None
+    detail = error.details() if hasattr(error, "details") else ""
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED, None):
+        reason = "no answer in time" if code == grpc.StatusCode.DEADLINE_EXCEEDED else "not running"
+        return ServiceUnavailable(service, socket_path, reason)
+    status = {
+        grpc.StatusCode.NOT_FOUND: 404,
+        grpc.StatusCode.INVALID_ARGUMENT: 400,
+        grpc.StatusCode.FAILED_PRECONDITION: 503,
+        grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+        grpc.StatusCode.PERMISSION_DENIED: 403,
+        grpc.StatusCode.UNAUTHENTICATED: 401,
+    }.get(code, 500)
+    return ApiError(status, f"{service}: {detail or code.name.lower()}", code=code.name.lower())

@@ -1,0 +1,56 @@
+"""The record of one client request as it goes through the frontend, turned into an analytics Outcome."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from dario.v1 import pool_pb2
+from frontend.relay import NO_USAGE, Usage
+
+
+@dataclass
+class Exchange:
+    request_id: str
+    api_format: str
+    started_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    model: str = ""
+    stream: bool = False
+    backend: str = ""
+    credential: str = ""
+    acquired: bool = False
+    status: int = 0
+    error_type: str = ""
+    first_byte: float = 0.0
+    usage: Usage = NO_USAGE
+
+    def mark_first_byte(self) -> None:
+        if not self.first_byte:
+            self.first_byte = time.perf_counter()
+
+    def fail(self, status: int, error_type: str) -> None:
+        self.status = status
+        self.error_type = error_type
+
+    def outcome(self) -> pool_pb2.Outcome:
+        now = time.perf_counter()
+        return pool_pb2.Outcome(
+            request_id=self.request_id,
+            started_at=self.started_at,
+            api_format=self.api_format,
+            backend=self.backend,
+            credential=self.credential,
+            model=self.model,
+            served_model=self.usage.served_model,
+            status=self.status,
+            error_type=self.error_type,
+            latency_ms=(now - self.started) * 1000.0,
+            ttfb_ms=(self.first_byte - self.started) * 1000.0 if self.first_byte else 0.0,
+            input_tokens=self.usage.input_tokens,
+            output_tokens=self.usage.output_tokens,
+            cache_read_tokens=self.usage.cache_read_tokens,
+            reasoning_tokens=self.usage.reasoning_tokens,
+            stream=self.stream,
+            acquired=self.acquired,
+        )

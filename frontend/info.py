@@ -1,0 +1,86 @@
+"""Informational endpoints: GET /health (never needs auth), GET /v1/models, and the root probe."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from dario import __version__
+from frontend.catalog import Backend
+from frontend.state import STATE, State
+
+HEALTH_TIMEOUT_SECONDS = 0.5
+MODELS_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+
+
+async def _service_state(channel: grpc.aio.Channel) -> str:
+    try:
+        answer = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_SECONDS
+        )
+    except grpc.RpcError as error:
+        return "UNAVAILABLE" if error.code() == grpc.StatusCode.UNAVAILABLE else error.code().name
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    credential_state, pool_state = await asyncio.gather(
+        _service_state(state.credentials.channel), _service_state(state.pool.channel)
+    )
+    catalog = state.credentials.catalog
+    healthy = credential_state == pool_state == "SERVING"
+    return web.json_response(
+        {
+            "status": "ok" if healthy else "degraded",
+            "version": __version__,
+            "services": {
+                "credential_service": {"state": credential_state, "socket": state.credentials.socket_path},
+                "pool_service": {"state": pool_state, "socket": state.pool.socket_path},
+            },
+            "backends": len(catalog.backends) if catalog else None,
+            "outcomes_backlog": state.pool.reporter.backlog,
+        }
+    )
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.json_response({"name": "dario", "version": __version__})
+
+
+async def models(request: web.Request) -> web.Response:
+    """The models the openai backends serve (asked of each, concurrently), in the shape both SDKs accept."""
+    state = request.app[STATE]
+    catalog = state.credentials.require_catalog()
+    backends = [backend for backend in catalog.backends if backend.kind == "openai" and backend.credentials]
+    listings = await asyncio.gather(*(_upstream_models(state, backend) for backend in backends))
+    seen: set[str] = set()
+    data = []
+    for backend, listing in zip(backends, listings):
+        for model_id in listing:
+            if model_id not in seen:
+                seen.add(model_id)
+                data.append({"id": model_id, "object": "model", "created": 0, "owned_by": backend.name})
+    return web.json_response({"object": "list", "data": data})
+
+
+async def _upstream_models(state: State, backend: Backend) -> list[str]:
+    credential = backend.credentials[0]
+    try:
+        lease = await state.credentials.lease(backend.name, credential, backend.revisions[0])
+        headers = {lease.header_name: lease.header_value} if lease.header_name else {}
+        async with state.session.get(
+            backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT
+        ) as answer:
+            if answer.status != 200:
+                return []
+            document = await answer.json(content_type=None)
+    except Exception:  # noqa: BLE001 — a backend without /models must not break the listing of the others
+        return []
+    items = document.get("data") if isinstance(document, dict) else None
+    return [item["id"] for item in items or [] if isinstance(item, dict) and isinstance(item.get("id"), str)]
+

@@ -1,0 +1,124 @@
+"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it.
+
+Outcomes stay in memory until pool_service acknowledges them as persisted, so a pool_service restart loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+
+from dario.grpc_server import CHANNEL_OPTIONS, unix_target
+from dario.v1 import pool_pb2, pool_pb2_grpc
+from frontend.errors import from_rpc_error
+
+log = logging.getLogger(__name__)
+
+SERVICE = "pool_service"
+BATCH_SIZE = 256
+BATCH_WAIT_SECONDS = 0.05
+MAX_PENDING = 200_000
+
+
+class PoolClient:
+    """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
+
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
+        self.stub = pool_pb2_grpc.PoolStub(self.channel)
+        self.reporter = OutcomeReporter(self.stub)
+
+    async def start(self) -> None:
+        await self.reporter.start()
+
+    async def close(self, flush_seconds: float = 3.0) -> None:
+        await self.reporter.close(flush_seconds)
+        await self.channel.close()
+
+    async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str) -> str:
+        """The one blocking round trip of a request: which credential to use."""
+        request = pool_pb2.AcquireRequest(
+            backend=backend, candidates=candidates, request_id=request_id, model=model
+        )
+        try:
+            answer = await self.stub.Acquire(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, SERVICE, self.socket_path) from None
+        return answer.credential
+
+
+class OutcomeReporter:
+    """Streams outcomes to pool_service in batches and keeps each until its batch is acknowledged."""
+
+    def __init__(self, stub: pool_pb2_grpc.PoolStub) -> None:
+        self.stub = stub
+        self.pending: collections.deque[pool_pb2.Outcome] = collections.deque()
+        self.unacknowledged: dict[int, list[pool_pb2.Outcome]] = {}
+        self.dropped = 0
+        self._sequence = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def add(self, outcome: pool_pb2.Outcome) -> None:
+        """Queues an outcome; never blocks and never waits for pool_service."""
+        if len(self.pending) >= MAX_PENDING:
+            self.pending.popleft()
+            self.dropped += 1
+        self.pending.append(outcome)
+        self._wakeup.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self.pending) + sum(len(batch) for batch in self.unacknowledged.values())
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self, flush_seconds: float) -> None:
+        deadline = time.monotonic() + flush_seconds
+        while self.backlog and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self.backlog:
+            log.warning("stopping with %d outcomes not yet persisted by %s", self.backlog, SERVICE)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            try:
+                call = self.stub.Report(self._batches())
+                async for acknowledgement in call:
+                    self.unacknowledged.pop(acknowledgement.sequence, None)
+            except grpc.RpcError as error:
+                log.debug("outcome stream ended: %s", error.code().name)
+            self._requeue()
+            await asyncio.sleep(0.2)
+
+    def _requeue(self) -> None:
+        """Puts batches that were sent but never acknowledged back in front, oldest first."""
+        for sequence in sorted(self.unacknowledged, reverse=True):
+            self.pending.extendleft(reversed(self.unacknowledged.pop(sequence)))
+        if self.pending:
+            self._wakeup.set()
+
+    async def _batches(self) -> AsyncIterator[pool_pb2.ReportRequest]:
+        while True:
+            if not self.pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                await asyncio.sleep(BATCH_WAIT_SECONDS)
+            batch = [self.pending.popleft() for _ in range(min(BATCH_SIZE, len(self.pending)))]
+            self._sequence += 1
+            self.unacknowledged[self._sequence] = batch
+            yield pool_pb2.ReportRequest(sequence=self._sequence, outcomes=batch)

@@ -1,0 +1,23 @@
+"""What the frontend's handlers share: settings, the clients of the two services, and the upstream session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from dario.settings import Settings
+from frontend.credentials_client import CredentialsClient
+from frontend.pool_client import PoolClient
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings
+    credentials: CredentialsClient
+    pool: PoolClient
+    session: aiohttp.ClientSession
+
+
+STATE = web.AppKey("state", State)

@@ -1,0 +1,117 @@
+"""Relays a request to an upstream and its answer back to the client as it arrives."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from dario import __version__
+from frontend.credentials_client import Lease
+from frontend.errors import openai_stream_error_event
+from frontend.exchange import Exchange
+from frontend.relay import EventFramer, Tail, usage_from_json_body, usage_from_sse_tail
+
+PASSED_HEADER_PREFIXES = ("x-ratelimit-", "openai-", "anthropic-ratelimit-")
+PASSED_HEADERS = ("retry-after", "retry-after-ms", "content-type")
+UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+# Non-streamed bodies up to this size are read whole and answered with a Content-Length.
+WHOLE_BODY_LIMIT = 1024 * 1024
+USER_AGENT = f"dario/{__version__}"
+
+
+def upstream_headers(client_headers: CIMultiDict[str], lease: Lease) -> dict[str, str]:
+    """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added."""
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    accept = client_headers.get("accept")
+    if accept:
+        headers["accept"] = accept
+    if lease.header_name:
+        headers[lease.header_name] = lease.header_value
+    return headers
+
+
+def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange) -> CIMultiDict[str]:
+    """Headers passed back: rate limits, retry hints and the upstream's request id (renamed)."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.headers.items():
+        lower = name.lower()
+        if lower.startswith(PASSED_HEADER_PREFIXES) or lower in PASSED_HEADERS:
+            headers.add(name, value)
+    for name in UPSTREAM_REQUEST_ID_HEADERS:
+        if name in upstream.headers:
+            headers["x-upstream-request-id"] = upstream.headers[name]
+            break
+    headers["x-dario-backend"] = exchange.backend
+    headers["x-dario-credential"] = exchange.credential
+    return headers
+
+
+async def relay(request: web.Request, upstream: aiohttp.ClientResponse, exchange: Exchange) -> web.StreamResponse:
+    headers = client_headers(upstream, exchange)
+    exchange.status = upstream.status
+    if upstream.status >= 400:
+        exchange.error_type = "upstream_error"
+    is_stream = upstream.content_type == "text/event-stream"
+    length = upstream.content_length
+    if not is_stream and length is not None and length <= WHOLE_BODY_LIMIT:
+        body = await upstream.read()
+        exchange.mark_first_byte()
+        if upstream.status < 400:
+            exchange.usage = usage_from_json_body(body)
+        return web.Response(status=upstream.status, body=body, headers=headers)
+    if is_stream:
+        headers["cache-control"] = "no-cache"
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    await response.prepare(request)
+    tail = await _pump(upstream, response, exchange, EventFramer() if is_stream else None)
+    if exchange.status < 400 and exchange.error_type == "":
+        exchange.usage = usage_from_sse_tail(tail.value()) if is_stream else usage_from_json_body(tail.value())
+    if exchange.error_type != "client_disconnected":
+        try:
+            await response.write_eof()
+        except ConnectionResetError:
+            exchange.fail(499, "client_disconnected")
+    return response
+
+
+async def _pump(
+    upstream: aiohttp.ClientResponse,
+    response: web.StreamResponse,
+    exchange: Exchange,
+    framer: EventFramer | None,
+) -> Tail:
+    """Copies the body chunk by chunk; an upstream that breaks off ends an SSE stream with an error event."""
+    tail = Tail()
+    while True:
+        try:
+            chunk = await upstream.content.readany()
+        except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as error:
+            exchange.error_type = "upstream_stream_broken"
+            if framer is not None:
+                message = f"backend {exchange.backend!r} ended the stream prematurely ({type(error).__name__})"
+                await _write(response, exchange, openai_stream_error_event(message, code="upstream_stream_broken"))
+            return tail
+        if not chunk:
+            chunk = framer.rest() if framer is not None else b""
+            if chunk:
+                tail.add(chunk)
+                await _write(response, exchange, chunk)
+            return tail
+        if framer is not None:
+            chunk = framer.feed(chunk)
+            if not chunk:
+                continue
+        tail.add(chunk)
+        if not await _write(response, exchange, chunk):
+            return tail
+
+
+async def _write(response: web.StreamResponse, exchange: Exchange, data: bytes) -> bool:
+    exchange.mark_first_byte()
+    try:
+        await response.write(data)
+    except ConnectionResetError:
+        exchange.fail(499, "client_disconnected")
+        return False
+    return True

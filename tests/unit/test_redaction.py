@@ -1,0 +1,45 @@
+"""Secrets never reach a log line: token shapes and key assignments are redacted."""
+
+import logging
+
+import pytest
+
+from dario.redaction import RedactingFilter, redact
+
+SECRETS = [
+    ("Authorization: Bearer test-token-abcdefghijklmnop", "test-token-abcdefghijklmnop"),
+    ("key sk-testonly0123456789abcdef used", "sk-testonly0123456789abcdef"),
+    ('{"api_key": "plain-secret-value-123"}', "plain-secret-value-123"),
+    ("x-api-key=another-secret-456789", "another-secret-456789"),
+    ("refresh_token=rt-secret-value-abcdef", "rt-secret-value-abcdef"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl end", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0"),
+]
+
+
+@pytest.mark.parametrize(("line", "secret"), SECRETS)
+def test_secret_shapes_are_redacted(line: str, secret: str) -> None:
+    cleaned = redact(line)
+    assert secret not in cleaned
+    assert "[REDACTED]" in cleaned
+
+
+def test_known_secrets_are_redacted_whatever_their_shape() -> None:
+    assert "hunter2hunter2" not in redact("password was hunter2hunter2!", ("hunter2hunter2",))
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    line = "backend openai added with 1 credential; model gpt-4o-mini"
+    assert redact(line) == line
+
+
+def test_filter_redacts_arguments_and_tracebacks() -> None:
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "lease %s", ("Bearer test-token-abcdefghijklmnop",), None)
+    try:
+        raise ValueError("api_key=leaked-in-exception-1234")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactingFilter().filter(record)
+    assert "test-token-abcdefghijklmnop" not in record.getMessage()
+    assert "leaked-in-exception-1234" not in record.getMessage()
