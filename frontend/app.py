@@ -14,7 +14,7 @@ from frontend import chat, info
 from frontend.credentials_client import CredentialsClient
 from frontend.errors import ApiError, error_response
 from frontend.pool_client import PoolClient
-from frontend.state import STATE, State
+from frontend.state import REQUEST_ID, STATE, State
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def new_request_id() -> str:
 @web.middleware
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Gives every request an id and turns every failure into an error in the client's API format."""
-    request["request_id"] = new_request_id()
+    request[REQUEST_ID] = new_request_id()
     try:
         return await handler(request)
     except ApiError as error:
@@ -55,7 +55,7 @@ def _from_http_exception(request: web.Request, error: web.HTTPException) -> ApiE
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    request_id = request.get("request_id") or new_request_id()
+    request_id = request.get(REQUEST_ID) or new_request_id()
     response.headers["request-id"] = request_id
     response.headers["x-request-id"] = request_id
 

@@ -12,13 +12,13 @@ from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.parsing import parse_chat_request
 from frontend.routing import NoRoute, route
-from frontend.state import STATE, State
+from frontend.state import REQUEST_ID, STATE, State
 from frontend.upstream import relay, upstream_headers
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    exchange = Exchange(request_id=request["request_id"], api_format="openai")
+    exchange = Exchange(request_id=request[REQUEST_ID], api_format="openai")
     try:
         return await _proxy(request, state, exchange)
     except ApiError as error:

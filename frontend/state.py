@@ -21,3 +21,4 @@ class State:
 
 
 STATE = web.AppKey("state", State)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,1 @@
+"""credential_service: the vault. Secrets at rest are read and written only here."""

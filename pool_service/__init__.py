@@ -1,0 +1,1 @@
+"""pool_service: chooses the credential for each request and records every request in analytics."""

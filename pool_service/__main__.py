@@ -1,0 +1,44 @@
+"""Runs pool_service: `python -m pool_service` (gRPC on $DARIO_HOME/run/pool.sock)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import grpc
+
+from dario.grpc_server import serve_unix
+from dario.redaction import setup_logging
+from dario.settings import ConfigError, load_settings
+from dario.v1 import pool_pb2, pool_pb2_grpc
+from pool_service.analytics import AnalyticsStore
+from pool_service.servicer import PoolServicer
+
+
+async def serve() -> None:
+    settings = load_settings()
+    settings.paths.ensure()
+    store = AnalyticsStore(settings.paths.analytics_db)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store), server)
+        return [pool_pb2.DESCRIPTOR.services_by_name["Pool"].full_name]
+
+    async def close_store() -> None:
+        await asyncio.to_thread(store.close)
+
+    await serve_unix(settings.paths.pool_socket, register, on_stop=close_store)
+
+
+def main() -> int:
+    setup_logging("pool_service")
+    try:
+        asyncio.run(serve())
+    except ConfigError as error:
+        print(f"pool_service: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

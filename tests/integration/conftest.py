@@ -1,0 +1,62 @@
+"""Shared fixtures: the real services once per module, a scripted upstream behind one openai backend."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+
+TEST_KEY = "test-key-upstream-0123456789"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ScriptedUpstream]:
+    with ThreadedUpstream() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) -> Iterator[Services]:
+    home = tmp_path_factory.mktemp("dario") / "home"
+    with running_services(home) as started:
+        started.add_backend("scripted", upstream.base_url, TEST_KEY)
+        yield started
+
+
+@pytest.fixture
+async def frontend(services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
+    upstream.scripts.clear()
+    async with running_frontend(services.settings) as server:
+        await wait_for_backends(server, 1)
+        yield server
+
+
+def analytics_rows(home: pathlib.Path, request_ids: list[str], deadline_seconds: float = 15.0) -> dict[str, dict]:
+    """Waits until analytics.db holds a row for each request id; returns them by id."""
+    deadline = time.monotonic() + deadline_seconds
+    found: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        database = home / "analytics.db"
+        if database.exists():
+            connection = sqlite3.connect(database)
+            connection.row_factory = sqlite3.Row
+            marks = ",".join("?" * len(request_ids))
+            rows = connection.execute(f"select * from requests where request_id in ({marks})", request_ids)
+            found = {row["request_id"]: dict(row) for row in rows}
+            connection.close()
+            if len(found) == len(request_ids):
+                return found
+        time.sleep(0.05)
+    raise AssertionError(f"analytics has {len(found)} of {len(request_ids)} requests after {deadline_seconds}s")
+
+
+async def async_analytics_rows(home: pathlib.Path, request_ids: list[str]) -> dict[str, dict]:
+    return await asyncio.to_thread(analytics_rows, home, request_ids)

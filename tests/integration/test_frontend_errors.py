@@ -1,0 +1,103 @@
+"""Errors dario answers itself: OpenAI shape, the right status, the field named, a request-id on each."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+import openai
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import Services, running_frontend, wait_for_backends
+
+pytestmark = pytest.mark.timeout(120)
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+async def post(server: TestServer, body: bytes, path: str = "/v1/chat/completions",
+               method: str = "POST") -> tuple[int, dict, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, server.make_url(path), data=body,
+                                   headers={"content-type": "application/json"}) as answer:
+            return answer.status, await answer.json(content_type=None), dict(answer.headers)
+
+
+def assert_openai_error(document: dict) -> dict:
+    error = document["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert isinstance(error["message"], str) and error["message"]
+    return error
+
+
+async def test_unrouted_model_is_404_naming_the_model_and_the_fix(frontend: TestServer) -> None:
+    status, document, headers = await post(frontend, b'{"model":"mystery-llm","messages":[{"role":"user","content":"x"}]}')
+    error = assert_openai_error(document)
+    assert status == 404 and error["param"] == "model" and error["code"] == "model_not_found"
+    assert "mystery-llm" in error["message"] and "dario backend add" in error["message"]
+    assert headers["request-id"].startswith("req_")
+
+
+async def test_the_sdk_sees_a_not_found_error_for_an_unrouted_model(frontend: TestServer) -> None:
+    sdk = openai.AsyncOpenAI(base_url=str(frontend.make_url("/v1")), api_key="dario", max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="mystery"):
+        await sdk.chat.completions.create(model="mystery", messages=MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"{not json", None),
+        (b'{"messages":[{"role":"user","content":"x"}]}', "model"),
+        (b'{"model":"gpt-4o","messages":[]}', "messages"),
+        (b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"stream":"on"}', "stream"),
+    ],
+)
+async def test_bad_request_bodies_are_400_naming_the_field(frontend: TestServer, body: bytes, param: str | None) -> None:
+    status, document, _ = await post(frontend, body)
+    error = assert_openai_error(document)
+    assert status == 400 and error["param"] == param and error["type"] == "invalid_request_error"
+
+
+async def test_unknown_path_is_404_and_wrong_method_is_405(frontend: TestServer) -> None:
+    status, document, headers = await post(frontend, b"{}", path="/v1/nothing-here")
+    assert status == 404 and "/v1/nothing-here" in assert_openai_error(document)["message"]
+    assert "request-id" in headers
+    status, document, _ = await post(frontend, b"", path="/v1/chat/completions", method="GET")
+    assert status == 405 and assert_openai_error(document)["code"] == "method_not_allowed"
+
+
+async def test_body_over_the_limit_is_413(services: Services, upstream: ScriptedUpstream) -> None:
+    settings = dataclasses.replace(services.settings, body_limit=1024)
+    async with running_frontend(settings) as server:
+        await wait_for_backends(server, 1)
+        body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"' + b"x" * 4096 + b'"}]}'
+        status, document, _ = await post(server, body)
+        assert status == 413 and "1024" in assert_openai_error(document)["message"]
+        status, _, _ = await post(server, b'{"model":"gpt-4o","messages":[{"role":"user","content":"small"}]}')
+        assert status == 200
+
+
+async def test_health_reports_each_service(frontend: TestServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(frontend.make_url("/health")) as answer:
+            document = await answer.json()
+    assert answer.status == 200 and document["status"] == "ok"
+    assert document["services"]["credential_service"]["state"] == "SERVING"
+    assert document["services"]["pool_service"]["state"] == "SERVING"
+    assert document["backends"] == 1
+
+
+async def test_models_lists_what_the_openai_backends_serve(frontend: TestServer) -> None:
+    sdk = openai.AsyncOpenAI(base_url=str(frontend.make_url("/v1")), api_key="dario", max_retries=0)
+    listing = await sdk.models.list()
+    ids = {model.id for model in listing.data}
+    assert {"gpt-4o-mini", "gpt-4o"} <= ids
+    assert all(model.owned_by == "scripted" for model in listing.data)
+
+
+async def test_root_answers_probes(frontend: TestServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.head(frontend.make_url("/")) as answer:
+            assert answer.status == 200

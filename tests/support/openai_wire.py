@@ -1,0 +1,90 @@
+"""Builders of OpenAI Chat Completions wire bodies (the shapes of the openai SDK's types), for the scripted upstream."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+def usage(prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning: int = 0) -> dict:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0},
+    }
+
+
+def completion(model: str, content: str, usage_body: dict | None) -> dict:
+    body = {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_scripted",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    if usage_body is not None:
+        body["usage"] = usage_body
+    return body
+
+
+def _chunk(identifier: str, created: int, model: str, delta: dict, finish_reason: str | None) -> dict:
+    return {
+        "id": identifier,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": "fp_scripted",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def sse(document: dict | str) -> bytes:
+    payload = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
+    return f"data: {payload}\n\n".encode()
+
+
+def stream_events(model: str, content: str, usage_body: dict | None, include_usage: bool, piece: int = 4) -> bytes:
+    """A whole streamed answer: role chunk, content chunks, finish chunk, optional usage chunk, [DONE]."""
+    identifier, created = completion_id(), int(time.time())
+    events = [sse(_chunk(identifier, created, model, {"role": "assistant", "content": ""}, None))]
+    for start in range(0, len(content), piece):
+        events.append(sse(_chunk(identifier, created, model, {"content": content[start : start + piece]}, None)))
+    events.append(sse(_chunk(identifier, created, model, {}, "stop")))
+    if include_usage and usage_body is not None:
+        events.append(
+            sse({"id": identifier, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "system_fingerprint": "fp_scripted", "choices": [], "usage": usage_body})
+        )
+    events.append(sse("[DONE]"))
+    return b"".join(events)
+
+
+ERRORS = {
+    400: ("invalid_request_error", "invalid_value", "Invalid value for 'temperature': must be between 0 and 2."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: test-****. You can find your "
+          "API key at https://platform.openai.com/account/api-keys."),
+    404: ("invalid_request_error", "model_not_found", "The model `nope` does not exist."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s."),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def error_body(status: int) -> dict:
+    error_type, code, message = ERRORS.get(status, ("server_error", None, f"error {status}"))
+    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}

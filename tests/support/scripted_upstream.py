@@ -1,0 +1,234 @@
+"""A scripted OpenAI-compatible provider on 127.0.0.1: the real wire format, and the ugly parts on demand.
+
+Tests push `Script`s (one is used per request, the default when none is queued) and read what dario sent.
+Run alone (for the bench): `python -m tests.support.scripted_upstream --port 0 [--delay-ms 20]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from tests.support import openai_wire
+
+DEFAULT = object()
+
+
+@dataclass
+class Script:
+    status: int = 200
+    content: str | None = None  # None: an echo of the last user message
+    usage: dict | None | object = DEFAULT  # DEFAULT: computed; None: no usage at all (llama.cpp, Ollama)
+    split: int | list[int] | None = None  # write the body in pieces of these sizes (bytes), flushing each
+    seed_split: int | None = None  # or in random pieces of 1..8 bytes from this seed
+    delay: float = 0.0  # seconds before the headers
+    chunk_delay: float = 0.0  # seconds between pieces
+    break_after: int | None = None  # abort the connection after this many body bytes
+    html: bool = False  # a non-JSON error page (a proxy's 502)
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def rate_limit_headers(remaining: int) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": "6m0s",
+        "x-ratelimit-limit-tokens": "2000000",
+        "x-ratelimit-remaining-tokens": "1999000",
+        "x-ratelimit-reset-tokens": "20ms",
+    }
+
+
+def pieces(body: bytes, script: Script) -> list[bytes]:
+    if script.seed_split is not None:
+        generator, sizes = random.Random(script.seed_split), []
+        while sum(sizes) < len(body):
+            sizes.append(generator.randint(1, 8))
+    elif isinstance(script.split, int):
+        sizes = [script.split]
+    elif script.split:
+        sizes = list(script.split)
+    else:
+        return [body]
+    result, offset, index = [], 0, 0
+    while offset < len(body):
+        size = max(1, sizes[index % len(sizes)])
+        result.append(body[offset : offset + size])
+        offset, index = offset + size, index + 1
+    return result
+
+
+def last_user_text(document: dict) -> str:
+    for message in reversed(document.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+class ScriptedUpstream:
+    def __init__(self, delay: float = 0.0, prefix: str = "/v1", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.delay, self.prefix, self.host, self.port = delay, prefix, host, port
+        self.scripts: collections.deque[Script] = collections.deque()
+        self.requests: list[Recorded] = []
+        self.served = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.disconnects = 0  # responses the client (dario) stopped reading before the end
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.prefix}"
+
+    def push(self, *scripts: Script) -> None:
+        self.scripts.extend(scripts)
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post(f"{self.prefix}/chat/completions", self._chat)
+        app.router.add_get(f"{self.prefix}/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [{"id": name, "object": "model", "created": 1700000000, "owned_by": "scripted"}
+                for name in ("gpt-4o-mini", "gpt-4o")]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        script = self.scripts.popleft() if self.scripts else Script()
+        await asyncio.sleep(self.delay + script.delay)
+        headers = {"x-request-id": "req_" + uuid.uuid4().hex, "openai-processing-ms": "20",
+                   **rate_limit_headers(10000 - len(self.requests)), **script.headers}
+        if script.status != 200:
+            return await self._error(request, script, headers)
+        document = json.loads(body)
+        model = document.get("model", "unknown")
+        content = script.content
+        if content is None:
+            content = f"Hello from scripted upstream: {last_user_text(document)}"
+        usage_body = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
+        if script.usage is not DEFAULT:
+            usage_body = script.usage
+        if document.get("stream"):
+            include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
+            payload = openai_wire.stream_events(model, content, usage_body, include_usage)
+            content_type = "text/event-stream"
+            counted = usage_body if include_usage else None
+        else:
+            payload = json.dumps(openai_wire.completion(model, content, usage_body), ensure_ascii=False).encode()
+            content_type = "application/json"
+            counted = usage_body
+        self.served += 1
+        if counted:
+            self.prompt_tokens += counted["prompt_tokens"]
+            self.completion_tokens += counted["completion_tokens"]
+        return await self._send(request, script, 200, headers, content_type, payload)
+
+    async def _error(self, request: web.Request, script: Script, headers: dict) -> web.StreamResponse:
+        if script.status == 429:
+            headers.setdefault("retry-after", "1")
+            headers["x-ratelimit-remaining-requests"] = "0"
+        if script.html:
+            payload = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return await self._send(request, script, script.status, headers, "text/html", payload)
+        payload = json.dumps(openai_wire.error_body(script.status)).encode()
+        return await self._send(request, script, script.status, headers, "application/json", payload)
+
+    async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
+                    content_type: str, payload: bytes) -> web.StreamResponse:
+        if script.split is None and script.seed_split is None and script.break_after is None:
+            return web.Response(status=status, body=payload, headers=headers, content_type=content_type)
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        await response.prepare(request)
+        sent = 0
+        try:
+            for piece in pieces(payload, script):
+                if script.break_after is not None and sent + len(piece) >= script.break_after:
+                    await response.write(piece[: script.break_after - sent])
+                    await asyncio.sleep(0.05)
+                    request.transport.abort()  # the client sees the chunked body end before its terminator
+                    return response
+                await response.write(piece)
+                sent += len(piece)
+                await asyncio.sleep(script.chunk_delay)
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        return response
+
+
+class ThreadedUpstream:
+    """Runs a ScriptedUpstream on its own event loop in a background thread (for sync tests and the e2e suite)."""
+
+    def __init__(self, **options: object) -> None:
+        self.upstream = ScriptedUpstream(**options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="scripted-upstream", daemon=True)
+
+    def __enter__(self) -> ScriptedUpstream:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.upstream.start(), self._loop).result(10)
+        return self.upstream
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.upstream.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+async def _serve_forever(port: int, delay: float) -> None:
+    upstream = ScriptedUpstream(delay=delay, port=port)
+    await upstream.start()
+    print(f"listening on {upstream.base_url}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="a scripted OpenAI-compatible upstream on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    arguments = parser.parse_args()
+    try:
+        asyncio.run(_serve_forever(arguments.port, arguments.delay_ms / 1000.0))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The real services as subprocesses plus the real frontend app in the test's event loop, in a temporary DARIO_HOME."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+
+import grpc
+from aiohttp.test_utils import TestServer
+
+from dario.settings import Settings, load_settings
+from dario.v1 import credentials_pb2, credentials_pb2_grpc
+from frontend.app import init
+from frontend.state import STATE
+from tests.support.processes import running_module
+
+
+@dataclass
+class Services:
+    home: pathlib.Path
+    settings: Settings
+
+    def add_backend(self, name: str, base_url: str, api_key: str = "", kind: str = "openai",
+                    credential: str = "default") -> None:
+        with grpc.insecure_channel(f"unix:{self.settings.paths.credential_socket}") as channel:
+            credentials_pb2_grpc.CredentialsStub(channel).AddBackend(
+                credentials_pb2.AddBackendRequest(
+                    name=name, kind=kind, base_url=base_url, api_key=api_key, credential_name=credential
+                ),
+                timeout=5,
+            )
+
+
+@contextlib.contextmanager
+def running_services(home: pathlib.Path, **settings_overrides: object) -> Iterator[Services]:
+    """Starts credential_service and pool_service for real and yields once both answer health checks."""
+    settings = replace(load_settings({"DARIO_HOME": str(home)}), **settings_overrides)
+    settings.paths.ensure()
+    with running_module("credential_service", home, settings.paths.credential_socket), running_module(
+        "pool_service", home, settings.paths.pool_socket
+    ):
+        yield Services(home, settings)
+
+
+@contextlib.asynccontextmanager
+async def running_frontend(settings: Settings) -> AsyncIterator[TestServer]:
+    """The real aiohttp app on a free 127.0.0.1 port, with handler cancellation as in production."""
+    server = TestServer(init(settings), host="127.0.0.1", handler_cancellation=True)
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def wait_for_backends(server: TestServer, count: int, timeout: float = 10.0) -> None:
+    """Waits until the frontend's catalog (pushed by credential_service) holds `count` backends."""
+    credentials = server.app[STATE].credentials
+    generation = -1
+    while True:
+        if not await credentials.wait_for_catalog(generation, timeout):
+            raise TimeoutError(f"the frontend never saw {count} backends")
+        catalog = credentials.catalog
+        if catalog is not None and len(catalog.backends) >= count:
+            return
+        generation = catalog.generation if catalog else -1

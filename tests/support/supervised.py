@@ -1,0 +1,112 @@
+"""The whole stack as users run it: `supervisord -c deploy/dario.conf` in a temporary DARIO_HOME."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tests.support.processes import REPO, environment
+
+BIN = pathlib.Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Supervised:
+    home: pathlib.Path
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ctl(self, *arguments: str) -> str:
+        result = subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(REPO / "deploy" / "dario.conf"), *arguments],
+            env=self.env, capture_output=True, text=True, timeout=30,
+        )
+        return result.stdout.strip()
+
+    def pid(self, program: str) -> int:
+        value = self.ctl("pid", program)
+        return int(value) if value.isdigit() else 0
+
+    def dario(self, *arguments: str, input_text: str | None = None) -> subprocess.CompletedProcess:
+        """Runs the `dario` CLI as a user would."""
+        return subprocess.run(
+            [sys.executable, "-m", "dario.cli.main", *arguments],
+            env=self.env, input=input_text, capture_output=True, text=True, timeout=60, cwd=REPO,
+        )
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as answer:
+            return json.loads(answer.read())
+
+    def wait_healthy(self, deadline_seconds: float = 60.0) -> dict:
+        deadline = time.monotonic() + deadline_seconds
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.health()
+                if last.get("status") == "ok":
+                    return last
+            except OSError as error:
+                last = error
+            time.sleep(0.1)
+        raise TimeoutError(f"the stack did not become healthy in {deadline_seconds}s: {last}")
+
+    def wait_restarted(self, program: str, old_pid: int, deadline_seconds: float = 60.0) -> int:
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            pid = self.pid(program)
+            if pid and pid != old_pid and "RUNNING" in self.ctl("status", program):
+                return pid
+            time.sleep(0.1)
+        raise TimeoutError(f"supervisord did not restart {program}")
+
+    def logs(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace") for path in sorted((self.home / "logs").glob("*")) if path.is_file()
+        )
+
+
+@contextlib.contextmanager
+def supervised_stack(home: pathlib.Path) -> Iterator[Supervised]:
+    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit."""
+    for folder in (home, home / "logs", home / "run"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    port = free_port()
+    env = environment(home, {"DARIO_PORT": str(port), "DARIO_PYTHON": sys.executable})
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    process = subprocess.Popen(
+        [str(BIN / "supervisord"), "-n", "-c", str(REPO / "deploy" / "dario.conf")],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    stack = Supervised(home=home, port=port, env=env, process=process)
+    try:
+        stack.wait_healthy()
+        yield stack
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
