@@ -1,0 +1,146 @@
+"""`dario`: manage backends and see the state of the stack (SPEC §8)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from dario import __version__
+from dario.cli.client import AdminClient, CliError
+from dario.presets import KINDS, PRESETS
+from dario.settings import ConfigError, Paths, load_settings
+from dario.v1 import credentials_pb2, pool_pb2
+
+console = Console()
+
+
+def read_key(arguments: argparse.Namespace) -> str:
+    """The key from stdin, an environment variable, or (with a warning) the command line."""
+    if arguments.key_stdin:
+        return sys.stdin.read().strip()
+    if arguments.key_env:
+        value = os.environ.get(arguments.key_env)
+        if value is None:
+            raise CliError(f"environment variable {arguments.key_env} is not set")
+        return value.strip()
+    if arguments.key is not None:
+        print("warning: a key given with --key= may be kept in your shell history; "
+              "prefer --key-stdin or --key-env", file=sys.stderr)
+        return arguments.key.strip()
+    return ""
+
+
+def backend_add(paths: Paths, arguments: argparse.Namespace) -> int:
+    if arguments.preset:
+        preset = PRESETS.get(arguments.preset)
+        if preset is None:
+            raise CliError(f"unknown preset {arguments.preset!r}; known: {', '.join(PRESETS)}")
+        kind, base_url, needs_key = preset.kind, arguments.base_url or preset.base_url, preset.needs_key
+    else:
+        if not arguments.kind or not arguments.base_url:
+            raise CliError("give --preset P, or both --kind and --base-url")
+        kind, base_url, needs_key = arguments.kind, arguments.base_url, False
+    key = read_key(arguments)
+    if needs_key and not key:
+        raise CliError(f"preset {arguments.preset!r} needs a key: add --key-stdin or --key-env VAR")
+    request = credentials_pb2.AddBackendRequest(
+        name=arguments.name, kind=kind, base_url=base_url, credential_name=arguments.account, api_key=key
+    )
+    with AdminClient(paths) as client:
+        answer = client.call("credential_service", client.credentials().AddBackend, request)
+    backend = answer.backend
+    console.print(f"backend [bold]{backend.name}[/] ({backend.kind}, {backend.base_url}) "
+                  f"has {len(backend.credentials)} credential(s)")
+    return 0
+
+
+def backend_list(paths: Paths, arguments: argparse.Namespace) -> int:
+    with AdminClient(paths) as client:
+        answer = client.call("credential_service", client.credentials().ListBackends,
+                             credentials_pb2.ListBackendsRequest())
+    if not answer.backends:
+        console.print("no backends yet: add one with `dario backend add NAME --preset openai --key-stdin`")
+        return 0
+    table = Table("backend", "kind", "base URL", "credentials")
+    for backend in answer.backends:
+        credentials = ", ".join(
+            f"{credential.name} ({credential.kind}{' ' + credential.hint if credential.hint else ''})"
+            for credential in backend.credentials
+        )
+        table.add_row(backend.name, backend.kind, backend.base_url, credentials)
+    console.print(table)
+    return 0
+
+
+def backend_remove(paths: Paths, arguments: argparse.Namespace) -> int:
+    with AdminClient(paths) as client:
+        answer = client.call("credential_service", client.credentials().RemoveBackend,
+                             credentials_pb2.RemoveBackendRequest(name=arguments.name))
+    console.print(f"removed backend {arguments.name} and {answer.credentials_removed} credential(s)")
+    return 0
+
+
+def status(paths: Paths, arguments: argparse.Namespace) -> int:
+    table = Table("service", "state", "socket")
+    with AdminClient(paths) as client:
+        states = {service: client.health(service) for service in ("credential_service", "pool_service")}
+        table.add_row("credential_service", states["credential_service"], str(paths.credential_socket))
+        table.add_row("pool_service", states["pool_service"], str(paths.pool_socket))
+        console.print(table)
+        if states["credential_service"] == "SERVING":
+            backends = client.call("credential_service", client.credentials().ListBackends,
+                                   credentials_pb2.ListBackendsRequest()).backends
+            count = sum(len(backend.credentials) for backend in backends)
+            console.print(f"{len(backends)} backend(s), {count} credential(s)")
+        if states["pool_service"] == "SERVING":
+            summary = client.call("pool_service", client.pool().Summary, pool_pb2.SummaryRequest())
+            console.print(f"{summary.requests} request(s) recorded ({summary.errors} errors), "
+                          f"{summary.input_tokens} input / {summary.output_tokens} output tokens")
+    down = [service for service, state in states.items() if state != "SERVING"]
+    if down:
+        print(f"not running: {', '.join(down)}. Start the stack: supervisord -c deploy/dario.conf", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="dario", description="dario, a local LLM router: admin commands")
+    root.add_argument("--version", action="version", version=f"dario {__version__}")
+    commands = root.add_subparsers(dest="command", required=True)
+    backend = commands.add_parser("backend", help="add, list and remove backends").add_subparsers(
+        dest="action", required=True)
+    add = backend.add_parser("add", help="add a backend (or another credential to one)")
+    add.add_argument("name")
+    add.add_argument("--preset", help=f"one of: {', '.join(PRESETS)}")
+    add.add_argument("--kind", choices=KINDS)
+    add.add_argument("--base-url")
+    add.add_argument("--account", default="default", help="name of this credential (default: default)")
+    keys = add.add_mutually_exclusive_group()
+    keys.add_argument("--key-stdin", action="store_true", help="read the key from standard input")
+    keys.add_argument("--key-env", metavar="VAR", help="read the key from environment variable VAR")
+    keys.add_argument("--key", help=argparse.SUPPRESS)
+    add.set_defaults(handler=backend_add)
+    backend.add_parser("list", help="list backends (never a secret)").set_defaults(handler=backend_list)
+    remove = backend.add_parser("remove", help="remove a backend and its credentials")
+    remove.add_argument("name")
+    remove.set_defaults(handler=backend_remove)
+    commands.add_parser("status", help="state of each service").set_defaults(handler=status)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        paths = load_settings().paths
+        return arguments.handler(paths, arguments)
+    except (CliError, ConfigError) as error:
+        print(f"dario: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

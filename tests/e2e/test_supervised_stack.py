@@ -1,0 +1,161 @@
+"""The stack as users run it: supervisord, the CLI, the official openai SDK, analytics, and a SIGKILL."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import pathlib
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.support.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
+from tests.support.supervised import Supervised, supervised_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+KEY = "test-key-e2e-0123456789abcdef"
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+@pytest.fixture
+def upstream() -> Iterator[ScriptedUpstream]:
+    with ThreadedUpstream() as running:
+        yield running
+
+
+@pytest.fixture
+def stack(tmp_path: pathlib.Path, upstream: ScriptedUpstream) -> Iterator[Supervised]:
+    with supervised_stack(tmp_path / "home") as running:
+        added = running.dario("backend", "add", "scripted", "--kind", "openai", "--base-url", upstream.base_url,
+                              "--key-stdin", input_text=KEY)
+        assert added.returncode == 0, added.stderr
+        wait_for_backends(running, 1)
+        yield running
+
+
+def wait_for_backends(stack: Supervised, count: int, deadline_seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if stack.health().get("backends") == count:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the frontend never saw the new backend")
+
+
+def sdk(stack: Supervised, timeout: float = 20.0) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key="dario", max_retries=0, timeout=timeout)
+
+
+def analytics(home: pathlib.Path, request_ids: list[str], deadline_seconds: float = 20.0) -> dict[str, dict]:
+    deadline, found = time.monotonic() + deadline_seconds, {}
+    while time.monotonic() < deadline:
+        if (home / "analytics.db").exists():
+            connection = sqlite3.connect(home / "analytics.db")
+            connection.row_factory = sqlite3.Row
+            marks = ",".join("?" * len(request_ids))
+            found = {row["request_id"]: dict(row) for row in
+                     connection.execute(f"select * from requests where request_id in ({marks})", request_ids)}
+            connection.close()
+            if len(found) == len(request_ids):
+                return found
+        time.sleep(0.1)
+    raise AssertionError(f"{len(found)} of {len(request_ids)} requests in analytics after {deadline_seconds}s")
+
+
+def test_openai_sdk_through_the_supervised_stack_lands_in_analytics(stack: Supervised,
+                                                                   upstream: ScriptedUpstream) -> None:
+    client = sdk(stack)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "Hello from scripted upstream: Say hello"
+    upstream.push(Script(content="streamed ☃ answer", split=3))
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    ) as streamed:
+        stream_id = streamed.headers["request-id"]
+        chunks = list(streamed.parse())
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text == "streamed ☃ answer"
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
+
+    rows = analytics(stack.home, [raw.headers["request-id"], stream_id])
+    plain, streamed_row = rows[raw.headers["request-id"]], rows[stream_id]
+    assert (plain["stream"], streamed_row["stream"]) == (0, 1)
+    assert plain["input_tokens"] == answer.usage.prompt_tokens
+    assert streamed_row["output_tokens"] == [c for c in chunks if c.usage][0].usage.completion_tokens
+    assert all(row["backend"] == "scripted" and row["status"] == 200 for row in rows.values())
+
+    status = stack.dario("status")
+    assert status.returncode == 0 and status.stdout.count("SERVING") == 2
+    for path in (stack.home / "vault.json", stack.home / "run" / "credential.sock", stack.home / "run" / "pool.sock"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert (stack.home.stat().st_mode & 0o777) == 0o700
+    assert KEY not in stack.logs(), "a secret reached a log file"
+
+
+def send_until(stop: threading.Event, client: openai.OpenAI, results: list, limit: int) -> None:
+    """One client's bounded request loop: records each outcome and how long it took."""
+    for _ in range(limit):
+        if stop.is_set():
+            return
+        started = time.monotonic()
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            results.append(("ok", time.monotonic() - started, ""))
+        except openai.APIStatusError as error:
+            results.append((error.status_code, time.monotonic() - started, error.message))
+        except openai.APIConnectionError as error:  # a hang shows up here as APITimeoutError
+            results.append(("connection", time.monotonic() - started, str(error)))
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("program", ["credential_service", "pool_service"])
+def test_sigkill_of_a_service_under_load_never_hangs_a_request(stack: Supervised, program: str) -> None:
+    client = sdk(stack, timeout=15.0)
+    stop, results = threading.Event(), []
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        workers = [pool.submit(send_until, stop, client, results, 400) for _ in range(4)]
+        time.sleep(1.0)
+        old_pid = stack.pid(program)
+        os.kill(old_pid, signal.SIGKILL)
+        stack.wait_restarted(program, old_pid)
+        stack.wait_healthy()
+        count_after_restart = len(results)
+        deadline = time.monotonic() + 30
+        while len(results) < count_after_restart + 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for worker in workers:
+            worker.result(60)
+
+    print(f"\n{program}: {len(results)} requests, outcomes", {s: sum(1 for r in results if r[0] == s) for s in {r[0] for r in results}}, f"max {max(r[1] for r in results):.3f}s")
+    assert results, "no request was sent"
+    statuses = {status for status, _, _ in results}
+    assert statuses <= {"ok", 503}, f"unexpected outcomes: {statuses}"
+    assert max(seconds for _, seconds, _ in results) < 10, "a request hung"
+    for status, _, message in results:
+        if status == 503:
+            assert program in message and "supervisord -c deploy/dario.conf" in message
+    assert all(status == "ok" for status, _, _ in results[count_after_restart + 5:]), "did not recover"
+    if program == "credential_service":
+        # Cached leases and catalog keep every request working while the vault process is down.
+        assert statuses == {"ok"}
+    listed = stack.dario("backend", "list")
+    assert listed.returncode == 0 and "scripted" in listed.stdout, "the vault lost the backend"
+    vault = json.loads((stack.home / "vault.json").read_text())
+    assert vault["backends"][0]["credentials"][0]["secret"] == KEY
+    ok = sum(1 for status, _, _ in results if status == "ok")
+    with sqlite3.connect(stack.home / "analytics.db") as connection:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            recorded = connection.execute("select count(*) from requests where status = 200").fetchone()[0]
+            if recorded >= ok:
+                break
+            time.sleep(0.1)
+    assert recorded >= ok, f"analytics lost completed requests: {recorded} recorded, {ok} completed"

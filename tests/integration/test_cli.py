@@ -1,0 +1,109 @@
+"""The `dario` CLI against the real credential_service and pool_service: keys never shown, errors exit non-zero."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.processes import REPO, environment
+from tests.support.stack import Services, running_services
+
+pytestmark = pytest.mark.timeout(120)
+KEY = "test-key-cli-abcdef0123456789"
+
+
+def dario(home: pathlib.Path, *arguments: str, input_text: str | None = None,
+          extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dario.cli.main", *arguments],
+        env=environment(home, extra_env), input=input_text, capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    with running_services(tmp_path_factory.mktemp("cli") / "home") as services:
+        yield services
+
+
+def test_add_with_key_on_stdin_then_list_never_shows_the_key(stack: Services) -> None:
+    added = dario(stack.home, "backend", "add", "stdin-backend", "--kind", "openai",
+                  "--base-url", "http://127.0.0.1:9/v1", "--key-stdin", input_text=KEY + "\n")
+    assert added.returncode == 0, added.stderr
+    assert KEY not in added.stdout + added.stderr
+    listed = dario(stack.home, "backend", "list")
+    assert listed.returncode == 0 and "stdin-backend" in listed.stdout
+    assert KEY not in listed.stdout and "…6789" in listed.stdout
+
+
+def test_add_with_key_from_environment_and_preset(stack: Services) -> None:
+    added = dario(stack.home, "backend", "add", "groq", "--preset", "groq", "--key-env", "GROQ_TEST_KEY",
+                  extra_env={"GROQ_TEST_KEY": KEY})
+    assert added.returncode == 0, added.stderr
+    assert "api.groq.com" in dario(stack.home, "backend", "list").stdout
+
+
+def test_key_on_the_command_line_works_but_warns(stack: Services) -> None:
+    added = dario(stack.home, "backend", "add", "argv-backend", "--kind", "openai",
+                  "--base-url", "http://127.0.0.1:9/v1", f"--key={KEY}")
+    assert added.returncode == 0
+    assert "shell history" in added.stderr
+
+
+def test_keyless_local_preset_needs_no_key_but_a_cloud_preset_does(stack: Services) -> None:
+    assert dario(stack.home, "backend", "add", "local", "--preset", "ollama").returncode == 0
+    refused = dario(stack.home, "backend", "add", "openai-nokey", "--preset", "openai")
+    assert refused.returncode != 0 and "needs a key" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("backend", "add", "../escape", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1"), "not valid"),
+        (("backend", "add", "bad-url", "--kind", "openai", "--base-url", "ftp://example"), "http"),
+        (("backend", "add", "no-url", "--kind", "openai"), "--base-url"),
+        (("backend", "add", "x", "--preset", "nonesuch"), "unknown preset"),
+        (("backend", "add", "env-missing", "--preset", "openai", "--key-env", "DARIO_TEST_UNSET_VARIABLE"), "not set"),
+        (("backend", "remove", "never-added"), "never-added"),
+    ],
+)
+def test_every_error_exits_non_zero_with_a_message(stack: Services, arguments: tuple[str, ...], message: str) -> None:
+    result = dario(stack.home, *arguments)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_duplicate_credential_is_refused(stack: Services) -> None:
+    arguments = ("backend", "add", "twice", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1")
+    assert dario(stack.home, *arguments).returncode == 0
+    again = dario(stack.home, *arguments)
+    assert again.returncode != 0 and "already" in again.stderr
+
+
+def test_remove_then_list(stack: Services) -> None:
+    dario(stack.home, "backend", "add", "temporary", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1")
+    removed = dario(stack.home, "backend", "remove", "temporary")
+    assert removed.returncode == 0
+    assert "temporary" not in dario(stack.home, "backend", "list").stdout
+
+
+def test_status_shows_both_services_serving(stack: Services) -> None:
+    result = dario(stack.home, "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("SERVING") == 2
+    assert "request(s) recorded" in result.stdout
+
+
+def test_with_no_service_running_the_cli_names_the_socket_and_how_to_start(tmp_path: pathlib.Path) -> None:
+    home = tmp_path / "empty-home"
+    listed = dario(home, "backend", "list")
+    assert listed.returncode != 0
+    assert "credential_service is not running" in listed.stderr
+    assert str(home / "run" / "credential.sock") in listed.stderr
+    assert "supervisord -c deploy/dario.conf" in listed.stderr
+    state = dario(home, "status")
+    assert state.returncode != 0 and "not running" in state.stdout + state.stderr
