@@ -134,7 +134,8 @@ def test_sigkill_of_a_service_under_load_never_hangs_a_request(stack: Supervised
         for worker in workers:
             worker.result(60)
 
-    print(f"\n{program}: {len(results)} requests, outcomes", {s: sum(1 for r in results if r[0] == s) for s in {r[0] for r in results}}, f"max {max(r[1] for r in results):.3f}s")
+    counts = {status: sum(1 for result in results if result[0] == status) for status in {r[0] for r in results}}
+    print(f"\n{program}: {len(results)} requests, outcomes {counts}, max {max(r[1] for r in results):.3f}s")
     assert results, "no request was sent"
     statuses = {status for status, _, _ in results}
     assert statuses <= {"ok", 503}, f"unexpected outcomes: {statuses}"

@@ -32,7 +32,8 @@ def assert_openai_error(document: dict) -> dict:
 
 
 async def test_unrouted_model_is_404_naming_the_model_and_the_fix(frontend: TestServer) -> None:
-    status, document, headers = await post(frontend, b'{"model":"mystery-llm","messages":[{"role":"user","content":"x"}]}')
+    body = b'{"model":"mystery-llm","messages":[{"role":"user","content":"x"}]}'
+    status, document, headers = await post(frontend, body)
     error = assert_openai_error(document)
     assert status == 404 and error["param"] == "model" and error["code"] == "model_not_found"
     assert "mystery-llm" in error["message"] and "dario backend add" in error["message"]
@@ -54,7 +55,9 @@ async def test_the_sdk_sees_a_not_found_error_for_an_unrouted_model(frontend: Te
         (b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"stream":"on"}', "stream"),
     ],
 )
-async def test_bad_request_bodies_are_400_naming_the_field(frontend: TestServer, body: bytes, param: str | None) -> None:
+async def test_bad_request_bodies_are_400_naming_the_field(
+    frontend: TestServer, body: bytes, param: str | None
+) -> None:
     status, document, _ = await post(frontend, body)
     error = assert_openai_error(document)
     assert status == 400 and error["param"] == param and error["type"] == "invalid_request_error"

@@ -33,7 +33,8 @@ def test_ordinary_text_is_left_alone() -> None:
 
 
 def test_filter_redacts_arguments_and_tracebacks() -> None:
-    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "lease %s", ("Bearer test-token-abcdefghijklmnop",), None)
+    arguments = ("Bearer test-token-abcdefghijklmnop",)
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "lease %s", arguments, None)
     try:
         raise ValueError("api_key=leaked-in-exception-1234")
     except ValueError:

@@ -82,7 +82,8 @@ def test_usage_with_cache_and_reasoning_details_from_a_whole_body() -> None:
         },
     }
     usage = usage_from_json_body(json.dumps(body).encode())
-    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens) == (100, 50, 64, 20)
+    counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens)
+    assert counts == (100, 50, 64, 20)
     assert usage.served_model == "gpt-4o-mini-2024-07-18"
 
 

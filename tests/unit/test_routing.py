@@ -7,7 +7,8 @@ from frontend.routing import NoRoute, default_kind, route
 
 
 def backend(name: str, kind: str = "openai") -> Backend:
-    return Backend(name=name, kind=kind, base_url=f"http://127.0.0.1:1/{name}", credentials=("default",), revisions=(1,))
+    url = f"http://127.0.0.1:1/{name}"
+    return Backend(name=name, kind=kind, base_url=url, credentials=("default",), revisions=(1,))
 
 
 CATALOG = Catalog(

@@ -1,0 +1,126 @@
+"""The vault file: validation, no secret in what is listed, private modes, atomic writes, damage detected."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import pytest
+
+from credential_service.vault import AlreadyExists, Corrupt, Invalid, NotFound, Vault
+
+KEY = "test-key-vault-0123456789abcdef"
+
+
+@pytest.fixture
+def vault(tmp_path: pathlib.Path) -> Vault:
+    return Vault(tmp_path / "home" / "vault.json")
+
+
+def test_added_backend_is_persisted_and_reloaded(vault: Vault) -> None:
+    vault.add_backend("openai", "openai", "https://api.openai.com/v1/", api_key=KEY)
+    reloaded = Vault(vault.path)
+    [backend] = reloaded.backends()
+    assert (backend.name, backend.kind, backend.base_url) == ("openai", "openai", "https://api.openai.com/v1")
+    assert backend.credentials[0].name == "default"
+
+
+def test_leases_carry_the_header_each_kind_needs(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    vault.add_backend("a", "anthropic", "http://127.0.0.1:2/v1", api_key=KEY)
+    vault.add_backend("local", "openai", "http://127.0.0.1:3/v1")
+    grant = vault.lease("o", "default", now=100.0)
+    assert (grant.header_name, grant.header_value, grant.expires_at) == ("authorization", f"Bearer {KEY}", 3700.0)
+    grant = vault.lease("a", "default")
+    assert (grant.header_name, grant.header_value) == ("x-api-key", KEY)
+    grant = vault.lease("local", "default")
+    assert (grant.header_name, grant.header_value) == ("", "")
+
+
+def test_hint_shows_only_the_last_four_characters_of_long_keys(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", credential_name="short", api_key="tiny-key")
+    long_key, short_key = vault.backends()[0].credentials
+    assert long_key.hint == "…cdef"
+    assert short_key.hint == ""
+
+
+def test_second_credential_on_the_same_backend_gets_a_new_revision(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", credential_name="second", api_key=KEY + "2")
+    first, second = vault.backends()[0].credentials
+    assert second.revision > first.revision
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "url", "credential"),
+    [
+        ("../escape", "openai", "http://127.0.0.1:1/v1", ""),
+        ("bad/name", "openai", "http://127.0.0.1:1/v1", ""),
+        ("ctrl\x07", "openai", "http://127.0.0.1:1/v1", ""),
+        ("ok", "openai", "http://127.0.0.1:1/v1", "../key"),
+        ("ok", "gemini", "http://127.0.0.1:1/v1", ""),
+        ("ok", "openai", "file:///etc/passwd", ""),
+        ("ok", "openai", "http://user:pw@127.0.0.1/v1", ""),
+        ("ok", "openai", "not a url", ""),
+    ],
+)
+def test_invalid_input_is_refused(vault: Vault, name: str, kind: str, url: str, credential: str) -> None:
+    with pytest.raises(Invalid):
+        vault.add_backend(name, kind, url, credential_name=credential)
+    assert vault.backends() == []
+
+
+def test_key_with_a_newline_is_refused(vault: Vault) -> None:
+    with pytest.raises(Invalid, match="control"):
+        vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key="abc\ndef-ghijkl")
+
+
+def test_conflicts_and_missing_names(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    with pytest.raises(AlreadyExists):
+        vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    with pytest.raises(AlreadyExists):
+        vault.add_backend("o", "anthropic", "http://127.0.0.1:1/v1", credential_name="x")
+    with pytest.raises(NotFound):
+        vault.remove_backend("nope")
+    with pytest.raises(NotFound):
+        vault.lease("o", "nope")
+
+
+def test_errors_never_contain_the_key(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    with pytest.raises(AlreadyExists) as caught:
+        vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    assert KEY not in str(caught.value)
+
+
+def test_files_are_private(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    assert vault.path.stat().st_mode & 0o777 == 0o600
+    assert vault.path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_crash_during_a_write_leaves_the_old_vault_intact(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault.add_backend("kept", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    before = vault.path.read_bytes()
+
+    def crash(*arguments: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        vault.add_backend("lost", "openai", "http://127.0.0.1:2/v1", api_key=KEY)
+    assert vault.path.read_bytes() == before
+    assert [backend.name for backend in vault.backends()] == ["kept"]  # memory matches the disk
+    assert not list(vault.path.parent.glob(".*.tmp")), "temporary file left behind"
+    assert json.loads(before)["backends"][0]["name"] == "kept"
+
+
+def test_a_damaged_vault_is_reported_not_reset(vault: Vault) -> None:
+    vault.path.parent.mkdir(parents=True, exist_ok=True)
+    vault.path.write_text('{"backends": [{"name": "half')
+    with pytest.raises(Corrupt, match="damaged"):
+        Vault(vault.path)
+    assert vault.path.read_text().startswith('{"backends"')
