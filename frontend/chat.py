@@ -28,7 +28,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         exchange.fail(error.status, error.reason.lower().replace(" ", "_"))
         raise
     except asyncio.CancelledError:
-        exchange.fail(499, "client_disconnected")
+        if not exchange.delivered:
+            exchange.fail(499, "client_disconnected")
         raise
     finally:
         state.pool.reporter.add(exchange.outcome())

@@ -23,6 +23,7 @@ class Exchange:
     status: int = 0
     error_type: str = ""
     first_byte: float = 0.0
+    delivered: bool = False  # the client received the whole answer
     usage: Usage = NO_USAGE
 
     def mark_first_byte(self) -> None:

@@ -18,6 +18,7 @@ UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 # Non-streamed bodies up to this size are read whole and answered with a Content-Length.
 WHOLE_BODY_LIMIT = 1024 * 1024
 USER_AGENT = f"dario/{__version__}"
+DONE = b"data: [DONE]"
 
 
 def upstream_headers(client_headers: CIMultiDict[str], lease: Lease) -> dict[str, str]:
@@ -64,14 +65,19 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse, exchange
         headers["cache-control"] = "no-cache"
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(request)
-    tail = await _pump(upstream, response, exchange, EventFramer() if is_stream else None)
-    if exchange.status < 400 and exchange.error_type == "":
-        exchange.usage = usage_from_sse_tail(tail.value()) if is_stream else usage_from_json_body(tail.value())
+    tail = Tail()
+    try:
+        await _pump(upstream, response, exchange, EventFramer() if is_stream else None, tail)
+    finally:
+        # Also when the client hangs up right after the last event and the handler is cancelled.
+        if exchange.status < 400 and exchange.error_type == "":
+            exchange.usage = usage_from_sse_tail(tail.value()) if is_stream else usage_from_json_body(tail.value())
     if exchange.error_type != "client_disconnected":
         try:
             await response.write_eof()
         except ConnectionResetError:
-            exchange.fail(499, "client_disconnected")
+            if not exchange.delivered:
+                exchange.fail(499, "client_disconnected")
     return response
 
 
@@ -80,9 +86,9 @@ async def _pump(
     response: web.StreamResponse,
     exchange: Exchange,
     framer: EventFramer | None,
-) -> Tail:
+    tail: Tail,
+) -> None:
     """Copies the body chunk by chunk; an upstream that breaks off ends an SSE stream with an error event."""
-    tail = Tail()
     while True:
         try:
             chunk = await upstream.content.readany()
@@ -91,20 +97,23 @@ async def _pump(
             if framer is not None:
                 message = f"backend {exchange.backend!r} ended the stream prematurely ({type(error).__name__})"
                 await _write(response, exchange, openai_stream_error_event(message, code="upstream_stream_broken"))
-            return tail
+            return
         if not chunk:
             chunk = framer.rest() if framer is not None else b""
             if chunk:
                 tail.add(chunk)
                 await _write(response, exchange, chunk)
-            return tail
+            exchange.delivered = True
+            return
         if framer is not None:
             chunk = framer.feed(chunk)
             if not chunk:
                 continue
         tail.add(chunk)
         if not await _write(response, exchange, chunk):
-            return tail
+            return
+        if framer is not None and chunk.rstrip().endswith(DONE):
+            exchange.delivered = True  # the client has the whole answer, whatever happens next
 
 
 async def _write(response: web.StreamResponse, exchange: Exchange, data: bytes) -> bool:
@@ -112,6 +121,7 @@ async def _write(response: web.StreamResponse, exchange: Exchange, data: bytes) 
     try:
         await response.write(data)
     except ConnectionResetError:
-        exchange.fail(499, "client_disconnected")
+        if not exchange.delivered:
+            exchange.fail(499, "client_disconnected")
         return False
     return True

@@ -164,3 +164,20 @@ async def test_client_that_disconnects_cancels_the_upstream_request(
     row = (await async_analytics_rows(services.home, [request_id]))[request_id]
     assert row["status"] == 499 and row["error_type"] == "client_disconnected"
     assert upstream.disconnects >= 1
+
+
+async def test_client_that_hangs_up_right_after_done_is_recorded_as_served_with_usage(
+    frontend: TestServer, upstream: ScriptedUpstream, services: Services
+) -> None:
+    upstream.push(Script(content="complete answer", linger=1.0))
+    async with aiohttp.ClientSession() as session:
+        answer = await session.post(frontend.make_url("/v1/chat/completions"), json={
+            "model": "gpt-4o", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}})
+        request_id = answer.headers["request-id"]
+        received = b""
+        while b"data: [DONE]" not in received:
+            received += await answer.content.readany()
+        answer.close()  # gone before the upstream ended its body
+    row = (await async_analytics_rows(services.home, [request_id]))[request_id]
+    assert row["status"] == 200 and row["error_type"] == ""
+    assert row["output_tokens"] is not None and row["output_tokens"] > 0

@@ -33,6 +33,7 @@ class Script:
     chunk_delay: float = 0.0  # seconds between pieces
     break_after: int | None = None  # abort the connection after this many body bytes
     html: bool = False  # a non-JSON error page (a proxy's 502)
+    linger: float = 0.0  # seconds to hold the connection open after the last byte, before ending the body
     headers: dict = field(default_factory=dict)
 
 
@@ -170,7 +171,7 @@ class ScriptedUpstream:
 
     async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
                     content_type: str, payload: bytes) -> web.StreamResponse:
-        if script.split is None and script.seed_split is None and script.break_after is None:
+        if script.split is None and script.seed_split is None and script.break_after is None and not script.linger:
             return web.Response(status=status, body=payload, headers=headers, content_type=content_type)
         response = web.StreamResponse(status=status, headers=headers)
         response.content_type = content_type
@@ -186,6 +187,7 @@ class ScriptedUpstream:
                 await response.write(piece)
                 sent += len(piece)
                 await asyncio.sleep(script.chunk_delay)
+            await asyncio.sleep(script.linger)
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnects += 1
