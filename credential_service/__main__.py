@@ -18,10 +18,10 @@ from dario.v1 import credentials_pb2, credentials_pb2_grpc
 async def serve() -> None:
     settings = load_settings()
     settings.paths.ensure()
-    servicer = CredentialsServicer(Vault(settings.paths.vault))
+    vault = Vault(settings.paths.vault)
 
-    def register(server: grpc.aio.Server) -> list[str]:
-        credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
+    def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
+        credentials_pb2_grpc.add_CredentialsServicer_to_server(CredentialsServicer(vault, stopping), server)
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]
 
     await serve_unix(settings.paths.credential_socket, register)

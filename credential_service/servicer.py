@@ -35,11 +35,18 @@ def backend_to_proto(backend: StoredBackend) -> credentials_pb2.Backend:
 
 
 class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, stopping: asyncio.Event | None = None) -> None:
         self.vault = vault
         self.generation = 1
+        self.stopping = stopping or asyncio.Event()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
+        self._stop_watcher: asyncio.Task | None = None
+
+    async def _wake_watchers_on_stop(self) -> None:
+        await self.stopping.wait()
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _abort(self, context: grpc.aio.ServicerContext, error: VaultError) -> None:
         await context.abort(_CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
@@ -78,11 +85,15 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     async def WatchBackends(
         self, request: credentials_pb2.WatchBackendsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[credentials_pb2.WatchBackendsResponse]:
+        if self._stop_watcher is None:
+            self._stop_watcher = asyncio.create_task(self._wake_watchers_on_stop())
         seen = 0
         while True:
             async with self._changed:
-                await self._changed.wait_for(lambda seen=seen: self.generation != seen)
+                await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
                 seen = self.generation
+            if self.stopping.is_set():
+                return  # the frontend reconnects to the next process
             yield credentials_pb2.WatchBackendsResponse(
                 backends=[backend_to_proto(backend) for backend in self.vault.backends()], generation=seen
             )

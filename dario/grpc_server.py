@@ -28,12 +28,17 @@ def remove_stale_socket(path: pathlib.Path) -> None:
 
 async def serve_unix(
     socket_path: pathlib.Path,
-    register: Callable[[grpc.aio.Server], Iterable[str]],
+    register: Callable[[grpc.aio.Server, asyncio.Event], Iterable[str]],
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Serves until SIGTERM/SIGINT: register adds servicers and returns their full service names."""
+    """Serves until SIGTERM/SIGINT: register adds servicers and returns their full service names.
+
+    The event given to register is set when stopping, so servicers end their long-lived streams at once
+    instead of holding the shutdown for the whole grace period.
+    """
     server = grpc.aio.server()
-    service_names = list(register(server))
+    stop = asyncio.Event()
+    service_names = list(register(server, stop))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -53,7 +58,6 @@ async def serve_unix(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s", ", ".join(service_names), socket_path)
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

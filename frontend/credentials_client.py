@@ -86,7 +86,9 @@ class CredentialsClient:
     async def _fetch(self, backend: str, credential: str) -> Lease:
         try:
             answer = await self.stub.Lease(
-                credentials_pb2.LeaseRequest(backend=backend, credential=credential), timeout=self.timeout
+                credentials_pb2.LeaseRequest(backend=backend, credential=credential),
+                timeout=self.timeout,
+                wait_for_ready=True,
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error, SERVICE, self.socket_path) from None

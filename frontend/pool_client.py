@@ -49,7 +49,9 @@ class PoolClient:
             backend=backend, candidates=candidates, request_id=request_id, model=model
         )
         try:
-            answer = await self.stub.Acquire(request, timeout=self.timeout)
+            # wait_for_ready rides through a restart of pool_service (supervisord brings it back in about a
+            # second) instead of failing while the channel is between reconnect attempts; the deadline bounds it.
+            answer = await self.stub.Acquire(request, timeout=self.timeout, wait_for_ready=True)
         except grpc.RpcError as error:
             raise from_rpc_error(error, SERVICE, self.socket_path) from None
         return answer.credential
@@ -61,8 +63,8 @@ class OutcomeReporter:
     def __init__(self, stub: pool_pb2_grpc.PoolStub) -> None:
         self.stub = stub
         self.pending: collections.deque[pool_pb2.Outcome] = collections.deque()
-        self.unacknowledged: dict[int, list[pool_pb2.Outcome]] = {}
         self.dropped = 0
+        self._in_flight: dict[int, list[pool_pb2.Outcome]] = {}
         self._sequence = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -77,7 +79,7 @@ class OutcomeReporter:
 
     @property
     def backlog(self) -> int:
-        return len(self.pending) + sum(len(batch) for batch in self.unacknowledged.values())
+        return len(self.pending) + sum(len(batch) for batch in self._in_flight.values())
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -96,29 +98,42 @@ class OutcomeReporter:
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            stream = _Stream()
             try:
-                call = self.stub.Report(self._batches())
-                async for acknowledgement in call:
-                    self.unacknowledged.pop(acknowledgement.sequence, None)
+                async for acknowledgement in self.stub.Report(self._batches(stream)):
+                    self._in_flight.pop(acknowledgement.sequence, None)
             except grpc.RpcError as error:
                 log.debug("outcome stream ended: %s", error.code().name)
-            self._requeue()
+            finally:
+                stream.ended = True
+                self._requeue()
             await asyncio.sleep(0.2)
 
     def _requeue(self) -> None:
         """Puts batches that were sent but never acknowledged back in front, oldest first."""
-        for sequence in sorted(self.unacknowledged, reverse=True):
-            self.pending.extendleft(reversed(self.unacknowledged.pop(sequence)))
+        for sequence in sorted(self._in_flight, reverse=True):
+            self.pending.extendleft(reversed(self._in_flight.pop(sequence)))
         if self.pending:
             self._wakeup.set()
 
-    async def _batches(self) -> AsyncIterator[pool_pb2.ReportRequest]:
+    async def _batches(self, stream: _Stream) -> AsyncIterator[pool_pb2.ReportRequest]:
+        """The request side of one Report call; it takes nothing more once that call has ended."""
         while True:
             if not self.pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 await asyncio.sleep(BATCH_WAIT_SECONDS)
+            if stream.ended:
+                return  # a later call sends what is pending; taking it here would strand it
+            if not self.pending:
+                continue
             batch = [self.pending.popleft() for _ in range(min(BATCH_SIZE, len(self.pending)))]
             self._sequence += 1
-            self.unacknowledged[self._sequence] = batch
+            self._in_flight[self._sequence] = batch
             yield pool_pb2.ReportRequest(sequence=self._sequence, outcomes=batch)
+
+
+class _Stream:
+    """Whether one Report call has ended (shared by the call's reader and its request generator)."""
+
+    ended = False

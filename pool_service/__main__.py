@@ -20,8 +20,8 @@ async def serve() -> None:
     settings.paths.ensure()
     store = AnalyticsStore(settings.paths.analytics_db)
 
-    def register(server: grpc.aio.Server) -> list[str]:
-        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store), server)
+    def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
+        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store, stopping), server)
         return [pool_pb2.DESCRIPTOR.services_by_name["Pool"].full_name]
 
     async def close_store() -> None:

@@ -15,9 +15,30 @@ from pool_service.selection import NoCandidates, Selector
 log = logging.getLogger(__name__)
 
 
+async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
+    """Yields from iterator until it ends or stopping is set (whatever was not yet read is resent by the client)."""
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(iterator))
+            await asyncio.wait({following, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                return
+            try:
+                batch = following.result()
+            except StopAsyncIteration:
+                return
+            yield batch
+    finally:
+        stop.cancel()
+
+
 class PoolServicer(pool_pb2_grpc.PoolServicer):
-    def __init__(self, store: AnalyticsStore, selector: Selector | None = None) -> None:
+    def __init__(self, store: AnalyticsStore, stopping: asyncio.Event | None = None,
+                 selector: Selector | None = None) -> None:
         self.store = store
+        self.stopping = stopping or asyncio.Event()
         self.selector = selector or Selector()
 
     async def Acquire(self, request: pool_pb2.AcquireRequest, context: grpc.aio.ServicerContext):
@@ -32,7 +53,7 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
     async def Report(
         self, request_iterator: AsyncIterator[pool_pb2.ReportRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pool_pb2.ReportResponse]:
-        async for batch in request_iterator:
+        async for batch in until_stopping(request_iterator, self.stopping):
             for outcome in batch.outcomes:
                 if outcome.acquired:
                     self.selector.release(outcome.backend, outcome.credential)

@@ -154,7 +154,7 @@ async def test_stream_that_breaks_off_ends_with_an_error_the_sdk_raises(
 async def test_client_that_disconnects_cancels_the_upstream_request(
     frontend: TestServer, upstream: ScriptedUpstream, services: Services
 ) -> None:
-    upstream.push(Script(content="x" * 400, split=4, chunk_delay=0.05))
+    upstream.push(Script(content="x" * 4000, split=40, chunk_delay=0.05))
     async with aiohttp.ClientSession() as session:
         answer = await session.post(frontend.make_url("/v1/chat/completions"),
                                     json={"model": "gpt-4o", "messages": MESSAGES, "stream": True})
