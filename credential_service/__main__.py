@@ -9,9 +9,8 @@ import grpc
 
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault, VaultError
-from dario.grpc_server import serve_unix
-from dario.redaction import setup_logging
-from dario.settings import ConfigError, load_settings
+from dario.grpc_server import run_service, serve_unix
+from dario.settings import load_settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 
@@ -28,13 +27,7 @@ async def serve() -> None:
 
 
 def main() -> int:
-    setup_logging("credential_service")
-    try:
-        asyncio.run(serve())
-    except (ConfigError, VaultError) as error:
-        print(f"credential_service: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_service("credential_service", serve, VaultError)
 
 
 if __name__ == "__main__":

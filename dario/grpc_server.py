@@ -8,11 +8,15 @@ import logging
 import os
 import pathlib
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from dario.redaction import setup_logging
+from dario.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +86,14 @@ CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
+
+
+def run_service(process: str, serve: Callable[[], Awaitable[None]], *expected: type[Exception]) -> int:
+    """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures."""
+    setup_logging(process)
+    try:
+        asyncio.run(serve())
+    except (ConfigError, *expected) as error:
+        print(f"{process}: {error}", file=sys.stderr)
+        return 2
+    return 0

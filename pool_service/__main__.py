@@ -7,9 +7,8 @@ import sys
 
 import grpc
 
-from dario.grpc_server import serve_unix
-from dario.redaction import setup_logging
-from dario.settings import ConfigError, load_settings
+from dario.grpc_server import run_service, serve_unix
+from dario.settings import load_settings
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore
 from pool_service.servicer import PoolServicer
@@ -31,13 +30,7 @@ async def serve() -> None:
 
 
 def main() -> int:
-    setup_logging("pool_service")
-    try:
-        asyncio.run(serve())
-    except ConfigError as error:
-        print(f"pool_service: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_service("pool_service", serve)
 
 
 if __name__ == "__main__":
