@@ -10,8 +10,9 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import Settings
-from frontend import chat, info
+from frontend import info, proxy
 from frontend.credentials_client import CredentialsClient
+from frontend.dialects import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
 from frontend.errors import ApiError, error_response
 from frontend.pool_client import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
@@ -30,17 +31,19 @@ def new_request_id() -> str:
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Gives every request an id and turns every failure into an error in the client's API format."""
     request[REQUEST_ID] = new_request_id()
+    api_format = api_format_of(request.path)
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error)
+        return error_response(error, api_format)
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return error_response(_from_http_exception(request, error))
+        return error_response(_from_http_exception(request, error), api_format)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(ApiError(500, "dario hit an internal error; see $DARIO_HOME/logs", code="internal_error"))
+        failure = ApiError(500, "dario hit an internal error; see $DARIO_HOME/logs", code="internal_error")
+        return error_response(failure, api_format)
 
 
 def _from_http_exception(request: web.Request, error: web.HTTPException) -> ApiError:
@@ -64,7 +67,9 @@ def init(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.body_limit, middlewares=[errors_middleware])
     app.cleanup_ctx.append(lambda app: _clients(app, settings))
     app.on_response_prepare.append(_stamp_request_id)
-    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/chat/completions", proxy.handler(OPENAI_CHAT))
+    app.router.add_post("/v1/messages", proxy.handler(ANTHROPIC_MESSAGES))
+    app.router.add_post("/v1/messages/count_tokens", proxy.handler(ANTHROPIC_COUNT_TOKENS))
     app.router.add_get("/v1/models", info.models)
     app.router.add_get("/health", info.health)
     app.router.add_get("/", info.root)

@@ -24,6 +24,21 @@ _OPENAI_TYPES = {
     504: "timeout",
 }
 
+# HTTP status → Anthropic error `type` (SPEC §3 shape {"type": "error", "error": {"type", "message"}}).
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
 START_HINT = "Start the stack: supervisord -c deploy/dario.conf"
 
 
@@ -63,14 +78,30 @@ def openai_error_body(error: ApiError) -> bytes:
     return json.dumps(body).encode()
 
 
-def error_response(error: ApiError) -> web.Response:
-    return web.Response(status=error.status, body=openai_error_body(error), content_type="application/json")
+def anthropic_error_type(status: int) -> str:
+    return _ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
 
 
-def openai_stream_error_event(message: str, error_type: str = "server_error", code: str | None = None) -> bytes:
+def anthropic_error_body(error: ApiError) -> bytes:
+    body = {"type": "error", "error": {"type": anthropic_error_type(error.status), "message": error.message}}
+    return json.dumps(body).encode()
+
+
+def error_response(error: ApiError, api_format: str = "openai") -> web.Response:
+    body = anthropic_error_body(error) if api_format == "anthropic" else openai_error_body(error)
+    return web.Response(status=error.status, body=body, content_type="application/json")
+
+
+def openai_stream_error_event(message: str, code: str | None = None) -> bytes:
     """The in-band error an OpenAI client gets once a stream has started (the SDK raises APIError on it)."""
-    payload = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    payload = {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def anthropic_stream_error_event(message: str, code: str | None = None) -> bytes:
+    """The in-band `event: error` an Anthropic client gets once a stream has started (the SDK raises on it)."""
+    payload = {"type": "error", "error": {"type": "api_error", "message": message}}
+    return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
 
 
 def from_rpc_error(error: grpc.RpcError, service: str, socket_path: str) -> ApiError:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from dario.v1 import pool_pb2
-from frontend.relay import NO_USAGE, Usage
+from frontend.usage import NO_USAGE, Usage
 
 
 @dataclass

@@ -8,9 +8,9 @@ from multidict import CIMultiDict
 
 from dario import __version__
 from frontend.credentials_client import Lease
-from frontend.errors import openai_stream_error_event
+from frontend.dialects import Dialect
 from frontend.exchange import Exchange
-from frontend.relay import EventFramer, Tail, usage_from_json_body, usage_from_sse_tail
+from frontend.relay import EventFramer, Tail
 
 PASSED_HEADER_PREFIXES = ("x-ratelimit-", "openai-", "anthropic-ratelimit-")
 PASSED_HEADERS = ("retry-after", "retry-after-ms", "content-type")
@@ -18,15 +18,15 @@ UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 # Non-streamed bodies up to this size are read whole and answered with a Content-Length.
 WHOLE_BODY_LIMIT = 1024 * 1024
 USER_AGENT = f"dario/{__version__}"
-DONE = b"data: [DONE]"
 
 
-def upstream_headers(client_headers: CIMultiDict[str], lease: Lease) -> dict[str, str]:
+def upstream_headers(client_headers: CIMultiDict[str], lease: Lease, dialect: Dialect) -> dict[str, str]:
     """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added."""
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-    accept = client_headers.get("accept")
-    if accept:
-        headers["accept"] = accept
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **dialect.default_headers}
+    for name in dialect.passed_headers:
+        value = client_headers.get(name)
+        if value:
+            headers[name] = value
     if lease.header_name:
         headers[lease.header_name] = lease.header_value
     return headers
@@ -48,7 +48,9 @@ def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange) -> CIMu
     return headers
 
 
-async def relay(request: web.Request, upstream: aiohttp.ClientResponse, exchange: Exchange) -> web.StreamResponse:
+async def relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, exchange: Exchange, dialect: Dialect
+) -> web.StreamResponse:
     headers = client_headers(upstream, exchange)
     exchange.status = upstream.status
     if upstream.status >= 400:
@@ -59,7 +61,7 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse, exchange
         body = await upstream.read()
         exchange.mark_first_byte()
         if upstream.status < 400:
-            exchange.usage = usage_from_json_body(body)
+            exchange.usage = dialect.usage_from_body(body)
         return web.Response(status=upstream.status, body=body, headers=headers)
     if is_stream:
         headers["cache-control"] = "no-cache"
@@ -67,11 +69,15 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse, exchange
     await response.prepare(request)
     tail = Tail()
     try:
-        await _pump(upstream, response, exchange, EventFramer() if is_stream else None, tail)
+        await _pump(upstream, response, exchange, dialect if is_stream else None, tail)
     finally:
         # Also when the client hangs up right after the last event and the handler is cancelled.
         if exchange.status < 400 and exchange.error_type == "":
-            exchange.usage = usage_from_sse_tail(tail.value()) if is_stream else usage_from_json_body(tail.value())
+            sample = tail.value()
+            if is_stream:
+                exchange.usage = dialect.usage_from_stream(tail.head, sample)
+            else:
+                exchange.usage = dialect.usage_from_body(sample)
     if exchange.error_type != "client_disconnected":
         try:
             await response.write_eof()
@@ -85,18 +91,19 @@ async def _pump(
     upstream: aiohttp.ClientResponse,
     response: web.StreamResponse,
     exchange: Exchange,
-    framer: EventFramer | None,
+    stream_dialect: Dialect | None,
     tail: Tail,
 ) -> None:
     """Copies the body chunk by chunk; an upstream that breaks off ends an SSE stream with an error event."""
+    framer = EventFramer() if stream_dialect is not None else None
     while True:
         try:
             chunk = await upstream.content.readany()
         except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as error:
             exchange.error_type = "upstream_stream_broken"
-            if framer is not None:
+            if stream_dialect is not None:
                 message = f"backend {exchange.backend!r} ended the stream prematurely ({type(error).__name__})"
-                await _write(response, exchange, openai_stream_error_event(message, code="upstream_stream_broken"))
+                await _write(response, exchange, stream_dialect.stream_error(message, "upstream_stream_broken"))
             return
         if not chunk:
             chunk = framer.rest() if framer is not None else b""
@@ -112,7 +119,7 @@ async def _pump(
         tail.add(chunk)
         if not await _write(response, exchange, chunk):
             return
-        if framer is not None and chunk.rstrip().endswith(DONE):
+        if stream_dialect is not None and stream_dialect.end_marker in chunk[-256:]:
             exchange.delivered = True  # the client has the whole answer, whatever happens next
 
 

@@ -5,7 +5,13 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frontend.relay import TAIL_BYTES, EventFramer, Tail, usage_from_json_body, usage_from_sse_tail
+from frontend.relay import TAIL_BYTES, EventFramer, Tail
+from frontend.usage import openai_usage_from_body as usage_from_json_body
+from frontend.usage import openai_usage_from_stream
+
+
+def usage_from_sse_tail(tail: bytes):
+    return openai_usage_from_stream(b"", tail)
 
 EVENTS = [
     b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n',

@@ -1,0 +1,84 @@
+"""The native path: a request in one API forwarded to a backend of the same kind, the body unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from frontend.catalog import Backend
+from frontend.dialects import Dialect
+from frontend.errors import ApiError
+from frontend.exchange import Exchange
+from frontend.routing import NoRoute, route
+from frontend.state import REQUEST_ID, STATE, State
+from frontend.upstream import relay, upstream_headers
+
+
+def handler(dialect: Dialect):
+    """The aiohttp handler for one endpoint; every request, failed or not, becomes an analytics outcome."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format)
+        try:
+            return await _proxy(request, state, exchange, dialect)
+        except ApiError as error:
+            exchange.fail(error.status, error.code or "dario_error")
+            raise
+        except web.HTTPException as error:
+            exchange.fail(error.status, error.reason.lower().replace(" ", "_"))
+            raise
+        except asyncio.CancelledError:
+            if not exchange.delivered:
+                exchange.fail(499, "client_disconnected")
+            raise
+        finally:
+            state.pool.reporter.add(exchange.outcome())
+
+    return handle
+
+
+async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
+    body = await request.read()
+    parsed = dialect.parse(body)
+    exchange.model, exchange.stream = parsed.model, parsed.stream
+    backend = backend_for(state, parsed.model, dialect)
+    exchange.backend = backend.name
+    credential = await state.pool.acquire(backend.name, backend.credentials, exchange.request_id, parsed.model)
+    exchange.credential, exchange.acquired = credential, True
+    revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
+    lease = await state.credentials.lease(backend.name, credential, revision)
+    url = backend.endpoint(dialect.upstream_path)
+    headers = upstream_headers(request.headers, lease, dialect)
+    try:
+        async with state.session.post(url, data=body, headers=headers, params=request.rel_url.query) as upstream:
+            return await relay(request, upstream, exchange, dialect)
+    except TimeoutError:
+        raise ApiError(
+            504,
+            f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
+            code="upstream_timeout",
+        ) from None
+    except aiohttp.ClientError as error:
+        message = f"could not reach backend {backend.name!r} at {backend.base_url}: {error}"
+        raise ApiError(502, message, code="upstream_unreachable") from None
+
+
+def backend_for(state: State, model: str, dialect: Dialect) -> Backend:
+    try:
+        backend = route(model, state.credentials.require_catalog(), state.settings.default_backend).backend
+    except NoRoute as error:
+        raise ApiError(404, str(error), param="model", code="model_not_found") from None
+    if backend.kind != dialect.native_kind:
+        raise ApiError(
+            501,
+            f"model {model!r} routes to backend {backend.name!r}, which speaks the {backend.kind} API; "
+            f"translating {dialect.api_format}-format requests to it is not available yet",
+            param="model",
+            code="translation_unavailable",
+        )
+    if not backend.credentials:
+        raise ApiError(503, f"backend {backend.name!r} has no credentials; add one with `dario backend add`")
+    return backend

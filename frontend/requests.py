@@ -1,0 +1,64 @@
+"""Reads what the frontend must know of a client request body (either API), without changing the bytes it forwards."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from frontend.errors import ApiError
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    model: str
+    stream: bool
+    document: dict
+
+
+def _document(body: bytes) -> dict:
+    if not body.strip():
+        raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"the request body is not valid JSON: {error}", code="invalid_json") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    return document
+
+
+def _common(body: bytes) -> tuple[dict, str, bool]:
+    """The fields both APIs share: a JSON object with a model, messages, and an optional stream flag."""
+    document = _document(body)
+    model = document.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ApiError(400, "model: a non-empty string is required", param="model", code="missing_required_parameter")
+    messages = document.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages: a non-empty array is required", param="messages", code="invalid_type")
+    stream = document.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise ApiError(400, "stream: must be a boolean", param="stream", code="invalid_type")
+    return document, model, bool(stream)
+
+
+def parse_chat_request(body: bytes) -> ParsedRequest:
+    """An OpenAI Chat Completions body; raises ApiError(400) naming the first field that is wrong."""
+    document, model, stream = _common(body)
+    return ParsedRequest(model, stream, document)
+
+
+def parse_messages_request(body: bytes) -> ParsedRequest:
+    """An Anthropic Messages body: max_tokens is required there."""
+    document, model, stream = _common(body)
+    max_tokens = document.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
+        raise ApiError(400, "max_tokens: a non-negative integer is required", param="max_tokens",
+                       code="invalid_type")
+    return ParsedRequest(model, stream, document)
+
+
+def parse_count_tokens_request(body: bytes) -> ParsedRequest:
+    """An Anthropic count_tokens body (no max_tokens, never streamed)."""
+    document, model, _ = _common(body)
+    return ParsedRequest(model, False, document)

@@ -1,0 +1,118 @@
+"""Token usage read from upstream bodies as they went by, in either API format (pure; never raises)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the upstream reported them; -1 where it reported nothing."""
+
+    input_tokens: int = -1
+    output_tokens: int = -1
+    cache_read_tokens: int = -1
+    reasoning_tokens: int = -1
+    served_model: str = ""
+
+
+NO_USAGE = Usage()
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else -1
+
+
+def _field(document: object, *path: str) -> object:
+    for key in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+def _model(document: dict) -> str:
+    model = document.get("model")
+    return model if isinstance(model, str) else ""
+
+
+def usage_from_openai(document: object) -> Usage | None:
+    """Usage from a chat.completion or chat.completion.chunk object, or None when it carries none."""
+    if not isinstance(document, dict) or not isinstance(document.get("usage"), dict):
+        return None
+    usage = document["usage"]
+    return Usage(
+        input_tokens=_count(usage.get("prompt_tokens")),
+        output_tokens=_count(usage.get("completion_tokens")),
+        cache_read_tokens=_count(_field(usage, "prompt_tokens_details", "cached_tokens")),
+        reasoning_tokens=_count(_field(usage, "completion_tokens_details", "reasoning_tokens")),
+        served_model=_model(document),
+    )
+
+
+def usage_from_anthropic(document: object) -> Usage | None:
+    """Usage from an Anthropic Message (input_tokens excludes cache reads, as the API reports it)."""
+    if not isinstance(document, dict) or not isinstance(document.get("usage"), dict):
+        return None
+    usage = document["usage"]
+    return Usage(
+        input_tokens=_count(usage.get("input_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+        cache_read_tokens=_count(usage.get("cache_read_input_tokens")),
+        reasoning_tokens=_count(_field(usage, "output_tokens_details", "thinking_tokens")),
+        served_model=_model(document),
+    )
+
+
+def _parse(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def openai_usage_from_body(body: bytes) -> Usage:
+    return usage_from_openai(_parse(body)) or NO_USAGE
+
+
+def anthropic_usage_from_body(body: bytes) -> Usage:
+    return usage_from_anthropic(_parse(body)) or NO_USAGE
+
+
+def _data_payloads(sample: bytes, newest_first: bool) -> Iterator[object]:
+    lines = sample.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for line in reversed(lines) if newest_first else lines:
+        if line.startswith("data:") and '"usage"' in line:
+            document = _parse(line[5:].strip().encode())
+            if document is not None:
+                yield document
+
+
+def openai_usage_from_stream(head: bytes, tail: bytes) -> Usage:
+    """The last usage chunk in the complete `data:` lines of a stream's tail."""
+    for document in _data_payloads(tail, newest_first=True):
+        usage = usage_from_openai(document)
+        if usage is not None:
+            return usage
+    return NO_USAGE
+
+
+def anthropic_usage_from_stream(head: bytes, tail: bytes) -> Usage:
+    """message_start's usage (in the head) overwritten by the last message_delta's cumulative usage (in the tail)."""
+    usage = NO_USAGE
+    for document in _data_payloads(head, newest_first=False):
+        if _field(document, "type") == "message_start":
+            usage = usage_from_anthropic(_field(document, "message")) or NO_USAGE
+            break
+    for document in _data_payloads(tail, newest_first=True):
+        if _field(document, "type") == "message_delta" and isinstance(_field(document, "usage"), dict):
+            delta = usage_from_anthropic(document) or NO_USAGE
+            return replace(
+                usage,
+                output_tokens=delta.output_tokens,
+                input_tokens=delta.input_tokens if delta.input_tokens >= 0 else usage.input_tokens,
+                cache_read_tokens=delta.cache_read_tokens if delta.cache_read_tokens >= 0 else usage.cache_read_tokens,
+            )
+    return usage
