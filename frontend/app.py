@@ -10,9 +10,9 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import Settings
-from frontend import info, proxy
+from frontend import count_tokens, info, proxy
 from frontend.credentials_client import CredentialsClient
-from frontend.dialects import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
 from frontend.errors import ApiError, error_response
 from frontend.pool_client import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
@@ -69,7 +69,7 @@ def init(settings: Settings) -> web.Application:
     app.on_response_prepare.append(_stamp_request_id)
     app.router.add_post("/v1/chat/completions", proxy.handler(OPENAI_CHAT))
     app.router.add_post("/v1/messages", proxy.handler(ANTHROPIC_MESSAGES))
-    app.router.add_post("/v1/messages/count_tokens", proxy.handler(ANTHROPIC_COUNT_TOKENS))
+    app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", info.models)
     app.router.add_get("/health", info.health)
     app.router.add_get("/", info.root)

@@ -72,8 +72,9 @@ def backend_for(state: State, model: str, dialect: Dialect) -> Backend:
     except NoRoute as error:
         raise ApiError(404, str(error), param="model", code="model_not_found") from None
     if backend.kind != dialect.native_kind:
+        # 4xx, not 501: clients such as Claude Code retry 5xx answers for minutes.
         raise ApiError(
-            501,
+            400,
             f"model {model!r} routes to backend {backend.name!r}, which speaks the {backend.kind} API; "
             f"translating {dialect.api_format}-format requests to it is not available yet",
             param="model",

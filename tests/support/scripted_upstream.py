@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.support import openai_wire
+from tests.support import anthropic_wire, openai_wire
 
 DEFAULT = object()
 
@@ -43,6 +43,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def json(self) -> dict:
@@ -112,6 +113,8 @@ class ScriptedUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(f"{self.prefix}/chat/completions", self._chat)
         app.router.add_get(f"{self.prefix}/models", self._models)
+        app.router.add_post(f"{self.prefix}/messages", self._messages)
+        app.router.add_post(f"{self.prefix}/messages/count_tokens", self._count_tokens)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -159,14 +162,51 @@ class ScriptedUpstream:
             self.completion_tokens += counted["completion_tokens"]
         return await self._send(request, script, 200, headers, content_type, payload)
 
-    async def _error(self, request: web.Request, script: Script, headers: dict) -> web.StreamResponse:
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        """The Anthropic Messages API, as api.anthropic.com answers it."""
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body,
+                                      request.query_string))
+        script = self.scripts.popleft() if self.scripts else Script()
+        await asyncio.sleep(self.delay + script.delay)
+        headers = {"request-id": "req_" + uuid.uuid4().hex,
+                   **anthropic_wire.rate_limit_headers(4000 - len(self.requests)), **script.headers}
+        if script.status != 200:
+            return await self._error(request, script, headers, anthropic_wire.error_body(script.status))
+        document = json.loads(body)
+        model = document.get("model", "unknown")
+        content = script.content
+        if content is None:
+            content = f"Hello from scripted upstream: {last_user_text(document)}"
+        usage_body = anthropic_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
+        if script.usage is not DEFAULT:
+            usage_body = script.usage
+        if document.get("stream"):
+            payload = anthropic_wire.stream_events(model, content, usage_body)
+            content_type = "text/event-stream"
+        else:
+            payload = json.dumps(anthropic_wire.message(model, content, usage_body), ensure_ascii=False).encode()
+            content_type = "application/json"
+        self.served += 1
+        if usage_body:
+            self.prompt_tokens += usage_body["input_tokens"]
+            self.completion_tokens += usage_body["output_tokens"]
+        return await self._send(request, script, 200, headers, content_type, payload)
+
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        return web.json_response({"input_tokens": max(1, len(body) // 4)}, headers={"request-id": "req_count"})
+
+    async def _error(self, request: web.Request, script: Script, headers: dict,
+                     document: dict | None = None) -> web.StreamResponse:
         if script.status == 429:
             headers.setdefault("retry-after", "1")
             headers["x-ratelimit-remaining-requests"] = "0"
         if script.html:
             payload = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
             return await self._send(request, script, script.status, headers, "text/html", payload)
-        payload = json.dumps(openai_wire.error_body(script.status)).encode()
+        payload = json.dumps(document or openai_wire.error_body(script.status)).encode()
         return await self._send(request, script, script.status, headers, "application/json", payload)
 
     async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
