@@ -17,6 +17,7 @@ DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_GRPC_TIMEOUT = 2.0
+DEFAULT_MAX_TOKENS = 4096
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,7 @@ class Settings:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     grpc_timeout: float = DEFAULT_GRPC_TIMEOUT
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -116,6 +118,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     port = _number(environ.get("DARIO_PORT") or server.get("port") or DEFAULT_PORT, "port", int)
     default_backend = environ.get("DARIO_DEFAULT_BACKEND") or config.get("default_backend") or ""
     limits = config.get("limits", {}) if isinstance(config.get("limits", {}), dict) else {}
+    translation = config.get("translation", {}) if isinstance(config.get("translation", {}), dict) else {}
     return Settings(
         paths=paths,
         host=str(host),
@@ -129,5 +132,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             _number(limits.get("connect_seconds", DEFAULT_CONNECT_TIMEOUT), "limits.connect_seconds", float)
         ),
         grpc_timeout=float(_number(limits.get("grpc_seconds", DEFAULT_GRPC_TIMEOUT), "limits.grpc_seconds", float)),
+        default_max_tokens=int(
+            _number(translation.get("default_max_tokens", DEFAULT_MAX_TOKENS), "translation.default_max_tokens", int)
+        ),
         extra=config,
     )

@@ -1,4 +1,4 @@
-"""The native path: a request in one API forwarded to a backend of the same kind, the body unchanged."""
+"""Client requests to backends: natively (same kind, the body unchanged) or translated (the other kind)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.routing import NoRoute, route
 from frontend.state import REQUEST_ID, STATE, State
+from frontend.translated import forward, plan
 from frontend.upstream import relay, upstream_headers
 
 
@@ -44,15 +45,20 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
     body = await request.read()
     parsed = dialect.parse(body)
     exchange.model, exchange.stream = parsed.model, parsed.stream
-    backend = backend_for(state, parsed.model, dialect)
+    backend = backend_for(state, parsed.model)
     exchange.backend = backend.name
+    translation = None
+    if backend.kind != dialect.native_kind:
+        translation = plan(dialect, parsed, state.settings.default_max_tokens)
     credential = await state.pool.acquire(backend.name, backend.credentials, exchange.request_id, parsed.model)
     exchange.credential, exchange.acquired = credential, True
     revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
     lease = await state.credentials.lease(backend.name, credential, revision)
-    url = backend.endpoint(dialect.upstream_path)
-    headers = upstream_headers(request.headers, lease, dialect)
     try:
+        if translation is not None:
+            return await forward(request, state.session, backend, lease, exchange, translation)
+        url = backend.endpoint(dialect.upstream_path)
+        headers = upstream_headers(request.headers, lease, dialect)
         async with state.session.post(url, data=body, headers=headers, params=request.rel_url.query) as upstream:
             return await relay(request, upstream, exchange, dialect)
     except TimeoutError:
@@ -66,20 +72,11 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
         raise ApiError(502, message, code="upstream_unreachable") from None
 
 
-def backend_for(state: State, model: str, dialect: Dialect) -> Backend:
+def backend_for(state: State, model: str) -> Backend:
     try:
         backend = route(model, state.credentials.require_catalog(), state.settings.default_backend).backend
     except NoRoute as error:
         raise ApiError(404, str(error), param="model", code="model_not_found") from None
-    if backend.kind != dialect.native_kind:
-        # 4xx, not 501: clients such as Claude Code retry 5xx answers for minutes.
-        raise ApiError(
-            400,
-            f"model {model!r} routes to backend {backend.name!r}, which speaks the {backend.kind} API; "
-            f"translating {dialect.api_format}-format requests to it is not available yet",
-            param="model",
-            code="translation_unavailable",
-        )
     if not backend.credentials:
         raise ApiError(503, f"backend {backend.name!r} has no credentials; add one with `dario backend add`")
     return backend

@@ -116,8 +116,8 @@ async def test_stream_that_breaks_off_ends_with_an_error_event(frontend: TestSer
         (b'{"model":"claude-sonnet-5-5","messages":[{"role":"user","content":"x"}]}', 400, "invalid_request_error",
          "max_tokens"),
         (b"{broken", 400, "invalid_request_error", "JSON"),
-        (b'{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":"x"}]}', 400,
-         "invalid_request_error", "not available yet"),
+        (b'{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":"x"}],'
+         b'"tools":[{"type":"web_search_20250305","name":"web_search"}]}', 400, "invalid_request_error", "tools[0]"),
     ],
 )
 async def test_dario_errors_on_messages_use_the_anthropic_shape(frontend: TestServer, body: bytes, status: int,

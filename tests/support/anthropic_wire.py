@@ -19,14 +19,19 @@ def usage(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_crea
     }
 
 
-def message(model: str, content: str, usage_body: dict | None) -> dict:
+def tool_blocks(tools: list[tuple[str, dict]]) -> list[dict]:
+    return [{"type": "tool_use", "id": f"toolu_{index}{uuid.uuid4().hex[:8]}", "name": name, "input": arguments}
+            for index, (name, arguments) in enumerate(tools)]
+
+
+def message(model: str, content: str, usage_body: dict | None, tools: list[tuple[str, dict]] = ()) -> dict:
     return {
         "id": message_id(),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": content}],
-        "stop_reason": "end_turn",
+        "content": ([{"type": "text", "text": content}] if content else []) + tool_blocks(list(tools)),
+        "stop_reason": "tool_use" if tools else "end_turn",
         "stop_sequence": None,
         "usage": usage_body or usage(0, 0),
     }
@@ -36,23 +41,34 @@ def event(name: str, document: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(document, ensure_ascii=False)}\n\n".encode()
 
 
-def stream_events(model: str, content: str, usage_body: dict | None, piece: int = 4) -> bytes:
+def stream_events(model: str, content: str, usage_body: dict | None, piece: int = 4,
+                  tools: list[tuple[str, dict]] = ()) -> bytes:
     """A whole streamed message in the API's event order, with `event:` lines as the SDK requires."""
     usage_body = usage_body or usage(0, 0)
     start = dict(message(model, "", usage_body), content=[], stop_reason=None)
     start["usage"] = dict(usage_body, output_tokens=1)
-    events = [
-        event("message_start", {"type": "message_start", "message": start}),
-        event("content_block_start", {"type": "content_block_start", "index": 0,
-                                      "content_block": {"type": "text", "text": ""}}),
-        event("ping", {"type": "ping"}),
-    ]
-    for offset in range(0, len(content), piece):
-        delta = {"type": "text_delta", "text": content[offset : offset + piece]}
-        events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+    events = [event("message_start", {"type": "message_start", "message": start}), event("ping", {"type": "ping"})]
+    index = 0
+    if content:
+        events.append(event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                    "content_block": {"type": "text", "text": ""}}))
+        for offset in range(0, len(content), piece):
+            delta = {"type": "text_delta", "text": content[offset : offset + piece]}
+            events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+        events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        index = 1
+    for block in tool_blocks(list(tools)):
+        arguments = json.dumps(block.pop("input"))
+        events.append(event("content_block_start", {"type": "content_block_start", "index": index,
+                                                    "content_block": dict(block, input={})}))
+        for offset in range(0, len(arguments), 6):
+            delta = {"type": "input_json_delta", "partial_json": arguments[offset : offset + 6]}
+            events.append(event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
+        index += 1
+    stop = "tool_use" if tools else "end_turn"
     events += [
-        event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                 "usage": {"output_tokens": usage_body["output_tokens"]}}),
         event("message_stop", {"type": "message_stop"}),
     ]

@@ -21,7 +21,13 @@ def usage(prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning
     }
 
 
-def completion(model: str, content: str, usage_body: dict | None) -> dict:
+def tool_calls(tools: list[tuple[str, dict]]) -> list[dict]:
+    return [{"id": f"call_{index}{uuid.uuid4().hex[:8]}", "type": "function",
+             "function": {"name": name, "arguments": json.dumps(arguments)}}
+            for index, (name, arguments) in enumerate(tools)]
+
+
+def completion(model: str, content: str, usage_body: dict | None, tools: list[tuple[str, dict]] = ()) -> dict:
     body = {
         "id": completion_id(),
         "object": "chat.completion",
@@ -31,12 +37,14 @@ def completion(model: str, content: str, usage_body: dict | None) -> dict:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": {"role": "assistant", "content": content or None, "refusal": None},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "tool_calls" if tools else "stop",
             }
         ],
     }
+    if tools:
+        body["choices"][0]["message"]["tool_calls"] = tool_calls(list(tools))
     if usage_body is not None:
         body["usage"] = usage_body
     return body
@@ -58,13 +66,22 @@ def sse(document: dict | str) -> bytes:
     return f"data: {payload}\n\n".encode()
 
 
-def stream_events(model: str, content: str, usage_body: dict | None, include_usage: bool, piece: int = 4) -> bytes:
-    """A whole streamed answer: role chunk, content chunks, finish chunk, optional usage chunk, [DONE]."""
+def stream_events(model: str, content: str, usage_body: dict | None, include_usage: bool, piece: int = 4,
+                  tools: list[tuple[str, dict]] = ()) -> bytes:
+    """A whole streamed answer: role chunk, content chunks, tool call chunks, finish chunk, usage chunk, [DONE]."""
     identifier, created = completion_id(), int(time.time())
     events = [sse(_chunk(identifier, created, model, {"role": "assistant", "content": ""}, None))]
     for start in range(0, len(content), piece):
         events.append(sse(_chunk(identifier, created, model, {"content": content[start : start + piece]}, None)))
-    events.append(sse(_chunk(identifier, created, model, {}, "stop")))
+    for index, call in enumerate(tool_calls(list(tools))):
+        first = {"index": index, "id": call["id"], "type": "function",
+                 "function": {"name": call["function"]["name"], "arguments": ""}}
+        events.append(sse(_chunk(identifier, created, model, {"tool_calls": [first]}, None)))
+        arguments = call["function"]["arguments"]
+        for start in range(0, len(arguments), 7):
+            fragment = {"index": index, "function": {"arguments": arguments[start : start + 7]}}
+            events.append(sse(_chunk(identifier, created, model, {"tool_calls": [fragment]}, None)))
+    events.append(sse(_chunk(identifier, created, model, {}, "tool_calls" if tools else "stop")))
     if include_usage and usage_body is not None:
         events.append(
             sse({"id": identifier, "object": "chat.completion.chunk", "created": created, "model": model,

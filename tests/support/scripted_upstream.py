@@ -33,6 +33,7 @@ class Script:
     chunk_delay: float = 0.0  # seconds between pieces
     break_after: int | None = None  # abort the connection after this many body bytes
     html: bool = False  # a non-JSON error page (a proxy's 502)
+    tools: list = field(default_factory=list)  # tool calls to answer with: [(name, arguments dict)]
     linger: float = 0.0  # seconds to hold the connection open after the last byte, before ending the body
     headers: dict = field(default_factory=dict)
 
@@ -149,11 +150,12 @@ class ScriptedUpstream:
             usage_body = script.usage
         if document.get("stream"):
             include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
-            payload = openai_wire.stream_events(model, content, usage_body, include_usage)
+            payload = openai_wire.stream_events(model, content, usage_body, include_usage, tools=script.tools)
             content_type = "text/event-stream"
             counted = usage_body if include_usage else None
         else:
-            payload = json.dumps(openai_wire.completion(model, content, usage_body), ensure_ascii=False).encode()
+            answer = openai_wire.completion(model, content, usage_body, tools=script.tools)
+            payload = json.dumps(answer, ensure_ascii=False).encode()
             content_type = "application/json"
             counted = usage_body
         self.served += 1
@@ -182,10 +184,11 @@ class ScriptedUpstream:
         if script.usage is not DEFAULT:
             usage_body = script.usage
         if document.get("stream"):
-            payload = anthropic_wire.stream_events(model, content, usage_body)
+            payload = anthropic_wire.stream_events(model, content, usage_body, tools=script.tools)
             content_type = "text/event-stream"
         else:
-            payload = json.dumps(anthropic_wire.message(model, content, usage_body), ensure_ascii=False).encode()
+            answer = anthropic_wire.message(model, content, usage_body, tools=script.tools)
+            payload = json.dumps(answer, ensure_ascii=False).encode()
             content_type = "application/json"
         self.served += 1
         if usage_body:

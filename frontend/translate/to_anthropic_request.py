@@ -1,0 +1,229 @@
+"""An OpenAI Chat Completions request → an Anthropic Messages request (TRANSLATION.md §4, §5.2).
+
+Returns the body and the names of fields dropped with a warning; raises TranslationError for fields whose loss
+would change the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from frontend.translate import TranslationError
+
+REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
+           "audio": "audio output is not supported by Anthropic"}
+# Models that take `thinking: {type: adaptive}` + `output_config.effort` and reject budget_tokens (rule 11).
+ADAPTIVE_MODELS = re.compile(r"claude-(opus|sonnet|haiku|fable|mythos)-5|claude-opus-4-[6-9]|claude-sonnet-4-6")
+BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
+WARNED = ("seed", "presence_penalty", "frequency_penalty", "verbosity")
+_DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
+_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def tool_id(identifier: str) -> str:
+    """Anthropic ids must match ^[a-zA-Z0-9_-]+$; the same input always gives the same id."""
+    return _ID_UNSAFE.sub("_", identifier or "") or "toolu_missing"
+
+
+def _text_of(content: object, where: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    raise TranslationError(where, "must be a string or a list of text parts")
+
+
+def _image(url: str, where: str) -> dict:
+    match = _DATA_URL.match(url)
+    if match is None:
+        if url.startswith(("http://", "https://")):
+            return {"type": "image", "source": {"type": "url", "url": url}}
+        raise TranslationError(where, "image_url must be an http(s) URL or a base64 data URL")
+    media_type = "image/jpeg" if match["type"] == "image/jpg" else match["type"]
+    if media_type not in IMAGE_TYPES:
+        raise TranslationError(where, f"image type {match['type']} is not supported by Anthropic")
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match["data"]}}
+
+
+def _user_blocks(content: object, where: str) -> list[dict]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content.strip() else []
+    if not isinstance(content, list):
+        raise TranslationError(where, "must be a string or a list of content parts")
+    blocks = []
+    for index, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if str(part.get("text", "")).strip():
+                blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "image_url":
+            url = part.get("image_url", {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
+            blocks.append(_image(url, f"{where}[{index}].image_url"))
+        else:
+            raise TranslationError(f"{where}[{index}]", f"content part type {kind!r} is not supported by Anthropic")
+    return blocks
+
+
+def _assistant_blocks(message: dict, where: str) -> list[dict]:
+    blocks = []
+    text = _text_of(message.get("content"), f"{where}.content") or message.get("refusal") or ""
+    if text.strip():
+        blocks.append({"type": "text", "text": text})
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        arguments = function.get("arguments") or "{}"
+        try:
+            tool_input = json.loads(arguments)
+        except ValueError:
+            raise TranslationError(f"{where}.tool_calls[{index}].function.arguments", "is not valid JSON") from None
+        if not isinstance(tool_input, dict):
+            tool_input = {"value": tool_input}
+        blocks.append({"type": "tool_use", "id": tool_id(call.get("id", "")), "name": function.get("name", ""),
+                       "input": tool_input})
+    return blocks
+
+
+def _append(turns: list[dict], role: str, blocks: list[dict]) -> None:
+    """Adds blocks as a turn, merging same-role neighbours; tool results stay first in a user turn."""
+    if not blocks:
+        return
+    if turns and turns[-1]["role"] == role:
+        merged = turns[-1]["content"] + blocks
+        if role == "user":
+            merged.sort(key=lambda block: block["type"] != "tool_result")
+        turns[-1]["content"] = merged
+    else:
+        turns.append({"role": role, "content": blocks})
+
+
+def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
+    """(system blocks, turns) from OpenAI messages; system/developer messages anywhere are hoisted to `system`."""
+    system: list[dict] = []
+    turns: list[dict] = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise TranslationError(where, "must be an object")
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"), f"{where}.content")
+            if text.strip():
+                system.append({"type": "text", "text": text})
+        elif role == "user":
+            _append(turns, "user", _user_blocks(message.get("content"), f"{where}.content"))
+        elif role == "assistant":
+            _append(turns, "assistant", _assistant_blocks(message, where))
+        elif role in ("tool", "function"):
+            result = {"type": "tool_result", "tool_use_id": tool_id(message.get("tool_call_id", "")),
+                      "content": _text_of(message.get("content"), f"{where}.content")}
+            _append(turns, "user", [result])
+        else:
+            raise TranslationError(f"{where}.role", f"role {role!r} is not supported")
+    if turns and turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation start)"}]})
+    if turns and turns[-1]["role"] == "assistant":
+        last = turns[-1]["content"][-1]
+        if last["type"] == "text":
+            last["text"] = last["text"].rstrip()  # Anthropic rejects a prefill ending in whitespace
+    return system, turns
+
+
+def convert_tools(tools: list) -> list[dict]:
+    converted = []
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise TranslationError(f"tools[{index}]", "only function tools can be translated to Anthropic")
+        function = tool.get("function") or {}
+        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        entry = {"name": function.get("name", ""), "input_schema": schema}
+        if function.get("description"):
+            entry["description"] = function["description"]
+        if function.get("strict") is not None:
+            entry["strict"] = function["strict"]
+        converted.append(entry)
+    return converted
+
+
+def convert_tool_choice(choice: object, parallel: object) -> dict | None:
+    if choice is None and parallel is not False:
+        return None
+    if choice in (None, "auto"):
+        result: dict = {"type": "auto"}
+    elif choice == "none":
+        result = {"type": "none"}
+    elif choice == "required":
+        result = {"type": "any"}
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        result = {"type": "tool", "name": choice["function"].get("name", "")}
+    else:
+        raise TranslationError("tool_choice", "must be auto, none, required or a named function")
+    if parallel is False and result["type"] != "none":
+        result["disable_parallel_tool_use"] = True
+    return result
+
+
+def to_anthropic_request(document: dict, model: str, default_max_tokens: int) -> tuple[dict, list[str]]:
+    for field, reason in REFUSED.items():
+        value = document.get(field)
+        if value is None or (field == "n" and value == 1) or (field == "logit_bias" and not value):
+            continue
+        raise TranslationError(field, reason)
+    if document.get("logprobs") or document.get("top_logprobs"):
+        raise TranslationError("logprobs", "log probabilities are not available from Anthropic")
+    if document.get("modalities") not in (None, ["text"]):
+        raise TranslationError("modalities", "only text output is available from Anthropic")
+    system, turns = convert_messages(document.get("messages") or [])
+    body: dict = {"model": model, "messages": turns,
+                  "max_tokens": document.get("max_completion_tokens") or document.get("max_tokens")
+                  or default_max_tokens}
+    if system:
+        body["system"] = system
+    stop = document.get("stop")
+    if stop:
+        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    sampling_warnings = []
+    for field in ("temperature", "top_p"):
+        if document.get(field) is None:
+            continue
+        if ADAPTIVE_MODELS.search(model):
+            sampling_warnings.append(field)  # newer Claude models reject sampling parameters (rule 11)
+        else:
+            body[field] = min(document[field], 1) if field == "temperature" else document[field]
+    user = document.get("safety_identifier") or document.get("user")
+    if user:
+        body["metadata"] = {"user_id": str(user)}
+    if document.get("tools"):
+        body["tools"] = convert_tools(document["tools"])
+        choice = convert_tool_choice(document.get("tool_choice"), document.get("parallel_tool_calls"))
+        if choice is not None:
+            body["tool_choice"] = choice
+    if document.get("stream"):
+        body["stream"] = True
+    warnings = [field for field in WARNED if document.get(field) not in (None, 0, 0.0)] + sampling_warnings
+    warnings += apply_reasoning_effort(body, document.get("reasoning_effort"))
+    return body, warnings
+
+
+def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
+    """reasoning_effort → thinking (TRANSLATION.md §6.3); returns warnings when it cannot be honoured."""
+    if effort in (None, "none"):
+        return []
+    if effort not in BUDGETS:
+        raise TranslationError("reasoning_effort", f"unknown effort {effort!r}")
+    forced = body.get("tool_choice", {}).get("type") in ("any", "tool")
+    if forced:
+        return ["reasoning_effort"]  # Anthropic refuses thinking with a forced tool choice
+    if ADAPTIVE_MODELS.search(body["model"]):
+        body["thinking"] = {"type": "adaptive"}
+        body["output_config"] = {"effort": "low" if effort == "minimal" else effort}
+        return []
+    if body["max_tokens"] <= 1024:
+        return ["reasoning_effort"]
+    body["thinking"] = {"type": "enabled", "budget_tokens": min(BUDGETS[effort], body["max_tokens"] - 1)}
+    body.pop("temperature", None)  # older models refuse sampling parameters with thinking
+    body.pop("top_p", None)
+    return []

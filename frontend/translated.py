@@ -1,0 +1,129 @@
+"""The translated path: a request in one API sent to a backend of the other kind, and its answer brought back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from frontend.catalog import Backend
+from frontend.credentials_client import Lease
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
+from frontend.errors import ApiError
+from frontend.exchange import Exchange
+from frontend.relay import Tail
+from frontend.requests import ParsedRequest
+from frontend.translate import TranslationError
+from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
+from frontend.translate.stream_to_anthropic import ToAnthropicStream
+from frontend.translate.stream_to_openai import ToOpenAIStream
+from frontend.translate.to_anthropic_request import to_anthropic_request
+from frontend.translate.to_openai_request import to_openai_request
+from frontend.upstream import client_headers, upstream_headers
+
+DROPPED_HEADER = "x-dario-translation-dropped"
+
+
+@dataclass
+class Plan:
+    """Everything that depends on the direction of one translated request."""
+
+    target: Dialect
+    body: dict
+    warnings: list[str]
+    machine: ToOpenAIStream | ToAnthropicStream
+    answer: Callable[[dict], dict]
+    error: Callable[[int, bytes], dict]
+
+
+def plan(dialect: Dialect, parsed: ParsedRequest, default_max_tokens: int) -> Plan:
+    document, model = parsed.document, parsed.model
+    try:
+        if dialect.api_format == "openai":
+            body, warnings = to_anthropic_request(document, model, default_max_tokens)
+            include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
+            machine = ToOpenAIStream(model, include_usage, include_reasoning=bool(document.get("reasoning_effort")))
+            return Plan(ANTHROPIC_MESSAGES, body, warnings, machine,
+                        lambda message: to_openai_completion(message, model), error_to_openai)
+        body, warnings = to_openai_request(document, model)
+        return Plan(OPENAI_CHAT, body, warnings, ToAnthropicStream(model),
+                    lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
+    except TranslationError as error:
+        raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
+
+
+async def forward(request: web.Request, session: aiohttp.ClientSession, backend: Backend, lease: Lease,
+                  exchange: Exchange, translation: Plan) -> web.StreamResponse:
+    target = translation.target
+    headers = upstream_headers(request.headers, lease, target)
+    payload = json.dumps(translation.body, ensure_ascii=False).encode()
+    async with session.post(backend.endpoint(target.upstream_path), data=payload, headers=headers) as upstream:
+        reply_headers = client_headers(upstream, exchange)
+        reply_headers["x-dario-translation"] = f"{exchange.api_format}->{target.api_format}"
+        if translation.warnings:
+            reply_headers[DROPPED_HEADER] = ",".join(translation.warnings)
+        exchange.status = upstream.status
+        if upstream.status != 200:
+            exchange.error_type = "upstream_error"
+            body = await upstream.read()
+            exchange.mark_first_byte()
+            return web.json_response(translation.error(upstream.status, body), status=upstream.status,
+                                     headers=_without_content_type(reply_headers))
+        if upstream.content_type == "text/event-stream":
+            return await _stream(request, upstream, exchange, translation, reply_headers)
+        body = await upstream.read()
+        exchange.mark_first_byte()
+        exchange.usage = target.usage_from_body(body)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            message = f"backend {backend.name!r} answered with something that is not a JSON object"
+            raise ApiError(502, message, code="upstream_invalid_json")
+        return web.json_response(translation.answer(document), headers=_without_content_type(reply_headers))
+
+
+def _without_content_type(headers):
+    headers.popall("content-type", None)
+    return headers
+
+
+async def _stream(request: web.Request, upstream: aiohttp.ClientResponse, exchange: Exchange, translation: Plan,
+                  headers) -> web.StreamResponse:
+    headers["content-type"] = "text/event-stream; charset=utf-8"
+    headers["cache-control"] = "no-cache"
+    response = web.StreamResponse(status=200, headers=headers)
+    await response.prepare(request)
+    machine, tail = translation.machine, Tail()
+    try:
+        while True:
+            try:
+                chunk = await upstream.content.readany()
+            except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+                exchange.error_type = "upstream_stream_broken"
+                chunk = b""
+            if chunk:
+                tail.add(chunk)
+                out = machine.feed(chunk)
+            else:
+                out = machine.finish()
+            if out:
+                exchange.mark_first_byte()
+                await response.write(out)
+            if machine.finished:
+                exchange.delivered = exchange.error_type == ""
+                break
+            if not chunk:
+                break
+    except ConnectionResetError:
+        exchange.fail(499, "client_disconnected")
+        return response
+    finally:
+        if exchange.error_type == "":
+            exchange.usage = translation.target.usage_from_stream(tail.head, tail.value())
+    await response.write_eof()
+    return response
