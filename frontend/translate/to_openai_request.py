@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from frontend.translate import TranslationError
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+# Backends that accept reasoning_effort (others answer 400 "reasoning_effort not supported"): data, not code paths.
+REASONING_MODELS = re.compile(r"^(o\d|gpt-5|deepseek-reasoner|qwq)|thinking|reasoning", re.IGNORECASE)
 
 
 def _text(blocks: object, where: str) -> str:
@@ -154,13 +157,13 @@ def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
             body["tool_choice"] = convert_tool_choice(choice)
             if choice.get("disable_parallel_tool_use"):
                 body["parallel_tool_calls"] = False
-    effort = (document.get("output_config") or {}).get("effort")
-    thinking = document.get("thinking") or {}
-    if effort in EFFORTS:
-        body["reasoning_effort"] = EFFORTS[effort]
-    elif thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
-        budget = thinking["budget_tokens"]
-        body["reasoning_effort"] = "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+    warnings = [field for field in ("top_k",) if document.get(field) is not None]
+    effort = reasoning_effort(document)
+    if effort is not None:
+        if REASONING_MODELS.search(model):
+            body["reasoning_effort"] = effort
+        else:
+            warnings.append("thinking")  # a non-reasoning model answers the same without it
     output_format = (document.get("output_config") or {}).get("format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         body["response_format"] = {"type": "json_schema", "json_schema": {
@@ -168,5 +171,16 @@ def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
     if document.get("stream"):
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    warnings = [field for field in ("top_k",) if document.get(field) is not None]
     return body, warnings
+
+
+def reasoning_effort(document: dict) -> str | None:
+    """output_config.effort by name, else a thinking budget bucketed (TRANSLATION.md §6.3); None when off."""
+    effort = (document.get("output_config") or {}).get("effort")
+    if effort in EFFORTS:
+        return EFFORTS[effort]
+    thinking = document.get("thinking") or {}
+    if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
+        budget = thinking["budget_tokens"]
+        return "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+    return None

@@ -1,0 +1,209 @@
+"""Request mappings both ways, table-driven on shapes from the SDKs' types (TRANSLATION.md §4, §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from frontend.translate import TranslationError
+from frontend.translate.to_anthropic_request import to_anthropic_request
+from frontend.translate.to_openai_request import to_openai_request
+
+USER = {"role": "user", "content": "hi"}
+
+
+def to_anthropic(**fields: object) -> tuple[dict, list[str]]:
+    document = {"model": "claude-haiku-4-5", "messages": [USER], **fields}
+    return to_anthropic_request(document, document["model"], 4096)
+
+
+def to_openai(**fields: object) -> tuple[dict, list[str]]:
+    document = {"model": "gpt-4o", "max_tokens": 100, "messages": [USER], **fields}
+    return to_openai_request(document, document["model"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, {"max_tokens": 4096}),
+        ({"max_tokens": 50}, {"max_tokens": 50}),
+        ({"max_completion_tokens": 60, "max_tokens": 50}, {"max_tokens": 60}),
+        ({"stop": "END"}, {"stop_sequences": ["END"]}),
+        ({"stop": ["a", "b"]}, {"stop_sequences": ["a", "b"]}),
+        ({"temperature": 1.7}, {"temperature": 1}),
+        ({"top_p": 0.9}, {"top_p": 0.9}),
+        ({"user": "u-1"}, {"metadata": {"user_id": "u-1"}}),
+        ({"stream": True}, {"stream": True}),
+        ({"reasoning_effort": "medium", "max_tokens": 8000},
+         {"thinking": {"type": "enabled", "budget_tokens": 2048}}),
+    ],
+)
+def test_openai_fields_map_onto_anthropic(fields: dict, expected: dict) -> None:
+    body, _ = to_anthropic(**fields)
+    for key, value in expected.items():
+        assert body[key] == value
+
+
+def test_adaptive_models_get_adaptive_thinking_and_lose_sampling_with_a_warning() -> None:
+    document = {"model": "claude-opus-5", "messages": [USER], "reasoning_effort": "high", "temperature": 0.2}
+    body, warnings = to_anthropic_request(document, "claude-opus-5", 4096)
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    assert "temperature" not in body and warnings == ["temperature"]
+
+
+def test_system_and_developer_messages_anywhere_become_system_blocks() -> None:
+    body, _ = to_anthropic(messages=[{"role": "system", "content": "A"}, USER,
+                                     {"role": "developer", "content": [{"type": "text", "text": "B"}]},
+                                     {"role": "assistant", "content": "ok  "}])
+    assert body["system"] == [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]
+    assert body["messages"][-1] == {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}
+
+
+def test_images_and_empty_parts() -> None:
+    content = [{"type": "text", "text": "  "}, {"type": "text", "text": "look"},
+               {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,AAAA"}},
+               {"type": "image_url", "image_url": {"url": "https://example.invalid/cat.png", "detail": "high"}}]
+    body, _ = to_anthropic(messages=[{"role": "user", "content": content}])
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "look"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "AAAA"}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.invalid/cat.png"}},
+    ]
+
+
+def test_first_turn_must_be_user() -> None:
+    body, _ = to_anthropic(messages=[{"role": "assistant", "content": "Hello! How can I help?"}, USER])
+    assert [turn["role"] for turn in body["messages"]] == ["user", "assistant", "user"]
+
+
+@pytest.mark.parametrize(
+    ("choice", "parallel", "expected"),
+    [
+        ("auto", None, {"type": "auto"}),
+        ("none", None, {"type": "none"}),
+        ("required", None, {"type": "any"}),
+        ({"type": "function", "function": {"name": "f"}}, None, {"type": "tool", "name": "f"}),
+        (None, False, {"type": "auto", "disable_parallel_tool_use": True}),
+        ("required", False, {"type": "any", "disable_parallel_tool_use": True}),
+    ],
+)
+def test_tool_choice_and_parallel_calls(choice: object, parallel: object, expected: dict) -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    fields = {"tools": tools}
+    if choice is not None:
+        fields["tool_choice"] = choice
+    if parallel is not None:
+        fields["parallel_tool_calls"] = parallel
+    body, _ = to_anthropic(**fields)
+    assert body["tool_choice"] == expected
+    assert body["tools"] == [{"name": "f", "input_schema": {"type": "object"}}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"n": 2}, "n"),
+        ({"logprobs": True}, "logprobs"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"audio": {"voice": "alloy"}}, "audio"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
+         "messages[0].content[0]"),
+        ({"messages": [USER, {"role": "assistant", "tool_calls": [{"id": "c", "function": {
+            "name": "f", "arguments": "{broken"}}]}]}, "messages[1].tool_calls[0].function.arguments"),
+        ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools[0]"),
+    ],
+)
+def test_fields_anthropic_cannot_honour_are_refused_by_name(fields: dict, param: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        to_anthropic(**fields)
+    assert caught.value.param == param
+
+
+def test_dropped_fields_are_reported_as_warnings() -> None:
+    _, warnings = to_anthropic(seed=7, presence_penalty=0.5, frequency_penalty=0)
+    assert warnings == ["seed", "presence_penalty"]
+
+
+# --- Anthropic → OpenAI ----------------------------------------------------------------------------------------
+
+
+def test_claude_code_shaped_request_maps_to_openai() -> None:
+    body, warnings = to_openai(
+        system=[{"type": "text", "text": "You are Claude Code."},
+                {"type": "text", "text": "Env.", "cache_control": {"type": "ephemeral"}}],
+        messages=[USER, {"role": "system", "content": "Reminder."}],
+        metadata={"user_id": '{"device_id":"abc","session_id":"def"}'},
+        thinking={"type": "enabled", "budget_tokens": 4000},
+        context_management={"edits": []},
+        tools=[{"name": "Bash", "description": "run", "input_schema": {"type": "object"},
+                "cache_control": {"type": "ephemeral"}}],
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+        stream=True,
+    )
+    assert body["messages"][0] == {"role": "system", "content": "You are Claude Code.\n\nEnv.\n\nReminder."}
+    assert body["messages"][1] == {"role": "user", "content": "hi"}
+    assert len(body["user"]) == 64 and "device_id" not in body["user"]
+    assert body["tools"] == [{"type": "function", "function": {"name": "Bash", "parameters": {"type": "object"},
+                                                               "description": "run"}}]
+    assert body["tool_choice"] == "auto" and body["parallel_tool_calls"] is False
+    assert body["stream_options"] == {"include_usage": True}
+    assert "context_management" not in body and "reasoning_effort" not in body
+    assert warnings == ["thinking"]  # gpt-4o takes no reasoning_effort; the answer does not depend on it
+
+
+def test_reasoning_models_get_reasoning_effort() -> None:
+    document = {"model": "o3-mini", "max_tokens": 10, "messages": [USER], "output_config": {"effort": "max"}}
+    body, _ = to_openai_request(document, "o3-mini")
+    assert body["reasoning_effort"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [({"type": "auto"}, "auto"), ({"type": "any"}, "required"), ({"type": "none"}, "none"),
+     ({"type": "tool", "name": "f"}, {"type": "function", "function": {"name": "f"}})],
+)
+def test_anthropic_tool_choice_maps(choice: dict, expected: object) -> None:
+    body, _ = to_openai(tools=[{"name": "f", "input_schema": {"type": "object"}}], tool_choice=choice)
+    assert body["tool_choice"] == expected
+
+
+def test_tool_choice_without_tools_is_omitted() -> None:
+    body, _ = to_openai(tool_choice={"type": "auto"})
+    assert "tool_choice" not in body and "tools" not in body
+
+
+def test_tool_results_come_first_with_images_after_and_duplicates_dropped() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "QUJD"}}
+    body, _ = to_openai(messages=[USER, {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "t1", "name": "shot", "input": {}}]}, {"role": "user", "content": [
+            {"type": "text", "text": "here"},
+            {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "done"}, image]},
+            {"type": "tool_result", "tool_use_id": "t1", "content": "again"}]}])
+    assert body["messages"][2] == {"role": "tool", "tool_call_id": "t1", "content": "done"}
+    assert body["messages"][3] == {"role": "user", "content": [
+        {"type": "text", "text": "here"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}}]}
+    assert len(body["messages"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0]"),
+        ({"mcp_servers": [{"type": "url", "url": "https://mcp.invalid"}]}, "mcp_servers"),
+        ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "messages[0].content[0]"),
+        ({"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]},
+         "messages[0].content[0]"),
+    ],
+)
+def test_what_openai_backends_cannot_do_is_refused_by_name(fields: dict, param: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        to_openai(**fields)
+    assert caught.value.param == param
+
+
+def test_stop_sampling_and_structured_output() -> None:
+    body, warnings = to_openai(stop_sequences=["X"], temperature=0.3, top_k=5,
+                               output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}})
+    assert body["stop"] == ["X"] and body["temperature"] == 0.3
+    assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+    assert warnings == ["top_k"]
