@@ -72,7 +72,8 @@ class Settings:
     paths: Paths
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    default_backend: str = ""
+    default_backend: str = ""  # from DARIO_DEFAULT_BACKEND; overrides config.toml's
+    forced_model: str = ""  # from DARIO_FORCE_MODEL
     body_limit: int = DEFAULT_BODY_LIMIT
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -116,7 +117,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     server = config.get("server", {}) if isinstance(config.get("server", {}), dict) else {}
     host = environ.get("DARIO_HOST") or server.get("host") or DEFAULT_HOST
     port = _number(environ.get("DARIO_PORT") or server.get("port") or DEFAULT_PORT, "port", int)
-    default_backend = environ.get("DARIO_DEFAULT_BACKEND") or config.get("default_backend") or ""
+    # config.toml's routing (default_backend included) is read by dario.routes and reloaded on change;
+    # the environment can still force these two for a whole run (`dario proxy --model=NAME`).
+    default_backend = environ.get("DARIO_DEFAULT_BACKEND", "")
     limits = config.get("limits", {}) if isinstance(config.get("limits", {}), dict) else {}
     translation = config.get("translation", {}) if isinstance(config.get("translation", {}), dict) else {}
     return Settings(
@@ -124,6 +127,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=str(host),
         port=int(port),
         default_backend=str(default_backend),
+        forced_model=environ.get("DARIO_FORCE_MODEL", ""),
         body_limit=int(_number(limits.get("body_bytes", DEFAULT_BODY_LIMIT), "limits.body_bytes", int)),
         upstream_timeout=float(
             _number(limits.get("upstream_seconds", DEFAULT_UPSTREAM_TIMEOUT), "limits.upstream_seconds", float)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dario.settings import Settings
 from frontend import count_tokens, info, proxy
+from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
 from frontend.errors import ApiError, error_response
@@ -88,10 +89,13 @@ async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[No
         auto_decompress=True,
         raise_for_status=False,
     )
-    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session)
+    routing = RoutingWatcher(settings)
+    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session, routing=routing)
     await credentials.start()
     await pool.start()
+    await routing.start()
     yield
+    await routing.close()
     await session.close()
     await pool.close()
     await credentials.close()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 from aiohttp import web
 
-from frontend.catalog import Backend
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.routing import NoRoute, route
+from frontend.routing import NoRoute, Route, route
 from frontend.state import REQUEST_ID, STATE, State
 from frontend.translated import forward, plan
 from frontend.upstream import relay, upstream_headers
@@ -45,11 +45,14 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
     body = await request.read()
     parsed = dialect.parse(body)
     exchange.model, exchange.stream = parsed.model, parsed.stream
-    backend = backend_for(state, parsed.model)
+    chosen = route_for(state, parsed.model)
+    backend = chosen.backend
     exchange.backend = backend.name
     translation = None
     if backend.kind != dialect.native_kind:
-        translation = plan(dialect, parsed, state.settings.default_max_tokens)
+        translation = plan(dialect, parsed, chosen.model, state.settings.default_max_tokens)
+    elif chosen.model != parsed.model:
+        body = json.dumps(dict(parsed.document, model=chosen.model), ensure_ascii=False).encode()
     credential = await state.pool.acquire(backend.name, backend.credentials, exchange.request_id, parsed.model)
     exchange.credential, exchange.acquired = credential, True
     revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
@@ -72,11 +75,11 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
         raise ApiError(502, message, code="upstream_unreachable") from None
 
 
-def backend_for(state: State, model: str) -> Backend:
+def route_for(state: State, model: str) -> Route:
     try:
-        backend = route(model, state.credentials.require_catalog(), state.settings.default_backend).backend
+        chosen = route(model, state.credentials.require_catalog(), state.routing.current)
     except NoRoute as error:
         raise ApiError(404, str(error), param="model", code="model_not_found") from None
-    if not backend.credentials:
-        raise ApiError(503, f"backend {backend.name!r} has no credentials; add one with `dario backend add`")
-    return backend
+    if not chosen.backend.credentials:
+        raise ApiError(503, f"backend {chosen.backend.name!r} has no credentials; add one with `dario backend add`")
+    return chosen

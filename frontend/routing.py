@@ -1,14 +1,17 @@
-"""Chooses the backend for a requested model by SPEC §4's default rules (pure; rules from config come later)."""
+"""Chooses the backend and upstream model for a requested model: config rules, aliases, then SPEC §4 defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
+from dario.routes import RoutingConfig
 from frontend.catalog import Backend, Catalog
 
 OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-")
 ANTHROPIC_PREFIXES = ("claude-",)
 ANTHROPIC_ALIASES = ("opus", "sonnet", "haiku")
+NO_RULES = RoutingConfig()
 
 
 class NoRoute(Exception):
@@ -18,7 +21,8 @@ class NoRoute(Exception):
 @dataclass(frozen=True)
 class Route:
     backend: Backend
-    model: str
+    model: str  # the model sent upstream (after aliases and rewrites)
+    rule_line: int = 0  # the config.toml line of the rule that matched; 0 for the defaults
 
 
 def default_kind(model: str) -> str | None:
@@ -30,23 +34,34 @@ def default_kind(model: str) -> str | None:
     return None
 
 
-def route(model: str, catalog: Catalog, default_backend: str = "") -> Route:
+def route(model: str, catalog: Catalog, routing: RoutingConfig = NO_RULES) -> Route:
     """Returns where a request for model goes, or raises NoRoute with a message the user can act on."""
-    kind = default_kind(model)
+    requested = routing.forced_model or model
+    resolved = routing.aliases.get(requested, requested)
+    for rule in routing.rules:
+        if fnmatchcase(resolved, rule.match) or fnmatchcase(requested, rule.match):
+            backend = catalog.by_name(rule.backend)
+            if backend is None:
+                raise NoRoute(
+                    f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
+                    f"{rule.backend!r}; no such backend exists. Add it with `dario backend add` or fix the rule."
+                )
+            return Route(backend, rule.model or resolved, rule.line)
+    kind = default_kind(resolved)
     if kind is not None:
         backend = catalog.first_of_kind(kind)
         if backend is not None:
-            return Route(backend, model)
-    if default_backend:
-        backend = catalog.by_name(default_backend)
+            return Route(backend, resolved)
+    if routing.default_backend:
+        backend = catalog.by_name(routing.default_backend)
         if backend is not None:
-            return Route(backend, model)
+            return Route(backend, resolved)
         raise NoRoute(
-            f"no route for model {model!r}: the default backend {default_backend!r} set in config.toml "
-            "does not exist. Add it with `dario backend add` or change default_backend."
+            f"no route for model {model!r}: the default backend {routing.default_backend!r} "
+            "does not exist. Add it with `dario backend add` or change default_backend in config.toml."
         )
     wanted = f"an {kind} backend" if kind else "a backend"
     raise NoRoute(
-        f"no route for model {model!r}: add {wanted} (e.g. `dario backend add NAME --preset openai --key-stdin`) "
-        "or set default_backend = \"NAME\" in $DARIO_HOME/config.toml"
+        f"no route for model {model!r}: add {wanted} (e.g. `dario backend add NAME --preset openai --key-stdin`), "
+        "a [[routes]] rule, or default_backend = \"NAME\" in $DARIO_HOME/config.toml"
     )

@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import Settings
+from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
 from frontend.pool_client import PoolClient
 
@@ -18,6 +19,7 @@ class State:
     credentials: CredentialsClient
     pool: PoolClient
     session: aiohttp.ClientSession
+    routing: RoutingWatcher
 
 
 STATE = web.AppKey("state", State)

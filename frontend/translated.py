@@ -39,16 +39,17 @@ class Plan:
     error: Callable[[int, bytes], dict]
 
 
-def plan(dialect: Dialect, parsed: ParsedRequest, default_max_tokens: int) -> Plan:
+def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_max_tokens: int) -> Plan:
+    """How to translate one request; the client keeps seeing the model it asked for."""
     document, model = parsed.document, parsed.model
     try:
         if dialect.api_format == "openai":
-            body, warnings = to_anthropic_request(document, model, default_max_tokens)
+            body, warnings = to_anthropic_request(document, upstream_model, default_max_tokens)
             include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
             machine = ToOpenAIStream(model, include_usage, include_reasoning=bool(document.get("reasoning_effort")))
             return Plan(ANTHROPIC_MESSAGES, body, warnings, machine,
                         lambda message: to_openai_completion(message, model), error_to_openai)
-        body, warnings = to_openai_request(document, model)
+        body, warnings = to_openai_request(document, upstream_model)
         return Plan(OPENAI_CHAT, body, warnings, ToAnthropicStream(model),
                     lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
     except TranslationError as error:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dario.routes import RoutingConfig
 from frontend.catalog import Backend, Catalog
 from frontend.routing import NoRoute, default_kind, route
 
@@ -47,7 +48,7 @@ def test_claude_models_go_to_the_first_anthropic_backend() -> None:
 
 
 def test_other_models_go_to_the_configured_default_backend() -> None:
-    chosen = route("llama-3.1-70b", CATALOG, default_backend="local")
+    chosen = route("llama-3.1-70b", CATALOG, RoutingConfig(default_backend="local"))
     assert chosen.backend.name == "local"
     assert chosen.model == "llama-3.1-70b"
 
@@ -56,7 +57,7 @@ def test_openai_model_without_openai_backend_falls_back_to_default() -> None:
     catalog = Catalog(backends=(backend("local"),), generation=1)
     only_anthropic = Catalog(backends=(backend("claude", "anthropic"),), generation=1)
     assert route("gpt-4o", catalog).backend.name == "local"  # first openai backend is "local"
-    assert route("gpt-4o", only_anthropic, default_backend="claude").backend.name == "claude"
+    assert route("gpt-4o", only_anthropic, RoutingConfig(default_backend="claude")).backend.name == "claude"
 
 
 def test_unknown_model_without_default_names_the_model_and_how_to_add_a_route() -> None:
@@ -69,7 +70,7 @@ def test_unknown_model_without_default_names_the_model_and_how_to_add_a_route() 
 
 def test_missing_default_backend_is_reported_by_name() -> None:
     with pytest.raises(NoRoute, match="'nowhere'"):
-        route("mystery-model", CATALOG, default_backend="nowhere")
+        route("mystery-model", CATALOG, RoutingConfig(default_backend="nowhere"))
 
 
 def test_empty_catalog_routes_nothing() -> None:

@@ -17,9 +17,10 @@ def test_defaults_with_an_empty_home(tmp_path: pathlib.Path) -> None:
 def test_config_file_then_environment_override(tmp_path: pathlib.Path) -> None:
     (tmp_path / "config.toml").write_text('default_backend = "local"\n[server]\nport = 4000\n')
     settings = load_settings({"DARIO_HOME": str(tmp_path)})
-    assert (settings.port, settings.default_backend) == (4000, "local")
-    overridden = load_settings({"DARIO_HOME": str(tmp_path), "DARIO_PORT": "5000"})
-    assert overridden.port == 5000
+    assert settings.port == 4000
+    overridden = load_settings({"DARIO_HOME": str(tmp_path), "DARIO_PORT": "5000", "DARIO_FORCE_MODEL": "m",
+                                "DARIO_DEFAULT_BACKEND": "other"})
+    assert (overridden.port, overridden.forced_model, overridden.default_backend) == (5000, "m", "other")
 
 
 def test_broken_config_file_is_refused_with_its_path(tmp_path: pathlib.Path) -> None:
