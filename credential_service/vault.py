@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from dario.names import check_base_url, check_name
 from dario.presets import KINDS
@@ -39,10 +40,10 @@ class Corrupt(VaultError):
     pass
 
 
-@dataclass
+@dataclass(frozen=True)
 class Credential:
     name: str
-    secret: str
+    secret: str = field(repr=False)
     kind: str = "api_key"
     created_at: float = field(default_factory=time.time)
     revision: int = 1
@@ -52,52 +53,32 @@ class Credential:
         return "…" + self.secret[-4:] if len(self.secret) >= HINT_MIN_LENGTH else ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class StoredBackend:
     name: str
     kind: str
     base_url: str
     created_at: float = field(default_factory=time.time)
-    credentials: list[Credential] = field(default_factory=list)
+    credentials: tuple[Credential, ...] = ()
 
 
 @dataclass(frozen=True)
 class LeaseGrant:
     header_name: str
-    header_value: str
+    header_value: str = field(repr=False)
     expires_at: float
     revision: int
 
 
 class Vault:
+    """The backends in memory mirror the file; records are immutable and replaced whole only after a write
+    succeeds, so a reader on another thread sees the committed state, never a half-applied change."""
+
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
-        self._backends: list[StoredBackend] = []
+        self._backends: tuple[StoredBackend, ...] = ()
         self._revision = 0
-        self.load()
-
-    def load(self) -> None:
-        """Reads the vault; a missing file is an empty vault, a damaged one raises Corrupt (never a silent reset)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        try:
-            document = json.loads(text)
-            self._backends = [
-                StoredBackend(
-                    name=item["name"],
-                    kind=item["kind"],
-                    base_url=item["base_url"],
-                    created_at=item["created_at"],
-                    credentials=[Credential(**credential) for credential in item["credentials"]],
-                )
-                for item in document["backends"]
-            ]
-            self._revision = int(document.get("revision", 0))
-        except (ValueError, KeyError, TypeError) as error:
-            problem = type(error).__name__
-            raise Corrupt(f"the vault {self.path} is damaged ({problem}); restore it from a backup") from None
+        self._backends, self._revision = read_vault(path)
 
     def backends(self) -> list[StoredBackend]:
         return list(self._backends)
@@ -105,35 +86,34 @@ class Vault:
     def add_backend(
         self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = ""
     ) -> StoredBackend:
+        """Creates a backend, or adds a credential to an existing one of the same kind and base URL."""
         credential_name = credential_name or "default"
-        for problem in (check_name(name, "backend name"), check_name(credential_name, "credential name"),
-                        check_base_url(base_url)):
-            if problem:
-                raise Invalid(problem)
-        if kind not in KINDS:
-            raise Invalid(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-        if any(ord(character) < 32 for character in api_key):
-            raise Invalid("the key contains control characters (a stray newline?)")
-        backend = self._find(name)
-        if backend is None:
-            backend = StoredBackend(name=name, kind=kind, base_url=base_url.rstrip("/"))
-            self._backends.append(backend)
-        elif (backend.kind, backend.base_url) != (kind, base_url.rstrip("/")):
+        _validate(name, kind, base_url, credential_name, api_key)
+        base_url = base_url.rstrip("/")
+        revision = self._revision + 1
+        credential = Credential(name=credential_name, secret=api_key, revision=revision)
+        existing = self._find(name)
+        if existing is None:
+            updated = StoredBackend(name=name, kind=kind, base_url=base_url, credentials=(credential,))
+            backends = (*self._backends, updated)
+        elif (existing.kind, existing.base_url) != (kind, base_url):
             raise AlreadyExists(f"backend {name!r} already exists with another kind or base URL; remove it first")
-        elif any(credential.name == credential_name for credential in backend.credentials):
+        elif any(stored.name == credential_name for stored in existing.credentials):
             raise AlreadyExists(f"backend {name!r} already has a credential named {credential_name!r}")
-        self._revision += 1
-        backend.credentials.append(Credential(name=credential_name, secret=api_key, revision=self._revision))
-        self._save()
-        return backend
+        else:
+            updated = replace(existing, credentials=(*existing.credentials, credential))
+            backends = tuple(updated if backend is existing else backend for backend in self._backends)
+        self._commit(backends, revision)
+        return updated
 
     def remove_backend(self, name: str) -> int:
+        """Deletes a backend and its credentials; returns how many credentials went with it."""
         backend = self._require(name)
-        self._backends.remove(backend)
-        self._save()
+        self._commit(tuple(other for other in self._backends if other is not backend), self._revision + 1)
         return len(backend.credentials)
 
     def lease(self, backend_name: str, credential_name: str, now: float | None = None) -> LeaseGrant:
+        """The header to send for one credential, valid for an hour (api_key credentials never change alone)."""
         backend = self._require(backend_name)
         for credential in backend.credentials:
             if credential.name == credential_name:
@@ -150,18 +130,48 @@ class Vault:
             raise NotFound(f"no backend named {name!r}")
         return backend
 
-    def _save(self) -> None:
-        document = {
-            "version": FORMAT_VERSION,
-            "revision": self._revision,
-            "backends": [asdict(backend) for backend in self._backends],
-        }
-        try:
-            atomic_write(self.path, json.dumps(document, indent=1).encode())
-        except OSError:
-            self._backends, self._revision = [], 0
-            self.load()  # memory goes back to what is on disk
-            raise
+    def _commit(self, backends: tuple[StoredBackend, ...], revision: int) -> None:
+        """Writes the new state; memory changes only once it is on disk (a failed write changes nothing)."""
+        document = {"version": FORMAT_VERSION, "revision": revision, "backends": [asdict(b) for b in backends]}
+        atomic_write(self.path, json.dumps(document, indent=1).encode())
+        self._backends, self._revision = backends, revision
+
+
+def _validate(name: str, kind: str, base_url: str, credential_name: str, api_key: str) -> None:
+    for problem in (check_name(name, "backend name"), check_name(credential_name, "credential name"),
+                    check_base_url(base_url)):
+        if problem:
+            raise Invalid(problem)
+    if kind not in KINDS:
+        raise Invalid(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if any(ord(character) < 32 or ord(character) == 127 for character in api_key):
+        raise Invalid("the key contains control characters (a stray newline?)")
+
+
+def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:
+    """Reads the vault; a missing file is an empty vault, a damaged one raises Corrupt (never a silent reset)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return (), 0
+    except (OSError, UnicodeDecodeError) as error:
+        raise Corrupt(f"the vault {path} cannot be read ({type(error).__name__})") from None
+    try:
+        document = json.loads(text)
+        if document.get("version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise Corrupt(f"the vault {path} was written by a newer dario (format {document['version']}); upgrade")
+        backends = tuple(
+            StoredBackend(
+                name=item["name"], kind=item["kind"], base_url=item["base_url"], created_at=item["created_at"],
+                credentials=tuple(Credential(**credential) for credential in item["credentials"]),
+            )
+            for item in document["backends"]
+        )
+        return backends, int(document.get("revision", 0))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        # The exception's text could quote part of the file, secrets included: name only its type.
+        problem = type(error).__name__
+        raise Corrupt(f"the vault {path} is damaged ({problem}); restore it from a backup") from None
 
 
 def _auth_header(kind: str, secret: str) -> tuple[str, str]:
@@ -176,8 +186,10 @@ def atomic_write(path: pathlib.Path, data: bytes) -> None:
     """Write-then-rename with fsyncs: readers and crashes see the old file or the new one, never half of one."""
     folder = path.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(folder, 0o700)
+    # A fresh name opened with O_EXCL: never follows a planted symlink, never reuses a leftover file.
+    temporary = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

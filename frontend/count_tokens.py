@@ -6,10 +6,10 @@ import json
 
 from aiohttp import web
 
+from dario.routing import NoRoute, route
 from frontend import proxy
 from frontend.dialects import ANTHROPIC_COUNT_TOKENS
 from frontend.errors import ApiError
-from frontend.routing import NoRoute, route
 from frontend.state import STATE
 
 # Roughly four characters a token for English text and JSON; an estimate, and the header says so.

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from dario.catalog import Catalog, catalog_from_proto
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
-from frontend.catalog import Catalog, catalog_from_proto
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,9 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dario import __version__
-from frontend.catalog import Backend
+from dario.catalog import Backend
+from dario.routes import RoutingConfig
+from dario.routing import NoRoute, route
 from frontend.state import STATE, State
 
 HEALTH_TIMEOUT_SECONDS = 0.5
@@ -65,7 +67,21 @@ async def models(request: web.Request) -> web.Response:
             if model_id not in seen:
                 seen.add(model_id)
                 data.append({"id": model_id, "object": "model", "created": 0, "owned_by": backend.name})
+    for model_id in _configured_models(state.routing.current):
+        try:
+            owner = route(model_id, catalog, state.routing.current).backend.name
+        except NoRoute:
+            continue
+        if model_id not in seen:
+            seen.add(model_id)
+            data.append({"id": model_id, "object": "model", "created": 0, "owned_by": owner})
     return web.json_response({"object": "list", "data": data})
+
+
+def _configured_models(routing: RoutingConfig) -> list[str]:
+    """Aliases and exact (glob-free) rule matches: the names config.toml makes servable."""
+    exact = [rule.match for rule in routing.rules if not any(mark in rule.match for mark in "*?[")]
+    return [*routing.aliases, *exact]
 
 
 async def _upstream_models(state: State, backend: Backend) -> list[str]:

@@ -8,10 +8,10 @@ import json
 import aiohttp
 from aiohttp import web
 
+from dario.routing import NoRoute, Route, route
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.routing import NoRoute, Route, route
 from frontend.state import REQUEST_ID, STATE, State
 from frontend.translated import forward, plan
 from frontend.upstream import relay, upstream_headers

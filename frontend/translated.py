@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from frontend.catalog import Backend
+from dario.catalog import Backend
 from frontend.credentials_client import Lease
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.errors import ApiError

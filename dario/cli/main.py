@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dario import __version__
 from dario.cli.client import AdminClient, CliError
+from dario.cli.routes_command import proxy, routes
 from dario.presets import KINDS, PRESETS
 from dario.settings import ConfigError, Paths, load_settings
 from dario.v1 import credentials_pb2, pool_pb2
@@ -129,6 +130,13 @@ def parser() -> argparse.ArgumentParser:
     remove.add_argument("name")
     remove.set_defaults(handler=backend_remove)
     commands.add_parser("status", help="state of each service").set_defaults(handler=status)
+    routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
+    routes_parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
+    routes_parser.set_defaults(handler=routes)
+    proxy_parser = commands.add_parser("proxy", help="run the whole stack in the foreground (supervisord -n)")
+    proxy_parser.add_argument("--model", help="force this model for every request")
+    proxy_parser.add_argument("--port", type=int, help="port of the frontend (default 3456)")
+    proxy_parser.set_defaults(handler=proxy)
     return root
 
 

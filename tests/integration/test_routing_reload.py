@@ -86,3 +86,14 @@ async def test_aliases_and_default_backend_from_config(frontend: TestServer, two
     await write_config(frontend, two_backends, 'default_backend = "second"\n[aliases]\nquick = "gpt-4o-mini"\n')
     assert await served_by(frontend, "quick") == ("first", "gpt-4o-mini")
     assert await served_by(frontend, "llama-3") == ("second", "llama-3")
+
+
+async def test_models_lists_what_the_routes_serve(frontend: TestServer, two_backends: Services) -> None:
+    await write_config(frontend, two_backends, '[aliases]\nquick = "gpt-4o-mini"\n\n[[routes]]\nmatch = "house-model"\n'
+                       'backend = "second"\nmodel = "llama-3.3-70b"\n')
+    client = openai.AsyncOpenAI(base_url=str(frontend.make_url("/v1")), api_key="dario", max_retries=0)
+    owners = {model.id: model.owned_by for model in (await client.models.list()).data}
+    assert owners["quick"] == "first" and owners["house-model"] == "second"
+    assert "llama-3.3-70b" not in owners  # a rewrite target is not itself a name clients can ask for
+    assert owners["gpt-4o"] == "first"  # from the upstream's own listing
+    assert "opus" not in owners  # no anthropic backend, so the default alias serves nothing here

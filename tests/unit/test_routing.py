@@ -2,9 +2,9 @@
 
 import pytest
 
+from dario.catalog import Backend, Catalog
 from dario.routes import RoutingConfig
-from frontend.catalog import Backend, Catalog
-from frontend.routing import NoRoute, default_kind, route
+from dario.routing import NoRoute, default_kind, route
 
 
 def backend(name: str, kind: str = "openai") -> Backend:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dario.catalog import Backend, Catalog
 from dario.routes import parse_routing
+from dario.routing import NoRoute, route
 from dario.settings import ConfigError
-from frontend.catalog import Backend, Catalog
-from frontend.routing import NoRoute, route
 
 
 def backend(name: str, kind: str = "openai") -> Backend:

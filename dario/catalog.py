@@ -1,4 +1,4 @@
-"""The frontend's picture of the configured backends: an immutable snapshot, replaced whole on every change."""
+"""The picture of the configured backends shared by the frontend and the CLI: an immutable snapshot."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class Catalog:
         return None
 
 
-def catalog_from_proto(message: credentials_pb2.WatchBackendsResponse) -> Catalog:
+def catalog_from_proto(
+    message: credentials_pb2.WatchBackendsResponse | credentials_pb2.ListBackendsResponse,
+) -> Catalog:
     backends = tuple(
         Backend(
             name=backend.name,
@@ -49,4 +51,4 @@ def catalog_from_proto(message: credentials_pb2.WatchBackendsResponse) -> Catalo
         )
         for backend in message.backends
     )
-    return Catalog(backends=backends, generation=message.generation)
+    return Catalog(backends=backends, generation=getattr(message, "generation", 0))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from dario.catalog import Backend, Catalog
 from dario.routes import RoutingConfig
-from frontend.catalog import Backend, Catalog
 
 OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-")
 ANTHROPIC_PREFIXES = ("claude-",)
