@@ -42,6 +42,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._stop_watcher: asyncio.Task | None = None
+        self.watchers = 0  # open WatchBackends streams; back to 0 once clients go away
 
     async def _wake_watchers_on_stop(self) -> None:
         await self.stopping.wait()
@@ -65,7 +66,8 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
                 )
             except VaultError as error:
                 await self._abort(context, error)
-        log.info("backend %s (%s) now has %d credential(s)", backend.name, backend.kind, len(backend.credentials))
+        log.info("credential %s added to backend %s (%s), which now has %d credential(s)",
+                 backend.credentials[-1].name, backend.name, backend.kind, len(backend.credentials))
         await self._announce()
         return credentials_pb2.AddBackendResponse(backend=backend_to_proto(backend))
 
@@ -88,15 +90,19 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         if self._stop_watcher is None:
             self._stop_watcher = asyncio.create_task(self._wake_watchers_on_stop())
         seen = 0
-        while True:
-            async with self._changed:
-                await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
-                seen = self.generation
-            if self.stopping.is_set():
-                return  # the frontend reconnects to the next process
-            yield credentials_pb2.WatchBackendsResponse(
-                backends=[backend_to_proto(backend) for backend in self.vault.backends()], generation=seen
-            )
+        self.watchers += 1
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
+                    seen = self.generation
+                if self.stopping.is_set():
+                    return  # the frontend reconnects to the next process
+                yield credentials_pb2.WatchBackendsResponse(
+                    backends=[backend_to_proto(backend) for backend in self.vault.backends()], generation=seen
+                )
+        finally:
+            self.watchers -= 1  # runs when the client cancels too: grpc.aio cancels the waiting task
 
     async def Lease(self, request: credentials_pb2.LeaseRequest, context: grpc.aio.ServicerContext):
         try:

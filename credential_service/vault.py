@@ -76,8 +76,6 @@ class Vault:
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
-        self._backends: tuple[StoredBackend, ...] = ()
-        self._revision = 0
         self._backends, self._revision = read_vault(path)
 
     def backends(self) -> list[StoredBackend]:
@@ -155,7 +153,7 @@ def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:
     except FileNotFoundError:
         return (), 0
     except (OSError, UnicodeDecodeError) as error:
-        raise Corrupt(f"the vault {path} cannot be read ({type(error).__name__})") from None
+        raise Corrupt(f"the vault {path} cannot be read ({type(error).__name__}); check its owner and mode") from None
     try:
         document = json.loads(text)
         if document.get("version", FORMAT_VERSION) > FORMAT_VERSION:
@@ -186,7 +184,6 @@ def atomic_write(path: pathlib.Path, data: bytes) -> None:
     """Write-then-rename with fsyncs: readers and crashes see the old file or the new one, never half of one."""
     folder = path.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
     # A fresh name opened with O_EXCL: never follows a planted symlink, never reuses a leftover file.
     temporary = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

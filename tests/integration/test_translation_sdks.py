@@ -206,3 +206,35 @@ async def test_openai_error_reaches_anthropic_client_in_its_shape(frontend: Test
     assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": caught.value.body[
         "error"]["message"]}}
     assert "Rate limit" in caught.value.body["error"]["message"]
+
+
+async def test_claude_code_shaped_stream_reaches_an_openai_backend(frontend: TestServer,
+                                                                   upstream: ScriptedUpstream) -> None:
+    """What Claude Code sends (?beta=true, beta list, cached system blocks, thinking, context_management,
+    metadata JSON, tools, streaming) to a model routed to an OpenAI-format backend."""
+    upstream.push(Script(content="", tools=[("Bash", {"command": "ls -la"})], seed_split=3))
+    async with ant(frontend).messages.stream(
+        model=GPT, max_tokens=32000,
+        system=[{"type": "text", "text": "You are Claude Code."},
+                {"type": "text", "text": "Env: linux", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "list files",
+                                                "cache_control": {"type": "ephemeral"}}]}],
+        tools=[{"name": "Bash", "description": "Run a command", "input_schema": {
+            "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}],
+        thinking={"type": "enabled", "budget_tokens": 4000},
+        metadata={"user_id": '{"device_id":"d","account_uuid":"a","session_id":"s"}'},
+        extra_headers={"anthropic-beta": "claude-code-20250219,context-management-2025-06-27"},
+        extra_body={"context_management": {"edits": [{"type": "clear_thinking_20251015"}]}},
+        extra_query={"beta": "true"},
+    ) as stream:
+        final = await stream.get_final_message()
+        dropped = stream.response.headers.get("x-dario-translation-dropped", "")
+    assert final.stop_reason == "tool_use"
+    assert [(block.name, block.input) for block in final.content if block.type == "tool_use"] == [
+        ("Bash", {"command": "ls -la"})]
+    sent = upstream.requests[-1].json
+    assert sent["messages"][0] == {"role": "system", "content": "You are Claude Code.\n\nEnv: linux"}
+    assert sent["messages"][1] == {"role": "user", "content": "list files"}
+    assert "context_management" not in sent and "thinking" not in sent and "cache_control" not in json.dumps(sent)
+    assert len(sent["user"]) == 64 and sent["stream_options"] == {"include_usage": True}
+    assert dropped == "thinking"
