@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import anthropic
 import openai
 import pytest
@@ -238,3 +239,19 @@ async def test_claude_code_shaped_stream_reaches_an_openai_backend(frontend: Tes
     assert "context_management" not in sent and "thinking" not in sent and "cache_control" not in json.dumps(sent)
     assert len(sent["user"]) == 64 and sent["stream_options"] == {"include_usage": True}
     assert dropped == "thinking"
+
+
+async def test_client_that_disconnects_from_a_translated_stream_cancels_the_upstream(
+    frontend: TestServer, upstream: ScriptedUpstream, both: Services
+) -> None:
+    upstream.push(Script(content="x" * 4000, split=60, chunk_delay=0.05))
+    disconnects_before = upstream.disconnects
+    async with aiohttp.ClientSession() as session:
+        answer = await session.post(frontend.make_url("/v1/messages"), json={
+            "model": GPT, "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "go"}]})
+        request_id = answer.headers["request-id"]
+        assert b"message_start" in await answer.content.readuntil(b"\n\n")
+        answer.close()
+    row = (await async_analytics_rows(both.home, [request_id]))[request_id]
+    assert row["status"] == 499 and row["error_type"] == "client_disconnected"
+    assert upstream.disconnects > disconnects_before
