@@ -35,6 +35,8 @@ def backend_to_proto(backend: StoredBackend) -> credentials_pb2.Backend:
 
 
 class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
+    """Writes go one at a time (a lock, file I/O in a thread); reads see the vault's last committed state."""
+
     def __init__(self, vault: Vault, stopping: asyncio.Event | None = None) -> None:
         self.vault = vault
         self.generation = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from frontend.translate.to_openai_request import to_openai_request
 from frontend.upstream import client_headers, upstream_headers
 
 DROPPED_HEADER = "x-dario-translation-dropped"
+# Upstream silence after which the client gets a keep-alive (Anthropic `ping` event, or an SSE comment).
+PING_SECONDS = 10.0
 
 
 @dataclass
@@ -100,11 +103,19 @@ async def _stream(request: web.Request, upstream: aiohttp.ClientResponse, exchan
     response = web.StreamResponse(status=200, headers=headers)
     await response.prepare(request)
     machine, tail = translation.machine, Tail()
+    keepalive = b"event: ping\ndata: {\"type\":\"ping\"}\n\n" if exchange.api_format == "anthropic" else b": ping\n\n"
     try:
         while True:
             try:
-                chunk = await upstream.content.readany()
-            except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+                chunk = await asyncio.wait_for(upstream.content.readany(), PING_SECONDS)
+            except aiohttp.ServerTimeoutError:  # the upstream's own read deadline: it stalled for too long
+                exchange.error_type = "upstream_stream_broken"
+                chunk = b""
+            except TimeoutError:  # only the keep-alive timer: the upstream is slow, not gone
+                if machine.started:
+                    await response.write(keepalive)
+                continue
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
                 exchange.error_type = "upstream_stream_broken"
                 chunk = b""
             if chunk:

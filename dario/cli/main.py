@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 
@@ -22,17 +23,25 @@ console = Console()
 def read_key(arguments: argparse.Namespace) -> str:
     """The key from stdin, an environment variable, or (with a warning) the command line."""
     if arguments.key_stdin:
-        return sys.stdin.read().strip()
+        # At a terminal, prompt without echo rather than wait silently for EOF.
+        key = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.read()
+        return non_empty(key.strip(), "no key on standard input")
     if arguments.key_env:
         value = os.environ.get(arguments.key_env)
         if value is None:
             raise CliError(f"environment variable {arguments.key_env} is not set")
-        return value.strip()
+        return non_empty(value.strip(), f"environment variable {arguments.key_env} is empty")
     if arguments.key is not None:
         print("warning: a key given with --key= may be kept in your shell history; "
               "prefer --key-stdin or --key-env", file=sys.stderr)
-        return arguments.key.strip()
+        return non_empty(arguments.key.strip(), "--key= is empty")
     return ""
+
+
+def non_empty(key: str, problem: str) -> str:
+    if not key:
+        raise CliError(f"{problem}; leave out the key option for a backend that needs none")
+    return key
 
 
 def backend_add(paths: Paths, arguments: argparse.Namespace) -> int:
@@ -40,6 +49,8 @@ def backend_add(paths: Paths, arguments: argparse.Namespace) -> int:
         preset = PRESETS.get(arguments.preset)
         if preset is None:
             raise CliError(f"unknown preset {arguments.preset!r}; known: {', '.join(PRESETS)}")
+        if arguments.kind and arguments.kind != preset.kind:
+            raise CliError(f"preset {arguments.preset!r} is of kind {preset.kind}, not {arguments.kind}")
         kind, base_url, needs_key = preset.kind, arguments.base_url or preset.base_url, preset.needs_key
     else:
         if not arguments.kind or not arguments.base_url:
@@ -98,14 +109,22 @@ def status(paths: Paths, arguments: argparse.Namespace) -> int:
             count = sum(len(backend.credentials) for backend in backends)
             console.print(f"{len(backends)} backend(s), {count} credential(s)")
         if states["pool_service"] == "SERVING":
-            summary = client.call("pool_service", client.pool().Summary, pool_pb2.SummaryRequest())
-            console.print(f"{summary.requests} request(s) recorded ({summary.errors} errors), "
-                          f"{summary.input_tokens} input / {summary.output_tokens} output tokens")
+            console.print(pool_summary(client))
     down = [service for service, state in states.items() if state != "SERVING"]
     if down:
         print(f"not running: {', '.join(down)}. Start the stack: supervisord -c deploy/dario.conf", file=sys.stderr)
         return 1
     return 0
+
+
+def pool_summary(client: AdminClient) -> str:
+    """One line of pool_service's totals; status still succeeds when the summary is not available."""
+    try:
+        summary = client.call("pool_service", client.pool().Summary, pool_pb2.SummaryRequest())
+    except CliError as error:
+        return f"pool summary not available: {error}"
+    return (f"{summary.requests} request(s) recorded ({summary.errors} errors), "
+            f"{summary.input_tokens} input / {summary.output_tokens} output tokens")
 
 
 def parser() -> argparse.ArgumentParser:

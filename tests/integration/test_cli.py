@@ -6,10 +6,14 @@ import pathlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent import futures
 
+import grpc
 import pytest
+from grpc_health.v1 import health, health_pb2_grpc
 
-from tests.support.processes import REPO, environment
+from dario import __version__
+from tests.support.processes import REPO, environment, running_module
 from tests.support.stack import Services, running_services
 
 pytestmark = pytest.mark.timeout(120)
@@ -126,3 +130,51 @@ def test_routes_shows_rules_and_where_models_go(stack: Services) -> None:
         assert broken.returncode != 0 and "line 1" in broken.stderr and "last good rules" in broken.stderr
     finally:
         stack.settings.paths.config.unlink()
+
+
+def test_version_prints_the_package_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "dario.cli.main", "--version"], capture_output=True, text=True,
+                            timeout=60, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == f"dario {__version__}"
+
+
+def test_preset_base_url_can_be_overridden_and_accounts_share_a_backend(stack: Services) -> None:
+    arguments = ("backend", "add", "my-vllm", "--preset", "vllm", "--base-url", "http://127.0.0.1:8123/v1")
+    assert dario(stack.home, *arguments).returncode == 0
+    second = dario(stack.home, *arguments, "--account", "team-b", "--key-stdin", input_text=KEY)
+    assert second.returncode == 0, second.stderr
+    listed = dario(stack.home, "backend", "list", extra_env={"COLUMNS": "250"}).stdout
+    assert "http://127.0.0.1:8123/v1" in listed and "team-b" in listed and KEY not in listed
+
+
+@pytest.mark.parametrize(
+    ("arguments", "input_text", "extra_env", "message"),
+    [
+        (("--kind", "openai", "--base-url", "http://127.0.0.1:9/v1", "--key-stdin"), "\n", None, "no key"),
+        (("--preset", "openai", "--key-env", "DARIO_TEST_EMPTY"), None, {"DARIO_TEST_EMPTY": ""}, "is empty"),
+        (("--preset", "ollama", "--kind", "anthropic"), None, None, "kind openai"),
+    ],
+)
+def test_an_empty_key_or_a_conflicting_kind_is_refused(
+    stack: Services, arguments: tuple[str, ...], input_text: str | None, extra_env: dict[str, str] | None,
+    message: str,
+) -> None:
+    result = dario(stack.home, "backend", "add", "refused", *arguments, input_text=input_text, extra_env=extra_env)
+    assert result.returncode != 0 and message in result.stderr
+    assert "refused" not in dario(stack.home, "backend", "list").stdout
+
+
+def test_status_survives_a_pool_service_without_summary(tmp_path: pathlib.Path) -> None:
+    home = tmp_path / "home"
+    pool_socket = home / "run" / "pool.sock"
+    health_only = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), health_only)
+    with running_module("credential_service", home, home / "run" / "credential.sock"):
+        health_only.add_insecure_port(f"unix:{pool_socket}")
+        health_only.start()
+        try:
+            result = dario(home, "status", extra_env={"COLUMNS": "250"})
+        finally:
+            health_only.stop(0)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("SERVING") == 2 and "pool summary not available" in result.stdout

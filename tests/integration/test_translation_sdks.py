@@ -11,6 +11,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from frontend.translate.sse import SseParser
 from tests.integration.conftest import async_analytics_rows
 from tests.support.scripted_upstream import Script, ScriptedUpstream
 from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
@@ -255,3 +256,19 @@ async def test_client_that_disconnects_from_a_translated_stream_cancels_the_upst
     row = (await async_analytics_rows(both.home, [request_id]))[request_id]
     assert row["status"] == 499 and row["error_type"] == "client_disconnected"
     assert upstream.disconnects > disconnects_before
+
+
+async def test_a_silent_upstream_gets_the_client_keepalive_pings(frontend: TestServer, upstream: ScriptedUpstream,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("frontend.translated.PING_SECONDS", 0.2)
+    upstream.push(Script(content="late answer", split=400, chunk_delay=0.6))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(frontend.make_url("/v1/messages"), json={
+                "model": GPT, "max_tokens": 10, "stream": True,
+                "messages": [{"role": "user", "content": "go"}]}) as answer:
+            body = await answer.read()
+    assert body.count(b"event: ping") >= 2
+    assert body.index(b"message_start") < body.index(b"event: ping") < body.index(b"message_stop")
+    events = SseParser().feed(body)
+    deltas = [json.loads(event.data)["delta"] for event in events if event.name == "content_block_delta"]
+    assert "".join(delta.get("text", "") for delta in deltas) == "late answer"

@@ -124,3 +124,50 @@ def test_a_damaged_vault_is_reported_not_reset(vault: Vault) -> None:
     with pytest.raises(Corrupt, match="damaged"):
         Vault(vault.path)
     assert vault.path.read_text().startswith('{"backends"')
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[]", b'{"backends": "x"}', b'{"backends": [{"name": "a"}]}', b"\xff\xfe\x00garbage", b"null",
+     b'{"backends": [{"name": "a", "kind": "openai", "base_url": "u", "created_at": 1, "credentials": [{"x": 1}]}]}'],
+)
+def test_a_vault_of_the_wrong_shape_is_reported_as_damaged(vault: Vault, content: bytes) -> None:
+    vault.path.parent.mkdir(parents=True, exist_ok=True)
+    vault.path.write_bytes(content)
+    with pytest.raises(Corrupt):
+        Vault(vault.path)
+
+
+def test_a_vault_from_a_newer_dario_is_refused(vault: Vault) -> None:
+    vault.path.parent.mkdir(parents=True, exist_ok=True)
+    vault.path.write_text('{"version": 99, "backends": []}')
+    with pytest.raises(Corrupt, match="newer"):
+        Vault(vault.path)
+
+
+def test_the_damage_message_never_quotes_the_file(vault: Vault) -> None:
+    vault.path.parent.mkdir(parents=True, exist_ok=True)
+    vault.path.write_text(f'{{"backends": [{{"name": "a", "secret": "{KEY}"')
+    with pytest.raises(Corrupt) as caught:
+        Vault(vault.path)
+    assert KEY not in str(caught.value)
+
+
+def test_records_never_show_the_secret_in_their_repr(vault: Vault) -> None:
+    vault.add_backend("o", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    assert KEY not in repr(vault.backends()) and KEY not in repr(vault.lease("o", "default"))
+
+
+def test_a_failed_remove_keeps_the_backend_on_disk_and_in_memory(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault.add_backend("kept", "openai", "http://127.0.0.1:1/v1", api_key=KEY)
+    def disk_full(descriptor: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        vault.remove_backend("kept")
+    assert vault.lease("kept", "default").header_value == f"Bearer {KEY}"
+    monkeypatch.undo()
+    assert [backend.name for backend in Vault(vault.path).backends()] == ["kept"]
