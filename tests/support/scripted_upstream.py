@@ -131,20 +131,30 @@ class ScriptedUpstream:
                 for name in ("gpt-4o-mini", "gpt-4o")]
         return web.json_response({"object": "list", "data": data})
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
+    async def _receive(self, request: web.Request) -> tuple[bytes, Script]:
+        """Records the request, takes the next script, and waits out the configured delays."""
         body = await request.read()
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body,
+                                      request.query_string))
         script = self.scripts.popleft() if self.scripts else Script()
         await asyncio.sleep(self.delay + script.delay)
+        return body, script
+
+    @staticmethod
+    def _question(body: bytes, script: Script) -> tuple[dict, str, str]:
+        document = json.loads(body)
+        content = script.content
+        if content is None:
+            content = f"Hello from scripted upstream: {last_user_text(document)}"
+        return document, document.get("model", "unknown"), content
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body, script = await self._receive(request)
         headers = {"x-request-id": "req_" + uuid.uuid4().hex, "openai-processing-ms": "20",
                    **rate_limit_headers(10000 - len(self.requests)), **script.headers}
         if script.status != 200:
             return await self._error(request, script, headers)
-        document = json.loads(body)
-        model = document.get("model", "unknown")
-        content = script.content
-        if content is None:
-            content = f"Hello from scripted upstream: {last_user_text(document)}"
+        document, model, content = self._question(body, script)
         usage_body = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
         if script.usage is not DEFAULT:
             usage_body = script.usage
@@ -166,20 +176,12 @@ class ScriptedUpstream:
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         """The Anthropic Messages API, as api.anthropic.com answers it."""
-        body = await request.read()
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body,
-                                      request.query_string))
-        script = self.scripts.popleft() if self.scripts else Script()
-        await asyncio.sleep(self.delay + script.delay)
+        body, script = await self._receive(request)
         headers = {"request-id": "req_" + uuid.uuid4().hex,
                    **anthropic_wire.rate_limit_headers(4000 - len(self.requests)), **script.headers}
         if script.status != 200:
             return await self._error(request, script, headers, anthropic_wire.error_body(script.status))
-        document = json.loads(body)
-        model = document.get("model", "unknown")
-        content = script.content
-        if content is None:
-            content = f"Hello from scripted upstream: {last_user_text(document)}"
+        document, model, content = self._question(body, script)
         usage_body = anthropic_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
         if script.usage is not DEFAULT:
             usage_body = script.usage

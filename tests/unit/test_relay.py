@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from frontend.relay import TAIL_BYTES, EventFramer, Tail
 from frontend.usage import openai_usage_from_body as usage_from_json_body
 from frontend.usage import openai_usage_from_stream
+from tests.support.splitting import split_at
 
 
 def usage_from_sse_tail(tail: bytes):
@@ -20,16 +21,6 @@ EVENTS = [
     b"data: [DONE]\n\n",
 ]
 STREAM = b"".join(EVENTS)
-
-
-def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces, start = [], 0
-    for point in points:
-        pieces.append(data[start:point])
-        start = point
-    pieces.append(data[start:])
-    return pieces
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frontend.translate.sse import Event, SseParser
+from tests.support.splitting import split_at
 
 STREAM = "event: a\ndata: héllo ☃\n\n: comment\ndata:no-space\ndata: second line\n\nid: 7\nretry: 10\ndata: 🚀\n\n"
 EXPECTED = [Event("a", "héllo ☃"), Event("", "no-space\nsecond line"), Event("", "🚀")]
@@ -17,14 +18,7 @@ def parse(pieces: list[bytes]) -> list[Event]:
 
 @given(st.lists(st.integers(min_value=0, max_value=200), max_size=30), st.sampled_from(["\n", "\r\n", "\r"]))
 def test_events_survive_any_split_and_line_ending(cuts: list[int], ending: str) -> None:
-    data = STREAM.replace("\n", ending).encode()
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces, start = [], 0
-    for point in points:
-        pieces.append(data[start:point])
-        start = point
-    pieces.append(data[start:])
-    assert parse(pieces) == EXPECTED
+    assert parse(split_at(STREAM.replace("\n", ending).encode(), cuts)) == EXPECTED
 
 
 def test_one_byte_at_a_time_with_crlf() -> None:

@@ -11,18 +11,10 @@ from frontend.translate.sse import SseParser
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from tests.support import anthropic_wire, openai_wire
+from tests.support.splitting import split_at
 
 TEXT = "héllo wörld ☃ 🚀 " * 3
 TOOLS = [("get_weather", {"city": "Paris", "note": "ünïcode ☃"}), ("get_time", {}), ("noop", {"deep": {"a": [1, 2]}})]
-
-
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces, start = [], 0
-    for point in points:
-        pieces.append(data[start:point])
-        start = point
-    return pieces + [data[start:]]
 
 
 def run(machine, pieces: list[bytes]) -> bytes:
@@ -93,7 +85,8 @@ def test_anthropic_stream_to_openai_client_under_any_split(cuts: list[int], tool
     tools = TOOLS[:tool_count]
     upstream = anthropic_wire.stream_events("claude-opus-5", TEXT, anthropic_wire.usage(12, 34, cache_read=5),
                                             tools=tools)
-    text, calls, finish, usage, done = openai_result(run(ToOpenAIStream("claude-opus-5", True), split(upstream, cuts)))
+    output = run(ToOpenAIStream("claude-opus-5", True), split_at(upstream, cuts))
+    text, calls, finish, usage, done = openai_result(output)
     assert text == TEXT and calls == tools and done
     assert finish == ("tool_calls" if tools else "stop")
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (17, 34)
@@ -106,7 +99,7 @@ def test_openai_stream_to_anthropic_client_under_any_split(cuts: list[int], tool
     tools = TOOLS[:tool_count]
     usage_body = openai_wire.usage(40, 9, cached=8)
     upstream = openai_wire.stream_events("gpt-4o", TEXT, usage_body, include_usage=True, tools=tools)
-    text, calls, stop, usage = anthropic_result(run(ToAnthropicStream("gpt-4o"), split(upstream, cuts)))
+    text, calls, stop, usage = anthropic_result(run(ToAnthropicStream("gpt-4o"), split_at(upstream, cuts)))
     assert text == TEXT and calls == tools
     assert stop == ("tool_use" if tools else "end_turn")
     assert (usage["input_tokens"], usage["output_tokens"], usage["cache_read_input_tokens"]) == (32, 9, 8)
