@@ -62,7 +62,9 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
             return await forward(request, state.session, backend, lease, exchange, translation)
         url = backend.endpoint(dialect.upstream_path)
         headers = upstream_headers(request.headers, lease, dialect)
-        async with state.session.post(url, data=body, headers=headers, params=request.rel_url.query) as upstream:
+        if request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
+            url = f"{url}?{request.rel_url.query_string}"
+        async with state.session.post(url, data=body, headers=headers) as upstream:
             return await relay(request, upstream, exchange, dialect)
     except TimeoutError:
         raise ApiError(
