@@ -201,11 +201,24 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
         choice = convert_tool_choice(document.get("tool_choice"), document.get("parallel_tool_calls"))
         if choice is not None:
             body["tool_choice"] = choice
+    apply_response_format(body, document.get("response_format"))
     if document.get("stream"):
         body["stream"] = True
     warnings = [field for field in WARNED if document.get(field) not in (None, 0, 0.0)] + sampling_warnings
     warnings += apply_reasoning_effort(body, document.get("reasoning_effort"))
     return body, warnings
+
+
+def apply_response_format(body: dict, response_format: object) -> None:
+    """json_schema → output_config.format (structured outputs); json_object has no Anthropic form yet: refused."""
+    if response_format is None or (isinstance(response_format, dict) and response_format.get("type") == "text"):
+        return
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if isinstance(schema, dict):
+            body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
+            return
+    raise TranslationError("response_format", "only {type: json_schema} with a schema can be sent to Anthropic")
 
 
 def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
@@ -219,7 +232,7 @@ def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
         return ["reasoning_effort"]  # Anthropic refuses thinking with a forced tool choice
     if ADAPTIVE_MODELS.search(body["model"]):
         body["thinking"] = {"type": "adaptive"}
-        body["output_config"] = {"effort": "low" if effort == "minimal" else effort}
+        body.setdefault("output_config", {})["effort"] = "low" if effort == "minimal" else effort
         return []
     if body["max_tokens"] <= 1024:
         return ["reasoning_effort"]

@@ -119,6 +119,17 @@ def test_fields_anthropic_cannot_honour_are_refused_by_name(fields: dict, param:
     assert caught.value.param == param
 
 
+def test_structured_output_maps_and_json_object_is_refused() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
+    body, _ = to_anthropic(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}})
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    with pytest.raises(TranslationError) as caught:
+        to_anthropic(response_format={"type": "json_object"})
+    assert caught.value.param == "response_format"
+    body, _ = to_anthropic(response_format={"type": "text"})
+    assert "output_config" not in body
+
+
 def test_dropped_fields_are_reported_as_warnings() -> None:
     _, warnings = to_anthropic(seed=7, presence_penalty=0.5, frequency_penalty=0)
     assert warnings == ["seed", "presence_penalty"]
