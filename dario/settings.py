@@ -74,6 +74,8 @@ class Settings:
     port: int = DEFAULT_PORT
     default_backend: str = ""  # from DARIO_DEFAULT_BACKEND; overrides config.toml's
     forced_model: str = ""  # from DARIO_FORCE_MODEL
+    api_key: str = field(default="", repr=False)  # DARIO_API_KEY: clients must present it (a secret)
+    cors_origin: str = ""  # DARIO_CORS_ORIGIN: the one browser origin allowed; CORS is off when empty
     body_limit: int = DEFAULT_BODY_LIMIT
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -128,6 +130,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=int(port),
         default_backend=str(default_backend),
         forced_model=environ.get("DARIO_FORCE_MODEL", ""),
+        api_key=environ.get("DARIO_API_KEY", ""),
+        cors_origin=environ.get("DARIO_CORS_ORIGIN", ""),
         body_limit=int(_number(limits.get("body_bytes", DEFAULT_BODY_LIMIT), "limits.body_bytes", int)),
         upstream_timeout=float(
             _number(limits.get("upstream_seconds", DEFAULT_UPSTREAM_TIMEOUT), "limits.upstream_seconds", float)

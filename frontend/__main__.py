@@ -10,6 +10,7 @@ from aiohttp import web
 
 from dario.redaction import setup_logging
 from dario.settings import ConfigError, load_settings
+from frontend.access import refuse_exposed_without_key
 from frontend.app import SHUTDOWN_GRACE_SECONDS, init
 
 
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         host=arguments.host or settings.host,
         port=arguments.port if arguments.port is not None else settings.port,
     )
+    refusal = refuse_exposed_without_key(settings.host, settings.api_key)
+    if refusal:
+        print(f"dario frontend: {refusal}", file=sys.stderr)
+        return 2
     settings.paths.ensure()
     setup_logging("frontend")
     web.run_app(

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dario.settings import Settings
 from frontend import count_tokens, info, proxy
+from frontend.access import check_key, cors_preflight
 from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
@@ -33,7 +34,12 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     """Gives every request an id and turns every failure into an error in the client's API format."""
     request[REQUEST_ID] = new_request_id()
     api_format = api_format_of(request.path)
+    settings = request.app[STATE].settings
     try:
+        preflight = cors_preflight(request, settings.cors_origin)
+        if preflight is not None:
+            return preflight
+        check_key(request, settings.api_key)
         return await handler(request)
     except ApiError as error:
         return error_response(error, api_format)
@@ -62,6 +68,9 @@ async def _stamp_request_id(request: web.Request, response: web.StreamResponse) 
     request_id = request.get(REQUEST_ID) or new_request_id()
     response.headers["request-id"] = request_id
     response.headers["x-request-id"] = request_id
+    origin = request.app[STATE].settings.cors_origin
+    if origin and request.headers.get("origin") == origin:
+        response.headers["access-control-allow-origin"] = origin
 
 
 def init(settings: Settings) -> web.Application:

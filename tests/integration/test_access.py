@@ -1,0 +1,90 @@
+"""SPEC §7 access rules: the key when set (both header forms, constant-time), /health open, CORS only by opt-in,
+and no start on a non-loopback address without a key."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import aiohttp
+import anthropic
+import openai
+import pytest
+
+from dario.settings import load_settings
+from frontend.access import is_loopback, refuse_exposed_without_key
+from tests.support.processes import REPO, environment
+from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.stack import Services, running_frontend, wait_for_backends
+
+pytestmark = pytest.mark.timeout(120)
+KEY = "dario-local-key-0123456789"
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.5", True), ("::1", True),
+                                                ("localhost", True), ("0.0.0.0", False), ("192.0.2.10", False),
+                                                ("::", False), ("example.invalid", False)])
+def test_only_loopback_addresses_count_as_local(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    assert (refuse_exposed_without_key(host, "") is None) is loopback
+    assert refuse_exposed_without_key(host, KEY) is None
+
+
+def test_frontend_refuses_to_start_exposed_without_a_key(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "frontend", "--host", "0.0.0.0", "--port", "0"],
+                            env=environment(tmp_path / "home"), capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 2
+    assert "DARIO_API_KEY" in result.stderr and "0.0.0.0" in result.stderr
+
+
+async def test_with_a_key_every_endpoint_but_health_requires_it(services: Services,
+                                                                upstream: ScriptedUpstream) -> None:
+    settings = dataclasses.replace(services.settings, api_key=KEY)
+    async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
+        await wait_for_backends(server, 1)
+        url = server.make_url("/v1/chat/completions")
+        async with session.post(url, json=BODY) as answer:
+            assert answer.status == 401 and (await answer.json())["error"]["code"] == "invalid_api_key"
+        async with session.post(url, json=BODY, headers={"authorization": "Bearer wrong-key"}) as answer:
+            assert answer.status == 401
+        async with session.post(server.make_url("/v1/messages"), json=dict(BODY, max_tokens=5)) as answer:
+            assert answer.status == 401 and (await answer.json())["error"]["type"] == "authentication_error"
+        async with session.get(server.make_url("/v1/models")) as answer:
+            assert answer.status == 401
+        async with session.get(server.make_url("/health")) as answer:
+            assert answer.status == 200
+        sdk = openai.AsyncOpenAI(base_url=str(server.make_url("/v1")), api_key=KEY, max_retries=0)
+        assert (await sdk.chat.completions.create(**BODY)).choices[0].message.content
+        assert upstream.requests[-1].headers["Authorization"] != f"Bearer {KEY}"  # never forwarded upstream
+        async with session.post(url, json=BODY, headers={"x-api-key": KEY}) as answer:
+            assert answer.status == 200
+        with pytest.raises(anthropic.AuthenticationError):
+            await anthropic.AsyncAnthropic(base_url=str(server.make_url("")), api_key="wrong",
+                                           max_retries=0).messages.create(model="gpt-4o", max_tokens=5,
+                                                                          messages=BODY["messages"])
+
+
+async def test_cors_is_off_by_default_and_opt_in_for_one_origin(services: Services) -> None:
+    origin = "http://localhost:5173"
+    async with running_frontend(services.settings) as server, aiohttp.ClientSession() as session:
+        async with session.options(server.make_url("/v1/chat/completions"), headers={"origin": origin}) as answer:
+            assert answer.status == 405 and "access-control-allow-origin" not in answer.headers
+    settings = dataclasses.replace(services.settings, cors_origin=origin)
+    async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
+        await wait_for_backends(server, 1)
+        async with session.options(server.make_url("/v1/chat/completions"), headers={"origin": origin}) as answer:
+            assert answer.status == 204 and answer.headers["access-control-allow-origin"] == origin
+        async with session.post(server.make_url("/v1/chat/completions"), json=BODY,
+                                headers={"origin": origin}) as answer:
+            assert answer.status == 200 and answer.headers["access-control-allow-origin"] == origin
+        async with session.post(server.make_url("/v1/chat/completions"), json=BODY,
+                                headers={"origin": "http://evil.invalid"}) as answer:
+            assert "access-control-allow-origin" not in answer.headers
+
+
+def test_settings_read_the_key_and_origin_from_the_environment(tmp_path) -> None:
+    settings = load_settings({"DARIO_HOME": str(tmp_path), "DARIO_API_KEY": KEY, "DARIO_CORS_ORIGIN": "http://a"})
+    assert settings.api_key == KEY and settings.cors_origin == "http://a"
+    assert KEY not in repr(settings)
