@@ -18,6 +18,7 @@ DEFAULT_UPSTREAM_TIMEOUT = 600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_GRPC_TIMEOUT = 2.0
 DEFAULT_MAX_TOKENS = 4096
+DEFAULT_BODY_READ_TIMEOUT = 30.0
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,7 @@ class Settings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     grpc_timeout: float = DEFAULT_GRPC_TIMEOUT
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -140,6 +142,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             _number(limits.get("connect_seconds", DEFAULT_CONNECT_TIMEOUT), "limits.connect_seconds", float)
         ),
         grpc_timeout=float(_number(limits.get("grpc_seconds", DEFAULT_GRPC_TIMEOUT), "limits.grpc_seconds", float)),
+        body_read_timeout=float(
+            _number(limits.get("body_read_seconds", DEFAULT_BODY_READ_TIMEOUT), "limits.body_read_seconds", float)
+        ),
         default_max_tokens=int(
             _number(translation.get("default_max_tokens", DEFAULT_MAX_TOKENS), "translation.default_max_tokens", int)
         ),

@@ -27,7 +27,7 @@ def estimate_tokens(document: dict) -> int:
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    body = await request.read()
+    body = await proxy.read_body(request, state)
     parsed = ANTHROPIC_COUNT_TOKENS.parse(body)
     try:
         backend = route(parsed.model, state.credentials.require_catalog(), state.routing.current).backend

@@ -41,8 +41,17 @@ def handler(dialect: Dialect):
     return handle
 
 
+async def read_body(request: web.Request, state: State) -> bytes:
+    """The whole request body, or 408 when the client sends it too slowly (slow-body clients hold a slot)."""
+    try:
+        return await asyncio.wait_for(request.read(), state.settings.body_read_timeout)
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {state.settings.body_read_timeout:.0f}s",
+                       code="request_timeout") from None
+
+
 async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
-    body = await request.read()
+    body = await read_body(request, state)
     parsed = dialect.parse(body)
     exchange.model, exchange.stream = parsed.model, parsed.stream
     chosen = route_for(state, parsed.model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import aiohttp
@@ -9,7 +10,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import ScriptedUpstream
+from tests.support.scripted_upstream import Script, ScriptedUpstream
 from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
@@ -104,3 +105,24 @@ async def test_root_answers_probes(frontend: TestServer) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.head(frontend.make_url("/")) as answer:
             assert answer.status == 200
+
+
+async def test_upstream_past_its_deadline_is_504(services: Services, upstream: ScriptedUpstream) -> None:
+    settings = dataclasses.replace(services.settings, upstream_timeout=0.5)
+    async with running_frontend(settings) as server:
+        await wait_for_backends(server, 1)
+        upstream.push(Script(delay=2.0))
+        status, document, _ = await post(server, b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}')
+        assert status == 504 and assert_openai_error(document)["code"] == "upstream_timeout"
+
+
+async def test_a_body_sent_too_slowly_is_408(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, body_read_timeout=0.5)
+    async with running_frontend(settings) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"model\":")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.read(4096), 10)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 408") and b"did not arrive" in head
