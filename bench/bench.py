@@ -1,25 +1,31 @@
 """dario's added latency and throughput against calling the same scripted upstream directly, in one run.
 
-    .venv/bin/python bench/bench.py [--requests 300] [--seconds 20] [--delay-ms 20] [--out bench/results]
+    .venv/bin/python bench/bench.py [--requests 1000] [--seconds 20] [--delay-ms 20] [--out bench/results]
 
 Starts the scripted upstream (its own process, a fixed delay before answering), the three dario processes in a
 temporary DARIO_HOME, then for non-streaming and streaming requests at concurrency 1 and 64 runs a bounded load
-first directly, then through dario. Figures are reported as ratios to the direct run, measured in the same run.
+(a request count and a time cap) first directly, then through dario. Figures are reported next to the direct
+run measured in the same run, as differences and ratios. Exits 1 when any run saw an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
+import os
 import pathlib
+import select
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+import urllib.request
+from dataclasses import asdict, dataclass, field
 
 import aiohttp
 
@@ -44,6 +50,7 @@ class Run:
     p99_ms: float
     ttfb_p50_ms: float
     ttfb_p99_ms: float
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503" or an exception's name: count
 
     @property
     def throughput(self) -> float:
@@ -57,7 +64,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-async def one_request(session: aiohttp.ClientSession, url: str, stream: bool) -> tuple[bool, float, float]:
+async def one_request(session: aiohttp.ClientSession, url: str, stream: bool) -> tuple[int, float, float]:
+    """(status, latency to the end of the body, time to its first byte), in milliseconds."""
     body = dict(BODY, stream=stream)
     started = time.perf_counter()
     first = 0.0
@@ -65,42 +73,42 @@ async def one_request(session: aiohttp.ClientSession, url: str, stream: bool) ->
         async for _ in answer.content.iter_any():
             if not first:
                 first = time.perf_counter()
-        ok = answer.status == 200
+        status = answer.status
     finished = time.perf_counter()
-    return ok, (finished - started) * 1000, ((first or finished) - started) * 1000
+    return status, (finished - started) * 1000, ((first or finished) - started) * 1000
 
 
 async def load(target: str, base_url: str, stream: bool, concurrency: int, count: int, seconds: float) -> Run:
     url = f"{base_url}/chat/completions"
     latencies: list[float] = []
     firsts: list[float] = []
-    errors = 0
+    errors: collections.Counter[str] = collections.Counter()
     issued = 0
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
 
         async def worker() -> None:
-            nonlocal errors, issued
+            nonlocal issued
             while issued < count and time.monotonic() < deadline:
                 issued += 1
                 try:
-                    ok, latency, first = await one_request(session, url, stream)
-                except (aiohttp.ClientError, TimeoutError):
-                    errors += 1
+                    status, latency, first = await one_request(session, url, stream)
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    errors[type(error).__name__] += 1
                     continue
-                if ok:
+                if status == 200:
                     latencies.append(latency)
                     firsts.append(first)
                 else:
-                    errors += 1
+                    errors[f"HTTP {status}"] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Run(target, "stream" if stream else "plain", concurrency, len(latencies), errors, elapsed,
+    return Run(target, "stream" if stream else "plain", concurrency, len(latencies), sum(errors.values()), elapsed,
                statistics.median(latencies) if latencies else float("nan"), percentile(latencies, 0.99),
-               statistics.median(firsts) if firsts else float("nan"), percentile(firsts, 0.99))
+               statistics.median(firsts) if firsts else float("nan"), percentile(firsts, 0.99), dict(errors))
 
 
 @contextlib.contextmanager
@@ -110,7 +118,8 @@ def upstream_process(delay_ms: float):
         cwd=REPO, stdout=subprocess.PIPE, text=True, env=environment(pathlib.Path(tempfile.gettempdir())),
     )
     try:
-        line = process.stdout.readline().strip()
+        ready, _, _ = select.select([process.stdout], [], [], 20.0)
+        line = process.stdout.readline().strip() if ready else ""
         if not line.startswith("listening on "):
             raise RuntimeError(f"scripted upstream did not start: {line!r}")
         yield line.removeprefix("listening on ")
@@ -137,12 +146,12 @@ def dario_stack(home: pathlib.Path, upstream_url: str):
 
 
 def wait_until_routed(base: str, deadline_seconds: float = 30.0) -> None:
-    import urllib.request
-
+    """Waits until /health says ok and the frontend knows the backend. Never through a proxy: loopback only."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+        with contextlib.suppress(OSError, ValueError):
+            with opener.open(f"{base}/health", timeout=2) as answer:
                 document = json.loads(answer.read())
                 if document.get("status") == "ok" and document.get("backends"):
                     return
@@ -162,29 +171,39 @@ def resident_memory_mb(home: pathlib.Path) -> float:
     return total_kb / 1024
 
 
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base else "n/a"
+
+
 def table(runs: list[Run]) -> str:
     direct = {(run.mode, run.concurrency): run for run in runs if run.target == "direct"}
     lines = [
-        "| mode | concurrency | target | ok | errors | p50 ms | p99 ms | added p50 ms | added p99 ms | "
-        "TTFB p50 ms | throughput req/s | throughput ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mode | concurrency | target | ok | errors | p50 ms | p99 ms | added p50 ms | added p99 ms | p50 ratio | "
+        "p99 ratio | TTFB p50 ms | TTFB p99 ms | req/s | req/s ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         base = direct[(run.mode, run.concurrency)]
-        added50 = run.p50_ms - base.p50_ms if run.target == "dario" else 0.0
-        added99 = run.p99_ms - base.p99_ms if run.target == "dario" else 0.0
         lines.append(
-            f"| {run.mode} | {run.concurrency} | {run.target} | {run.requests} | {run.errors} | {run.p50_ms:.2f} | "
-            f"{run.p99_ms:.2f} | {added50:+.2f} | {added99:+.2f} | {run.ttfb_p50_ms:.2f} | {run.throughput:.1f} | "
-            f"{run.throughput / base.throughput if base.throughput else float('nan'):.2f} |"
+            f"| {run.mode} | {run.concurrency} | {run.target} | {run.requests} | "
+            f"{f'**{run.errors}**' if run.errors else 0} | {run.p50_ms:.2f} | {run.p99_ms:.2f} | "
+            f"{run.p50_ms - base.p50_ms:+.2f} | {run.p99_ms - base.p99_ms:+.2f} | {ratio(run.p50_ms, base.p50_ms)} | "
+            f"{ratio(run.p99_ms, base.p99_ms)} | {run.ttfb_p50_ms:.2f} | {run.ttfb_p99_ms:.2f} | "
+            f"{run.throughput:.1f} | {ratio(run.throughput, base.throughput)} |"
         )
+    failed = [run for run in runs if run.errors]
+    for run in failed:
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(run.error_kinds.items()))
+        lines.append(f"\nERRORS in {run.target} {run.mode} c={run.concurrency}: {kinds}")
     return "\n".join(lines)
 
 
 async def measure(direct_url: str, dario_url: str, count: int, seconds: float) -> list[Run]:
     runs = []
     for url in (direct_url, dario_url):  # warm-up: connections, caches, the first lease
-        await load("warmup", url, False, 4, 40, 10)
+        warmup = await load("warmup", url, False, 4, 40, 10)
+        if warmup.errors:
+            print(f"warm-up against {url} saw errors: {warmup.error_kinds}", file=sys.stderr)
     for stream in (False, True):
         for concurrency in (1, 64):
             requests = count if concurrency > 1 else max(50, count // 3)
@@ -193,9 +212,17 @@ async def measure(direct_url: str, dario_url: str, count: int, seconds: float) -
     return runs
 
 
+def interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {number}")
+
+
 def main() -> int:
+    # SIGTERM unwinds like Ctrl-C, so the context managers stop every process this bench started.
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
+        signal.signal(signal.SIGINT, interrupt)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300, help="requests per run at concurrency 64")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per run at concurrency 64")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per run")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream delay before answering")
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
@@ -207,15 +234,23 @@ def main() -> int:
             memory = resident_memory_mb(home)
     report = table(runs) + f"\n\nResident memory of the three dario processes after the load: {memory:.0f} MB\n"
     header = (f"dario bench: upstream delay {arguments.delay_ms:.0f} ms, {arguments.requests} requests per "
-              f"concurrency-64 run, cap {arguments.seconds:.0f} s\n\n")
+              f"concurrency-64 run ({max(50, arguments.requests // 3)} at concurrency 1), cap "
+              f"{arguments.seconds:.0f} s per run, {os.cpu_count()} CPUs. Latency: until the whole body is read; "
+              f"TTFB: until its first byte.\n\n")
     print(header + report)
     arguments.out.mkdir(parents=True, exist_ok=True)
     (arguments.out / "bench.md").write_text(header + report)
+    settings = {"delay_ms": arguments.delay_ms, "requests": arguments.requests, "seconds": arguments.seconds,
+                "cpus": os.cpu_count()}
     (arguments.out / "bench.json").write_text(json.dumps(
-        {"runs": [asdict(run) | {"throughput": run.throughput} for run in runs], "resident_memory_mb": memory},
-        indent=1))
+        {"settings": settings, "runs": [asdict(run) | {"throughput": run.throughput} for run in runs],
+         "resident_memory_mb": memory}, indent=1))
     return 1 if any(run.errors for run in runs) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench interrupted; everything it started is stopped", file=sys.stderr)
+        sys.exit(130)

@@ -50,6 +50,18 @@ def completion(model: str, content: str, usage_body: dict | None, tools: list[tu
     return body
 
 
+def rate_limit_headers(remaining_requests: int) -> dict[str, str]:
+    """OpenAI's rate-limit headers; the resets are durations ("6m0s", "20ms"), not timestamps."""
+    return {
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-remaining-requests": str(max(0, remaining_requests)),
+        "x-ratelimit-reset-requests": "6m0s",
+        "x-ratelimit-limit-tokens": "2000000",
+        "x-ratelimit-remaining-tokens": "1999000",
+        "x-ratelimit-reset-tokens": "20ms",
+    }
+
+
 def _chunk(identifier: str, created: int, model: str, delta: dict, finish_reason: str | None) -> dict:
     return {
         "id": identifier,
@@ -70,29 +82,27 @@ def stream_events(model: str, content: str, usage_body: dict | None, include_usa
                   tools: list[tuple[str, dict]] = ()) -> bytes:
     """A whole streamed answer: role chunk, content chunks, tool call chunks, finish chunk, usage chunk, [DONE]."""
     identifier, created = completion_id(), int(time.time())
-    events = [sse(_chunk(identifier, created, model, {"role": "assistant", "content": ""}, None))]
-    for start in range(0, len(content), piece):
-        events.append(sse(_chunk(identifier, created, model, {"content": content[start : start + piece]}, None)))
+    deltas = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": content[start : start + piece]} for start in range(0, len(content), piece)]
     for index, call in enumerate(tool_calls(list(tools))):
-        first = {"index": index, "id": call["id"], "type": "function",
-                 "function": {"name": call["function"]["name"], "arguments": ""}}
-        events.append(sse(_chunk(identifier, created, model, {"tool_calls": [first]}, None)))
+        deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                       "function": {"name": call["function"]["name"], "arguments": ""}}]})
         arguments = call["function"]["arguments"]
-        for start in range(0, len(arguments), 7):
-            fragment = {"index": index, "function": {"arguments": arguments[start : start + 7]}}
-            events.append(sse(_chunk(identifier, created, model, {"tool_calls": [fragment]}, None)))
-    events.append(sse(_chunk(identifier, created, model, {}, "tool_calls" if tools else "stop")))
+        deltas += [{"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + 7]}}]}
+                   for start in range(0, len(arguments), 7)]
+    chunks = [_chunk(identifier, created, model, delta, None) for delta in deltas]
+    chunks.append(_chunk(identifier, created, model, {}, "tool_calls" if tools else "stop"))
     if include_usage and usage_body is not None:
-        events.append(
-            sse({"id": identifier, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "system_fingerprint": "fp_scripted", "choices": [], "usage": usage_body})
-        )
-    events.append(sse("[DONE]"))
-    return b"".join(events)
+        for chunk in chunks:  # with include_usage, OpenAI sends "usage": null on every chunk before the last
+            chunk["usage"] = None
+        chunks.append({"id": identifier, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "system_fingerprint": "fp_scripted", "choices": [], "usage": usage_body})
+    return b"".join(sse(chunk) for chunk in chunks) + sse("[DONE]")
 
 
-ERRORS = {
-    400: ("invalid_request_error", "invalid_value", "Invalid value for 'temperature': must be between 0 and 2."),
+ERRORS = {  # status: (type, code, message, param)
+    400: ("invalid_request_error", "invalid_value", "Invalid value for 'temperature': must be between 0 and 2.",
+          "temperature"),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: test-****. You can find your "
           "API key at https://platform.openai.com/account/api-keys."),
     404: ("invalid_request_error", "model_not_found", "The model `nope` does not exist."),
@@ -103,5 +113,5 @@ ERRORS = {
 
 
 def error_body(status: int) -> dict:
-    error_type, code, message = ERRORS.get(status, ("server_error", None, f"error {status}"))
-    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    error_type, code, message, *param = ERRORS.get(status, ("server_error", None, f"error {status}"))
+    return {"error": {"message": message, "type": error_type, "param": param[0] if param else None, "code": code}}

@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible provider on 127.0.0.1: the real wire format, and the ugly parts on demand.
 
-Tests push `Script`s (one is used per request, the default when none is queued) and read what dario sent.
-Run alone (for the bench): `python -m tests.support.scripted_upstream --port 0 [--delay-ms 20]`.
+Tests push `Script`s (one is used per request, the default when none is queued; optionally per model) and
+read what dario sent in `requests`. Run alone (for the bench): `python -m tests.support.scripted_upstream
+--port 0 [--delay-ms 20]`, which prints `listening on http://127.0.0.1:PORT/v1` and serves until SIGTERM.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import random
+import signal
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -51,17 +54,6 @@ class Recorded:
         return json.loads(self.body)
 
 
-def rate_limit_headers(remaining: int) -> dict[str, str]:
-    return {
-        "x-ratelimit-limit-requests": "10000",
-        "x-ratelimit-remaining-requests": str(remaining),
-        "x-ratelimit-reset-requests": "6m0s",
-        "x-ratelimit-limit-tokens": "2000000",
-        "x-ratelimit-remaining-tokens": "1999000",
-        "x-ratelimit-reset-tokens": "20ms",
-    }
-
-
 def pieces(body: bytes, script: Script) -> list[bytes]:
     if script.seed_split is not None:
         generator, sizes = random.Random(script.seed_split), []
@@ -96,9 +88,10 @@ class ScriptedUpstream:
     def __init__(self, delay: float = 0.0, prefix: str = "/v1", host: str = "127.0.0.1", port: int = 0) -> None:
         self.delay, self.prefix, self.host, self.port = delay, prefix, host, port
         self.scripts: collections.deque[Script] = collections.deque()
+        self.model_scripts: dict[str, collections.deque[Script]] = collections.defaultdict(collections.deque)
         self.requests: list[Recorded] = []
-        self.served = 0
-        self.prompt_tokens = 0
+        self.served = 0  # 200 answers to chat completions and messages
+        self.prompt_tokens = 0  # tokens in the usage the client was sent
         self.completion_tokens = 0
         self.disconnects = 0  # responses the client (dario) stopped reading before the end
         self._runner: web.AppRunner | None = None
@@ -107,8 +100,26 @@ class ScriptedUpstream:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}{self.prefix}"
 
-    def push(self, *scripts: Script) -> None:
-        self.scripts.extend(scripts)
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def push(self, *scripts: Script, model: str | None = None) -> None:
+        """Queues scripts, one used per request; with model, only for requests naming that model (those first)."""
+        (self.scripts if model is None else self.model_scripts[model]).extend(scripts)
+
+    def clear(self) -> None:
+        """Forgets queued scripts and recorded requests (the counters keep running)."""
+        self.scripts.clear()
+        self.model_scripts.clear()
+        self.requests.clear()
+
+    def _next_script(self, body: bytes) -> Script:
+        with contextlib.suppress(ValueError, AttributeError):
+            queued = self.model_scripts.get(json.loads(body).get("model"))
+            if queued:
+                return queued.popleft()
+        return self.scripts.popleft() if self.scripts else Script()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -136,7 +147,7 @@ class ScriptedUpstream:
         body = await request.read()
         self.requests.append(Recorded(request.method, request.path, dict(request.headers), body,
                                       request.query_string))
-        script = self.scripts.popleft() if self.scripts else Script()
+        script = self._next_script(body)
         await asyncio.sleep(self.delay + script.delay)
         return body, script
 
@@ -151,7 +162,7 @@ class ScriptedUpstream:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, script = await self._receive(request)
         headers = {"x-request-id": "req_" + uuid.uuid4().hex, "openai-processing-ms": "20",
-                   **rate_limit_headers(10000 - len(self.requests)), **script.headers}
+                   **openai_wire.rate_limit_headers(10000 - len(self.requests)), **script.headers}
         if script.status != 200:
             return await self._error(request, script, headers)
         document, model, content = self._question(body, script)
@@ -216,10 +227,12 @@ class ScriptedUpstream:
 
     async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
                     content_type: str, payload: bytes) -> web.StreamResponse:
+        charset = "utf-8" if content_type == "text/event-stream" else None
         if script.split is None and script.seed_split is None and script.break_after is None and not script.linger:
-            return web.Response(status=status, body=payload, headers=headers, content_type=content_type)
+            return web.Response(status=status, body=payload, headers=headers, content_type=content_type,
+                                charset=charset)
         response = web.StreamResponse(status=status, headers=headers)
-        response.content_type = content_type
+        response.content_type, response.charset = content_type, charset
         await response.prepare(request)
         sent = 0
         try:
@@ -250,31 +263,51 @@ class ThreadedUpstream:
 
     def __enter__(self) -> ScriptedUpstream:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.upstream.start(), self._loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(self.upstream.start(), self._loop).result(10)
+        except BaseException:
+            self._close_loop()
+            raise
         return self.upstream
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.upstream.stop(), self._loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(self.upstream.stop(), self._loop).result(10)
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
-async def _serve_forever(port: int, delay: float) -> None:
+def threaded(**options: object) -> ThreadedUpstream:
+    """`with threaded() as upstream:` a ScriptedUpstream served from a background thread."""
+    return ThreadedUpstream(**options)
+
+
+async def _serve_until_terminated(port: int, delay: float) -> None:
     upstream = ScriptedUpstream(delay=delay, port=port)
     await upstream.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stopping.set)
     print(f"listening on {upstream.base_url}", flush=True)
-    await asyncio.Event().wait()
+    try:
+        await stopping.wait()
+    finally:
+        await upstream.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="a scripted OpenAI-compatible upstream on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="delay before every answer's headers")
     arguments = parser.parse_args()
-    try:
-        asyncio.run(_serve_forever(arguments.port, arguments.delay_ms / 1000.0))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(_serve_until_terminated(arguments.port, arguments.delay_ms / 1000.0))
 
 
 if __name__ == "__main__":
