@@ -19,11 +19,19 @@ async def serve() -> None:
     settings.paths.ensure()
     vault = Vault(settings.paths.vault)
 
+    tasks: list[asyncio.Task] = []
+
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
-        credentials_pb2_grpc.add_CredentialsServicer_to_server(CredentialsServicer(vault, stopping), server)
+        servicer = CredentialsServicer(vault, settings, stopping)
+        credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
+        tasks.append(asyncio.create_task(servicer.run_refresher()))
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]
 
-    await serve_unix(settings.paths.credential_socket, register)
+    async def stop_refresher() -> None:
+        for task in tasks:
+            await task  # ends once stopping is set
+
+    await serve_unix(settings.paths.credential_socket, register, on_stop=stop_refresher)
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 """The vault file: backends and their credentials in $DARIO_HOME/vault.json (0600), written atomically.
 
-Pure storage with no gRPC: the servicer serializes calls and maps these exceptions to status codes.
+Pure storage with no gRPC and no HTTP: the servicer serializes writes and maps these exceptions to status
+codes; the refresher (refresher.py) fetches tokens and stores them here before anyone is told of them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pathlib
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import urlsplit
 
 from dario.names import check_base_url, check_name
 from dario.presets import KINDS
@@ -18,6 +20,9 @@ from dario.presets import KINDS
 FORMAT_VERSION = 1
 API_KEY_LEASE_SECONDS = 3600.0
 HINT_MIN_LENGTH = 12
+CREDENTIAL_KINDS = ("api_key", "oauth", "client_credentials")
+REFRESHABLE = ("oauth", "client_credentials")
+OK, FAILING, NEEDS_LOGIN = "ok", "failing", "needs-login"
 
 
 class VaultError(Exception):
@@ -42,15 +47,35 @@ class Corrupt(VaultError):
 
 @dataclass(frozen=True)
 class Credential:
+    """One credential. `secret` is the API key, or the current access token of the OAuth kinds."""
+
     name: str
     secret: str = field(repr=False)
     kind: str = "api_key"
     created_at: float = field(default_factory=time.time)
     revision: int = 1
+    refresh_token: str = field(default="", repr=False)
+    client_secret: str = field(default="", repr=False)
+    token_url: str = ""
+    client_id: str = ""
+    scope: str = ""
+    expires_at: float = 0.0  # of the access token; 0 for API keys (and OAuth kinds not yet fetched)
+    last_refresh: float = 0.0
+    state: str = OK  # OK, or NEEDS_LOGIN once the token endpoint refused the grant (kept across restarts)
 
     @property
     def hint(self) -> str:
+        if self.kind != "api_key":
+            return ""  # access tokens change at every refresh: a hint would only confuse
         return "…" + self.secret[-4:] if len(self.secret) >= HINT_MIN_LENGTH else ""
+
+    @property
+    def refreshable(self) -> bool:
+        return self.kind in REFRESHABLE
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this credential holds (for redacting messages that might quote one)."""
+        return tuple(value for value in (self.secret, self.refresh_token, self.client_secret) if value)
 
 
 @dataclass(frozen=True)
@@ -82,16 +107,24 @@ class Vault:
         return list(self._backends)
 
     def add_backend(
-        self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = ""
+        self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = "",
+        no_credential: bool = False,
     ) -> StoredBackend:
-        """Creates a backend, or adds a credential to an existing one of the same kind and base URL."""
+        """Creates a backend, or adds a credential to an existing one of the same kind and base URL.
+
+        With no_credential, only creates the backend (a credential comes later, e.g. from `dario login`)."""
         credential_name = credential_name or "default"
         _validate(name, kind, base_url, credential_name, api_key)
         base_url = base_url.rstrip("/")
         revision = self._revision + 1
         credential = Credential(name=credential_name, secret=api_key, revision=revision)
         existing = self._find(name)
-        if existing is None:
+        if no_credential:
+            if existing is not None:
+                raise AlreadyExists(f"backend {name!r} already exists")
+            updated = StoredBackend(name=name, kind=kind, base_url=base_url)
+            backends = (*self._backends, updated)
+        elif existing is None:
             updated = StoredBackend(name=name, kind=kind, base_url=base_url, credentials=(credential,))
             backends = (*self._backends, updated)
         elif (existing.kind, existing.base_url) != (kind, base_url):
@@ -110,14 +143,62 @@ class Vault:
         self._commit(tuple(other for other in self._backends if other is not backend), self._revision + 1)
         return len(backend.credentials)
 
-    def lease(self, backend_name: str, credential_name: str, now: float | None = None) -> LeaseGrant:
-        """The header to send for one credential, valid for an hour (api_key credentials never change alone)."""
+    def add_credential(self, backend_name: str, credential: Credential,
+                       replace_existing: bool = False) -> StoredBackend:
+        """Adds a credential to an existing backend (or replaces one of the same name when asked)."""
+        validate_credential(credential)
         backend = self._require(backend_name)
-        for credential in backend.credentials:
+        revision = self._revision + 1
+        credential = replace(credential, revision=revision)
+        if any(stored.name == credential.name for stored in backend.credentials):
+            if not replace_existing:
+                raise AlreadyExists(f"backend {backend_name!r} already has a credential named {credential.name!r}")
+            credentials = tuple(credential if stored.name == credential.name else stored
+                                for stored in backend.credentials)
+        else:
+            credentials = (*backend.credentials, credential)
+        return self._replace_backend(backend, replace(backend, credentials=credentials), revision)
+
+    def remove_credential(self, backend_name: str, credential_name: str) -> StoredBackend:
+        backend = self._require(backend_name)
+        self.credential(backend_name, credential_name)
+        credentials = tuple(stored for stored in backend.credentials if stored.name != credential_name)
+        return self._replace_backend(backend, replace(backend, credentials=credentials), self._revision + 1)
+
+    def update_credential(self, backend_name: str, credential_name: str, **changes: object) -> Credential:
+        """Stores new tokens or state for one credential; a new secret gets a new revision (leases follow)."""
+        backend = self._require(backend_name)
+        current = self.credential(backend_name, credential_name)
+        revision = self._revision + 1
+        if changes.get("secret", current.secret) != current.secret:
+            changes["revision"] = revision
+        updated = replace(current, **changes)
+        credentials = tuple(updated if stored is current else stored for stored in backend.credentials)
+        self._replace_backend(backend, replace(backend, credentials=credentials), revision)
+        return updated
+
+    def credential(self, backend_name: str, credential_name: str) -> Credential:
+        for credential in self._require(backend_name).credentials:
             if credential.name == credential_name:
-                expires_at = (time.time() if now is None else now) + API_KEY_LEASE_SECONDS
-                return LeaseGrant(*_auth_header(backend.kind, credential.secret), expires_at, credential.revision)
+                return credential
         raise NotFound(f"backend {backend_name!r} has no credential named {credential_name!r}")
+
+    def lease(self, backend_name: str, credential_name: str, now: float | None = None) -> LeaseGrant:
+        """The header to send for one credential: an API key for an hour, an access token until it expires."""
+        backend = self._require(backend_name)
+        credential = self.credential(backend_name, credential_name)
+        if credential.refreshable:
+            return LeaseGrant("authorization", f"Bearer {credential.secret}" if credential.secret else "",
+                              credential.expires_at, credential.revision)
+        expires_at = (time.time() if now is None else now) + API_KEY_LEASE_SECONDS
+        return LeaseGrant(*_auth_header(backend.kind, credential.secret), expires_at, credential.revision)
+
+    def _replace_backend(self, old: StoredBackend, new: StoredBackend, revision: int) -> StoredBackend:
+        self._commit(tuple(new if backend is old else backend for backend in self._backends), revision)
+        return new
+
+    def backend(self, name: str) -> StoredBackend:
+        return self._require(name)
 
     def _find(self, name: str) -> StoredBackend | None:
         return next((backend for backend in self._backends if backend.name == name), None)
@@ -144,6 +225,33 @@ def _validate(name: str, kind: str, base_url: str, credential_name: str, api_key
         raise Invalid(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if any(ord(character) < 32 or ord(character) == 127 for character in api_key):
         raise Invalid("the key contains control characters (a stray newline?)")
+
+
+def validate_credential(credential: Credential) -> None:
+    problem = check_name(credential.name, "credential name")
+    if problem:
+        raise Invalid(problem)
+    if credential.kind not in CREDENTIAL_KINDS:
+        raise Invalid(f"credential kind {credential.kind!r} is not one of {', '.join(CREDENTIAL_KINDS)}")
+    for label, value in (("key", credential.secret), ("refresh token", credential.refresh_token),
+                         ("client secret", credential.client_secret), ("client id", credential.client_id),
+                         ("scope", credential.scope)):
+        if any(ord(character) < 32 or ord(character) == 127 for character in value):
+            raise Invalid(f"the {label} contains control characters (a stray newline?)")
+    if not credential.refreshable:
+        return
+    problem = check_base_url(credential.token_url)
+    if problem:
+        raise Invalid(problem.replace("base URL", "token URL"))
+    parts = urlsplit(credential.token_url)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise Invalid("the token URL must be https:// (plain http only on 127.0.0.1): it carries secrets")
+    if not credential.client_id and credential.kind == "client_credentials":
+        raise Invalid("a client_credentials credential needs a client id")
+    if credential.kind == "oauth" and not credential.refresh_token:
+        raise Invalid("an oauth credential needs a refresh token")
+    if credential.kind == "client_credentials" and not credential.client_secret:
+        raise Invalid("a client_credentials credential needs a client secret")
 
 
 def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:

@@ -14,6 +14,13 @@ class Backend:
     base_url: str
     credentials: tuple[str, ...]
     revisions: tuple[int, ...]
+    states: tuple[str, ...] = ()  # per credential: ok, failing, pending or needs-login
+
+    def usable(self) -> tuple[str, ...]:
+        """Credentials that can serve now: not waiting for a first token, not refused by their token endpoint."""
+        if not self.states:
+            return self.credentials
+        return tuple(name for name, state in zip(self.credentials, self.states) if state in ("ok", "failing", ""))
 
     def endpoint(self, path: str) -> str:
         """The upstream URL for an API path such as "/chat/completions"."""
@@ -48,6 +55,7 @@ def catalog_from_proto(
             base_url=backend.base_url,
             credentials=tuple(credential.name for credential in backend.credentials),
             revisions=tuple(credential.revision for credential in backend.credentials),
+            states=tuple(credential.state for credential in backend.credentials),
         )
         for backend in message.backends
     )

@@ -19,6 +19,10 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_GRPC_TIMEOUT = 2.0
 DEFAULT_MAX_TOKENS = 4096
 DEFAULT_BODY_READ_TIMEOUT = 30.0
+DEFAULT_REFRESH_AHEAD = 300.0
+DEFAULT_REFRESH_RETRY = 1.0
+DEFAULT_REFRESH_RETRY_MAX = 60.0
+DEFAULT_TOKEN_TIMEOUT = 10.0
 
 
 class ConfigError(ValueError):
@@ -83,6 +87,12 @@ class Settings:
     grpc_timeout: float = DEFAULT_GRPC_TIMEOUT
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
+    # [credentials]: OAuth tokens are refreshed this long before they expire (at most half their lifetime),
+    # failed refreshes retried after refresh_retry, doubling up to refresh_retry_max, with jitter.
+    refresh_ahead: float = DEFAULT_REFRESH_AHEAD
+    refresh_retry: float = DEFAULT_REFRESH_RETRY
+    refresh_retry_max: float = DEFAULT_REFRESH_RETRY_MAX
+    token_timeout: float = DEFAULT_TOKEN_TIMEOUT
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -126,6 +136,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     default_backend = environ.get("DARIO_DEFAULT_BACKEND", "")
     limits = config.get("limits", {}) if isinstance(config.get("limits", {}), dict) else {}
     translation = config.get("translation", {}) if isinstance(config.get("translation", {}), dict) else {}
+    credentials = config.get("credentials", {}) if isinstance(config.get("credentials", {}), dict) else {}
+
+    def seconds(section: Mapping, key: str, default: float, prefix: str) -> float:
+        return float(_number(section.get(key, default), f"{prefix}.{key}", float))
     return Settings(
         paths=paths,
         host=str(host),
@@ -148,5 +162,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_max_tokens=int(
             _number(translation.get("default_max_tokens", DEFAULT_MAX_TOKENS), "translation.default_max_tokens", int)
         ),
+        refresh_ahead=seconds(credentials, "refresh_ahead_seconds", DEFAULT_REFRESH_AHEAD, "credentials"),
+        refresh_retry=seconds(credentials, "refresh_retry_seconds", DEFAULT_REFRESH_RETRY, "credentials"),
+        refresh_retry_max=seconds(credentials, "refresh_retry_max_seconds", DEFAULT_REFRESH_RETRY_MAX, "credentials"),
+        token_timeout=seconds(credentials, "token_timeout_seconds", DEFAULT_TOKEN_TIMEOUT, "credentials"),
         extra=config,
     )

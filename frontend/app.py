@@ -87,7 +87,8 @@ def init(settings: Settings) -> web.Application:
 
 
 async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    credentials = CredentialsClient(str(settings.paths.credential_socket), settings.grpc_timeout)
+    credentials = CredentialsClient(str(settings.paths.credential_socket), settings.grpc_timeout,
+                                    refresh_timeout=settings.token_timeout + 5.0)
     pool = PoolClient(str(settings.paths.pool_socket), settings.grpc_timeout)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.connect_timeout, sock_read=settings.upstream_timeout

@@ -1,6 +1,8 @@
-"""The frontend's side of credential_service: the catalog kept current by a watch stream, and cached leases.
+"""The frontend's side of credential_service: the catalog and the leases, both pushed over watch streams.
 
-Leases are fetched when the catalog changes and renewed before they expire, so requests find them in memory.
+credential_service pushes every usable lease at once and again after every change (an OAuth rotation
+included), so requests find theirs in memory; the Lease RPC is only a fallback for a lease the stream has not
+delivered yet. After an upstream 401 on an OAuth credential, `force_refresh` asks for one refresh.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -21,35 +23,48 @@ from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
 log = logging.getLogger(__name__)
 
 SERVICE = "credential_service"
-RENEW_BEFORE_SECONDS = 300.0
-RENEW_CHECK_SECONDS = 30.0
+REFRESHABLE = ("oauth", "client_credentials")
+PUSH_WAIT_SECONDS = 2.0  # after a forced refresh, how long the pushed lease may take before we ask for it
 
 
 @dataclass(frozen=True)
 class Lease:
     header_name: str
-    header_value: str
-    expires_at: float
-    revision: int
+    header_value: str = field(repr=False)
+    expires_at: float = 0.0
+    revision: int = 0
+    kind: str = "api_key"
+
+    @property
+    def refreshable(self) -> bool:
+        return self.kind in REFRESHABLE
+
+
+def lease_from_proto(answer: credentials_pb2.LeaseResponse) -> Lease:
+    return Lease(answer.header_name, answer.header_value, answer.expires_at, answer.revision, answer.kind or "api_key")
 
 
 class CredentialsClient:
     """Owns the channel to credential_service, the current Catalog and the lease cache."""
 
-    def __init__(self, socket_path: str, timeout: float) -> None:
+    def __init__(self, socket_path: str, timeout: float, refresh_timeout: float = 15.0) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
+        self.refresh_timeout = refresh_timeout
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
         self.stub = credentials_pb2_grpc.CredentialsStub(self.channel)
         self.catalog: Catalog | None = None
         self.connected = False
         self._leases: dict[tuple[str, str], Lease] = {}
         self._tasks: list[asyncio.Task] = []
-        self._background: set[asyncio.Task] = set()
         self._catalog_changed = asyncio.Event()
+        self._leases_changed = asyncio.Event()
+        self.lease_generation = 0
+        self.lease_fetches = 0  # Lease RPCs: stay at zero while the push stream keeps up
+        self.forced_refreshes = 0
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._renew())]
+        self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._watch_leases())]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -77,13 +92,14 @@ class CredentialsClient:
         return True
 
     async def lease(self, backend: str, credential: str, revision: int) -> Lease:
-        """The lease for a credential: from memory on the hot path, fetched only when cold or stale."""
+        """The lease for a credential: from memory on the hot path (pushed), fetched only when not there yet."""
         cached = self._leases.get((backend, credential))
-        if cached is not None and cached.revision == revision and cached.expires_at > time.time():
+        if cached is not None and cached.revision >= revision:
             return cached
         return await self._fetch(backend, credential)
 
     async def _fetch(self, backend: str, credential: str) -> Lease:
+        self.lease_fetches += 1
         try:
             answer = await self.stub.Lease(
                 credentials_pb2.LeaseRequest(backend=backend, credential=credential),
@@ -92,9 +108,43 @@ class CredentialsClient:
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error, SERVICE, self.socket_path) from None
-        lease = Lease(answer.header_name, answer.header_value, answer.expires_at, answer.revision)
-        self._leases[(backend, credential)] = lease
+        lease = lease_from_proto(answer)
+        cached = self._leases.get((backend, credential))
+        if cached is None or cached.revision <= lease.revision:
+            self._leases[(backend, credential)] = lease
         return lease
+
+    async def force_refresh(self, backend: str, credential: str, rejected: Lease) -> Lease | None:
+        """After the upstream refused `rejected`: one refresh (shared with every request that saw the same
+        token), then the new lease; None when no newer token could be had."""
+        self.forced_refreshes += 1
+        try:
+            answer = await self.stub.Refresh(
+                credentials_pb2.RefreshRequest(backend=backend, credential=credential, force=True,
+                                               stale_revision=rejected.revision),
+                timeout=self.refresh_timeout,
+            )
+        except grpc.RpcError as error:
+            log.warning("forced refresh of %s/%s failed: %s", backend, credential, error.code().name)
+            return None
+        result = next(iter(answer.results), None)
+        if result is None or result.credential.revision <= rejected.revision:
+            log.warning("forced refresh of %s/%s gave no new token: %s", backend, credential,
+                        result.error if result else "credential gone")
+            return None
+        deadline = time.monotonic() + PUSH_WAIT_SECONDS
+        while True:
+            cached = self._leases.get((backend, credential))
+            if cached is not None and cached.revision >= result.credential.revision:
+                return cached
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                with contextlib.suppress(ApiError):
+                    return await self._fetch(backend, credential)
+                return None
+            self._leases_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._leases_changed.wait(), remaining)
 
     async def _watch(self) -> None:
         """Follows WatchBackends forever, reconnecting after credential_service restarts."""
@@ -111,31 +161,17 @@ class CredentialsClient:
             await asyncio.sleep(0.2)
 
     def _apply(self, catalog: Catalog) -> None:
-        current = {
-            (backend.name, name): revision
-            for backend in catalog.backends
-            for name, revision in zip(backend.credentials, backend.revisions)
-        }
-        for key in list(self._leases):
-            if current.get(key) != self._leases[key].revision:
-                del self._leases[key]
         self.catalog = catalog
         self._catalog_changed.set()
         log.info("catalog generation %d: %d backends", catalog.generation, len(catalog.backends))
-        missing = [key for key in current if key not in self._leases]
-        if missing:
-            task = asyncio.create_task(self._prefetch(missing))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
 
-    async def _prefetch(self, keys: list[tuple[str, str]]) -> None:
-        for backend, credential in keys:
-            with contextlib.suppress(ApiError):
-                await self._fetch(backend, credential)
-
-    async def _renew(self) -> None:
-        """Renews leases that expire soon, off the request path."""
+    async def _watch_leases(self) -> None:
+        """Follows WatchLeases forever: each snapshot replaces every lease (rotations, removals, logins)."""
         while True:
-            await asyncio.sleep(RENEW_CHECK_SECONDS)
-            soon = time.time() + RENEW_BEFORE_SECONDS
-            await self._prefetch([key for key, lease in self._leases.items() if lease.expires_at < soon])
+            with contextlib.suppress(grpc.RpcError):
+                async for snapshot in self.stub.WatchLeases(credentials_pb2.WatchLeasesRequest()):
+                    self._leases = {(entry.backend, entry.credential): lease_from_proto(entry.lease)
+                                    for entry in snapshot.leases}
+                    self.lease_generation = snapshot.generation
+                    self._leases_changed.set()
+            await asyncio.sleep(0.2)

@@ -85,9 +85,13 @@ def _configured_models(routing: RoutingConfig) -> list[str]:
 
 
 async def _upstream_models(state: State, backend: Backend) -> list[str]:
-    credential = backend.credentials[0]
+    usable = backend.usable()
+    if not usable:
+        return []
+    credential = usable[0]
+    revision = backend.revisions[backend.credentials.index(credential)]
     try:
-        lease = await state.credentials.lease(backend.name, credential, backend.revisions[0])
+        lease = await state.credentials.lease(backend.name, credential, revision)
         headers = {lease.header_name: lease.header_value} if lease.header_name else {}
         async with state.session.get(
             backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT

@@ -8,13 +8,15 @@ import json
 import aiohttp
 from aiohttp import web
 
+from dario.catalog import Backend
 from dario.routing import NoRoute, Route, route
+from frontend.credentials_client import Lease
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.state import REQUEST_ID, STATE, State
 from frontend.translated import forward, plan
-from frontend.upstream import relay, upstream_headers
+from frontend.upstream import UpstreamCall, relay
 
 
 def handler(dialect: Dialect):
@@ -62,18 +64,23 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
         translation = plan(dialect, parsed, chosen.model, state.settings.default_max_tokens)
     elif chosen.model != parsed.model:
         body = json.dumps(dict(parsed.document, model=chosen.model), ensure_ascii=False).encode()
-    credential = await state.pool.acquire(backend.name, backend.credentials, exchange.request_id, parsed.model)
+    credential = await state.pool.acquire(backend.name, usable_credentials(backend), exchange.request_id,
+                                          parsed.model)
     exchange.credential, exchange.acquired = credential, True
     revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
     lease = await state.credentials.lease(backend.name, credential, revision)
+
+    async def reauthenticate(rejected: Lease) -> Lease | None:
+        return await state.credentials.force_refresh(backend.name, credential, rejected)
+
+    call = UpstreamCall(state.session, request.headers, lease, reauthenticate)
     try:
         if translation is not None:
-            return await forward(request, state.session, backend, lease, exchange, translation)
+            return await forward(request, call, backend, exchange, translation)
         url = backend.endpoint(dialect.upstream_path)
-        headers = upstream_headers(request.headers, lease, dialect)
         if request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
             url = f"{url}?{request.rel_url.query_string}"
-        async with state.session.post(url, data=body, headers=headers) as upstream:
+        async with await call.post(url, body, dialect) as upstream:
             return await relay(request, upstream, exchange, dialect)
     except TimeoutError:
         raise ApiError(
@@ -92,5 +99,16 @@ def route_for(state: State, model: str) -> Route:
     except NoRoute as error:
         raise ApiError(404, str(error), param="model", code="model_not_found") from None
     if not chosen.backend.credentials:
-        raise ApiError(503, f"backend {chosen.backend.name!r} has no credentials; add one with `dario backend add`")
+        raise ApiError(503, f"backend {chosen.backend.name!r} has no credentials; add one with `dario accounts add`")
     return chosen
+
+
+def usable_credentials(backend: Backend) -> tuple[str, ...]:
+    """The credentials that can serve; 503 naming the fix when none can (e.g. every one needs a login)."""
+    usable = backend.usable()
+    if not usable:
+        states = ", ".join(f"{name}: {state}" for name, state in zip(backend.credentials, backend.states))
+        raise ApiError(503, f"no credential of backend {backend.name!r} can serve now ({states}); "
+                            f"see `dario status`, and `dario login {backend.name}` for those that need a login",
+                       code="no_usable_credential")
+    return usable

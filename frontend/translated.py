@@ -11,7 +11,6 @@ import aiohttp
 from aiohttp import web
 
 from dario.catalog import Backend
-from frontend.credentials_client import Lease
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
@@ -23,7 +22,7 @@ from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.translate.to_anthropic_request import to_anthropic_request
 from frontend.translate.to_openai_request import to_openai_request
-from frontend.upstream import client_headers, upstream_headers
+from frontend.upstream import UpstreamCall, client_headers
 
 DROPPED_HEADER = "x-dario-translation-dropped"
 # Upstream silence after which the client gets a keep-alive (Anthropic `ping` event, or an SSE comment).
@@ -59,12 +58,11 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
         raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
 
 
-async def forward(request: web.Request, session: aiohttp.ClientSession, backend: Backend, lease: Lease,
-                  exchange: Exchange, translation: Plan) -> web.StreamResponse:
+async def forward(request: web.Request, call: UpstreamCall, backend: Backend, exchange: Exchange,
+                  translation: Plan) -> web.StreamResponse:
     target = translation.target
-    headers = upstream_headers(request.headers, lease, target)
     payload = json.dumps(translation.body, ensure_ascii=False).encode()
-    async with session.post(backend.endpoint(target.upstream_path), data=payload, headers=headers) as upstream:
+    async with await call.post(backend.endpoint(target.upstream_path), payload, target) as upstream:
         reply_headers = client_headers(upstream, exchange)
         reply_headers["x-dario-translation"] = f"{exchange.api_format}->{target.api_format}"
         if translation.warnings:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
@@ -19,6 +23,8 @@ UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 WHOLE_BODY_LIMIT = 1024 * 1024
 USER_AGENT = f"dario/{__version__}"
 
+log = logging.getLogger(__name__)
+
 
 def upstream_headers(client_headers: CIMultiDict[str], lease: Lease, dialect: Dialect) -> dict[str, str]:
     """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added."""
@@ -30,6 +36,36 @@ def upstream_headers(client_headers: CIMultiDict[str], lease: Lease, dialect: Di
     if lease.header_name:
         headers[lease.header_name] = lease.header_value
     return headers
+
+
+@dataclass
+class UpstreamCall:
+    """Posts one client request upstream with its lease; when the upstream answers 401 to an OAuth access
+    token, asks once for a forced refresh and sends the request once more with the new token. Without a newer
+    token, the 401 goes back to the client as it came."""
+
+    session: aiohttp.ClientSession
+    client_headers: CIMultiDict[str]
+    lease: Lease
+    reauthenticate: Callable[[Lease], Awaitable[Lease | None]]
+    retried: bool = False
+
+    async def post(self, url: str, payload: bytes, dialect: Dialect) -> aiohttp.ClientResponse:
+        response = await self.session.post(url, data=payload,
+                                           headers=upstream_headers(self.client_headers, self.lease, dialect))
+        if response.status != 401 or not self.lease.refreshable or self.retried:
+            return response
+        try:
+            fresh = await self.reauthenticate(self.lease)
+        except BaseException:
+            response.release()
+            raise
+        if fresh is None:
+            return response
+        response.release()
+        self.lease, self.retried = fresh, True
+        log.info("upstream refused an access token (401); retrying once with a refreshed one")
+        return await self.session.post(url, data=payload, headers=upstream_headers(self.client_headers, fresh, dialect))
 
 
 def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange) -> CIMultiDict[str]:

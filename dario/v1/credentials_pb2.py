@@ -24,37 +24,59 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61rio/v1/credentials.proto\x12\x08\x64\x61rio.v1\"`\n\x0e\x43redentialInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x10\n\x08revision\x18\x05 \x01(\x03\"z\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12-\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x18.dario.v1.CredentialInfo\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\"k\n\x11\x41\x64\x64\x42\x61\x63kendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12\x17\n\x0f\x63redential_name\x18\x04 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x05 \x01(\t\"8\n\x12\x41\x64\x64\x42\x61\x63kendResponse\x12\"\n\x07\x62\x61\x63kend\x18\x01 \x01(\x0b\x32\x11.dario.v1.Backend\"\x15\n\x13ListBackendsRequest\";\n\x14ListBackendsResponse\x12#\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x11.dario.v1.Backend\"$\n\x14RemoveBackendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x15RemoveBackendResponse\x12\x1b\n\x13\x63redentials_removed\x18\x01 \x01(\x05\"\x16\n\x14WatchBackendsRequest\"P\n\x15WatchBackendsResponse\x12#\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x11.dario.v1.Backend\x12\x12\n\ngeneration\x18\x02 \x01(\x03\"3\n\x0cLeaseRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"`\n\rLeaseResponse\x12\x13\n\x0bheader_name\x18\x01 \x01(\t\x12\x14\n\x0cheader_value\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\x12\x10\n\x08revision\x18\x04 \x01(\x03\x32\x85\x03\n\x0b\x43redentials\x12G\n\nAddBackend\x12\x1b.dario.v1.AddBackendRequest\x1a\x1c.dario.v1.AddBackendResponse\x12M\n\x0cListBackends\x12\x1d.dario.v1.ListBackendsRequest\x1a\x1e.dario.v1.ListBackendsResponse\x12P\n\rRemoveBackend\x12\x1e.dario.v1.RemoveBackendRequest\x1a\x1f.dario.v1.RemoveBackendResponse\x12R\n\rWatchBackends\x12\x1e.dario.v1.WatchBackendsRequest\x1a\x1f.dario.v1.WatchBackendsResponse0\x01\x12\x38\n\x05Lease\x12\x16.dario.v1.LeaseRequest\x1a\x17.dario.v1.LeaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61rio/v1/credentials.proto\x12\x08\x64\x61rio.v1\"\xe2\x01\n\x0e\x43redentialInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x10\n\x08revision\x18\x05 \x01(\x03\x12\r\n\x05state\x18\x06 \x01(\t\x12\x12\n\nexpires_at\x18\x07 \x01(\x01\x12\x14\n\x0clast_refresh\x18\x08 \x01(\x01\x12\x12\n\nlast_error\x18\t \x01(\t\x12\x11\n\ttoken_url\x18\n \x01(\t\x12\x11\n\tclient_id\x18\x0b \x01(\t\x12\r\n\x05scope\x18\x0c \x01(\t\"z\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12-\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x18.dario.v1.CredentialInfo\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\"\x82\x01\n\x11\x41\x64\x64\x42\x61\x63kendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\x03 \x01(\t\x12\x17\n\x0f\x63redential_name\x18\x04 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x05 \x01(\t\x12\x15\n\rno_credential\x18\x06 \x01(\x08\"\x9a\x01\n\x0bOAuthParams\x12\x11\n\ttoken_url\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x05 \x01(\t\x12\x15\n\rrefresh_token\x18\x06 \x01(\t\x12\x12\n\nexpires_in\x18\x07 \x01(\x01\"\x8b\x01\n\x14\x41\x64\x64\x43redentialRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x04 \x01(\t\x12$\n\x05oauth\x18\x05 \x01(\x0b\x32\x15.dario.v1.OAuthParams\x12\x0f\n\x07replace\x18\x06 \x01(\x08\"8\n\x17RemoveCredentialRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"-\n\x18RemoveCredentialResponse\x12\x11\n\tremaining\x18\x01 \x01(\x05\"\x96\x01\n\x14\x43ompleteLoginRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x05oauth\x18\x03 \x01(\x0b\x32\x15.dario.v1.OAuthParams\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x15\n\rcode_verifier\x18\x05 \x01(\t\x12\x14\n\x0credirect_uri\x18\x06 \x01(\t\"\\\n\x0eRefreshRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\x12\x16\n\x0estale_revision\x18\x04 \x01(\x03\";\n\x0fRefreshResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.dario.v1.RefreshResult\"p\n\rRefreshResult\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12,\n\ncredential\x18\x02 \x01(\x0b\x32\x18.dario.v1.CredentialInfo\x12\x11\n\trefreshed\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"8\n\x12\x41\x64\x64\x42\x61\x63kendResponse\x12\"\n\x07\x62\x61\x63kend\x18\x01 \x01(\x0b\x32\x11.dario.v1.Backend\"\x15\n\x13ListBackendsRequest\";\n\x14ListBackendsResponse\x12#\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x11.dario.v1.Backend\"$\n\x14RemoveBackendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x15RemoveBackendResponse\x12\x1b\n\x13\x63redentials_removed\x18\x01 \x01(\x05\"\x16\n\x14WatchBackendsRequest\"P\n\x15WatchBackendsResponse\x12#\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x11.dario.v1.Backend\x12\x12\n\ngeneration\x18\x02 \x01(\x03\"3\n\x0cLeaseRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"n\n\rLeaseResponse\x12\x13\n\x0bheader_name\x18\x01 \x01(\t\x12\x14\n\x0cheader_value\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\x14\n\x12WatchLeasesRequest\"Y\n\nLeaseEntry\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12&\n\x05lease\x18\x03 \x01(\x0b\x32\x17.dario.v1.LeaseResponse\"O\n\x13WatchLeasesResponse\x12$\n\x06leases\x18\x01 \x03(\x0b\x32\x14.dario.v1.LeaseEntry\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x32\x8c\x06\n\x0b\x43redentials\x12G\n\nAddBackend\x12\x1b.dario.v1.AddBackendRequest\x1a\x1c.dario.v1.AddBackendResponse\x12M\n\x0cListBackends\x12\x1d.dario.v1.ListBackendsRequest\x1a\x1e.dario.v1.ListBackendsResponse\x12P\n\rRemoveBackend\x12\x1e.dario.v1.RemoveBackendRequest\x1a\x1f.dario.v1.RemoveBackendResponse\x12R\n\rWatchBackends\x12\x1e.dario.v1.WatchBackendsRequest\x1a\x1f.dario.v1.WatchBackendsResponse0\x01\x12\x38\n\x05Lease\x12\x16.dario.v1.LeaseRequest\x1a\x17.dario.v1.LeaseResponse\x12L\n\x0bWatchLeases\x12\x1c.dario.v1.WatchLeasesRequest\x1a\x1d.dario.v1.WatchLeasesResponse0\x01\x12M\n\rAddCredential\x12\x1e.dario.v1.AddCredentialRequest\x1a\x1c.dario.v1.AddBackendResponse\x12Y\n\x10RemoveCredential\x12!.dario.v1.RemoveCredentialRequest\x1a\".dario.v1.RemoveCredentialResponse\x12M\n\rCompleteLogin\x12\x1e.dario.v1.CompleteLoginRequest\x1a\x1c.dario.v1.AddBackendResponse\x12>\n\x07Refresh\x12\x18.dario.v1.RefreshRequest\x1a\x19.dario.v1.RefreshResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dario.v1.credentials_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREDENTIALINFO']._serialized_start=40
-  _globals['_CREDENTIALINFO']._serialized_end=136
-  _globals['_BACKEND']._serialized_start=138
-  _globals['_BACKEND']._serialized_end=260
-  _globals['_ADDBACKENDREQUEST']._serialized_start=262
-  _globals['_ADDBACKENDREQUEST']._serialized_end=369
-  _globals['_ADDBACKENDRESPONSE']._serialized_start=371
-  _globals['_ADDBACKENDRESPONSE']._serialized_end=427
-  _globals['_LISTBACKENDSREQUEST']._serialized_start=429
-  _globals['_LISTBACKENDSREQUEST']._serialized_end=450
-  _globals['_LISTBACKENDSRESPONSE']._serialized_start=452
-  _globals['_LISTBACKENDSRESPONSE']._serialized_end=511
-  _globals['_REMOVEBACKENDREQUEST']._serialized_start=513
-  _globals['_REMOVEBACKENDREQUEST']._serialized_end=549
-  _globals['_REMOVEBACKENDRESPONSE']._serialized_start=551
-  _globals['_REMOVEBACKENDRESPONSE']._serialized_end=603
-  _globals['_WATCHBACKENDSREQUEST']._serialized_start=605
-  _globals['_WATCHBACKENDSREQUEST']._serialized_end=627
-  _globals['_WATCHBACKENDSRESPONSE']._serialized_start=629
-  _globals['_WATCHBACKENDSRESPONSE']._serialized_end=709
-  _globals['_LEASEREQUEST']._serialized_start=711
-  _globals['_LEASEREQUEST']._serialized_end=762
-  _globals['_LEASERESPONSE']._serialized_start=764
-  _globals['_LEASERESPONSE']._serialized_end=860
-  _globals['_CREDENTIALS']._serialized_start=863
-  _globals['_CREDENTIALS']._serialized_end=1252
+  _globals['_CREDENTIALINFO']._serialized_start=41
+  _globals['_CREDENTIALINFO']._serialized_end=267
+  _globals['_BACKEND']._serialized_start=269
+  _globals['_BACKEND']._serialized_end=391
+  _globals['_ADDBACKENDREQUEST']._serialized_start=394
+  _globals['_ADDBACKENDREQUEST']._serialized_end=524
+  _globals['_OAUTHPARAMS']._serialized_start=527
+  _globals['_OAUTHPARAMS']._serialized_end=681
+  _globals['_ADDCREDENTIALREQUEST']._serialized_start=684
+  _globals['_ADDCREDENTIALREQUEST']._serialized_end=823
+  _globals['_REMOVECREDENTIALREQUEST']._serialized_start=825
+  _globals['_REMOVECREDENTIALREQUEST']._serialized_end=881
+  _globals['_REMOVECREDENTIALRESPONSE']._serialized_start=883
+  _globals['_REMOVECREDENTIALRESPONSE']._serialized_end=928
+  _globals['_COMPLETELOGINREQUEST']._serialized_start=931
+  _globals['_COMPLETELOGINREQUEST']._serialized_end=1081
+  _globals['_REFRESHREQUEST']._serialized_start=1083
+  _globals['_REFRESHREQUEST']._serialized_end=1175
+  _globals['_REFRESHRESPONSE']._serialized_start=1177
+  _globals['_REFRESHRESPONSE']._serialized_end=1236
+  _globals['_REFRESHRESULT']._serialized_start=1238
+  _globals['_REFRESHRESULT']._serialized_end=1350
+  _globals['_ADDBACKENDRESPONSE']._serialized_start=1352
+  _globals['_ADDBACKENDRESPONSE']._serialized_end=1408
+  _globals['_LISTBACKENDSREQUEST']._serialized_start=1410
+  _globals['_LISTBACKENDSREQUEST']._serialized_end=1431
+  _globals['_LISTBACKENDSRESPONSE']._serialized_start=1433
+  _globals['_LISTBACKENDSRESPONSE']._serialized_end=1492
+  _globals['_REMOVEBACKENDREQUEST']._serialized_start=1494
+  _globals['_REMOVEBACKENDREQUEST']._serialized_end=1530
+  _globals['_REMOVEBACKENDRESPONSE']._serialized_start=1532
+  _globals['_REMOVEBACKENDRESPONSE']._serialized_end=1584
+  _globals['_WATCHBACKENDSREQUEST']._serialized_start=1586
+  _globals['_WATCHBACKENDSREQUEST']._serialized_end=1608
+  _globals['_WATCHBACKENDSRESPONSE']._serialized_start=1610
+  _globals['_WATCHBACKENDSRESPONSE']._serialized_end=1690
+  _globals['_LEASEREQUEST']._serialized_start=1692
+  _globals['_LEASEREQUEST']._serialized_end=1743
+  _globals['_LEASERESPONSE']._serialized_start=1745
+  _globals['_LEASERESPONSE']._serialized_end=1855
+  _globals['_WATCHLEASESREQUEST']._serialized_start=1857
+  _globals['_WATCHLEASESREQUEST']._serialized_end=1877
+  _globals['_LEASEENTRY']._serialized_start=1879
+  _globals['_LEASEENTRY']._serialized_end=1968
+  _globals['_WATCHLEASESRESPONSE']._serialized_start=1970
+  _globals['_WATCHLEASESRESPONSE']._serialized_end=2049
+  _globals['_CREDENTIALS']._serialized_start=2052
+  _globals['_CREDENTIALS']._serialized_end=2832
 # @@protoc_insertion_point(module_scope)

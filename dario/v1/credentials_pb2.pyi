@@ -7,18 +7,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CredentialInfo(_message.Message):
-    __slots__ = ("name", "kind", "hint", "created_at", "revision")
+    __slots__ = ("name", "kind", "hint", "created_at", "revision", "state", "expires_at", "last_refresh", "last_error", "token_url", "client_id", "scope")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     HINT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     hint: str
     created_at: float
     revision: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ...) -> None: ...
+    state: str
+    expires_at: float
+    last_refresh: float
+    last_error: str
+    token_url: str
+    client_id: str
+    scope: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ..., state: _Optional[str] = ..., expires_at: _Optional[float] = ..., last_refresh: _Optional[float] = ..., last_error: _Optional[str] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class Backend(_message.Message):
     __slots__ = ("name", "kind", "base_url", "credentials", "created_at")
@@ -35,18 +49,114 @@ class Backend(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[CredentialInfo, _Mapping]]] = ..., created_at: _Optional[float] = ...) -> None: ...
 
 class AddBackendRequest(_message.Message):
-    __slots__ = ("name", "kind", "base_url", "credential_name", "api_key")
+    __slots__ = ("name", "kind", "base_url", "credential_name", "api_key", "no_credential")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_NAME_FIELD_NUMBER: _ClassVar[int]
     API_KEY_FIELD_NUMBER: _ClassVar[int]
+    NO_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     base_url: str
     credential_name: str
     api_key: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ...) -> None: ...
+    no_credential: bool
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ..., no_credential: _Optional[bool] = ...) -> None: ...
+
+class OAuthParams(_message.Message):
+    __slots__ = ("token_url", "client_id", "client_secret", "scope", "access_token", "refresh_token", "expires_in")
+    TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    token_url: str
+    client_id: str
+    client_secret: str
+    scope: str
+    access_token: str
+    refresh_token: str
+    expires_in: float
+    def __init__(self, token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., scope: _Optional[str] = ..., access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., expires_in: _Optional[float] = ...) -> None: ...
+
+class AddCredentialRequest(_message.Message):
+    __slots__ = ("backend", "name", "kind", "api_key", "oauth", "replace")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    OAUTH_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    name: str
+    kind: str
+    api_key: str
+    oauth: OAuthParams
+    replace: bool
+    def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., api_key: _Optional[str] = ..., oauth: _Optional[_Union[OAuthParams, _Mapping]] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class RemoveCredentialRequest(_message.Message):
+    __slots__ = ("backend", "name")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    name: str
+    def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RemoveCredentialResponse(_message.Message):
+    __slots__ = ("remaining",)
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    remaining: int
+    def __init__(self, remaining: _Optional[int] = ...) -> None: ...
+
+class CompleteLoginRequest(_message.Message):
+    __slots__ = ("backend", "name", "oauth", "code", "code_verifier", "redirect_uri")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OAUTH_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    name: str
+    oauth: OAuthParams
+    code: str
+    code_verifier: str
+    redirect_uri: str
+    def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ..., oauth: _Optional[_Union[OAuthParams, _Mapping]] = ..., code: _Optional[str] = ..., code_verifier: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+
+class RefreshRequest(_message.Message):
+    __slots__ = ("backend", "credential", "force", "stale_revision")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    STALE_REVISION_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: str
+    force: bool
+    stale_revision: int
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., force: _Optional[bool] = ..., stale_revision: _Optional[int] = ...) -> None: ...
+
+class RefreshResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RefreshResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RefreshResult, _Mapping]]] = ...) -> None: ...
+
+class RefreshResult(_message.Message):
+    __slots__ = ("backend", "credential", "refreshed", "error")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    REFRESHED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: CredentialInfo
+    refreshed: bool
+    error: str
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[_Union[CredentialInfo, _Mapping]] = ..., refreshed: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class AddBackendResponse(_message.Message):
     __slots__ = ("backend",)
@@ -97,13 +207,37 @@ class LeaseRequest(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
 
 class LeaseResponse(_message.Message):
-    __slots__ = ("header_name", "header_value", "expires_at", "revision")
+    __slots__ = ("header_name", "header_value", "expires_at", "revision", "kind")
     HEADER_NAME_FIELD_NUMBER: _ClassVar[int]
     HEADER_VALUE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     header_name: str
     header_value: str
     expires_at: float
     revision: int
-    def __init__(self, header_name: _Optional[str] = ..., header_value: _Optional[str] = ..., expires_at: _Optional[float] = ..., revision: _Optional[int] = ...) -> None: ...
+    kind: str
+    def __init__(self, header_name: _Optional[str] = ..., header_value: _Optional[str] = ..., expires_at: _Optional[float] = ..., revision: _Optional[int] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class WatchLeasesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LeaseEntry(_message.Message):
+    __slots__ = ("backend", "credential", "lease")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: str
+    lease: LeaseResponse
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., lease: _Optional[_Union[LeaseResponse, _Mapping]] = ...) -> None: ...
+
+class WatchLeasesResponse(_message.Message):
+    __slots__ = ("leases", "generation")
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    leases: _containers.RepeatedCompositeFieldContainer[LeaseEntry]
+    generation: int
+    def __init__(self, leases: _Optional[_Iterable[_Union[LeaseEntry, _Mapping]]] = ..., generation: _Optional[int] = ...) -> None: ...

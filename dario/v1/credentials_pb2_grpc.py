@@ -60,6 +60,31 @@ class CredentialsStub:
                 request_serializer=dario_dot_v1_dot_credentials__pb2.LeaseRequest.SerializeToString,
                 response_deserializer=dario_dot_v1_dot_credentials__pb2.LeaseResponse.FromString,
                 _registered_method=True)
+        self.WatchLeases = channel.unary_stream(
+                '/dario.v1.Credentials/WatchLeases',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.WatchLeasesRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.WatchLeasesResponse.FromString,
+                _registered_method=True)
+        self.AddCredential = channel.unary_unary(
+                '/dario.v1.Credentials/AddCredential',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+                _registered_method=True)
+        self.RemoveCredential = channel.unary_unary(
+                '/dario.v1.Credentials/RemoveCredential',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.RemoveCredentialRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.RemoveCredentialResponse.FromString,
+                _registered_method=True)
+        self.CompleteLogin = channel.unary_unary(
+                '/dario.v1.Credentials/CompleteLogin',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+                _registered_method=True)
+        self.Refresh = channel.unary_unary(
+                '/dario.v1.Credentials/Refresh',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.RefreshRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.RefreshResponse.FromString,
+                _registered_method=True)
 
 
 class CredentialsServicer:
@@ -101,6 +126,41 @@ class CredentialsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchLeases(self, request, context):
+        """WatchLeases streams every usable credential's lease now and after every change (rotations included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCredential(self, request, context):
+        """AddCredential adds (or with replace, replaces) one credential of an existing backend.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveCredential(self, request, context):
+        """RemoveCredential deletes one credential of a backend (`dario accounts remove`, `dario logout`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteLogin(self, request, context):
+        """CompleteLogin exchanges an authorization code (PKCE) for tokens and stores them as an oauth credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Refresh(self, request, context):
+        """Refresh renews OAuth tokens now: forced (after an upstream 401) or when due; single-flight per credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CredentialsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +188,31 @@ def add_CredentialsServicer_to_server(servicer, server):
                     servicer.Lease,
                     request_deserializer=dario_dot_v1_dot_credentials__pb2.LeaseRequest.FromString,
                     response_serializer=dario_dot_v1_dot_credentials__pb2.LeaseResponse.SerializeToString,
+            ),
+            'WatchLeases': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchLeases,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.WatchLeasesRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.WatchLeasesResponse.SerializeToString,
+            ),
+            'AddCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCredential,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.SerializeToString,
+            ),
+            'RemoveCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveCredential,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.RemoveCredentialRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.RemoveCredentialResponse.SerializeToString,
+            ),
+            'CompleteLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteLogin,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.SerializeToString,
+            ),
+            'Refresh': grpc.unary_unary_rpc_method_handler(
+                    servicer.Refresh,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.RefreshRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.RefreshResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +351,141 @@ class Credentials:
             '/dario.v1.Credentials/Lease',
             dario_dot_v1_dot_credentials__pb2.LeaseRequest.SerializeToString,
             dario_dot_v1_dot_credentials__pb2.LeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchLeases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dario.v1.Credentials/WatchLeases',
+            dario_dot_v1_dot_credentials__pb2.WatchLeasesRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.WatchLeasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Credentials/AddCredential',
+            dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Credentials/RemoveCredential',
+            dario_dot_v1_dot_credentials__pb2.RemoveCredentialRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.RemoveCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Credentials/CompleteLogin',
+            dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Refresh(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Credentials/Refresh',
+            dario_dot_v1_dot_credentials__pb2.RefreshRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.RefreshResponse.FromString,
             options,
             channel_credentials,
             insecure,

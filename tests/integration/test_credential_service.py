@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
+from dario.settings import Paths, Settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from tests.support.processes import running_module
 
@@ -100,7 +101,7 @@ def test_add_list_lease_remove_and_no_secret_in_any_answer(
     names = [b.name for b in stub.ListBackends(credentials_pb2.ListBackendsRequest(), timeout=5).backends]
     assert "contract-openai" not in names and "contract-anthropic" in names
     log = (home / "credential_service.test.log").read_text()
-    assert "added to backend contract-openai" in log and "contract-openai removed" in log
+    assert "backend contract-openai (openai) now has 2 credential(s)" in log and "contract-openai removed" in log
     assert KEY not in log and OTHER_KEY not in log
 
 
@@ -161,7 +162,7 @@ def test_every_watcher_gets_a_snapshot_at_once_and_one_after_each_change(
 
 
 async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path) -> None:
-    servicer = CredentialsServicer(Vault(tmp_path / "vault.json"))
+    servicer = CredentialsServicer(Vault(tmp_path / "vault.json"), Settings(paths=Paths(tmp_path)))
     server = grpc.aio.server()
     credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 'test.sock'}")

@@ -1,0 +1,277 @@
+"""OAuth tokens of `oauth` and `client_credentials` credentials, fetched ahead of expiry and stored first.
+
+One scheduler task wakes when a token is due (refresh_ahead before expiry, at most half its lifetime) and
+starts one flight per credential; a forced refresh (an upstream 401, `dario refresh`) joins the flight in
+progress instead of starting another, so many callers at once cause one token request. A flight stores the
+new access token (and a rotated refresh token) in the vault atomically, and only then announces the change:
+no one is handed a token the vault could lose. A refused grant marks the credential needs-login; an
+unreachable or failing endpoint is retried with exponential backoff and jitter while the old token serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Vault
+from dario.redaction import redact
+from dario.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (backend, credential)
+# Token endpoint errors that no retry can fix (RFC 6749 §5.2): the user must log in or fix the client.
+PERMANENT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "unsupported_grant_type",
+                       "invalid_scope"})
+DEFAULT_EXPIRES_IN = 3600.0  # when a token answer leaves expires_in out (RFC 6749 makes it optional)
+SCHEDULER_IDLE_SECONDS = 30.0
+ERROR_TEXT_LIMIT = 200
+
+
+class TokenError(Exception):
+    """A token request failed; the message is sanitized (never a token, never the raw body)."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    access_token: str
+    refresh_token: str
+    expires_in: float
+    scope: str
+
+
+@dataclass(frozen=True)
+class Result:
+    refreshed: bool
+    error: str = ""
+
+
+async def token_request(session: aiohttp.ClientSession, url: str, form: dict[str, str], timeout: float,
+                        secrets: tuple[str, ...]) -> TokenAnswer:
+    """POSTs one RFC 6749 token request (client credentials in the body: client_secret_post)."""
+    form = {name: value for name, value in form.items() if value}
+    try:
+        async with session.post(url, data=form, headers={"accept": "application/json"},
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+            status, text = answer.status, await answer.text(errors="replace")
+    except TimeoutError:
+        raise TokenError(f"the token endpoint did not answer within {timeout:.0f}s", permanent=False) from None
+    except aiohttp.ClientError as error:
+        raise TokenError(f"could not reach the token endpoint ({type(error).__name__})", permanent=False) from None
+    document = _json_object(text)
+    if status == 200 and isinstance(document.get("access_token"), str) and document["access_token"]:
+        return TokenAnswer(
+            access_token=document["access_token"],
+            refresh_token=document.get("refresh_token") if isinstance(document.get("refresh_token"), str) else "",
+            expires_in=_expires_in(document.get("expires_in")),
+            scope=document.get("scope") if isinstance(document.get("scope"), str) else "",
+        )
+    code = document.get("error") if isinstance(document.get("error"), str) else ""
+    description = document.get("error_description") if isinstance(document.get("error_description"), str) else ""
+    if status == 200:
+        message = "the token endpoint answered 200 without an access_token"
+    else:
+        message = f"the token endpoint answered {status}" + (f" {code}" if code else "")
+        message += f": {description}" if description else ""
+    message = redact(message, secrets)[:ERROR_TEXT_LIMIT]
+    raise TokenError(message, permanent=code in PERMANENT and status in (400, 401))
+
+
+def _json_object(text: str) -> dict:
+    with contextlib.suppress(ValueError):
+        document = json.loads(text)
+        if isinstance(document, dict):
+            return document
+    return {}
+
+
+def _expires_in(value: object) -> float:
+    try:
+        seconds = float(value)  # some servers send it as a string
+    except (TypeError, ValueError):
+        return DEFAULT_EXPIRES_IN
+    return seconds if 0 < seconds < 10 * 365 * 86400 else DEFAULT_EXPIRES_IN
+
+
+def refresh_form(credential: Credential) -> dict[str, str]:
+    if credential.kind == "client_credentials":
+        form = {"grant_type": "client_credentials"}
+    else:
+        form = {"grant_type": "refresh_token", "refresh_token": credential.refresh_token}
+    return {**form, "client_id": credential.client_id, "client_secret": credential.client_secret,
+            "scope": credential.scope}
+
+
+class Refresher:
+    """Keeps every refreshable credential's access token valid; see the module docstring."""
+
+    def __init__(self, vault: Vault, settings: Settings, write_lock: asyncio.Lock,
+                 announce: Callable[[], Awaitable[None]]) -> None:
+        self.vault, self.settings = vault, settings
+        self._write_lock, self._announce = write_lock, announce
+        self._flights: dict[Key, asyncio.Task[Result]] = {}
+        self._failures: dict[Key, tuple[int, str]] = {}  # consecutive failures, the last error
+        self._retry_at: dict[Key, float] = {}
+        self._wake = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self.token_requests = 0  # sent by this process (tests and logs)
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        for flight in list(self._flights.values()):
+            flight.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    def status(self, backend: str, credential: Credential) -> tuple[str, str]:
+        """(state, last error) as users see it: ok, pending (no token yet), failing or needs-login."""
+        failures, error = self._failures.get((backend, credential.name), (0, ""))
+        if credential.state == NEEDS_LOGIN:
+            return NEEDS_LOGIN, error
+        if failures:
+            return FAILING, error
+        if credential.refreshable and not credential.secret:
+            return "pending", error
+        return OK, error
+
+    def due_at(self, credential: Credential) -> float:
+        if not credential.secret or credential.expires_at <= 0:
+            return 0.0
+        lifetime = credential.expires_at - credential.last_refresh if credential.last_refresh else float("inf")
+        return credential.expires_at - min(self.settings.refresh_ahead, max(lifetime, 0.0) / 2)
+
+    def poke(self) -> None:
+        """The vault changed (a credential added or replaced): look again at what is due."""
+        self._wake.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The scheduler: starts a flight for every credential whose token is due, until stopping."""
+        waker = asyncio.create_task(self._poke_when(stopping))
+        try:
+            await self._schedule(stopping)
+        finally:
+            waker.cancel()
+
+    async def _poke_when(self, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        self.poke()
+
+    async def _schedule(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            now, next_check = time.time(), time.time() + SCHEDULER_IDLE_SECONDS
+            for backend in self.vault.backends():
+                for credential in backend.credentials:
+                    if not credential.refreshable or credential.state == NEEDS_LOGIN:
+                        continue
+                    key = (backend.name, credential.name)
+                    due = max(self.due_at(credential), self._retry_at.get(key, 0.0))
+                    if key in self._flights:
+                        continue
+                    if due <= now:
+                        self._start(key)
+                    else:
+                        next_check = min(next_check, due)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_check - time.time()))
+
+    async def refresh(self, key: Key, force: bool, stale_revision: int = 0) -> Result:
+        """Refreshes one credential now when forced or due, joining a flight already under way."""
+        credential = self.vault.credential(*key)
+        flight = self._flights.get(key)
+        if flight is None:
+            if not credential.refreshable:
+                return Result(False, "an API key cannot be refreshed")
+            if force and stale_revision and credential.revision > stale_revision:
+                return Result(False)  # already rotated since the caller's lease was cut
+            if not force and self.due_at(credential) > time.time():
+                return Result(False)
+            flight = self._start(key)
+        return await asyncio.shield(flight)
+
+    def _start(self, key: Key) -> asyncio.Task[Result]:
+        flight = asyncio.create_task(self._fly(key))
+        self._flights[key] = flight
+
+        def finished(task: asyncio.Task[Result]) -> None:
+            if self._flights.get(key) is task:
+                del self._flights[key]
+            self._wake.set()
+
+        flight.add_done_callback(finished)
+        return flight
+
+    async def _fly(self, key: Key) -> Result:
+        try:
+            credential = self.vault.credential(*key)
+        except NotFound:
+            return Result(False, "the credential was removed")
+        self.token_requests += 1
+        try:
+            answer = await token_request(self.session(), credential.token_url, refresh_form(credential),
+                                         self.settings.token_timeout, credential.secrets())
+        except TokenError as error:
+            return await self._failed(key, credential, error)
+        now = time.time()
+        async with self._write_lock:
+            try:
+                current = self.vault.credential(*key)
+            except NotFound:
+                return Result(False, "the credential was removed during the refresh")
+            if current.revision != credential.revision or current.refresh_token != credential.refresh_token:
+                return Result(False, "the credential was replaced during the refresh")
+            # The rotated refresh token and the access token land in one atomic write, before anyone sees them.
+            await asyncio.to_thread(
+                self.vault.update_credential, *key, secret=answer.access_token,
+                refresh_token=answer.refresh_token or credential.refresh_token,
+                expires_at=now + answer.expires_in, last_refresh=now, state=OK,
+            )
+        self._failures.pop(key, None)
+        self._retry_at.pop(key, None)
+        log.info("refreshed %s/%s (%s); the new token expires in %.0fs", *key, credential.kind, answer.expires_in)
+        await self._announce()
+        return Result(True)
+
+    async def _failed(self, key: Key, credential: Credential, error: TokenError) -> Result:
+        failures = self._failures.get(key, (0, ""))[0] + 1
+        self._failures[key] = (failures, str(error))
+        if error.permanent:
+            self._retry_at.pop(key, None)
+            async with self._write_lock:
+                with contextlib.suppress(NotFound):
+                    await asyncio.to_thread(self.vault.update_credential, *key, state=NEEDS_LOGIN)
+            log.warning("refresh of %s/%s refused: %s; the credential needs a new login (`dario login %s`)",
+                        *key, error, key[0])
+        else:
+            backoff = min(self.settings.refresh_retry_max, self.settings.refresh_retry * 2 ** (failures - 1))
+            delay = backoff * random.uniform(0.5, 1.0)  # jitter: restarts and pools don't retry in lockstep
+            self._retry_at[key] = time.time() + delay
+            valid = credential.expires_at - time.time()
+            log.warning("refresh %d of %s/%s failed: %s; retrying in %.1fs (the current token is valid for %.0fs)",
+                        failures, *key, error, delay, max(valid, 0.0))
+        await self._announce()
+        return Result(False, str(error))
+
+
+async def exchange_code(session: aiohttp.ClientSession, credential: Credential, code: str, verifier: str,
+                        redirect_uri: str, timeout: float) -> TokenAnswer:
+    """Redeems an authorization code with its PKCE verifier (RFC 7636 §4.5): one attempt, codes are single-use."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "client_id": credential.client_id, "client_secret": credential.client_secret, "code_verifier": verifier}
+    return await token_request(session, credential.token_url, form, timeout, (code, verifier, *credential.secrets()))
