@@ -14,13 +14,14 @@ import contextlib
 import json
 import random
 import signal
-import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from tests.support import anthropic_wire, openai_wire
+from tests.support.threaded import Threaded
 
 DEFAULT = object()
 
@@ -94,6 +95,8 @@ class ScriptedUpstream:
         self.prompt_tokens = 0  # tokens in the usage the client was sent
         self.completion_tokens = 0
         self.disconnects = 0  # responses the client (dario) stopped reading before the end
+        self.accept_token: Callable[[str], bool] | None = None  # None: any key; else a refused one gets a 401
+        self.unauthorized = 0  # requests answered 401 because accept_token refused their key
         self._runner: web.AppRunner | None = None
 
     @property
@@ -122,7 +125,7 @@ class ScriptedUpstream:
         return self.scripts.popleft() if self.scripts else Script()
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._authenticate])
         app.router.add_post(f"{self.prefix}/chat/completions", self._chat)
         app.router.add_get(f"{self.prefix}/models", self._models)
         app.router.add_post(f"{self.prefix}/messages", self._messages)
@@ -136,6 +139,26 @@ class ScriptedUpstream:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request,
+                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """Checks the key before anything else, as the providers do; a refused one is recorded but takes no script."""
+        authorization = request.headers.get("Authorization", "")
+        anthropic = request.path.startswith(f"{self.prefix}/messages")
+        token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
+        if not token and anthropic:
+            token = request.headers.get("x-api-key", "")
+        if self.accept_token is None or self.accept_token(token):
+            return await handler(request)
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), await request.read(),
+                                      request.query_string))
+        self.unauthorized += 1
+        if anthropic:
+            return web.json_response(anthropic_wire.error_body(401), status=401,
+                                     headers={"request-id": "req_" + uuid.uuid4().hex})
+        return web.json_response(openai_wire.error_body(401), status=401,
+                                 headers={"x-request-id": "req_" + uuid.uuid4().hex})
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": name, "object": "model", "created": 1700000000, "owned_by": "scripted"}
@@ -253,37 +276,12 @@ class ScriptedUpstream:
         return response
 
 
-class ThreadedUpstream:
-    """Runs a ScriptedUpstream on its own event loop in a background thread (for sync tests and the e2e suite)."""
-
-    def __init__(self, **options: object) -> None:
-        self.upstream = ScriptedUpstream(**options)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="scripted-upstream", daemon=True)
-
-    def __enter__(self) -> ScriptedUpstream:
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.upstream.start(), self._loop).result(10)
-        except BaseException:
-            self._close_loop()
-            raise
-        return self.upstream
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self.upstream.stop(), self._loop).result(10)
-        finally:
-            self._close_loop()
-
-    def _close_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self._loop.close()
+def ThreadedUpstream(**options: object) -> Threaded[ScriptedUpstream]:  # noqa: N802 - reads like a class
+    """`with ThreadedUpstream() as upstream:` a ScriptedUpstream on its own loop in a background thread."""
+    return Threaded(ScriptedUpstream(**options), name="scripted-upstream")
 
 
-def threaded(**options: object) -> ThreadedUpstream:
+def threaded(**options: object) -> Threaded[ScriptedUpstream]:
     """`with threaded() as upstream:` a ScriptedUpstream served from a background thread."""
     return ThreadedUpstream(**options)
 

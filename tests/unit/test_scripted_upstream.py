@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
+import anthropic
 import httpx2
 import openai
 import pytest
@@ -266,3 +267,37 @@ async def test_runs_alone_until_sigterm() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_accept_token_answers_a_refused_key_with_openais_401_before_any_script(
+    upstream: ScriptedUpstream, client: openai.AsyncOpenAI
+) -> None:
+    upstream.accept_token = lambda token: token == "good-key"
+    upstream.push(Script(content="kept for the good key"))
+    with pytest.raises(openai.AuthenticationError) as raised:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=ask())
+    assert raised.value.code == "invalid_api_key" and raised.value.type == "invalid_request_error"
+    assert raised.value.body["message"].startswith("Incorrect API key provided")
+    assert raised.value.response.headers["x-request-id"].startswith("req_")
+    async with openai.AsyncOpenAI(base_url=upstream.base_url, api_key="good-key", max_retries=0) as sdk:
+        completion = await sdk.chat.completions.create(model="gpt-4o-mini", messages=ask())
+    assert completion.choices[0].message.content == "kept for the good key"
+    assert (upstream.unauthorized, upstream.served, len(upstream.requests)) == (1, 1, 2)
+    assert upstream.requests[0].headers["Authorization"] == "Bearer test-key"
+
+
+async def test_accept_token_checks_anthropics_x_api_key_and_bearer(upstream: ScriptedUpstream) -> None:
+    upstream.accept_token = lambda token: token == "good-key"
+    origin = upstream.base_url.removesuffix("/v1")
+    ask_once = {"model": "claude-opus-5", "max_tokens": 16, "messages": ask()}
+    async with anthropic.AsyncAnthropic(base_url=origin, api_key="bad-key", max_retries=0) as sdk:
+        with pytest.raises(anthropic.AuthenticationError) as raised:
+            await sdk.messages.create(**ask_once)
+    assert raised.value.body == {"type": "error", "error": {"type": "authentication_error",
+                                                            "message": "invalid x-api-key"},
+                                 "request_id": raised.value.body["request_id"]}
+    async with anthropic.AsyncAnthropic(base_url=origin, api_key="good-key", max_retries=0) as sdk:
+        assert (await sdk.messages.create(**ask_once)).content[0].text.startswith("Hello")
+    async with anthropic.AsyncAnthropic(base_url=origin, auth_token="good-key", max_retries=0) as sdk:
+        assert (await sdk.messages.create(**ask_once)).content[0].text.startswith("Hello")
+    assert (upstream.unauthorized, upstream.served, len(upstream.requests)) == (1, 2, 3)
