@@ -82,6 +82,7 @@ def init(settings: Settings) -> web.Application:
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", info.models)
     app.router.add_get("/health", info.health)
+    app.router.add_get("/status", info.status)
     app.router.add_get("/", info.root)
     return app
 

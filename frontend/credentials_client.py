@@ -114,6 +114,14 @@ class CredentialsClient:
             self._leases[(backend, credential)] = lease
         return lease
 
+    async def list_backends(self) -> list[credentials_pb2.Backend]:
+        """Every backend with its credentials' public state (for /status; not on the request path)."""
+        try:
+            answer = await self.stub.ListBackends(credentials_pb2.ListBackendsRequest(), timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, SERVICE, self.socket_path) from None
+        return list(answer.backends)
+
     async def force_refresh(self, backend: str, credential: str, rejected: Lease) -> Lease | None:
         """After the upstream refused `rejected`: one refresh (shared with every request that saw the same
         token), then the new lease; None when no newer token could be had."""

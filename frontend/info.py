@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
 import grpc
@@ -48,6 +49,27 @@ async def health(request: web.Request) -> web.Response:
             "outcomes_backlog": state.pool.reporter.backlog,
         }
     )
+
+
+async def status(request: web.Request) -> web.Response:
+    """GET /status: every credential's kind, expiry and refresh state, asked of credential_service (no secret)."""
+    state = request.app[STATE]
+    backends = await state.credentials.list_backends()
+    now = time.time()
+    credentials = [
+        {
+            "backend": backend.name, "name": credential.name, "kind": credential.kind, "state": credential.state,
+            "expires_at": credential.expires_at or None,
+            "expires_in": round(credential.expires_at - now, 1) if credential.expires_at else None,
+            "last_refresh": credential.last_refresh or None, "last_error": credential.last_error or None,
+            "hint": credential.hint or None, "token_url": credential.token_url or None,
+            "client_id": credential.client_id or None, "scope": credential.scope or None,
+        }
+        for backend in backends
+        for credential in backend.credentials
+    ]
+    return web.json_response({"credentials": credentials, "lease_generation": state.credentials.lease_generation,
+                              "forced_refreshes": state.credentials.forced_refreshes})
 
 
 async def root(request: web.Request) -> web.Response:

@@ -11,13 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from dario import __version__
+from dario.cli import accounts
 from dario.cli.client import AdminClient, CliError
+from dario.cli.login import add_login_arguments, login
 from dario.cli.routes_command import proxy, routes
 from dario.presets import KINDS, PRESETS
 from dario.settings import ConfigError, Paths, load_settings
 from dario.v1 import credentials_pb2, pool_pb2
 
-console = Console()
+# Piped output (scripts, grep) gets wide tables rather than columns cut to 80 characters.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def read_key(arguments: argparse.Namespace) -> str:
@@ -104,10 +107,11 @@ def status(paths: Paths, arguments: argparse.Namespace) -> int:
         table.add_row("pool_service", states["pool_service"], str(paths.pool_socket))
         console.print(table)
         if states["credential_service"] == "SERVING":
-            backends = client.call("credential_service", client.credentials().ListBackends,
-                                   credentials_pb2.ListBackendsRequest()).backends
+            backends = accounts.list_backends(client)
             count = sum(len(backend.credentials) for backend in backends)
             console.print(f"{len(backends)} backend(s), {count} credential(s)")
+            if count:
+                console.print(accounts.credentials_table(backends))
         if states["pool_service"] == "SERVING":
             console.print(pool_summary(client))
     down = [service for service, state in states.items() if state != "SERVING"]
@@ -127,6 +131,13 @@ def pool_summary(client: AdminClient) -> str:
             f"{summary.input_tokens} input / {summary.output_tokens} output tokens")
 
 
+def add_key_options(parser: argparse.ArgumentParser) -> None:
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--key-stdin", action="store_true", help="read the key from standard input")
+    keys.add_argument("--key-env", metavar="VAR", help="read the key from environment variable VAR")
+    keys.add_argument("--key", help=argparse.SUPPRESS)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="dario", description="dario, a local LLM router: admin commands")
     root.add_argument("--version", action="version", version=f"dario {__version__}")
@@ -139,16 +150,19 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--kind", choices=KINDS)
     add.add_argument("--base-url")
     add.add_argument("--account", default="default", help="name of this credential (default: default)")
-    keys = add.add_mutually_exclusive_group()
-    keys.add_argument("--key-stdin", action="store_true", help="read the key from standard input")
-    keys.add_argument("--key-env", metavar="VAR", help="read the key from environment variable VAR")
-    keys.add_argument("--key", help=argparse.SUPPRESS)
+    add_key_options(add)
     add.set_defaults(handler=backend_add)
     backend.add_parser("list", help="list backends (never a secret)").set_defaults(handler=backend_list)
     remove = backend.add_parser("remove", help="remove a backend and its credentials")
     remove.add_argument("name")
     remove.set_defaults(handler=backend_remove)
-    commands.add_parser("status", help="state of each service").set_defaults(handler=status)
+    commands.add_parser("status", help="state of each service and credential").set_defaults(handler=status)
+    accounts.add_account_arguments(commands, add_key_options).set_defaults(
+        handler=lambda paths, arguments: accounts.accounts_add(paths, arguments, read_key))
+    login_parser = commands.add_parser("login", help="log in with OAuth (authorization code + PKCE)")
+    add_login_arguments(login_parser, KINDS)
+    login_parser.set_defaults(handler=lambda paths, arguments: login(
+        paths, arguments, accounts.secret_from(arguments, "client_secret", "client secret", required=False)))
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes_parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
     routes_parser.set_defaults(handler=routes)

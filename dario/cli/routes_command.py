@@ -18,7 +18,8 @@ from dario.routing import NoRoute, route
 from dario.settings import ConfigError, Paths
 from dario.v1 import credentials_pb2
 
-console = Console()
+# Piped output (scripts, grep) gets wide tables rather than columns cut to 80 characters.
+console = Console(width=None if sys.stdout.isatty() else 200)
 SAMPLE_MODELS = ("claude-sonnet-5-5", "gpt-4o-mini", "o3-mini")
 
 
