@@ -18,7 +18,8 @@ DEFAULT_ALIASES = MappingProxyType(
     {"opus": "claude-opus-5-5", "sonnet": "claude-sonnet-5-5", "haiku": "claude-haiku-5-5"}
 )
 RULE_KEYS = {"match", "backend", "model", "fallbacks"}
-TOP_KEYS = {"routes", "aliases", "default_backend", "server", "limits", "translation", "credentials"}
+TOP_KEYS = {"routes", "aliases", "default_backend", "server", "limits", "translation", "credentials", "pools",
+            "analytics", "pricing"}
 
 
 @dataclass(frozen=True)

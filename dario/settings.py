@@ -23,6 +23,9 @@ DEFAULT_REFRESH_AHEAD = 300.0
 DEFAULT_REFRESH_RETRY = 1.0
 DEFAULT_REFRESH_RETRY_MAX = 60.0
 DEFAULT_TOKEN_TIMEOUT = 10.0
+DEFAULT_QUEUE_SECONDS = 60.0
+DEFAULT_QUEUE_DEPTH = 50
+DEFAULT_RETENTION_DAYS = 90.0
 
 
 class ConfigError(ValueError):
@@ -93,6 +96,12 @@ class Settings:
     refresh_retry: float = DEFAULT_REFRESH_RETRY
     refresh_retry_max: float = DEFAULT_REFRESH_RETRY_MAX
     token_timeout: float = DEFAULT_TOKEN_TIMEOUT
+    # [pools]: when every credential of a backend is cooling down or exhausted, requests wait up to
+    # queue_seconds, at most queue_depth of them; past that the client gets 429 with retry-after.
+    queue_seconds: float = DEFAULT_QUEUE_SECONDS
+    queue_depth: int = DEFAULT_QUEUE_DEPTH
+    # [analytics]: rows older than retention_days are deleted; [pricing] entries override the shipped table.
+    retention_days: float = DEFAULT_RETENTION_DAYS
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -137,6 +146,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     limits = config.get("limits", {}) if isinstance(config.get("limits", {}), dict) else {}
     translation = config.get("translation", {}) if isinstance(config.get("translation", {}), dict) else {}
     credentials = config.get("credentials", {}) if isinstance(config.get("credentials", {}), dict) else {}
+    pools = config.get("pools", {}) if isinstance(config.get("pools", {}), dict) else {}
+    analytics = config.get("analytics", {}) if isinstance(config.get("analytics", {}), dict) else {}
 
     def seconds(section: Mapping, key: str, default: float, prefix: str) -> float:
         return float(_number(section.get(key, default), f"{prefix}.{key}", float))
@@ -166,5 +177,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         refresh_retry=seconds(credentials, "refresh_retry_seconds", DEFAULT_REFRESH_RETRY, "credentials"),
         refresh_retry_max=seconds(credentials, "refresh_retry_max_seconds", DEFAULT_REFRESH_RETRY_MAX, "credentials"),
         token_timeout=seconds(credentials, "token_timeout_seconds", DEFAULT_TOKEN_TIMEOUT, "credentials"),
+        queue_seconds=seconds(pools, "queue_seconds", DEFAULT_QUEUE_SECONDS, "pools"),
+        queue_depth=int(_number(pools.get("queue_depth", DEFAULT_QUEUE_DEPTH), "pools.queue_depth", int)),
+        retention_days=seconds(analytics, "retention_days", DEFAULT_RETENTION_DAYS, "analytics"),
         extra=config,
     )

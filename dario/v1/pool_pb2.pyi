@@ -7,22 +7,45 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AcquireRequest(_message.Message):
-    __slots__ = ("backend", "candidates", "request_id", "model")
+    __slots__ = ("backend", "candidates", "request_id", "model", "tried")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    TRIED_FIELD_NUMBER: _ClassVar[int]
     backend: str
     candidates: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
     model: str
-    def __init__(self, backend: _Optional[str] = ..., candidates: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    tried: _containers.RepeatedCompositeFieldContainer[Attempt]
+    def __init__(self, backend: _Optional[str] = ..., candidates: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., tried: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
+
+class Attempt(_message.Message):
+    __slots__ = ("credential", "status", "headers", "error_type")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    credential: str
+    status: int
+    headers: _containers.ScalarMap[str, str]
+    error_type: str
+    def __init__(self, credential: _Optional[str] = ..., status: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., error_type: _Optional[str] = ...) -> None: ...
 
 class AcquireResponse(_message.Message):
-    __slots__ = ("credential",)
+    __slots__ = ("credential", "queued_ms")
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
     credential: str
-    def __init__(self, credential: _Optional[str] = ...) -> None: ...
+    queued_ms: float
+    def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
     __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model")
@@ -91,3 +114,61 @@ class SummaryResponse(_message.Message):
     output_tokens: int
     errors: int
     def __init__(self, requests: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
+
+class AccountsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RateWindow(_message.Message):
+    __slots__ = ("name", "limit", "remaining", "reset_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    RESET_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    limit: float
+    remaining: float
+    reset_at: float
+    def __init__(self, name: _Optional[str] = ..., limit: _Optional[float] = ..., remaining: _Optional[float] = ..., reset_at: _Optional[float] = ...) -> None: ...
+
+class AccountState(_message.Message):
+    __slots__ = ("backend", "credential", "headroom", "status", "cooldown_until", "in_flight", "windows", "chosen", "last_status")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    HEADROOM_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    COOLDOWN_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: str
+    headroom: float
+    status: str
+    cooldown_until: float
+    in_flight: int
+    windows: _containers.RepeatedCompositeFieldContainer[RateWindow]
+    chosen: int
+    last_status: int
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., headroom: _Optional[float] = ..., status: _Optional[str] = ..., cooldown_until: _Optional[float] = ..., in_flight: _Optional[int] = ..., windows: _Optional[_Iterable[_Union[RateWindow, _Mapping]]] = ..., chosen: _Optional[int] = ..., last_status: _Optional[int] = ...) -> None: ...
+
+class AccountsResponse(_message.Message):
+    __slots__ = ("accounts", "queue_depth")
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    accounts: _containers.RepeatedCompositeFieldContainer[AccountState]
+    queue_depth: int
+    def __init__(self, accounts: _Optional[_Iterable[_Union[AccountState, _Mapping]]] = ..., queue_depth: _Optional[int] = ...) -> None: ...
+
+class AnalyticsRequest(_message.Message):
+    __slots__ = ("window_seconds",)
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    window_seconds: float
+    def __init__(self, window_seconds: _Optional[float] = ...) -> None: ...
+
+class AnalyticsResponse(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: str
+    def __init__(self, json: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,16 @@ class PoolStub:
                 request_serializer=dario_dot_v1_dot_pool__pb2.SummaryRequest.SerializeToString,
                 response_deserializer=dario_dot_v1_dot_pool__pb2.SummaryResponse.FromString,
                 _registered_method=True)
+        self.Accounts = channel.unary_unary(
+                '/dario.v1.Pool/Accounts',
+                request_serializer=dario_dot_v1_dot_pool__pb2.AccountsRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.AccountsResponse.FromString,
+                _registered_method=True)
+        self.Analytics = channel.unary_unary(
+                '/dario.v1.Pool/Analytics',
+                request_serializer=dario_dot_v1_dot_pool__pb2.AnalyticsRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.AnalyticsResponse.FromString,
+                _registered_method=True)
 
 
 class PoolServicer:
@@ -77,6 +87,20 @@ class PoolServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Accounts(self, request, context):
+        """Accounts returns every credential's pool state: headroom, windows, cooldown, in flight (GET /accounts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Analytics(self, request, context):
+        """Analytics returns the analytics report as JSON (GET /analytics, `dario analytics`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +118,16 @@ def add_PoolServicer_to_server(servicer, server):
                     servicer.Summary,
                     request_deserializer=dario_dot_v1_dot_pool__pb2.SummaryRequest.FromString,
                     response_serializer=dario_dot_v1_dot_pool__pb2.SummaryResponse.SerializeToString,
+            ),
+            'Accounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.Accounts,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.AccountsRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.AccountsResponse.SerializeToString,
+            ),
+            'Analytics': grpc.unary_unary_rpc_method_handler(
+                    servicer.Analytics,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.AnalyticsRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.AnalyticsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +212,60 @@ class Pool:
             '/dario.v1.Pool/Summary',
             dario_dot_v1_dot_pool__pb2.SummaryRequest.SerializeToString,
             dario_dot_v1_dot_pool__pb2.SummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Accounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Pool/Accounts',
+            dario_dot_v1_dot_pool__pb2.AccountsRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.AccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Analytics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Pool/Analytics',
+            dario_dot_v1_dot_pool__pb2.AnalyticsRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.AnalyticsResponse.FromString,
             options,
             channel_credentials,
             insecure,
