@@ -13,7 +13,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)([\"']?(?:api[_-]?key|x-api-key|authorization|access[_-]?token|refresh[_-]?token|"
-            r"client[_-]?secret|password|secret)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})"
+            r"client[_-]?secret|code[_-]?verifier|id[_-]?token|password|secret)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})"
         ),
         r"\1[REDACTED]",
     ),

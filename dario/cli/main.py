@@ -60,10 +60,14 @@ def backend_add(paths: Paths, arguments: argparse.Namespace) -> int:
             raise CliError("give --preset P, or both --kind and --base-url")
         kind, base_url, needs_key = arguments.kind, arguments.base_url, False
     key = read_key(arguments)
-    if needs_key and not key:
+    if arguments.no_account:
+        if key:
+            raise CliError("--no-account creates the backend without a credential: leave out the key option")
+    elif needs_key and not key:
         raise CliError(f"preset {arguments.preset!r} needs a key: add --key-stdin or --key-env VAR")
     request = credentials_pb2.AddBackendRequest(
-        name=arguments.name, kind=kind, base_url=base_url, credential_name=arguments.account, api_key=key
+        name=arguments.name, kind=kind, base_url=base_url, credential_name=arguments.account, api_key=key,
+        no_credential=arguments.no_account,
     )
     with AdminClient(paths) as client:
         answer = client.call("credential_service", client.credentials().AddBackend, request)
@@ -150,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--kind", choices=KINDS)
     add.add_argument("--base-url")
     add.add_argument("--account", default="default", help="name of this credential (default: default)")
+    add.add_argument("--no-account", action="store_true",
+                     help="no credential yet: add one with `dario accounts add` or `dario login`")
     add_key_options(add)
     add.set_defaults(handler=backend_add)
     backend.add_parser("list", help="list backends (never a secret)").set_defaults(handler=backend_list)

@@ -12,6 +12,10 @@ SECRETS = [
     ('{"api_key": "plain-secret-value-123"}', "plain-secret-value-123"),
     ("x-api-key=another-secret-456789", "another-secret-456789"),
     ("refresh_token=rt-secret-value-abcdef", "rt-secret-value-abcdef"),
+    ('{"refresh_token": "rt-json-secret-value", "expires_in": 3600}', "rt-json-secret-value"),
+    ("grant_type=client_credentials&client_secret=cs-secret-value-99", "cs-secret-value-99"),
+    ("code_verifier=pkce-verifier-secret-0123456789", "pkce-verifier-secret-0123456789"),
+    ('"access_token":"at-opaque-access-token-42"', "at-opaque-access-token-42"),
     ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl end", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0"),
 ]
 
