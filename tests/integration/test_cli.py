@@ -178,3 +178,31 @@ def test_status_survives_a_pool_service_without_summary(tmp_path: pathlib.Path) 
             health_only.stop(0)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("SERVING") == 2 and "pool summary not available" in result.stdout
+
+
+def test_accounts_add_list_refresh_logout_remove(stack: Services) -> None:
+    created = dario(stack.home, "backend", "add", "pooled", "--kind", "openai", "--base-url",
+                    "http://127.0.0.1:9/v1", "--no-account")
+    assert created.returncode == 0, created.stderr
+    added = dario(stack.home, "accounts", "add", "pooled", "first", "--key-env", "FIRST_KEY",
+                  extra_env={"FIRST_KEY": KEY})
+    assert added.returncode == 0, added.stderr
+    assert "account first (api_key) added to backend pooled, which has 1 account(s)" in added.stdout
+    second = dario(stack.home, "accounts", "add", "pooled", "second", "--key-stdin", input_text=KEY + "-2\n")
+    assert second.returncode == 0 and "2 account(s)" in second.stdout
+    twice = dario(stack.home, "accounts", "add", "pooled", "second", "--key-stdin", input_text=KEY + "\n")
+    assert twice.returncode == 1 and "already has a credential named 'second'" in twice.stderr
+    listed = dario(stack.home, "accounts", "list", "pooled")
+    assert listed.returncode == 0 and "first" in listed.stdout and "second" in listed.stdout
+    assert KEY not in listed.stdout
+    refreshed = dario(stack.home, "refresh", "pooled")
+    assert refreshed.returncode == 1 and "no oauth or client_credentials credential in pooled" in refreshed.stderr
+    logout = dario(stack.home, "logout", "pooled", "--account", "first")
+    assert logout.returncode == 1 and "is an API key, not a login" in logout.stderr
+    oauth_without_token = dario(stack.home, "accounts", "add", "pooled", "third", "--oauth", "--token-url",
+                                "https://auth.example/token", "--client-id", "c")
+    assert oauth_without_token.returncode == 1 and "refresh token" in oauth_without_token.stderr
+    removed = dario(stack.home, "accounts", "remove", "pooled", "first")
+    assert removed.returncode == 0 and "1 account(s) left" in removed.stdout
+    status = dario(stack.home, "status")
+    assert "pooled" in status.stdout and "second" in status.stdout and KEY not in status.stdout
