@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x61rio/v1/pool.proto\x12\x08\x64\x61rio.v1\"z\n\x0e\x41\x63quireRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncandidates\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12 \n\x05tried\x18\x05 \x03(\x0b\x32\x11.dario.v1.Attempt\"\xa2\x01\n\x07\x41ttempt\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12/\n\x07headers\x18\x03 \x03(\x0b\x32\x1e.dario.v1.Attempt.HeadersEntry\x12\x12\n\nerror_type\x18\x04 \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"8\n\x0f\x41\x63quireResponse\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\x11\n\tqueued_ms\x18\x02 \x01(\x01\"\xdc\x02\n\x07Outcome\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nstarted_at\x18\x02 \x01(\x01\x12\x12\n\napi_format\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\x12\x12\n\ncredential\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\x05\x12\x12\n\nerror_type\x18\x08 \x01(\t\x12\x12\n\nlatency_ms\x18\t \x01(\x01\x12\x0f\n\x07ttfb_ms\x18\n \x01(\x01\x12\x14\n\x0cinput_tokens\x18\x0b \x01(\x03\x12\x15\n\routput_tokens\x18\x0c \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\r \x01(\x03\x12\x18\n\x10reasoning_tokens\x18\x0e \x01(\x03\x12\x0e\n\x06stream\x18\x0f \x01(\x08\x12\x10\n\x08\x61\x63quired\x18\x10 \x01(\x08\x12\x14\n\x0cserved_model\x18\x11 \x01(\t\"F\n\rReportRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12#\n\x08outcomes\x18\x02 \x03(\x0b\x32\x11.dario.v1.Outcome\"\"\n\x0eReportResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"\x10\n\x0eSummaryRequest\"`\n\x0fSummaryResponse\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\"\x11\n\x0f\x41\x63\x63ountsRequest\"N\n\nRateWindow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x01\x12\x11\n\tremaining\x18\x03 \x01(\x01\x12\x10\n\x08reset_at\x18\x04 \x01(\x01\"\xcc\x01\n\x0c\x41\x63\x63ountState\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12\x10\n\x08headroom\x18\x03 \x01(\x01\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x16\n\x0e\x63ooldown_until\x18\x05 \x01(\x01\x12\x11\n\tin_flight\x18\x06 \x01(\x05\x12%\n\x07windows\x18\x07 \x03(\x0b\x32\x14.dario.v1.RateWindow\x12\x0e\n\x06\x63hosen\x18\x08 \x01(\x03\x12\x13\n\x0blast_status\x18\t \x01(\x05\"Q\n\x10\x41\x63\x63ountsResponse\x12(\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x16.dario.v1.AccountState\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x05\"*\n\x10\x41nalyticsRequest\x12\x16\n\x0ewindow_seconds\x18\x01 \x01(\x01\"!\n\x11\x41nalyticsResponse\x12\x0c\n\x04json\x18\x01 \x01(\t2\xd0\x02\n\x04Pool\x12>\n\x07\x41\x63quire\x12\x18.dario.v1.AcquireRequest\x1a\x19.dario.v1.AcquireResponse\x12?\n\x06Report\x12\x17.dario.v1.ReportRequest\x1a\x18.dario.v1.ReportResponse(\x01\x30\x01\x12>\n\x07Summary\x12\x18.dario.v1.SummaryRequest\x1a\x19.dario.v1.SummaryResponse\x12\x41\n\x08\x41\x63\x63ounts\x12\x19.dario.v1.AccountsRequest\x1a\x1a.dario.v1.AccountsResponse\x12\x44\n\tAnalytics\x12\x1a.dario.v1.AnalyticsRequest\x1a\x1b.dario.v1.AnalyticsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x61rio/v1/pool.proto\x12\x08\x64\x61rio.v1\"z\n\x0e\x41\x63quireRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncandidates\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12 \n\x05tried\x18\x05 \x03(\x0b\x32\x11.dario.v1.Attempt\"\xa2\x01\n\x07\x41ttempt\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12/\n\x07headers\x18\x03 \x03(\x0b\x32\x1e.dario.v1.Attempt.HeadersEntry\x12\x12\n\nerror_type\x18\x04 \x01(\t\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"8\n\x0f\x41\x63quireResponse\x12\x12\n\ncredential\x18\x01 \x01(\t\x12\x11\n\tqueued_ms\x18\x02 \x01(\x01\"\xc4\x04\n\x07Outcome\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nstarted_at\x18\x02 \x01(\x01\x12\x12\n\napi_format\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\x12\x12\n\ncredential\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\x05\x12\x12\n\nerror_type\x18\x08 \x01(\t\x12\x12\n\nlatency_ms\x18\t \x01(\x01\x12\x0f\n\x07ttfb_ms\x18\n \x01(\x01\x12\x14\n\x0cinput_tokens\x18\x0b \x01(\x03\x12\x15\n\routput_tokens\x18\x0c \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\r \x01(\x03\x12\x18\n\x10reasoning_tokens\x18\x0e \x01(\x03\x12\x0e\n\x06stream\x18\x0f \x01(\x08\x12\x10\n\x08\x61\x63quired\x18\x10 \x01(\x08\x12\x14\n\x0cserved_model\x18\x11 \x01(\t\x12\x43\n\x12rate_limit_headers\x18\x12 \x03(\x0b\x32\'.dario.v1.Outcome.RateLimitHeadersEntry\x12\x10\n\x08\x61ttempts\x18\x13 \x01(\x05\x12\x10\n\x08\x66\x61ilover\x18\x14 \x01(\t\x12\x15\n\rfallback_from\x18\x15 \x01(\t\x12\x11\n\tqueued_ms\x18\x16 \x01(\x01\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x17 \x01(\x03\x1a\x37\n\x15RateLimitHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\rReportRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12#\n\x08outcomes\x18\x02 \x03(\x0b\x32\x11.dario.v1.Outcome\"\"\n\x0eReportResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"\x10\n\x0eSummaryRequest\"`\n\x0fSummaryResponse\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\"\x11\n\x0f\x41\x63\x63ountsRequest\"N\n\nRateWindow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x01\x12\x11\n\tremaining\x18\x03 \x01(\x01\x12\x10\n\x08reset_at\x18\x04 \x01(\x01\"\xcc\x01\n\x0c\x41\x63\x63ountState\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12\x10\n\x08headroom\x18\x03 \x01(\x01\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x16\n\x0e\x63ooldown_until\x18\x05 \x01(\x01\x12\x11\n\tin_flight\x18\x06 \x01(\x05\x12%\n\x07windows\x18\x07 \x03(\x0b\x32\x14.dario.v1.RateWindow\x12\x0e\n\x06\x63hosen\x18\x08 \x01(\x03\x12\x13\n\x0blast_status\x18\t \x01(\x05\"Q\n\x10\x41\x63\x63ountsResponse\x12(\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x16.dario.v1.AccountState\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x05\"*\n\x10\x41nalyticsRequest\x12\x16\n\x0ewindow_seconds\x18\x01 \x01(\x01\"!\n\x11\x41nalyticsResponse\x12\x0c\n\x04json\x18\x01 \x01(\t2\xd0\x02\n\x04Pool\x12>\n\x07\x41\x63quire\x12\x18.dario.v1.AcquireRequest\x1a\x19.dario.v1.AcquireResponse\x12?\n\x06Report\x12\x17.dario.v1.ReportRequest\x1a\x18.dario.v1.ReportResponse(\x01\x30\x01\x12>\n\x07Summary\x12\x18.dario.v1.SummaryRequest\x1a\x19.dario.v1.SummaryResponse\x12\x41\n\x08\x41\x63\x63ounts\x12\x19.dario.v1.AccountsRequest\x1a\x1a.dario.v1.AccountsResponse\x12\x44\n\tAnalytics\x12\x1a.dario.v1.AnalyticsRequest\x1a\x1b.dario.v1.AnalyticsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ATTEMPT_HEADERSENTRY']._loaded_options = None
   _globals['_ATTEMPT_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_OUTCOME_RATELIMITHEADERSENTRY']._loaded_options = None
+  _globals['_OUTCOME_RATELIMITHEADERSENTRY']._serialized_options = b'8\001'
   _globals['_ACQUIREREQUEST']._serialized_start=33
   _globals['_ACQUIREREQUEST']._serialized_end=155
   _globals['_ATTEMPT']._serialized_start=158
@@ -42,27 +44,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACQUIRERESPONSE']._serialized_start=322
   _globals['_ACQUIRERESPONSE']._serialized_end=378
   _globals['_OUTCOME']._serialized_start=381
-  _globals['_OUTCOME']._serialized_end=729
-  _globals['_REPORTREQUEST']._serialized_start=731
-  _globals['_REPORTREQUEST']._serialized_end=801
-  _globals['_REPORTRESPONSE']._serialized_start=803
-  _globals['_REPORTRESPONSE']._serialized_end=837
-  _globals['_SUMMARYREQUEST']._serialized_start=839
-  _globals['_SUMMARYREQUEST']._serialized_end=855
-  _globals['_SUMMARYRESPONSE']._serialized_start=857
-  _globals['_SUMMARYRESPONSE']._serialized_end=953
-  _globals['_ACCOUNTSREQUEST']._serialized_start=955
-  _globals['_ACCOUNTSREQUEST']._serialized_end=972
-  _globals['_RATEWINDOW']._serialized_start=974
-  _globals['_RATEWINDOW']._serialized_end=1052
-  _globals['_ACCOUNTSTATE']._serialized_start=1055
-  _globals['_ACCOUNTSTATE']._serialized_end=1259
-  _globals['_ACCOUNTSRESPONSE']._serialized_start=1261
-  _globals['_ACCOUNTSRESPONSE']._serialized_end=1342
-  _globals['_ANALYTICSREQUEST']._serialized_start=1344
-  _globals['_ANALYTICSREQUEST']._serialized_end=1386
-  _globals['_ANALYTICSRESPONSE']._serialized_start=1388
-  _globals['_ANALYTICSRESPONSE']._serialized_end=1421
-  _globals['_POOL']._serialized_start=1424
-  _globals['_POOL']._serialized_end=1760
+  _globals['_OUTCOME']._serialized_end=961
+  _globals['_OUTCOME_RATELIMITHEADERSENTRY']._serialized_start=906
+  _globals['_OUTCOME_RATELIMITHEADERSENTRY']._serialized_end=961
+  _globals['_REPORTREQUEST']._serialized_start=963
+  _globals['_REPORTREQUEST']._serialized_end=1033
+  _globals['_REPORTRESPONSE']._serialized_start=1035
+  _globals['_REPORTRESPONSE']._serialized_end=1069
+  _globals['_SUMMARYREQUEST']._serialized_start=1071
+  _globals['_SUMMARYREQUEST']._serialized_end=1087
+  _globals['_SUMMARYRESPONSE']._serialized_start=1089
+  _globals['_SUMMARYRESPONSE']._serialized_end=1185
+  _globals['_ACCOUNTSREQUEST']._serialized_start=1187
+  _globals['_ACCOUNTSREQUEST']._serialized_end=1204
+  _globals['_RATEWINDOW']._serialized_start=1206
+  _globals['_RATEWINDOW']._serialized_end=1284
+  _globals['_ACCOUNTSTATE']._serialized_start=1287
+  _globals['_ACCOUNTSTATE']._serialized_end=1491
+  _globals['_ACCOUNTSRESPONSE']._serialized_start=1493
+  _globals['_ACCOUNTSRESPONSE']._serialized_end=1574
+  _globals['_ANALYTICSREQUEST']._serialized_start=1576
+  _globals['_ANALYTICSREQUEST']._serialized_end=1618
+  _globals['_ANALYTICSRESPONSE']._serialized_start=1620
+  _globals['_ANALYTICSRESPONSE']._serialized_end=1653
+  _globals['_POOL']._serialized_start=1656
+  _globals['_POOL']._serialized_end=1992
 # @@protoc_insertion_point(module_scope)
