@@ -17,10 +17,10 @@ from pool_service.servicer import PoolServicer
 async def serve() -> None:
     settings = load_settings()
     settings.paths.ensure()
-    store = AnalyticsStore(settings.paths.analytics_db)
+    store = AnalyticsStore.from_settings(settings)  # pricing overrides and retention from config.toml
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
-        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store, stopping), server)
+        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store, settings, stopping), server)
         return [pool_pb2.DESCRIPTOR.services_by_name["Pool"].full_name]
 
     async def close_store() -> None:

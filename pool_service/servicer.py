@@ -1,18 +1,32 @@
-"""The Pool gRPC servicer: Acquire on the request path, Report for outcomes (acknowledged once committed)."""
+"""The Pool gRPC servicer: Acquire (with the queue) on the request path, Report for outcomes, Accounts."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+import math
+import time
+from collections.abc import AsyncIterator, Collection
+from typing import NoReturn
 
 import grpc
 
+from dario.settings import Settings
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore, row_from_outcome
-from pool_service.selection import NoCandidates, Selector
+from pool_service.reports import report
+from pool_service.selection import Account, Pool
+
+DEFAULT_REPORT_WINDOW = 3600.0
 
 log = logging.getLogger(__name__)
+
+# A queued Acquire gives up this long before the client's deadline, so the answer (with retry-after) arrives.
+DEADLINE_MARGIN = 0.05
+# Timers may fire a hair before a cooldown's wall-clock end; waking this much later avoids a spin.
+CLOCK_SLACK = 0.005
 
 
 async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
@@ -34,35 +48,170 @@ async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> As
         stop.cancel()
 
 
+def account_message(account: Account) -> pool_pb2.AccountState:
+    return pool_pb2.AccountState(
+        backend=account.backend,
+        credential=account.credential,
+        headroom=account.headroom,
+        status=account.status,
+        cooldown_until=account.cooldown_until,
+        in_flight=account.in_flight,
+        windows=[
+            pool_pb2.RateWindow(
+                name=window.name, limit=window.limit, remaining=window.remaining, reset_at=window.reset_at or 0.0
+            )
+            for window in account.windows
+        ],
+        chosen=account.chosen,
+        last_status=account.last_status,
+    )
+
+
 class PoolServicer(pool_pb2_grpc.PoolServicer):
-    def __init__(self, store: AnalyticsStore, stopping: asyncio.Event | None = None,
-                 selector: Selector | None = None) -> None:
+    def __init__(
+        self, store: AnalyticsStore, settings: Settings, stopping: asyncio.Event | None = None, pool: Pool | None = None
+    ) -> None:
         self.store = store
+        self.settings = settings
         self.stopping = stopping or asyncio.Event()
-        self.selector = selector or Selector()
+        self.pool = pool or Pool()
+        self.queue_depth = 0
+        self._changed: dict[str, asyncio.Event] = {}  # per backend, set (and replaced) when its state changes
+
+    def _notify(self, backend: str) -> None:
+        if (event := self._changed.pop(backend, None)) is not None:
+            event.set()
 
     async def Acquire(self, request: pool_pb2.AcquireRequest, context: grpc.aio.ServicerContext):
-        if not request.backend:
+        backend, candidates = request.backend, list(request.candidates)
+        if not backend:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "backend must not be empty")
+        if not candidates:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"backend {backend!r} has no credentials; add one with `dario accounts add`",
+            )
+        now, request_id = time.time(), request.request_id
+        for attempt in request.tried:
+            # Only the attempt whose credential the request still holds counts: the others were settled by the
+            # Acquire that followed them.
+            self.pool.settle(request_id, backend, attempt.credential, attempt.status, dict(attempt.headers), now)
+        if request.tried:
+            self._notify(backend)
+        tried = {attempt.credential for attempt in request.tried}
+        if (credential := self.pool.choose(backend, candidates, now, tried, request_id)) is not None:
+            return pool_pb2.AcquireResponse(credential=credential)
+        if self.pool.available_at(backend, candidates, now, exclude=tried) is None:
+            # Every credential failed this very request: no point waiting, the frontend tries the fallbacks.
+            attempts = " ".join(
+                f"{attempt.credential}:{attempt.status or attempt.error_type or 0}" for attempt in request.tried
+            )
+            await self._exhausted(
+                context, backend, candidates, (), f"every credential of backend {backend!r} was tried: {attempts}"
+            )
+        return await self._queue(context, request, tried)
+
+    async def _queue(
+        self, context: grpc.aio.ServicerContext, request: pool_pb2.AcquireRequest, tried: set[str]
+    ) -> pool_pb2.AcquireResponse:
+        """Waits for a candidate to recover, up to queue_seconds and the client's deadline, in a bounded queue."""
+        backend, candidates = request.backend, list(request.candidates)
+        limited = (
+            f"all {len(candidates)} credentials of backend {backend!r} are"
+            if len(candidates) > 1
+            else f"the only credential of backend {backend!r} is"
+        ) + " rate-limited"
+        if self.queue_depth >= self.settings.queue_depth:
+            await self._exhausted(
+                context, backend, candidates, tried, f"{limited}; the queue is full ({self.settings.queue_depth})"
+            )
+        remaining = context.time_remaining()
+        # Give up a little before the client's deadline, so it gets retry-after rather than a bare timeout.
+        wait = (
+            self.settings.queue_seconds
+            if remaining is None
+            else min(self.settings.queue_seconds, remaining - DEADLINE_MARGIN)
+        )
+        started = time.monotonic()
+        self.queue_depth += 1
         try:
-            credential = self.selector.choose(request.backend, list(request.candidates))
-        except NoCandidates as error:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{error}; add one with `dario backend add`")
-        return pool_pb2.AcquireResponse(credential=credential)
+            while (left := started + wait - time.monotonic()) > 0:
+                changed = self._changed.setdefault(backend, asyncio.Event())
+                now = time.time()
+                recovers_in = (self.pool.available_at(backend, candidates, now, exclude=tried) or now) - now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(left, recovers_in + CLOCK_SLACK))
+                credential = self.pool.choose(backend, candidates, time.time(), tried, request.request_id)
+                if credential is not None:
+                    return pool_pb2.AcquireResponse(
+                        credential=credential, queued_ms=(time.monotonic() - started) * 1000
+                    )
+        finally:
+            self.queue_depth -= 1
+        await self._exhausted(
+            context,
+            backend,
+            candidates,
+            tried,
+            f"{limited}; waited {time.monotonic() - started:.0f}s for one to recover",
+        )
+
+    async def _exhausted(
+        self,
+        context: grpc.aio.ServicerContext,
+        backend: str,
+        candidates: list[str],
+        exclude: Collection[str],
+        message: str,
+    ) -> NoReturn:
+        """Aborts RESOURCE_EXHAUSTED, with retry-after (whole seconds, at least 1) when a candidate will recover."""
+        now = time.time()
+        available_at = self.pool.available_at(backend, candidates, now, exclude=exclude)
+        metadata = ()
+        if available_at is not None and available_at > now:
+            metadata = (("retry-after", str(max(1, math.ceil(available_at - now)))),)
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message, trailing_metadata=metadata)
 
     async def Report(
         self, request_iterator: AsyncIterator[pool_pb2.ReportRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pool_pb2.ReportResponse]:
         async for batch in until_stopping(request_iterator, self.stopping):
+            now = time.time()
             for outcome in batch.outcomes:
-                if outcome.acquired:
-                    self.selector.release(outcome.backend, outcome.credential)
+                if outcome.acquired and self.pool.settle(
+                    outcome.request_id,
+                    outcome.backend,
+                    outcome.credential,
+                    outcome.status,
+                    dict(outcome.rate_limit_headers),
+                    now,
+                ):
+                    self._notify(outcome.backend)
             try:
                 await self.store.write([row_from_outcome(outcome) for outcome in batch.outcomes])
             except OSError as error:
                 # Not acknowledged: the frontend keeps the batch and sends it again.
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
             yield pool_pb2.ReportResponse(sequence=batch.sequence)
+
+    async def Accounts(self, request: pool_pb2.AccountsRequest, context: grpc.aio.ServicerContext):
+        return pool_pb2.AccountsResponse(
+            accounts=[account_message(account) for account in self.pool.snapshot(time.time())],
+            queue_depth=self.queue_depth,
+        )
+
+    async def Analytics(self, request: pool_pb2.AnalyticsRequest, context: grpc.aio.ServicerContext):
+        """The analytics report as JSON; the forecast uses the pools' rate-limit windows as they are now."""
+        now = time.time()
+        accounts = [
+            {"backend": account.backend, "credential": account.credential,
+             "windows": [{"name": window.name, "limit": window.limit, "remaining": window.remaining,
+                          "reset_at": window.reset_at} for window in account.windows]}
+            for account in self.pool.snapshot(now)
+        ]
+        window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
+        document = await asyncio.to_thread(report, self.store.path, now, window, accounts)
+        return pool_pb2.AnalyticsResponse(json=json.dumps(document))
 
     async def Summary(self, request: pool_pb2.SummaryRequest, context: grpc.aio.ServicerContext):
         totals = await asyncio.to_thread(self.store.totals)
