@@ -1,4 +1,7 @@
-"""The analytics store: every request's outcome in $DARIO_HOME/analytics.db, written by one thread in batches."""
+"""The analytics store: every request's outcome in $DARIO_HOME/analytics.db, written by one thread in batches.
+
+The writer also prices each row (pool_service.pricing) and deletes rows past the retention period.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,14 @@ import logging
 import pathlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlite_utils
+
+from dario.settings import Settings
+from pool_service.pricing import Pricing
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +39,19 @@ COLUMNS = {
     "cache_read_tokens": int,
     "reasoning_tokens": int,
     "stream": int,
+    # Added with pools; databases created before them get the columns on open (NULL in old rows).
+    "attempts": int,
+    "failover": str,
+    "fallback_from": str,
+    "queued_ms": float,
+    "cache_write_tokens": int,
+    "cost_usd": float,
 }
-TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
+# Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults.
+OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1}
+PRUNE_INTERVAL = 3600.0
+DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -45,12 +63,17 @@ class Totals:
 
 
 def open_database(path: pathlib.Path) -> sqlite_utils.Database:
-    """Opens (creating if needed) the database with its schema, in WAL mode."""
+    """Opens (creating if needed) the database with its schema, in WAL mode; adds columns it lacks."""
     database = sqlite_utils.Database(path)
     database.enable_wal()
     table = database[TABLE]
     if not table.exists():
         table.create(COLUMNS, pk="request_id")
+    else:
+        present = table.columns_dict
+        for name, kind in COLUMNS.items():
+            if name not in present:
+                table.add_column(name, kind)
     table.create_index(["started_at"], if_not_exists=True)
     table.create_index(["backend"], if_not_exists=True)
     path.chmod(0o600)
@@ -58,8 +81,9 @@ def open_database(path: pathlib.Path) -> sqlite_utils.Database:
 
 
 def row_from_outcome(outcome: object) -> dict:
-    """A database row from a pool_pb2.Outcome; -1 token counts (not reported) become NULL."""
-    row = {name: getattr(outcome, name) for name in COLUMNS}
+    """A database row from a pool_pb2.Outcome; -1 token counts (not reported) become NULL. cost_usd is left to
+    the writer, which holds the pricing."""
+    row = {name: getattr(outcome, name, OPTIONAL_FIELDS.get(name)) for name in COLUMNS if name != "cost_usd"}
     row["stream"] = int(bool(row["stream"]))
     for name in TOKEN_COLUMNS:
         if row[name] < 0:
@@ -67,16 +91,57 @@ def row_from_outcome(outcome: object) -> dict:
     return row
 
 
-class AnalyticsStore:
-    """Owns the single writer thread; `submit` hands it rows and says (via callback) when they are committed."""
+def priced(row: dict, pricing: Pricing) -> dict:
+    """row with cost_usd estimated from the served model (else the requested one) when it has none yet."""
+    if row.get("cost_usd") is not None:
+        return row
+    model = row.get("served_model") or row.get("model") or ""
+    cost = pricing.cost(
+        model,
+        row.get("input_tokens"),
+        row.get("output_tokens"),
+        row.get("cache_read_tokens"),
+        row.get("cache_write_tokens"),
+    )
+    return {**row, "cost_usd": cost}
 
-    def __init__(self, path: pathlib.Path) -> None:
+
+def prune(database: sqlite_utils.Database, retention_days: float, now: float) -> int:
+    """Deletes rows that started more than retention_days before now; returns how many."""
+    with database.conn:
+        cursor = database.execute(f"delete from {TABLE} where started_at < ?", [now - retention_days * DAY])
+    return cursor.rowcount
+
+
+class AnalyticsStore:
+    """Owns the single writer thread; `submit` hands it rows and says (via callback) when they are committed.
+
+    retention_days=None keeps every row; otherwise old rows are deleted at open and then at most hourly.
+    """
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        pricing: Pricing | None = None,
+        retention_days: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
+        self.pricing = pricing if pricing is not None else Pricing.load()
+        self.retention_days = retention_days
+        self._clock = clock
+        self._next_prune = 0.0
         self._queue: queue.Queue[tuple[list[dict], Callable[[bool], None]] | None] = queue.Queue()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, name="analytics-writer", daemon=True)
         self._thread.start()
         self._ready.wait(10)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnalyticsStore:
+        """The store pool_service runs: its path, retention_days and config.toml's [pricing] from Settings."""
+        overrides = settings.extra.get("pricing", {})
+        return cls(settings.paths.analytics_db, pricing=Pricing.load(overrides), retention_days=settings.retention_days)
 
     def submit(self, rows: list[dict], on_done: Callable[[bool], None]) -> None:
         """Queues rows; on_done(True) once committed, on_done(False) if the write failed."""
@@ -97,10 +162,15 @@ class AnalyticsStore:
 
     def _write_loop(self) -> None:
         database = open_database(self.path)
+        self._prune_if_due(database)
         self._ready.set()
         stopping = False
         while not stopping:
-            batches = [self._queue.get()]
+            try:
+                batches = [self._queue.get(timeout=self._until_prune())]
+            except queue.Empty:
+                self._prune_if_due(database)
+                continue
             while True:  # everything already waiting goes into the same transaction
                 try:
                     batches.append(self._queue.get_nowait())
@@ -109,18 +179,40 @@ class AnalyticsStore:
             if None in batches:
                 stopping = True
                 batches = [batch for batch in batches if batch is not None]
-            rows = [row for batch_rows, _ in batches for row in batch_rows]
-            committed = True
-            if rows:
-                try:
-                    with database.conn:
-                        database[TABLE].insert_all(rows, replace=True, batch_size=500)
-                except Exception:  # noqa: BLE001 — any failure must reach the waiting acks, not kill the writer
-                    log.exception("could not write %d analytics rows", len(rows))
-                    committed = False
+            committed = self._insert(database, [row for batch_rows, _ in batches for row in batch_rows])
             for _, on_done in batches:
                 on_done(committed)
+            self._prune_if_due(database)
         database.close()
+
+    def _insert(self, database: sqlite_utils.Database, rows: list[dict]) -> bool:
+        if not rows:
+            return True
+        try:
+            with database.conn:
+                database[TABLE].insert_all([priced(row, self.pricing) for row in rows], replace=True, batch_size=500)
+        except Exception:  # noqa: BLE001 — any failure must reach the waiting acks, not kill the writer
+            log.exception("could not write %d analytics rows", len(rows))
+            return False
+        return True
+
+    def _until_prune(self) -> float | None:
+        if self.retention_days is None:
+            return None
+        return max(0.0, self._next_prune - self._clock())
+
+    def _prune_if_due(self, database: sqlite_utils.Database) -> None:
+        now = self._clock()
+        if self.retention_days is None or now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_INTERVAL
+        try:
+            deleted = prune(database, self.retention_days, now)
+        except Exception:  # noqa: BLE001 — retention is housekeeping; the next run tries again
+            log.exception("could not delete analytics rows older than %s days", self.retention_days)
+            return
+        if deleted:
+            log.info("deleted %d analytics rows older than %s days", deleted, self.retention_days)
 
     def totals(self) -> Totals:
         """Read on a connection of its own (WAL lets readers run beside the writer)."""

@@ -1,0 +1,127 @@
+"""Estimated request cost from token counts: the shipped pricing.toml, overridden by config.toml's [pricing].
+
+Lookup: config's globs first, then the shipped ones; within each, the most specific matching glob wins
+(most literal characters, ties to the one listed first). Pure apart from reading the shipped file once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.resources
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from dario.settings import ConfigError
+
+PER_TOKENS = 1_000_000
+_WILDCARDS = frozenset("*?[]")
+_PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens; input_includes_cache_read says how the upstream counts input (see pricing.toml)."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    input_includes_cache_read: bool = True
+
+
+def _specificity(pattern: str) -> int:
+    return sum(character not in _WILDCARDS for character in pattern)
+
+
+def _best_match(entries: Mapping[str, Mapping[str, object]], model: str) -> Mapping[str, object] | None:
+    """The entry of the most specific glob matching model (case-insensitive), or None."""
+    best, best_specificity = None, -1
+    for pattern, entry in entries.items():
+        if fnmatch.fnmatchcase(model, pattern) and _specificity(pattern) > best_specificity:
+            best, best_specificity = entry, _specificity(pattern)
+    return best
+
+
+def _validated(table: object, source: str) -> dict[str, dict[str, object]]:
+    """{lower-cased glob: fields} from a [pricing] table, or ConfigError naming the bad field."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{source} must be a table of model globs, like [pricing."gpt-4o*"]')
+    entries: dict[str, dict[str, object]] = {}
+    for pattern, entry in table.items():
+        name = f'{source}."{pattern}"'
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{name} must be a table with input = … and output = … (USD per million tokens)")
+        known = {field.name for field in fields(Price)}
+        for key, value in entry.items():
+            if key not in known:
+                raise ConfigError(f"{name}.{key} is not a pricing field; use {', '.join(sorted(known))}")
+            if key == "input_includes_cache_read":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{name}.{key} must be true or false, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name}.{key} must be a number of USD per million tokens ≥ 0, got {value!r}")
+        entries[str(pattern).lower()] = dict(entry)
+    return entries
+
+
+def _shipped() -> dict[str, dict[str, object]]:
+    text = importlib.resources.files("pool_service").joinpath("pricing.toml").read_text(encoding="utf-8")
+    return _validated(tomllib.loads(text).get("pricing", {}), "pool_service/pricing.toml: pricing")
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The shipped table and the user's overrides, both {glob: fields}; build it with Pricing.load."""
+
+    shipped: Mapping[str, Mapping[str, object]]
+    overrides: Mapping[str, Mapping[str, object]]
+
+    @classmethod
+    def load(cls, overrides: Mapping | None = None) -> Pricing:
+        """The shipped prices with config.toml's [pricing] table (settings.extra["pricing"]) on top."""
+        return cls(shipped=_shipped(), overrides=_validated(overrides or {}, "config.toml: pricing"))
+
+    def price(self, model: str) -> Price | None:
+        """The price of model, or None when no glob matches it."""
+        model = model.lower()
+        override = _best_match(self.overrides, model)
+        shipped = _best_match(self.shipped, model)
+        if override is None and shipped is None:
+            return None
+        merged = {**(shipped or {}), **(override or {})}
+        if "input" not in merged or "output" not in merged:
+            return None
+        for name in ("cache_read", "cache_write"):
+            merged.setdefault(name, merged["input"])
+        return Price(
+            **{name: float(merged[name]) for name in _PRICE_FIELDS},
+            input_includes_cache_read=bool(merged.get("input_includes_cache_read", True)),
+        )
+
+    def cost(
+        self,
+        model: str,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+    ) -> float | None:
+        """Estimated USD; None for an unknown model or when the upstream reported no input or output count."""
+        price = self.price(model) if model else None
+        if price is None or (input_tokens is None and output_tokens is None):
+            return None
+        input_tokens, output_tokens = input_tokens or 0, output_tokens or 0
+        cache_read, cache_write = cache_read_tokens or 0, cache_write_tokens or 0
+        uncached = input_tokens
+        # OpenAI-style input already counts the cache reads; a count smaller than the reads cannot, whatever
+        # the table says (e.g. a Claude model behind an OpenAI-compatible gateway that reports Anthropic's way).
+        if price.input_includes_cache_read and input_tokens >= cache_read:
+            uncached = input_tokens - cache_read
+        return (
+            uncached * price.input
+            + output_tokens * price.output
+            + cache_read * price.cache_read
+            + cache_write * price.cache_write
+        ) / PER_TOKENS

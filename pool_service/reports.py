@@ -1,0 +1,258 @@
+"""The analytics report behind GET /analytics and `dario analytics`: totals, groups, burn rate, forecast.
+
+Sums and counts are SQL aggregates (the window is found through the started_at index); latency
+percentiles are computed over the window's rows only, so all-time totals carry none.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlite_utils
+
+TABLE = "requests"
+# What a request is grouped and priced under: the model the upstream said it served, else the one asked for.
+MODEL = "coalesce(nullif(served_model, ''), model)"
+GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
+_KEYS = ("backend", "credential", "model")
+_EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL}
+_AGGREGATES = (
+    ("requests", "count(*)"),
+    ("errors", "coalesce(sum(status >= 400), 0)"),
+    ("input_tokens", "coalesce(sum(input_tokens), 0)"),
+    ("output_tokens", "coalesce(sum(output_tokens), 0)"),
+    ("cache_read_tokens", "coalesce(sum(cache_read_tokens), 0)"),
+    ("cache_write_tokens", "coalesce(sum(cache_write_tokens), 0)"),
+    ("reasoning_tokens", "coalesce(sum(reasoning_tokens), 0)"),
+    ("cost_usd", "total(cost_usd)"),
+    ("unpriced_requests", "count(*) - count(cost_usd)"),
+    ("failovers", "coalesce(sum(coalesce(failover, '') != ''), 0)"),
+    ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
+)
+_SELECT = ", ".join(expression for _, expression in _AGGREGATES)
+# Rate-limit window names (SPEC §5 headers) → what they count; suffixed names ("tokens_usage_based",
+# "requests-day") count the same thing as their prefix.
+_UNITS = (
+    ("requests", "requests"),
+    ("input-tokens", "input_tokens"),
+    ("output-tokens", "output_tokens"),
+    ("tokens", "tokens"),
+)
+
+Database = str | os.PathLike | sqlite3.Connection | sqlite_utils.Database
+
+
+def report(database: Database, now: float, window_seconds: float, accounts: list[dict] | None = None) -> dict:
+    """The JSON-able report over the last window_seconds before now.
+
+    {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
+    "by_backend" / "by_credential" / "by_model": [{group keys…, totals…}] over the window, "burn_rate",
+    "forecast"}. accounts is the pools' state for the forecast: [{"backend", "credential", "windows":
+    [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty forecast.
+    """
+    if not window_seconds > 0:
+        raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
+    cutoff = now - window_seconds
+    with _connection(database) as connection:
+        if connection is None:
+            all_time, combinations, samples = _totals_row(None), {}, {}
+        else:
+            all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}").fetchone())
+            combinations = _combinations(connection, cutoff)
+            samples = _samples(connection, cutoff)
+    all_time.update(latency_p50_ms=None, latency_p95_ms=None, ttfb_p50_ms=None)
+    window = _merged(list(combinations), combinations, samples)
+    groups = {name: _groups(keys, combinations, samples) for name, keys in GROUPS.items()}
+    return {
+        "generated_at": now,
+        "window_seconds": window_seconds,
+        "window": window,
+        "all_time": all_time,
+        **groups,
+        "burn_rate": burn_rate(window, window_seconds),
+        "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
+    }
+
+
+@contextmanager
+def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
+    """A connection to read from (None when there is no database or table yet); closes only what it opened."""
+    if isinstance(database, sqlite_utils.Database):
+        database = database.conn
+    if isinstance(database, sqlite3.Connection):
+        yield database if _has_table(database) else None
+        return
+    if not os.path.exists(database):
+        yield None
+        return
+    connection = sqlite3.connect(database)
+    try:
+        yield connection if _has_table(connection) else None
+    finally:
+        connection.close()
+
+
+def _has_table(connection: sqlite3.Connection) -> bool:
+    query = "select 1 from sqlite_master where type = 'table' and name = ?"
+    return connection.execute(query, [TABLE]).fetchone() is not None
+
+
+def _totals_row(values: tuple | None) -> dict:
+    totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
+    totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
+    return totals
+
+
+def _combinations(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, str, str], dict]:
+    """The window's aggregates per (backend, credential, model): one pass, from which every group is summed.
+
+    Grouping by expressions (not the bare backend column) keeps the planner on the started_at index:
+    walking the backend index to save a sort would read the whole table instead of the window.
+    """
+    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
+    query = f"select {keys}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
+    return {tuple(row[:3]): _totals_row(row[3:]) for row in connection.execute(query, [cutoff])}
+
+
+def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, str, str], tuple[list, list]]:
+    """The window's latencies and times to first byte per (backend, credential, model), for percentiles."""
+    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
+    samples: dict[tuple[str, str, str], tuple[list, list]] = defaultdict(lambda: ([], []))
+    for backend, credential, model, latency, first_byte in connection.execute(
+        f"select {keys}, latency_ms, ttfb_ms from {TABLE} where started_at >= ?", [cutoff]
+    ):
+        latencies, first_bytes = samples[backend, credential, model]
+        if latency is not None:
+            latencies.append(latency)
+        if first_byte:  # 0: no byte reached the client
+            first_bytes.append(first_byte)
+    for latencies, first_bytes in samples.values():  # sorted runs make each group's merge sort nearly linear
+        latencies.sort()
+        first_bytes.sort()
+    return samples
+
+
+def _merged(members: list[tuple], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]) -> dict:
+    """Totals of some (backend, credential, model) combinations, with their latency percentiles."""
+    totals = {name: sum(combinations[member][name] for member in members) for name, _ in _AGGREGATES}
+    totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
+    latencies = sorted(value for member in members for value in samples.get(member, ((), ()))[0])
+    first_bytes = sorted(value for member in members for value in samples.get(member, ((), ()))[1])
+    totals.update(
+        latency_p50_ms=percentile(latencies, 0.50),
+        latency_p95_ms=percentile(latencies, 0.95),
+        ttfb_p50_ms=percentile(first_bytes, 0.50),
+    )
+    return totals
+
+
+def _groups(
+    keys: tuple[str, ...], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]
+) -> list[dict]:
+    """One entry per distinct value of keys in the window, most requests first."""
+    positions = [_KEYS.index(key) for key in keys]
+    members: dict[tuple, list[tuple]] = defaultdict(list)
+    for combination in combinations:
+        members[tuple(combination[position] for position in positions)].append(combination)
+    entries = [
+        {**dict(zip(keys, group)), **_merged(group_members, combinations, samples)}
+        for group, group_members in members.items()
+    ]
+    return sorted(entries, key=lambda entry: (-entry["requests"], *(entry[key] for key in keys)))
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of already sorted values (None when there are none)."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def limited_tokens(totals: dict, unit: str = "tokens") -> float:
+    """The tokens that count against a rate-limit window of this unit: input (with cache writes, which
+    Anthropic counts as input; cache reads are either inside input already or not limited) and output."""
+    counted_input = totals["input_tokens"] + totals["cache_write_tokens"]
+    return {
+        "input_tokens": counted_input,
+        "output_tokens": totals["output_tokens"],
+        "tokens": counted_input + totals["output_tokens"],
+        "requests": totals["requests"],
+    }[unit]
+
+
+def burn_rate(window: dict, window_seconds: float) -> dict:
+    """Average use per minute (cost per hour) over the window; tokens as limited_tokens counts them."""
+    minutes = window_seconds / 60.0
+    return {
+        "tokens_per_minute": round(limited_tokens(window) / minutes, 3),
+        "input_tokens_per_minute": round(limited_tokens(window, "input_tokens") / minutes, 3),
+        "output_tokens_per_minute": round(window["output_tokens"] / minutes, 3),
+        "requests_per_minute": round(window["requests"] / minutes, 3),
+        "cost_per_hour": round(window["cost_usd"] / (window_seconds / 3600.0), 6),
+    }
+
+
+def window_unit(name: str) -> str | None:
+    """What a rate-limit window counts ("requests", "tokens", "input_tokens", "output_tokens"), or None."""
+    name = name.lower().replace("_", "-")
+    return next((unit for prefix, unit in _UNITS if name.startswith(prefix)), None)
+
+
+def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float, now: float) -> list[dict]:
+    """For each backend and rate-limit window: when its credentials' summed remaining runs out at the backend's
+    burn rate over the report window.
+
+    A window whose reset time has passed counts as full again. exhausts_at is null when nothing is being
+    used, now when nothing remains. before_reset: it runs out before the earliest reset of that window
+    among the backend's credentials (true as well when no reset time is known).
+    """
+    pools: dict[tuple[str, str], dict] = {}
+    for account in accounts:
+        for window in account.get("windows") or []:
+            name = window.get("name", "")
+            if window_unit(name) is None:
+                continue
+            limit, remaining, reset_at = (float(window.get(field) or 0) for field in ("limit", "remaining", "reset_at"))
+            pool = pools.setdefault(
+                (account.get("backend", ""), name), {"credentials": 0, "limit": 0.0, "remaining": 0.0, "resets": []}
+            )
+            pool["credentials"] += 1
+            pool["limit"] += limit
+            if 0 < reset_at <= now:
+                remaining = limit
+            elif reset_at > now:
+                pool["resets"].append(reset_at)
+            pool["remaining"] += remaining
+    usage = {entry["backend"]: entry for entry in by_backend}
+    entries = []
+    for (backend, name), pool in sorted(pools.items()):
+        unit = window_unit(name)
+        used = limited_tokens(usage[backend], unit) if backend in usage else 0
+        burn = used / window_seconds
+        if pool["remaining"] <= 0:
+            seconds_left: float | None = 0.0
+        else:
+            seconds_left = pool["remaining"] / burn if burn > 0 else None
+        exhausts_at = None if seconds_left is None else now + seconds_left
+        reset_at = min(pool["resets"]) if pool["resets"] else None
+        entries.append(
+            {
+                "backend": backend,
+                "window": name,
+                "unit": unit,
+                "credentials": pool["credentials"],
+                "limit": pool["limit"],
+                "remaining": pool["remaining"],
+                "burn_per_second": burn,
+                "seconds_left": seconds_left,
+                "exhausts_at": exhausts_at,
+                "reset_at": reset_at,
+                "before_reset": exhausts_at is not None and (reset_at is None or exhausts_at < reset_at),
+            }
+        )
+    return entries
