@@ -23,6 +23,19 @@ class Route:
     backend: Backend
     model: str  # the model sent upstream (after aliases and rewrites)
     rule_line: int = 0  # the config.toml line of the rule that matched; 0 for the defaults
+    fallbacks: tuple[str, ...] = ()  # the rule's fallbacks: "backend" or "backend:model"
+
+
+def fallback_routes(first: Route, catalog: Catalog) -> list[Route]:
+    """The routes tried after `first` fails before any byte reached the client; unknown backends are skipped
+    (the rule may name one that was removed: the others still serve)."""
+    routes = []
+    for target in first.fallbacks:
+        name, _, model = target.partition(":")
+        backend = catalog.by_name(name)
+        if backend is not None and backend.credentials:
+            routes.append(Route(backend, model or first.model, first.rule_line))
+    return routes
 
 
 def default_kind(model: str) -> str | None:
@@ -46,7 +59,7 @@ def route(model: str, catalog: Catalog, routing: RoutingConfig = NO_RULES) -> Ro
                     f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
                     f"{rule.backend!r}; no such backend exists. Add it with `dario backend add` or fix the rule."
                 )
-            return Route(backend, rule.model or resolved, rule.line)
+            return Route(backend, rule.model or resolved, rule.line, rule.fallbacks)
     kind = default_kind(resolved)
     if kind is not None:
         backend = catalog.first_of_kind(kind)

@@ -16,6 +16,7 @@ from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
 from frontend.errors import ApiError, error_response
+from frontend.metrics import Metrics
 from frontend.pool_client import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
 
@@ -83,6 +84,9 @@ def init(settings: Settings) -> web.Application:
     app.router.add_get("/v1/models", info.models)
     app.router.add_get("/health", info.health)
     app.router.add_get("/status", info.status)
+    app.router.add_get("/accounts", info.accounts)
+    app.router.add_get("/metrics", info.metrics)
+    app.router.add_get("/analytics", info.analytics)
     app.router.add_get("/", info.root)
     return app
 
@@ -90,7 +94,7 @@ def init(settings: Settings) -> web.Application:
 async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     credentials = CredentialsClient(str(settings.paths.credential_socket), settings.grpc_timeout,
                                     refresh_timeout=settings.token_timeout + 5.0)
-    pool = PoolClient(str(settings.paths.pool_socket), settings.grpc_timeout)
+    pool = PoolClient(str(settings.paths.pool_socket), settings.grpc_timeout, queue_timeout=settings.queue_seconds)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.connect_timeout, sock_read=settings.upstream_timeout
     )
@@ -101,7 +105,8 @@ async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[No
         raise_for_status=False,
     )
     routing = RoutingWatcher(settings)
-    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session, routing=routing)
+    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session, routing=routing,
+                       metrics=Metrics())
     await credentials.start()
     await pool.start()
     await routing.start()

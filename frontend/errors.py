@@ -45,12 +45,14 @@ START_HINT = "Start the stack: supervisord -c deploy/dario.conf"
 class ApiError(Exception):
     """An error dario answers with itself (not an upstream's error, which is passed on as it came)."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.param = param
         self.code = code
+        self.headers = headers or {}
 
 
 class ServiceUnavailable(ApiError):
@@ -89,7 +91,7 @@ def anthropic_error_body(error: ApiError) -> bytes:
 
 def error_response(error: ApiError, api_format: str = "openai") -> web.Response:
     body = anthropic_error_body(error) if api_format == "anthropic" else openai_error_body(error)
-    return web.Response(status=error.status, body=body, content_type="application/json")
+    return web.Response(status=error.status, body=body, content_type="application/json", headers=error.headers)
 
 
 def openai_stream_error_event(message: str, code: str | None = None) -> bytes:

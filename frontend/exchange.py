@@ -25,6 +25,11 @@ class Exchange:
     first_byte: float = 0.0
     delivered: bool = False  # the client received the whole answer
     usage: Usage = NO_USAGE
+    rate_limit_headers: dict[str, str] = field(default_factory=dict)  # of the final upstream answer
+    attempts: int = 0  # upstream attempts made (failovers and fallbacks included)
+    failover: list[str] = field(default_factory=list)  # "credential:status" of each attempt that failed over
+    fallback_from: str = ""  # the route's first backend, when a fallback served
+    queued_ms: float = 0.0
 
     def mark_first_byte(self) -> None:
         if not self.first_byte:
@@ -54,4 +59,10 @@ class Exchange:
             reasoning_tokens=self.usage.reasoning_tokens,
             stream=self.stream,
             acquired=self.acquired,
+            rate_limit_headers=self.rate_limit_headers,
+            attempts=self.attempts,
+            failover=" ".join(self.failover),
+            fallback_from=self.fallback_from,
+            queued_ms=self.queued_ms,
+            cache_write_tokens=self.usage.cache_write_tokens,
         )

@@ -14,6 +14,10 @@ from dario import __version__
 from dario.catalog import Backend
 from dario.routes import RoutingConfig
 from dario.routing import NoRoute, route
+from dario.v1 import pool_pb2
+from frontend.errors import ApiError
+from frontend.metrics import scrape
+from frontend.pool_client import call_admin
 from frontend.state import STATE, State
 
 HEALTH_TIMEOUT_SECONDS = 0.5
@@ -70,6 +74,43 @@ async def status(request: web.Request) -> web.Response:
     ]
     return web.json_response({"credentials": credentials, "lease_generation": state.credentials.lease_generation,
                               "forced_refreshes": state.credentials.forced_refreshes})
+
+
+async def accounts(request: web.Request) -> web.Response:
+    """GET /accounts: the pool state of every credential (headroom, windows, cooldown, in flight), no secret."""
+    state = request.app[STATE]
+    answer = await call_admin(state.pool, "Accounts", pool_pb2.AccountsRequest())
+    return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
+                              "queue_depth": answer.queue_depth})
+
+
+def account_to_json(account: pool_pb2.AccountState) -> dict:
+    return {
+        "backend": account.backend, "credential": account.credential, "status": account.status,
+        "headroom": round(account.headroom, 4), "cooldown_until": account.cooldown_until or None,
+        "in_flight": account.in_flight, "chosen": account.chosen, "last_status": account.last_status or None,
+        "windows": [{"name": window.name, "limit": window.limit, "remaining": window.remaining,
+                     "reset_at": window.reset_at or None} for window in account.windows],
+    }
+
+
+async def metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return await scrape(state.metrics, state.pool)
+
+
+async def analytics(request: web.Request) -> web.Response:
+    """GET /analytics[?window=SECONDS]: pool_service's report (window and all-time totals, groups, burn, forecast)."""
+    state = request.app[STATE]
+    try:
+        window = float(request.query.get("window", "3600"))
+    except ValueError:
+        window = -1.0
+    if not 0 < window <= 10 * 365 * 86400:
+        raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
+                       code="invalid_window")
+    answer = await call_admin(state.pool, "Analytics", pool_pb2.AnalyticsRequest(window_seconds=window))
+    return web.Response(text=answer.json, content_type="application/json")
 
 
 async def root(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ import grpc
 
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
-from frontend.errors import from_rpc_error
+from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,10 @@ MAX_PENDING = 200_000
 class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
-    def __init__(self, socket_path: str, timeout: float) -> None:
+    def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
+        self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
         self.stub = pool_pb2_grpc.PoolStub(self.channel)
         self.reporter = OutcomeReporter(self.stub)
@@ -43,18 +44,51 @@ class PoolClient:
         await self.reporter.close(flush_seconds)
         await self.channel.close()
 
-    async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str) -> str:
-        """The one blocking round trip of a request: which credential to use."""
+    async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str,
+                      tried: list[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:
+        """The one blocking round trip of a request (one more per failover): which credential to use.
+
+        Raises PoolExhausted (a 429 with retry-after) when no credential can serve within the queue's deadline."""
         request = pool_pb2.AcquireRequest(
-            backend=backend, candidates=candidates, request_id=request_id, model=model
+            backend=backend, candidates=candidates, request_id=request_id, model=model, tried=tried
         )
+        if self.channel.get_state() != grpc.ChannelConnectivity.READY:
+            # Rides through a restart of pool_service (supervisord brings it back in about a second), bounded
+            # by the short deadline: only a connected pool_service may keep a request in its queue for long.
+            try:
+                await asyncio.wait_for(self.channel.channel_ready(), self.timeout)
+            except TimeoutError:
+                raise ServiceUnavailable(SERVICE, self.socket_path, "not running") from None
         try:
-            # wait_for_ready rides through a restart of pool_service (supervisord brings it back in about a
-            # second) instead of failing while the channel is between reconnect attempts; the deadline bounds it.
-            answer = await self.stub.Acquire(request, timeout=self.timeout, wait_for_ready=True)
+            return await self.stub.Acquire(request, timeout=self.queue_timeout, wait_for_ready=True)
         except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise PoolExhausted(error.details() or "no credential has room", _retry_after(error)) from None
             raise from_rpc_error(error, SERVICE, self.socket_path) from None
-        return answer.credential
+
+
+async def call_admin(client: PoolClient, method: str, request: object) -> object:
+    """An admin RPC of pool_service (Accounts, Analytics): not on the request path, short deadline."""
+    try:
+        return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
+    except grpc.RpcError as error:
+        raise from_rpc_error(error, SERVICE, client.socket_path) from None
+
+
+class PoolExhausted(ApiError):
+    """Every credential of a backend is rate-limited (or was tried); the client may retry after retry_after s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(429, message, code="rate_limited", headers={"retry-after": str(retry_after)})
+        self.retry_after = retry_after
+
+
+def _retry_after(error: grpc.RpcError) -> int:
+    for key, value in error.trailing_metadata() or ():
+        if key == "retry-after":
+            with contextlib.suppress(ValueError):
+                return max(1, int(float(value)))
+    return 1
 
 
 class OutcomeReporter:

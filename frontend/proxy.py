@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
 from dario.catalog import Backend
-from dario.routing import NoRoute, Route, route
+from dario.routing import NoRoute, Route, fallback_routes, route
+from dario.v1 import pool_pb2
 from frontend.credentials_client import Lease
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
+from frontend.pool_client import PoolExhausted
+from frontend.requests import ParsedRequest
 from frontend.state import REQUEST_ID, STATE, State
-from frontend.translated import forward, plan
-from frontend.upstream import UpstreamCall, relay
+from frontend.translated import Plan, plan, respond
+from frontend.upstream import RATE_LIMIT_PREFIXES, RETRY_HEADERS, UpstreamCall, relay
 
 
 def handler(dialect: Dialect):
@@ -25,6 +30,7 @@ def handler(dialect: Dialect):
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format)
+        state.metrics.in_flight.inc()
         try:
             return await _proxy(request, state, exchange, dialect)
         except ApiError as error:
@@ -38,6 +44,8 @@ def handler(dialect: Dialect):
                 exchange.fail(499, "client_disconnected")
             raise
         finally:
+            state.metrics.in_flight.dec()
+            state.metrics.observe(exchange)
             state.pool.reporter.add(exchange.outcome())
 
     return handle
@@ -52,45 +60,144 @@ async def read_body(request: web.Request, state: State) -> bytes:
                        code="request_timeout") from None
 
 
+@dataclass
+class Target:
+    """One route made ready: what to send, in which API, and how its answer comes back."""
+
+    route: Route
+    dialect: Dialect  # the API spoken upstream
+    payload: bytes
+    translation: Plan | None
+
+
+def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
+    backend = route_.backend
+    if backend.kind != dialect.native_kind:
+        translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens)
+        return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
+                      translation)
+    if route_.model != parsed.model:
+        body = json.dumps(dict(parsed.document, model=route_.model), ensure_ascii=False).encode()
+    return Target(route_, dialect, body, None)
+
+
+@dataclass
+class Held:
+    """The last failed upstream answer, kept open: it goes to the client as it came when nothing else serves."""
+
+    upstream: aiohttp.ClientResponse
+    target: Target
+    credential: str
+
+
+def fails_over(status: int) -> bool:
+    """Answers another credential or backend may not give: rate limits, refused credentials, server errors."""
+    return status in (401, 403, 429) or status >= 500
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()
+            if name.lower().startswith(RATE_LIMIT_PREFIXES) or name.lower() in RETRY_HEADERS}
+
+
 async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
+    """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
+    no byte reaches the client before that (in-request failover, SPEC §5)."""
     body = await read_body(request, state)
     parsed = dialect.parse(body)
     exchange.model, exchange.stream = parsed.model, parsed.stream
-    chosen = route_for(state, parsed.model)
-    backend = chosen.backend
-    exchange.backend = backend.name
-    translation = None
-    if backend.kind != dialect.native_kind:
-        translation = plan(dialect, parsed, chosen.model, state.settings.default_max_tokens)
-    elif chosen.model != parsed.model:
-        body = json.dumps(dict(parsed.document, model=chosen.model), ensure_ascii=False).encode()
-    credential = await state.pool.acquire(backend.name, usable_credentials(backend), exchange.request_id,
-                                          parsed.model)
-    exchange.credential, exchange.acquired = credential, True
+    first = route_for(state, parsed.model)
+    exchange.backend = first.backend.name
+    routes = [first, *fallback_routes(first, state.credentials.require_catalog())]
+    held: Held | None = None
+    failure: ApiError | None = None
+    try:
+        for number, chosen in enumerate(routes):
+            try:
+                target = _prepare(chosen, dialect, parsed, body, state)
+            except ApiError:
+                if number == 0:
+                    raise
+                continue  # this fallback cannot take the request (a field its format cannot carry)
+            backend, tried = chosen.backend, []
+            while True:
+                try:
+                    usable = usable_credentials(backend)
+                    granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model, tried)
+                except (PoolExhausted, NoUsableCredential) as error:
+                    failure = failure or error
+                    break  # this backend has nothing left for the request: the next fallback, if any
+                if held is not None:
+                    held.upstream.release()
+                    held = None
+                exchange.backend, exchange.credential, exchange.acquired = backend.name, granted.credential, True
+                exchange.fallback_from = first.backend.name if number else ""
+                exchange.attempts += 1
+                exchange.queued_ms += granted.queued_ms
+                try:
+                    upstream = await _send(request, state, target, granted.credential)
+                except (TimeoutError, aiohttp.ClientError) as error:
+                    failure = _unreachable(error, backend, state)
+                    kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
+                    tried.append(pool_pb2.Attempt(credential=granted.credential, status=0, error_type=kind))
+                    exchange.failover.append(f"{granted.credential}:{kind}")
+                    exchange.acquired = False  # the next Acquire releases it
+                    continue
+                if fails_over(upstream.status):
+                    held = Held(upstream, target, granted.credential)
+                    tried.append(pool_pb2.Attempt(credential=granted.credential, status=upstream.status,
+                                                  headers=rate_limit_headers(upstream.headers),
+                                                  error_type=_error_type(upstream.status)))
+                    exchange.failover.append(f"{granted.credential}:{upstream.status}")
+                    exchange.acquired = False
+                    continue
+                async with upstream:
+                    return await _answer(request, state, upstream, target, exchange)
+        if held is not None:  # every option failed: the last upstream answer goes back as it came
+            exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
+            return await _answer(request, state, held.upstream, held.target, exchange)
+        raise failure or ApiError(503, f"no credential of backend {first.backend.name!r} could serve")
+    finally:
+        if held is not None:
+            held.upstream.release()
+
+
+async def _send(request: web.Request, state: State, target: Target, credential: str) -> aiohttp.ClientResponse:
+    backend = target.route.backend
     revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
     lease = await state.credentials.lease(backend.name, credential, revision)
 
     async def reauthenticate(rejected: Lease) -> Lease | None:
         return await state.credentials.force_refresh(backend.name, credential, rejected)
 
+    url = backend.endpoint(target.dialect.upstream_path)
+    if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
+        url = f"{url}?{request.rel_url.query_string}"
     call = UpstreamCall(state.session, request.headers, lease, reauthenticate)
+    return await call.post(url, target.payload, target.dialect)
+
+
+async def _answer(request: web.Request, state: State, upstream: aiohttp.ClientResponse, target: Target,
+                  exchange: Exchange) -> web.StreamResponse:
+    exchange.rate_limit_headers = rate_limit_headers(upstream.headers)
     try:
-        if translation is not None:
-            return await forward(request, call, backend, exchange, translation)
-        url = backend.endpoint(dialect.upstream_path)
-        if request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
-            url = f"{url}?{request.rel_url.query_string}"
-        async with await call.post(url, body, dialect) as upstream:
-            return await relay(request, upstream, exchange, dialect)
-    except TimeoutError:
-        raise ApiError(
-            504,
-            f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
-            code="upstream_timeout",
-        ) from None
-    except aiohttp.ClientError as error:
-        message = f"could not reach backend {backend.name!r} at {backend.base_url}: {error}"
-        raise ApiError(502, message, code="upstream_unreachable") from None
+        if target.translation is not None:
+            return await respond(request, upstream, target.route.backend, exchange, target.translation)
+        return await relay(request, upstream, exchange, target.dialect)
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise _unreachable(error, target.route.backend, state) from None
+
+
+def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
+    if isinstance(error, TimeoutError):
+        return ApiError(504, f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
+                        code="upstream_timeout")
+    return ApiError(502, f"could not reach backend {backend.name!r} at {backend.base_url}: {error}",
+                    code="upstream_unreachable")
+
+
+def _error_type(status: int) -> str:
+    return {429: "rate_limited", 401: "unauthorized", 403: "forbidden"}.get(status, "upstream_5xx")
 
 
 def route_for(state: State, model: str) -> Route:
@@ -103,12 +210,16 @@ def route_for(state: State, model: str) -> Route:
     return chosen
 
 
+class NoUsableCredential(ApiError):
+    pass
+
+
 def usable_credentials(backend: Backend) -> tuple[str, ...]:
     """The credentials that can serve; 503 naming the fix when none can (e.g. every one needs a login)."""
     usable = backend.usable()
     if not usable:
         states = ", ".join(f"{name}: {state}" for name, state in zip(backend.credentials, backend.states))
-        raise ApiError(503, f"no credential of backend {backend.name!r} can serve now ({states}); "
-                            f"see `dario status`, and `dario login {backend.name}` for those that need a login",
-                       code="no_usable_credential")
+        raise NoUsableCredential(503, f"no credential of backend {backend.name!r} can serve now ({states}); see "
+                                      f"`dario status`, and `dario login {backend.name}` for those that need a login",
+                                 code="no_usable_credential")
     return usable

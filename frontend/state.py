@@ -10,6 +10,7 @@ from aiohttp import web
 from dario.settings import Settings
 from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
+from frontend.metrics import Metrics
 from frontend.pool_client import PoolClient
 
 
@@ -20,6 +21,7 @@ class State:
     pool: PoolClient
     session: aiohttp.ClientSession
     routing: RoutingWatcher
+    metrics: Metrics
 
 
 STATE = web.AppKey("state", State)

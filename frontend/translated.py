@@ -22,7 +22,7 @@ from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.translate.to_anthropic_request import to_anthropic_request
 from frontend.translate.to_openai_request import to_openai_request
-from frontend.upstream import UpstreamCall, client_headers
+from frontend.upstream import client_headers
 
 DROPPED_HEADER = "x-dario-translation-dropped"
 # Upstream silence after which the client gets a keep-alive (Anthropic `ping` event, or an SSE comment).
@@ -58,35 +58,34 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
         raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
 
 
-async def forward(request: web.Request, call: UpstreamCall, backend: Backend, exchange: Exchange,
+async def respond(request: web.Request, upstream: aiohttp.ClientResponse, backend: Backend, exchange: Exchange,
                   translation: Plan) -> web.StreamResponse:
+    """Answers the client from an upstream response of the other format, translated (streams as they come)."""
     target = translation.target
-    payload = json.dumps(translation.body, ensure_ascii=False).encode()
-    async with await call.post(backend.endpoint(target.upstream_path), payload, target) as upstream:
-        reply_headers = client_headers(upstream, exchange)
-        reply_headers["x-dario-translation"] = f"{exchange.api_format}->{target.api_format}"
-        if translation.warnings:
-            reply_headers[DROPPED_HEADER] = ",".join(translation.warnings)
-        exchange.status = upstream.status
-        if upstream.status != 200:
-            exchange.error_type = "upstream_error"
-            body = await upstream.read()
-            exchange.mark_first_byte()
-            return web.json_response(translation.error(upstream.status, body), status=upstream.status,
-                                     headers=_without_content_type(reply_headers))
-        if upstream.content_type == "text/event-stream":
-            return await _stream(request, upstream, exchange, translation, reply_headers)
+    reply_headers = client_headers(upstream, exchange)
+    reply_headers["x-dario-translation"] = f"{exchange.api_format}->{target.api_format}"
+    if translation.warnings:
+        reply_headers[DROPPED_HEADER] = ",".join(translation.warnings)
+    exchange.status = upstream.status
+    if upstream.status != 200:
+        exchange.error_type = "upstream_error"
         body = await upstream.read()
         exchange.mark_first_byte()
-        exchange.usage = target.usage_from_body(body)
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            message = f"backend {backend.name!r} answered with something that is not a JSON object"
-            raise ApiError(502, message, code="upstream_invalid_json")
-        return web.json_response(translation.answer(document), headers=_without_content_type(reply_headers))
+        return web.json_response(translation.error(upstream.status, body), status=upstream.status,
+                                 headers=_without_content_type(reply_headers))
+    if upstream.content_type == "text/event-stream":
+        return await _stream(request, upstream, exchange, translation, reply_headers)
+    body = await upstream.read()
+    exchange.mark_first_byte()
+    exchange.usage = target.usage_from_body(body)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        message = f"backend {backend.name!r} answered with something that is not a JSON object"
+        raise ApiError(502, message, code="upstream_invalid_json")
+    return web.json_response(translation.answer(document), headers=_without_content_type(reply_headers))
 
 
 def _without_content_type(headers):

@@ -16,8 +16,10 @@ from frontend.dialects import Dialect
 from frontend.exchange import Exchange
 from frontend.relay import EventFramer, Tail
 
-PASSED_HEADER_PREFIXES = ("x-ratelimit-", "openai-", "anthropic-ratelimit-")
-PASSED_HEADERS = ("retry-after", "retry-after-ms", "content-type")
+RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+RETRY_HEADERS = ("retry-after", "retry-after-ms")
+PASSED_HEADER_PREFIXES = (*RATE_LIMIT_PREFIXES, "openai-")
+PASSED_HEADERS = (*RETRY_HEADERS, "content-type")
 UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 # Non-streamed bodies up to this size are read whole and answered with a Content-Length.
 WHOLE_BODY_LIMIT = 1024 * 1024
@@ -81,6 +83,10 @@ def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange) -> CIMu
             break
     headers["x-dario-backend"] = exchange.backend
     headers["x-dario-credential"] = exchange.credential
+    if exchange.failover:
+        headers["x-dario-failover"] = " ".join(exchange.failover)
+    if exchange.fallback_from:
+        headers["x-dario-fallback-from"] = exchange.fallback_from
     return headers
 
 

@@ -16,6 +16,7 @@ class Usage:
     cache_read_tokens: int = -1
     reasoning_tokens: int = -1
     served_model: str = ""
+    cache_write_tokens: int = -1
 
 
 NO_USAGE = Usage()
@@ -63,6 +64,7 @@ def usage_from_anthropic(document: object) -> Usage | None:
         cache_read_tokens=_count(usage.get("cache_read_input_tokens")),
         reasoning_tokens=_count(_field(usage, "output_tokens_details", "thinking_tokens")),
         served_model=_model(document),
+        cache_write_tokens=_count(usage.get("cache_creation_input_tokens")),
     )
 
 
@@ -114,5 +116,7 @@ def anthropic_usage_from_stream(head: bytes, tail: bytes) -> Usage:
                 output_tokens=delta.output_tokens,
                 input_tokens=delta.input_tokens if delta.input_tokens >= 0 else usage.input_tokens,
                 cache_read_tokens=delta.cache_read_tokens if delta.cache_read_tokens >= 0 else usage.cache_read_tokens,
+                cache_write_tokens=(delta.cache_write_tokens if delta.cache_write_tokens >= 0
+                                    else usage.cache_write_tokens),
             )
     return usage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from dario import __version__
 from dario.cli import accounts
+from dario.cli import analytics as analytics_view
 from dario.cli.client import AdminClient, CliError
 from dario.cli.login import add_login_arguments, login
 from dario.cli.routes_command import proxy, routes
@@ -135,6 +137,13 @@ def pool_summary(client: AdminClient) -> str:
             f"{summary.input_tokens} input / {summary.output_tokens} output tokens")
 
 
+def analytics(paths: Paths, arguments: argparse.Namespace) -> int:
+    with AdminClient(paths) as client:
+        answer = client.call("pool_service", client.pool().Analytics,
+                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window))
+    return analytics_view.run(json.loads(answer.json), arguments, console)
+
+
 def add_key_options(parser: argparse.ArgumentParser) -> None:
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--key-stdin", action="store_true", help="read the key from standard input")
@@ -169,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     add_login_arguments(login_parser, KINDS)
     login_parser.set_defaults(handler=lambda paths, arguments: login(
         paths, arguments, accounts.secret_from(arguments, "client_secret", "client secret", required=False)))
+    analytics_parser = commands.add_parser("analytics", help="requests, tokens, cost, burn rate and forecast")
+    analytics_view.add_arguments(analytics_parser)
+    analytics_parser.set_defaults(handler=analytics)
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes_parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
     routes_parser.set_defaults(handler=routes)

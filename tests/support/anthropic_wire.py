@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 
@@ -93,10 +94,12 @@ def error_body(status: int) -> dict:
 
 
 def rate_limit_headers(remaining: int) -> dict[str, str]:
-    reset = "2026-11-25T12:00:00Z"
+    """Anthropic's rate-limit headers: every window as limit/remaining/reset, resets as RFC 3339 times."""
+    used = max(0, 4000 - remaining)
+    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
     headers = {}
     for window, limit in (("requests", 4000), ("tokens", 400000), ("input-tokens", 300000), ("output-tokens", 80000)):
         headers[f"anthropic-ratelimit-{window}-limit"] = str(limit)
-        headers[f"anthropic-ratelimit-{window}-remaining"] = str(min(limit, remaining))
+        headers[f"anthropic-ratelimit-{window}-remaining"] = str(max(0, limit - used))
         headers[f"anthropic-ratelimit-{window}-reset"] = reset
     return headers

@@ -24,6 +24,7 @@ from tests.support import anthropic_wire, openai_wire
 from tests.support.threaded import Threaded
 
 DEFAULT = object()
+LIMIT_HEADERS = web.RequestKey("limit_headers", dict)
 
 
 @dataclass
@@ -96,7 +97,11 @@ class ScriptedUpstream:
         self.completion_tokens = 0
         self.disconnects = 0  # responses the client (dario) stopped reading before the end
         self.accept_token: Callable[[str], bool] | None = None  # None: any key; else a refused one gets a 401
-        self.unauthorized = 0  # requests answered 401 because accept_token refused their key
+        self.unauthorized = 0
+        # None: no per-key limits; else a callable (key, anthropic) -> (allowed, rate-limit headers), e.g.
+        # tests.support.limited_upstream.KeyLimits: refused requests get the provider's 429.
+        self.limiter: Callable[[str, bool], tuple[bool, dict[str, str]]] | None = None
+        self.rate_limited = 0  # requests answered 401 because accept_token refused their key
         self._runner: web.AppRunner | None = None
 
     @property
@@ -150,7 +155,12 @@ class ScriptedUpstream:
         if not token and anthropic:
             token = request.headers.get("x-api-key", "")
         if self.accept_token is None or self.accept_token(token):
-            return await handler(request)
+            if self.limiter is None:
+                return await handler(request)
+            allowed, request[LIMIT_HEADERS] = self.limiter(token, anthropic)
+            if allowed:
+                return await handler(request)
+            return await self._rate_limited(request, anthropic)
         self.requests.append(Recorded(request.method, request.path, dict(request.headers), await request.read(),
                                       request.query_string))
         self.unauthorized += 1
@@ -159,6 +169,15 @@ class ScriptedUpstream:
                                      headers={"request-id": "req_" + uuid.uuid4().hex})
         return web.json_response(openai_wire.error_body(401), status=401,
                                  headers={"x-request-id": "req_" + uuid.uuid4().hex})
+
+    async def _rate_limited(self, request: web.Request, anthropic: bool) -> web.Response:
+        """The provider's 429 for a key over its limit (recorded, counted, no script taken)."""
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), await request.read(),
+                                      request.query_string))
+        self.rate_limited += 1
+        body = anthropic_wire.error_body(429) if anthropic else openai_wire.error_body(429)
+        request_id = {"request-id" if anthropic else "x-request-id": "req_" + uuid.uuid4().hex}
+        return web.json_response(body, status=429, headers={**request_id, **request[LIMIT_HEADERS]})
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": name, "object": "model", "created": 1700000000, "owned_by": "scripted"}
@@ -185,7 +204,8 @@ class ScriptedUpstream:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, script = await self._receive(request)
         headers = {"x-request-id": "req_" + uuid.uuid4().hex, "openai-processing-ms": "20",
-                   **openai_wire.rate_limit_headers(10000 - len(self.requests)), **script.headers}
+                   **openai_wire.rate_limit_headers(10000 - len(self.requests)),
+                   **request.get(LIMIT_HEADERS, {}), **script.headers}
         if script.status != 200:
             return await self._error(request, script, headers)
         document, model, content = self._question(body, script)
@@ -212,7 +232,8 @@ class ScriptedUpstream:
         """The Anthropic Messages API, as api.anthropic.com answers it."""
         body, script = await self._receive(request)
         headers = {"request-id": "req_" + uuid.uuid4().hex,
-                   **anthropic_wire.rate_limit_headers(4000 - len(self.requests)), **script.headers}
+                   **anthropic_wire.rate_limit_headers(4000 - len(self.requests)),
+                   **request.get(LIMIT_HEADERS, {}), **script.headers}
         if script.status != 200:
             return await self._error(request, script, headers, anthropic_wire.error_body(script.status))
         document, model, content = self._question(body, script)
