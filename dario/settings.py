@@ -19,6 +19,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_GRPC_TIMEOUT = 2.0
 DEFAULT_MAX_TOKENS = 4096
 DEFAULT_BODY_READ_TIMEOUT = 30.0
+DEFAULT_HEADER_READ_TIMEOUT = 10.0
 DEFAULT_REFRESH_AHEAD = 300.0
 DEFAULT_REFRESH_RETRY = 1.0
 DEFAULT_REFRESH_RETRY_MAX = 60.0
@@ -90,6 +91,7 @@ class Settings:
     grpc_timeout: float = DEFAULT_GRPC_TIMEOUT
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
+    header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT  # [limits] header_seconds: request line + headers
     # [credentials]: OAuth tokens are refreshed this long before they expire (at most half their lifetime),
     # failed refreshes retried after refresh_retry, doubling up to refresh_retry_max, with jitter.
     refresh_ahead: float = DEFAULT_REFRESH_AHEAD
@@ -170,6 +172,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         body_read_timeout=float(
             _number(limits.get("body_read_seconds", DEFAULT_BODY_READ_TIMEOUT), "limits.body_read_seconds", float)
         ),
+        header_read_timeout=seconds(limits, "header_seconds", DEFAULT_HEADER_READ_TIMEOUT, "limits"),
         default_max_tokens=int(
             _number(translation.get("default_max_tokens", DEFAULT_MAX_TOKENS), "translation.default_max_tokens", int)
         ),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import sys
-
-from aiohttp import web
 
 from dario.redaction import setup_logging
 from dario.settings import ConfigError, load_settings
 from frontend.access import refuse_exposed_without_key
 from frontend.app import SHUTDOWN_GRACE_SECONDS, init
+from frontend.serving import serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,15 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings.paths.ensure()
     setup_logging("frontend")
-    web.run_app(
-        init(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        handler_cancellation=True,
-        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
-        print=lambda message: print(message, file=sys.stderr, flush=True),
-    )
+    try:
+        asyncio.run(serve(init(settings), settings.host, settings.port, settings.header_read_timeout,
+                          SHUTDOWN_GRACE_SECONDS))
+    except OSError as error:  # the port is taken, or the address cannot be bound
+        print(f"dario frontend: cannot listen on {settings.host}:{settings.port}: {error.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import time
 
 import aiohttp
 import openai
@@ -126,3 +128,55 @@ async def test_a_body_sent_too_slowly_is_408(services: Services) -> None:
         head = await asyncio.wait_for(reader.read(4096), 10)
         writer.close()
         assert head.startswith(b"HTTP/1.1 408") and b"did not arrive" in head
+
+
+@pytest.mark.parametrize(("path", "shape"), [(b"/v1/chat/completions", "openai"), (b"/v1/messages", "anthropic")])
+async def test_headers_sent_too_slowly_are_408_in_the_paths_format(services: Services, path: bytes,
+                                                                  shape: str) -> None:
+    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
+    async with running_frontend(settings) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        started = time.monotonic()
+        writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Ty")  # and then nothing more
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)  # the server closes the connection
+        waited = time.monotonic() - started
+        writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408") and 0.4 < waited < 5
+        document = json.loads(body)
+        if shape == "anthropic":
+            assert document["error"]["type"] == "timeout_error"
+        else:
+            assert document["error"]["code"] == "request_timeout"
+        # A client that sends its headers in time on the same kind of connection is served normally.
+        status, _, _ = await post(server, b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}')
+        assert status == 200
+
+
+async def test_a_connection_that_never_sends_anything_is_closed(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
+    async with running_frontend(settings) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, with nothing to answer
+        writer.close()
+
+
+async def test_a_keep_alive_connection_dribbling_its_second_request_is_408(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
+    async with running_frontend(settings) as server:
+        await wait_for_backends(server, 1)
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(next(line.split(b":")[1] for line in first.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        await reader.readexactly(length)
+        assert first.startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(1.0)  # idle on keep-alive longer than the header deadline: that is allowed
+        writer.write(b"GET /health HTTP/1.1\r\nHo")
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert rest.startswith(b"HTTP/1.1 408")

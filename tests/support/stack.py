@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 
 import grpc
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from dario.settings import Settings, load_settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.app import init
+from frontend.serving import FrontendRunner
 from frontend.state import STATE
 from tests.support.processes import running_module
 
@@ -44,10 +46,21 @@ def running_services(home: pathlib.Path, **settings_overrides: object) -> Iterat
         yield Services(home, settings)
 
 
+class FrontendTestServer(TestServer):
+    """aiohttp's TestServer running the app as frontend/__main__ does (header deadline, handler cancellation)."""
+
+    def __init__(self, app: web.Application, header_timeout: float) -> None:
+        super().__init__(app, host="127.0.0.1", handler_cancellation=True)
+        self.header_timeout = header_timeout
+
+    async def _make_runner(self, **kwargs: object) -> FrontendRunner:
+        return FrontendRunner(self.app, header_timeout=self.header_timeout, **kwargs)
+
+
 @contextlib.asynccontextmanager
 async def running_frontend(settings: Settings) -> AsyncIterator[TestServer]:
     """The real aiohttp app on a free 127.0.0.1 port, with handler cancellation as in production."""
-    server = TestServer(init(settings), host="127.0.0.1", handler_cancellation=True)
+    server = FrontendTestServer(init(settings), header_timeout=settings.header_read_timeout)
     await server.start_server()
     try:
         yield server
