@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import json
 import os
 import pathlib
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -160,3 +162,87 @@ def test_sigkill_of_a_service_under_load_never_hangs_a_request(stack: Supervised
                 break
             time.sleep(0.1)
     assert recorded >= ok, f"analytics lost completed requests: {recorded} recorded, {ok} completed"
+
+
+def test_sigkill_of_the_frontend_under_load_restarts_it_and_keeps_what_was_recorded(stack: Supervised) -> None:
+    """The frontend holds outcomes until pool_service acknowledges them (50 ms batches): what was answered well
+    before the kill is in analytics; while it is down clients get refused connections, never a hang."""
+    client = sdk(stack, timeout=15.0)
+    stop, results = threading.Event(), []  # (outcome, seconds, finished at, request id)
+
+    def load() -> None:
+        for _ in range(600):  # bounded
+            if stop.is_set():
+                return
+            started = time.monotonic()
+            try:
+                raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+                results.append(("ok", time.monotonic() - started, time.monotonic(), raw.headers["request-id"]))
+            except openai.APIStatusError as error:
+                results.append((error.status_code, time.monotonic() - started, time.monotonic(), ""))
+            except openai.APIConnectionError:
+                results.append(("connection", time.monotonic() - started, time.monotonic(), ""))
+                time.sleep(0.1)
+            time.sleep(0.01)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        workers = [pool.submit(load) for _ in range(4)]
+        time.sleep(1.5)
+        old_pid = stack.pid("frontend")
+        killed_at = time.monotonic()
+        os.kill(old_pid, signal.SIGKILL)
+        stack.wait_restarted("frontend", old_pid)
+        stack.wait_healthy()
+        back = len(results)
+        deadline = time.monotonic() + 30
+        while len(results) < back + 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for worker in workers:
+            worker.result(60)
+    outcomes = collections.Counter(outcome for outcome, *_ in results)
+    print(f"\nfrontend SIGKILL: {len(results)} requests, outcomes {dict(outcomes)}, "
+          f"max {max(r[1] for r in results):.3f}s")
+    assert set(outcomes) <= {"ok", "connection"}, outcomes
+    assert max(seconds for _, seconds, _, _ in results) < 10, "a request hung"
+    assert all(outcome == "ok" for outcome, *_ in results[back + 8:]), "did not recover"
+    settled = [request_id for outcome, _, finished, request_id in results
+               if outcome == "ok" and finished < killed_at - 1.0]
+    assert settled
+    recorded = analytics(stack.home, settled)
+    assert len(recorded) == len(settled)
+
+
+def test_slow_clients_holding_connections_do_not_starve_others(tmp_path: pathlib.Path,
+                                                               upstream: ScriptedUpstream) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text("[limits]\nheader_seconds = 3\nbody_read_seconds = 3\n")
+    with supervised_stack(home) as stack:
+        added = stack.dario("backend", "add", "scripted", "--kind", "openai", "--base-url", upstream.base_url,
+                            "--key-stdin", input_text=KEY)
+        assert added.returncode == 0, added.stderr
+        wait_for_backends(stack, 1)
+        slow = []
+        for number in range(100):  # half dribble their headers, half their body
+            connection = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+            if number % 2:
+                connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+            else:
+                connection.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: 500\r\n\r\n{\"model\":")
+            slow.append(connection)
+        client = sdk(stack, timeout=10.0)
+        latencies = []
+        for _ in range(30):
+            started = time.monotonic()
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            latencies.append(time.monotonic() - started)
+        answers = []
+        for connection in slow:
+            connection.settimeout(10)
+            answers.append(connection.recv(4096))
+            connection.close()
+    print(f"\n100 slow connections open: 30 requests, max {max(latencies) * 1000:.0f} ms")
+    assert max(latencies) < 2.0  # served as usual (the upstream answers at once)
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers)
