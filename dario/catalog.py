@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dario.presets import speaks
 from dario.v1 import credentials_pb2
 
 
@@ -39,8 +40,9 @@ class Catalog:
         return None
 
     def first_of_kind(self, kind: str) -> Backend | None:
+        """The first backend that speaks `kind`'s API (an openai-responses backend is an openai one too)."""
         for backend in self.backends:
-            if backend.kind == kind:
+            if speaks(backend.kind, kind):
                 return backend
         return None
 

@@ -13,7 +13,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "openai": Preset("openai", "https://api.openai.com/v1"),
+    "openai": Preset("openai-responses", "https://api.openai.com/v1"),
     "anthropic": Preset("anthropic", "https://api.anthropic.com/v1"),
     "openrouter": Preset("openai", "https://openrouter.ai/api/v1"),
     "groq": Preset("openai", "https://api.groq.com/openai/v1"),
@@ -26,4 +26,11 @@ PRESETS: dict[str, Preset] = {
     "litellm": Preset("openai", "http://127.0.0.1:4000/v1"),
 }
 
-KINDS = ("openai", "anthropic")
+# "openai-responses": an OpenAI-compatible backend that also serves the Responses API (POST /responses)
+# natively, so Responses clients pass through to it untranslated; for Chat Completions it is an openai backend.
+KINDS = ("openai", "anthropic", "openai-responses")
+
+
+def speaks(kind: str, api: str) -> bool:
+    """Whether a backend of this kind serves an API ("openai" chat, "anthropic", "responses") natively."""
+    return kind == api or (kind == "openai-responses" and api in ("openai", "responses"))

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dario import __version__
 from dario.catalog import Backend
+from dario.presets import speaks
 from dario.routes import RoutingConfig
 from dario.routing import NoRoute, route
 from dario.v1 import pool_pb2
@@ -121,7 +122,7 @@ async def models(request: web.Request) -> web.Response:
     """The models the openai backends serve (asked of each, concurrently), in the shape both SDKs accept."""
     state = request.app[STATE]
     catalog = state.credentials.require_catalog()
-    backends = [backend for backend in catalog.backends if backend.kind == "openai" and backend.credentials]
+    backends = [backend for backend in catalog.backends if speaks(backend.kind, "openai") and backend.credentials]
     listings = await asyncio.gather(*(_upstream_models(state, backend) for backend in backends))
     seen: set[str] = set()
     data = []

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from dario.catalog import Backend
+from dario.presets import speaks
 from dario.routing import NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
 from frontend.credentials_client import Lease
@@ -72,7 +73,7 @@ class Target:
 
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
-    if backend.kind != dialect.native_kind:
+    if not speaks(backend.kind, dialect.native_kind):
         translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens)
         return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
                       translation)

@@ -62,3 +62,19 @@ def parse_count_tokens_request(body: bytes) -> ParsedRequest:
     """An Anthropic count_tokens body (no max_tokens, never streamed)."""
     document, model, _ = _common(body)
     return ParsedRequest(model, False, document)
+
+
+def parse_responses_request(body: bytes) -> ParsedRequest:
+    """An OpenAI Responses body: a model, and `input` as a string or a list of items."""
+    document = _document(body)
+    model = document.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ApiError(400, "model: a non-empty string is required", param="model", code="missing_required_parameter")
+    given = document.get("input")
+    if not isinstance(given, str | list) or not given:
+        raise ApiError(400, "input: a non-empty string or array of input items is required", param="input",
+                       code="invalid_type")
+    stream = document.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise ApiError(400, "stream: must be a boolean", param="stream", code="invalid_type")
+    return ParsedRequest(model, bool(stream), document)

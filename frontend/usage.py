@@ -120,3 +120,29 @@ def anthropic_usage_from_stream(head: bytes, tail: bytes) -> Usage:
                                     else usage.cache_write_tokens),
             )
     return usage
+
+
+def usage_from_responses(document: object) -> Usage | None:
+    """Usage from an OpenAI Response object (input_tokens include cached ones, as in Chat Completions)."""
+    if not isinstance(document, dict) or not isinstance(document.get("usage"), dict):
+        return None
+    usage = document["usage"]
+    return Usage(
+        input_tokens=_count(usage.get("input_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+        cache_read_tokens=_count(_field(usage, "input_tokens_details", "cached_tokens")),
+        reasoning_tokens=_count(_field(usage, "output_tokens_details", "reasoning_tokens")),
+        served_model=_model(document),
+    )
+
+
+def responses_usage_from_body(body: bytes) -> Usage:
+    return usage_from_responses(_parse(body)) or NO_USAGE
+
+
+def responses_usage_from_stream(head: bytes, tail: bytes) -> Usage:
+    """The usage of the response in the stream's last response.completed (or .incomplete) event."""
+    for document in _data_payloads(tail, newest_first=True):
+        if _field(document, "type") in ("response.completed", "response.incomplete"):
+            return usage_from_responses(_field(document, "response")) or NO_USAGE
+    return NO_USAGE

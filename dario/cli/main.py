@@ -17,7 +17,7 @@ from dario.cli import analytics as analytics_view
 from dario.cli.client import AdminClient, CliError
 from dario.cli.login import add_login_arguments, login
 from dario.cli.routes_command import proxy, routes
-from dario.presets import KINDS, PRESETS
+from dario.presets import KINDS, PRESETS, speaks
 from dario.settings import ConfigError, Paths, load_settings
 from dario.v1 import credentials_pb2, pool_pb2
 
@@ -54,9 +54,10 @@ def backend_add(paths: Paths, arguments: argparse.Namespace) -> int:
         preset = PRESETS.get(arguments.preset)
         if preset is None:
             raise CliError(f"unknown preset {arguments.preset!r}; known: {', '.join(PRESETS)}")
-        if arguments.kind and arguments.kind != preset.kind:
+        if arguments.kind and not speaks(preset.kind, arguments.kind):
             raise CliError(f"preset {arguments.preset!r} is of kind {preset.kind}, not {arguments.kind}")
-        kind, base_url, needs_key = preset.kind, arguments.base_url or preset.base_url, preset.needs_key
+        kind, base_url = arguments.kind or preset.kind, arguments.base_url or preset.base_url
+        needs_key = preset.needs_key
     else:
         if not arguments.kind or not arguments.base_url:
             raise CliError("give --preset P, or both --kind and --base-url")

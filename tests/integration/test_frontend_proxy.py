@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import aiohttp
 import openai
@@ -163,6 +165,9 @@ async def test_client_that_disconnects_cancels_the_upstream_request(
         answer.close()  # drop the connection mid-stream
     row = (await async_analytics_rows(services.home, [request_id]))[request_id]
     assert row["status"] == 499 and row["error_type"] == "client_disconnected"
+    deadline = time.monotonic() + 5  # the upstream notices the closed connection on its next write
+    while upstream.disconnects < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     assert upstream.disconnects >= 1
 
 
