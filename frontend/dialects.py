@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from frontend.errors import anthropic_stream_error_event, openai_stream_error_event
+from frontend.errors import anthropic_stream_error_event, openai_stream_error_event, responses_stream_error_event
 from frontend.requests import (
     ParsedRequest,
     parse_chat_request,
     parse_count_tokens_request,
     parse_messages_request,
+    parse_responses_request,
 )
 from frontend.usage import (
     Usage,
@@ -18,6 +19,8 @@ from frontend.usage import (
     anthropic_usage_from_stream,
     openai_usage_from_body,
     openai_usage_from_stream,
+    responses_usage_from_body,
+    responses_usage_from_stream,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -72,6 +75,18 @@ ANTHROPIC_COUNT_TOKENS = Dialect(
     end_marker=b"",
     passed_headers=("accept", "anthropic-version", "anthropic-beta"),
     default_headers={"anthropic-version": ANTHROPIC_VERSION},
+)
+
+
+OPENAI_RESPONSES = Dialect(
+    api_format="responses",
+    native_kind="responses",  # served natively by openai-responses backends (dario.presets.speaks)
+    upstream_path="/responses",
+    parse=parse_responses_request,
+    usage_from_body=responses_usage_from_body,
+    usage_from_stream=responses_usage_from_stream,
+    stream_error=responses_stream_error_event,
+    end_marker=b'"response.completed"',
 )
 
 

@@ -100,6 +100,13 @@ def openai_stream_error_event(message: str, code: str | None = None) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
+def responses_stream_error_event(message: str, code: str | None = None) -> bytes:
+    """The in-band `error` event of a Responses stream (what the API sends when a stream fails)."""
+    payload = {"type": "error", "code": code or "server_error", "message": message, "param": None,
+               "sequence_number": 0}
+    return b"event: error\ndata: " + json.dumps(payload).encode() + b"\n\n"
+
+
 def anthropic_stream_error_event(message: str, code: str | None = None) -> bytes:
     """The in-band `event: error` an Anthropic client gets once a stream has started (the SDK raises on it)."""
     payload = {"type": "error", "error": {"type": "api_error", "message": message}}
