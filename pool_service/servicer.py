@@ -132,6 +132,14 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
             if remaining is None
             else min(self.settings.queue_seconds, remaining - DEADLINE_MARGIN)
         )
+        now = time.time()
+        recovers_at = self.pool.available_at(backend, candidates, now, exclude=tried)
+        if recovers_at is not None and recovers_at - now > wait:
+            # Nothing recovers within the queue's window (a reset minutes away): waiting would only hold the
+            # client; it gets the 429 now, with the retry-after that will work.
+            await self._exhausted(context, backend, candidates, tried,
+                                  f"{limited}; the first recovers in {recovers_at - now:.0f}s, past the queue's "
+                                  f"{wait:.0f}s")
         started = time.monotonic()
         self.queue_depth += 1
         try:
