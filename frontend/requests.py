@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from frontend.errors import ApiError
+
+# A \u escape of a UTF-16 surrogate; only a pair of them is a character (checked only when one appears).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -20,11 +24,25 @@ def _document(body: bytes) -> dict:
         raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:  # UnicodeDecodeError included
         raise ApiError(400, f"the request body is not valid JSON: {error}", code="invalid_json") from None
+    except RecursionError:
+        raise ApiError(400, "the request body nests JSON arrays or objects too deeply", code="invalid_json") from None
     if not isinstance(document, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(document):
+        raise ApiError(400, "the request body is not valid JSON: a \\u escape encodes half a surrogate pair, "
+                            "which is no character", code="invalid_json")
     return document
+
+
+def _has_lone_surrogate(document: dict) -> bool:
+    """True when a string holds half a surrogate pair: it has no UTF-8 form, so it cannot be sent on."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _common(body: bytes) -> tuple[dict, str, bool]:

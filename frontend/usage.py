@@ -71,7 +71,7 @@ def usage_from_anthropic(document: object) -> Usage | None:
 def _parse(body: bytes) -> object:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: nested too deeply
         return None
 
 

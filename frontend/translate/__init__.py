@@ -7,3 +7,41 @@ class TranslationError(ValueError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(f"{param}: {message}")
         self.param = param
+
+
+# Client requests: a field of the wrong type is a 400 naming it (absent or empty counts as absent).
+def expect_object(value: object, where: str) -> dict:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise TranslationError(where, "must be an object")
+    return value
+
+
+def expect_list(value: object, where: str) -> list:
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise TranslationError(where, "must be an array")
+    return value
+
+
+def expect_text(value: object, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TranslationError(where, "must be a string")
+    return value
+
+
+# Upstream answers are translated, never refused: what has the wrong type counts as absent.
+def lenient_object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def lenient_objects(value: object) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def lenient_text(value: object) -> str:
+    return value if isinstance(value, str) else ""

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 
+from frontend.translate import lenient_object, lenient_objects, lenient_text
 from frontend.translate.to_anthropic_request import tool_id
 
 FINISH_FROM_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
@@ -27,15 +28,16 @@ ANTHROPIC_ERRORS = {400: "invalid_request_error", 422: "invalid_request_error", 
                     503: "overloaded_error", 504: "timeout_error", 529: "overloaded_error"}
 
 
-def finish_reason(stop_reason: str | None, saw_tool: bool) -> str:
+def finish_reason(stop_reason: object, saw_tool: bool) -> str:
+    stop_reason = lenient_text(stop_reason) or None
     if saw_tool and stop_reason in (None, "end_turn", "stop_sequence"):
         return "tool_calls"
     return FINISH_FROM_STOP.get(stop_reason or "end_turn", "stop")
 
 
-def stop_reason(finish: str | None, saw_tool: bool) -> str:
+def stop_reason(finish: object, saw_tool: bool) -> str:
     """OpenAI finish_reason → Anthropic stop_reason, with the overrides of §6.2."""
-    reason = STOP_FROM_FINISH.get(finish or "stop", "end_turn")
+    reason = STOP_FROM_FINISH.get(lenient_text(finish) or "stop", "end_turn")
     if saw_tool and reason == "end_turn":
         return "tool_use"
     if not saw_tool and reason == "tool_use":
@@ -55,7 +57,7 @@ def openai_usage(usage: dict) -> dict:
     completion = _number(usage.get("output_tokens"))
     result = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
               "prompt_tokens_details": {"cached_tokens": cache_read, "cache_write_tokens": cache_write}}
-    thinking = (usage.get("output_tokens_details") or {}).get("thinking_tokens")
+    thinking = lenient_object(usage.get("output_tokens_details")).get("thinking_tokens")
     if isinstance(thinking, int):
         result["completion_tokens_details"] = {"reasoning_tokens": thinking}
     return result
@@ -63,13 +65,13 @@ def openai_usage(usage: dict) -> dict:
 
 def anthropic_usage(usage: dict | None) -> dict:
     """OpenAI usage → Anthropic usage: input_tokens excludes cache reads and writes; all four counters, always."""
-    usage = usage or {}
-    details = usage.get("prompt_tokens_details") or {}
+    usage = lenient_object(usage)
+    details = lenient_object(usage.get("prompt_tokens_details"))
     cached, written = _number(details.get("cached_tokens")), _number(details.get("cache_write_tokens"))
     result = {"input_tokens": max(_number(usage.get("prompt_tokens")) - cached - written, 0),
               "output_tokens": _number(usage.get("completion_tokens")),
               "cache_creation_input_tokens": written, "cache_read_input_tokens": cached}
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    reasoning = lenient_object(usage.get("completion_tokens_details")).get("reasoning_tokens")
     if isinstance(reasoning, int) and reasoning > 0:
         result["output_tokens_details"] = {"thinking_tokens": reasoning}
     return result
@@ -79,22 +81,23 @@ def tool_input(arguments: object) -> dict:
     """OpenAI arguments (a JSON string, maybe empty or broken) → an Anthropic tool input object."""
     try:
         value = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {"value": value}
 
 
 def to_openai_completion(message: dict, model: str) -> dict:
     texts, calls, reasoning = [], [], []
-    for block in message.get("content") or []:
+    for block in lenient_objects(message.get("content")):
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            texts.append(lenient_text(block.get("text")))
         elif kind == "tool_use":
-            calls.append({"id": block.get("id", ""), "type": "function", "function": {
-                "name": block.get("name", ""), "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
+            calls.append({"id": lenient_text(block.get("id")), "type": "function", "function": {
+                "name": lenient_text(block.get("name")),
+                "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
         elif kind == "thinking":
-            reasoning.append(block.get("thinking", ""))
+            reasoning.append(lenient_text(block.get("thinking")))
     text = "".join(texts)
     answer: dict = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
     if calls:
@@ -102,44 +105,46 @@ def to_openai_completion(message: dict, model: str) -> dict:
     if reasoning:
         answer["reasoning_content"] = "".join(reasoning)
     if message.get("stop_reason") == "refusal":
-        answer["refusal"] = (message.get("stop_details") or {}).get("explanation") or text or "refused"
-    return {"id": "chatcmpl-" + str(message.get("id", uuid.uuid4().hex)), "object": "chat.completion",
+        explanation = lenient_text(lenient_object(message.get("stop_details")).get("explanation"))
+        answer["refusal"] = explanation or text or "refused"
+    return {"id": "chatcmpl-" + (lenient_text(message.get("id")) or uuid.uuid4().hex), "object": "chat.completion",
             "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": answer, "logprobs": None,
                          "finish_reason": finish_reason(message.get("stop_reason"), bool(calls))}],
-            "usage": openai_usage(message.get("usage") or {})}
+            "usage": openai_usage(lenient_object(message.get("usage")))}
 
 
 def to_anthropic_message(completion: dict, model: str) -> dict:
-    choices = completion.get("choices") or [{}]
-    answer = choices[0].get("message") or {}
+    choices = lenient_objects(completion.get("choices"))[:1] or [{}]
+    answer = lenient_object(choices[0].get("message"))
     content: list[dict] = []
     reasoning = answer.get("reasoning_content") or answer.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     text = answer.get("content")
     if isinstance(text, list):
-        text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
+        text = "".join(lenient_text(part.get("text")) for part in lenient_objects(text))
     if isinstance(text, str) and text.strip():
         content.append({"type": "text", "text": text})
-    for call in answer.get("tool_calls") or []:
-        function = call.get("function") or {}
+    for call in lenient_objects(answer.get("tool_calls")):
+        function = lenient_object(call.get("function"))
         content.append({"type": "tool_use", "id": tool_id(call.get("id") or "toolu_" + uuid.uuid4().hex[:24]),
-                        "name": function.get("name", ""), "input": tool_input(function.get("arguments"))})
+                        "name": lenient_text(function.get("name")), "input": tool_input(function.get("arguments"))})
     saw_tool = any(block["type"] == "tool_use" for block in content)
     reason = stop_reason(choices[0].get("finish_reason"), saw_tool)
     message = {"id": "msg_" + tool_id(str(completion.get("id") or uuid.uuid4().hex)), "type": "message",
                "role": "assistant", "model": model, "content": content, "stop_reason": reason,
                "stop_sequence": None, "usage": anthropic_usage(completion.get("usage"))}
     if reason == "refusal":
-        message["stop_details"] = {"type": "refusal", "category": None, "explanation": answer.get("refusal")}
+        message["stop_details"] = {"type": "refusal", "category": None,
+                                   "explanation": lenient_text(answer.get("refusal")) or None}
     return message
 
 
 def _parse(body: bytes) -> dict | None:
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return document if isinstance(document, dict) else None
 
@@ -147,17 +152,17 @@ def _parse(body: bytes) -> dict | None:
 def error_to_openai(status: int, body: bytes) -> dict:
     """An Anthropic error body → the OpenAI shape (the status is kept by the caller)."""
     document = _parse(body) or {}
-    error = document.get("error") if isinstance(document.get("error"), dict) else {}
-    message = error.get("message") or f"upstream returned non-JSON (status {status})"
-    error_type, code = OPENAI_ERRORS.get(error.get("type") or "api_error", ("server_error", None))
+    error = lenient_object(document.get("error"))
+    message = lenient_text(error.get("message")) or f"upstream returned non-JSON (status {status})"
+    error_type, code = OPENAI_ERRORS.get(lenient_text(error.get("type")) or "api_error", ("server_error", None))
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
 def error_to_anthropic(status: int, body: bytes) -> dict:
     """An OpenAI error body → the Anthropic shape."""
     document = _parse(body) or {}
-    error = document.get("error") if isinstance(document.get("error"), dict) else {}
-    message = error.get("message") or f"upstream returned non-JSON (status {status})"
+    error = lenient_object(document.get("error"))
+    message = lenient_text(error.get("message")) or f"upstream returned non-JSON (status {status})"
     error_type = ANTHROPIC_ERRORS.get(status, "invalid_request_error" if status < 500 else "api_error")
     if error.get("code") == "insufficient_quota":
         error_type = "billing_error"

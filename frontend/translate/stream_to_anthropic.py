@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 
+from frontend.translate import lenient_object, lenient_text
 from frontend.translate.responses import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
-from frontend.translate.sse import Event, SseParser
+from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.to_anthropic_request import tool_id
 
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024
@@ -20,7 +21,11 @@ SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
 def _event(name: str, document: dict) -> bytes:
     body = json.dumps(dict(document, type=name), ensure_ascii=False, separators=(",", ":"))
-    return f"event: {name}\ndata: {body}\n\n".encode()
+    try:
+        return f"event: {name}\ndata: {body}\n\n".encode()
+    except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
+        body = json.dumps(dict(document, type=name), separators=(",", ":"))
+        return f"event: {name}\ndata: {body}\n\n".encode()
 
 
 class _Tool:
@@ -46,7 +51,11 @@ class ToAnthropicStream:
         self.message_id = "msg_" + uuid.uuid4().hex[:24]
 
     def feed(self, chunk: bytes) -> bytes:
-        return b"".join(self._handle(event) for event in self.parser.feed(chunk) if not self.finished)
+        try:
+            events = self.parser.feed(chunk)
+        except StreamTooLarge as error:
+            return b"" if self.finished else self._error("api_error", f"upstream stream refused: {error}")
+        return b"".join(self._handle(event) for event in events if not self.finished)
 
     def finish(self) -> bytes:
         out = b"".join(self._handle(event) for event in self.parser.finish() if not self.finished)
@@ -65,30 +74,32 @@ class ToAnthropicStream:
             return self._complete()
         try:
             chunk = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return self._error("api_error", "upstream sent an event that is not JSON")
         if not isinstance(chunk, dict):
             return b""
         if isinstance(chunk.get("error"), dict):
             error = chunk["error"]
             status = error.get("code") if isinstance(error.get("code"), int) else 500
-            return self._error(ANTHROPIC_ERRORS.get(status, "api_error"), str(error.get("message") or "upstream error"))
+            return self._error(ANTHROPIC_ERRORS.get(status, "api_error"),
+                               lenient_text(error.get("message")) or "upstream error")
         out = self._start(chunk)
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
-        choices = chunk.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return out
-        delta = choices[0].get("delta") or {}
+        delta = lenient_object(choices[0].get("delta"))
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             out += self._text_like("thinking", reasoning)
         if isinstance(delta.get("content"), str) and delta["content"]:
             out += self._text_like("text", delta["content"])
-        for position, call in enumerate(delta.get("tool_calls") or []):
+        calls = delta.get("tool_calls")
+        for position, call in enumerate(calls if isinstance(calls, list) else []):
             if isinstance(call, dict):
                 out += self._tool_fragment(position, call)
-        if choices[0].get("finish_reason"):
+        if lenient_text(choices[0].get("finish_reason")):
             self.finish_reason = choices[0]["finish_reason"]
         return out
 
@@ -134,7 +145,7 @@ class ToAnthropicStream:
     def _key(self, position: int, call: dict) -> object:
         index = call.get("index") if isinstance(call.get("index"), int) else position
         known = self.tools.get(index)
-        identifier = call.get("id")
+        identifier = lenient_text(call.get("id"))
         if known is not None and identifier and identifier != known.id:
             return identifier  # a server that reuses index 0 for every call, with distinct ids
         if identifier and identifier in self.tools:
@@ -146,9 +157,9 @@ class ToAnthropicStream:
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         tool = self.tools.get(key)
         if tool is None:
-            tool = _Tool(tool_id(call.get("id") or "toolu_" + uuid.uuid4().hex[:24]), "")
+            tool = _Tool(tool_id(lenient_text(call.get("id")) or "toolu_" + uuid.uuid4().hex[:24]), "")
             self.tools[key] = tool
-        if function.get("name") and not tool.name:
+        if lenient_text(function.get("name")) and not tool.name:
             tool.name = function["name"]  # empty names (LM Studio) do not count; a name is never sent twice
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:

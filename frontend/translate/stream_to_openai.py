@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import time
 
+from frontend.translate import lenient_object, lenient_text
 from frontend.translate.responses import OPENAI_ERRORS, finish_reason, openai_usage
-from frontend.translate.sse import Event, SseParser
+from frontend.translate.sse import Event, SseParser, StreamTooLarge
 
 DONE = b"data: [DONE]\n\n"
 
 
 def _sse(document: dict) -> bytes:
-    return b"data: " + json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    try:
+        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
+        payload = json.dumps(document, separators=(",", ":")).encode()
+    return b"data: " + payload + b"\n\n"
 
 
 class ToOpenAIStream:
@@ -35,7 +40,11 @@ class ToOpenAIStream:
         self.finished = False
 
     def feed(self, chunk: bytes) -> bytes:
-        return b"".join(self._event(event) for event in self.parser.feed(chunk) if not self.finished)
+        try:
+            events = self.parser.feed(chunk)
+        except StreamTooLarge as error:
+            return b"" if self.finished else self._error("server_error", f"upstream stream refused: {error}", None)
+        return b"".join(self._event(event) for event in events if not self.finished)
 
     def finish(self) -> bytes:
         out = b"".join(self._event(event) for event in self.parser.finish() if not self.finished)
@@ -57,16 +66,16 @@ class ToOpenAIStream:
     def _event(self, event: Event) -> bytes:
         try:
             data = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return self._error("server_error", "upstream sent an event that is not JSON", None)
         kind = data.get("type") if isinstance(data, dict) else None
-        handler = getattr(self, f"_on_{kind}", None)
+        handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         return handler(data) if handler is not None else b""  # unknown events are ignored, as the docs ask
 
     def _on_message_start(self, data: dict) -> bytes:
-        message = data.get("message") or {}
-        self.id = "chatcmpl-" + str(message.get("id", "dario"))
-        self.usage = dict(message.get("usage") or {})
+        message = lenient_object(data.get("message"))
+        self.id = "chatcmpl-" + (lenient_text(message.get("id")) or "dario")
+        self.usage = dict(lenient_object(message.get("usage")))
         self.started = True
         return self._chunk({"role": "assistant", "content": ""})
 
@@ -74,40 +83,44 @@ class ToOpenAIStream:
         return b": ping\n\n"
 
     def _on_content_block_start(self, data: dict) -> bytes:
-        block = data.get("content_block") or {}
-        index = data.get("index", len(self.blocks))
+        block = lenient_object(data.get("content_block"))
+        index = data["index"] if isinstance(data.get("index"), int) else len(self.blocks)
         if block.get("type") != "tool_use":
             self.blocks[index] = [block.get("type"), -1, False]
             return b""
         self.blocks[index] = ["tool_use", self.tool_count, False]
         self.tool_count += 1
-        call = {"index": self.tool_count - 1, "id": block.get("id", ""), "type": "function",
-                "function": {"name": block.get("name", ""), "arguments": ""}}
+        call = {"index": self.tool_count - 1, "id": lenient_text(block.get("id")), "type": "function",
+                "function": {"name": lenient_text(block.get("name")), "arguments": ""}}
         return self._chunk({"tool_calls": [call]})
 
     def _on_content_block_delta(self, data: dict) -> bytes:
-        delta = data.get("delta") or {}
-        block = self.blocks.get(data.get("index"), [None, -1, False])
+        delta = lenient_object(data.get("delta"))
+        block = self._block(data) or [None, -1, False]
         kind = delta.get("type")
-        if kind == "text_delta" and delta.get("text"):
+        if kind == "text_delta" and lenient_text(delta.get("text")):
             return self._chunk({"content": delta["text"]})
-        if kind == "input_json_delta" and delta.get("partial_json") and block[0] == "tool_use":
+        if kind == "input_json_delta" and lenient_text(delta.get("partial_json")) and block[0] == "tool_use":
             block[2] = True
             return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": delta["partial_json"]}}]})
-        if kind == "thinking_delta" and self.include_reasoning and delta.get("thinking"):
+        if kind == "thinking_delta" and self.include_reasoning and lenient_text(delta.get("thinking")):
             return self._chunk({"reasoning_content": delta["thinking"]})
         return b""
 
+    def _block(self, data: dict) -> list | None:
+        index = data.get("index")
+        return self.blocks.get(index) if isinstance(index, int) else None
+
     def _on_content_block_stop(self, data: dict) -> bytes:
-        block = self.blocks.get(data.get("index"))
+        block = self._block(data)
         if block and block[0] == "tool_use" and not block[2]:
             block[2] = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
             return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": "{}"}}]})
         return b""
 
     def _on_message_delta(self, data: dict) -> bytes:
-        self.stop_reason = (data.get("delta") or {}).get("stop_reason") or self.stop_reason
-        for key, value in (data.get("usage") or {}).items():
+        self.stop_reason = lenient_text(lenient_object(data.get("delta")).get("stop_reason")) or self.stop_reason
+        for key, value in lenient_object(data.get("usage")).items():
             if value is not None:
                 self.usage[key] = value  # cumulative totals overwrite the start's counts
         return b""
@@ -121,6 +134,6 @@ class ToOpenAIStream:
         return out + DONE
 
     def _on_error(self, data: dict) -> bytes:
-        error = data.get("error") or {}
-        error_type, code = OPENAI_ERRORS.get(error.get("type") or "api_error", ("server_error", None))
-        return self._error(error_type, error.get("message") or "upstream error", code)
+        error = lenient_object(data.get("error"))
+        error_type, code = OPENAI_ERRORS.get(lenient_text(error.get("type")) or "api_error", ("server_error", None))
+        return self._error(error_type, lenient_text(error.get("message")) or "upstream error", code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from frontend.translate import TranslationError
+from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
            "audio": "audio output is not supported by Anthropic"}
@@ -22,9 +22,9 @@ _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
-def tool_id(identifier: str) -> str:
+def tool_id(identifier: object) -> str:
     """Anthropic ids must match ^[a-zA-Z0-9_-]+$; the same input always gives the same id."""
-    return _ID_UNSAFE.sub("_", identifier or "") or "toolu_missing"
+    return _ID_UNSAFE.sub("_", identifier if isinstance(identifier, str) else "") or "toolu_missing"
 
 
 def _text_of(content: object, where: str) -> str:
@@ -33,11 +33,13 @@ def _text_of(content: object, where: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return "".join(expect_text(part.get("text"), f"{where}[{index}].text")
+                       for index, part in enumerate(content) if isinstance(part, dict))
     raise TranslationError(where, "must be a string or a list of text parts")
 
 
-def _image(url: str, where: str) -> dict:
+def _image(url: object, where: str) -> dict:
+    url = url if isinstance(url, str) else ""
     match = _DATA_URL.match(url)
     if match is None:
         if url.startswith(("http://", "https://")):
@@ -58,7 +60,7 @@ def _user_blocks(content: object, where: str) -> list[dict]:
     for index, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            if str(part.get("text", "")).strip():
+            if expect_text(part.get("text"), f"{where}[{index}].text").strip():
                 blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             url = part.get("image_url", {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
@@ -70,19 +72,22 @@ def _user_blocks(content: object, where: str) -> list[dict]:
 
 def _assistant_blocks(message: dict, where: str) -> list[dict]:
     blocks = []
-    text = _text_of(message.get("content"), f"{where}.content") or message.get("refusal") or ""
+    text = (_text_of(message.get("content"), f"{where}.content")
+            or expect_text(message.get("refusal"), f"{where}.refusal"))
     if text.strip():
         blocks.append({"type": "text", "text": text})
-    for index, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") or {}
-        arguments = function.get("arguments") or "{}"
+    for index, call in enumerate(expect_list(message.get("tool_calls"), f"{where}.tool_calls")):
+        call = expect_object(call, f"{where}.tool_calls[{index}]")
+        function = expect_object(call.get("function"), f"{where}.tool_calls[{index}].function")
+        arguments = expect_text(function.get("arguments"), f"{where}.tool_calls[{index}].function.arguments")
         try:
-            tool_input = json.loads(arguments)
-        except ValueError:
+            tool_input = json.loads(arguments or "{}")
+        except (ValueError, RecursionError):
             raise TranslationError(f"{where}.tool_calls[{index}].function.arguments", "is not valid JSON") from None
         if not isinstance(tool_input, dict):
             tool_input = {"value": tool_input}
-        blocks.append({"type": "tool_use", "id": tool_id(call.get("id", "")), "name": function.get("name", ""),
+        identifier = expect_text(call.get("id"), f"{where}.tool_calls[{index}].id")
+        blocks.append({"type": "tool_use", "id": tool_id(identifier), "name": function.get("name", ""),
                        "input": tool_input})
     return blocks
 
@@ -118,7 +123,8 @@ def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
         elif role == "assistant":
             _append(turns, "assistant", _assistant_blocks(message, where))
         elif role in ("tool", "function"):
-            result = {"type": "tool_result", "tool_use_id": tool_id(message.get("tool_call_id", "")),
+            identifier = expect_text(message.get("tool_call_id"), f"{where}.tool_call_id")
+            result = {"type": "tool_result", "tool_use_id": tool_id(identifier),
                       "content": _text_of(message.get("content"), f"{where}.content")}
             _append(turns, "user", [result])
         else:
@@ -137,7 +143,7 @@ def convert_tools(tools: list) -> list[dict]:
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
             raise TranslationError(f"tools[{index}]", "only function tools can be translated to Anthropic")
-        function = tool.get("function") or {}
+        function = expect_object(tool.get("function"), f"tools[{index}].function")
         schema = function.get("parameters") or {"type": "object", "properties": {}}
         entry = {"name": function.get("name", ""), "input_schema": schema}
         if function.get("description"):
@@ -176,28 +182,32 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
         raise TranslationError("logprobs", "log probabilities are not available from Anthropic")
     if document.get("modalities") not in (None, ["text"]):
         raise TranslationError("modalities", "only text output is available from Anthropic")
-    system, turns = convert_messages(document.get("messages") or [])
-    body: dict = {"model": model, "messages": turns,
-                  "max_tokens": document.get("max_completion_tokens") or document.get("max_tokens")
-                  or default_max_tokens}
+    system, turns = convert_messages(expect_list(document.get("messages"), "messages"))
+    limit = "max_completion_tokens" if document.get("max_completion_tokens") else "max_tokens"
+    max_tokens = document.get(limit) or default_max_tokens
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        raise TranslationError(limit, "must be an integer")
+    body: dict = {"model": model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
     stop = document.get("stop")
     if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(expect_list(stop, "stop"))
     sampling_warnings = []
     for field in ("temperature", "top_p"):
         if document.get(field) is None:
             continue
         if ADAPTIVE_MODELS.search(model):
             sampling_warnings.append(field)  # newer Claude models reject sampling parameters (rule 11)
+        elif not isinstance(document[field], (int, float)) or isinstance(document[field], bool):
+            raise TranslationError(field, "must be a number")
         else:
             body[field] = min(document[field], 1) if field == "temperature" else document[field]
     user = document.get("safety_identifier") or document.get("user")
     if user:
         body["metadata"] = {"user_id": str(user)}
     if document.get("tools"):
-        body["tools"] = convert_tools(document["tools"])
+        body["tools"] = convert_tools(expect_list(document["tools"], "tools"))
         choice = convert_tool_choice(document.get("tool_choice"), document.get("parallel_tool_calls"))
         if choice is not None:
             body["tool_choice"] = choice
@@ -214,7 +224,7 @@ def apply_response_format(body: dict, response_format: object) -> None:
     if response_format is None or (isinstance(response_format, dict) and response_format.get("type") == "text"):
         return
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema")
+        schema = expect_object(response_format.get("json_schema"), "response_format.json_schema").get("schema")
         if isinstance(schema, dict):
             body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
             return
@@ -225,6 +235,8 @@ def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
     """reasoning_effort → thinking (TRANSLATION.md §6.3); returns warnings when it cannot be honoured."""
     if effort in (None, "none"):
         return []
+    if not isinstance(effort, str):
+        raise TranslationError("reasoning_effort", "must be a string")
     if effort not in BUDGETS:
         raise TranslationError("reasoning_effort", f"unknown effort {effort!r}")
     forced = body.get("tool_choice", {}).get("type") in ("any", "tool")

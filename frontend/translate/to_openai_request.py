@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 
-from frontend.translate import TranslationError
+from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 # Backends that accept reasoning_effort (others answer 400 "reasoning_effort not supported"): data, not code paths.
@@ -18,12 +18,13 @@ def _text(blocks: object, where: str) -> str:
         return blocks
     if not isinstance(blocks, list):
         raise TranslationError(where, "must be a string or a list of blocks")
-    return "\n\n".join(block.get("text", "") for block in blocks if isinstance(block, dict)
-                       and block.get("type") == "text" and str(block.get("text", "")).strip())
+    texts = (expect_text(block.get("text"), f"{where}[{index}].text") for index, block in enumerate(blocks)
+             if isinstance(block, dict) and block.get("type") == "text")
+    return "\n\n".join(text for text in texts if text.strip())
 
 
 def _image_part(block: dict, where: str) -> dict:
-    source = block.get("source") or {}
+    source = expect_object(block.get("source"), f"{where}.source")
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type')};base64,{source.get('data')}"
         return {"type": "image_url", "image_url": {"url": url}}
@@ -42,6 +43,8 @@ def _user_messages(content: object, where: str) -> list[dict]:
     for index, block in enumerate(content):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "tool_result":
+            if block.get("tool_use_id") is not None:
+                expect_text(block["tool_use_id"], f"{where}[{index}].tool_use_id")
             if block.get("tool_use_id") in seen:
                 continue  # "each tool_use must have a single result": keep the first
             seen.add(block.get("tool_use_id"))
@@ -53,7 +56,7 @@ def _user_messages(content: object, where: str) -> list[dict]:
                       item.get("type") == "image"] if isinstance(block.get("content"), list) else []
             parts += [_image_part(image, f"{where}[{index}].content") for image in images]
         elif kind == "text":
-            if str(block.get("text", "")).strip():
+            if expect_text(block.get("text"), f"{where}[{index}].text").strip():
                 parts.append({"type": "text", "text": block["text"]})
         elif kind == "image":
             parts.append(_image_part(block, f"{where}[{index}]"))
@@ -75,7 +78,7 @@ def _assistant_message(content: object, where: str) -> dict | None:
     texts, calls = [], []
     for index, block in enumerate(content if isinstance(content, list) else []):
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text" and str(block.get("text", "")).strip():
+        if kind == "text" and expect_text(block.get("text"), f"{where}[{index}].text").strip():
             texts.append(block["text"])
         elif kind == "tool_use":
             calls.append({"id": block.get("id", ""), "type": "function", "function": {
@@ -116,7 +119,9 @@ def convert_messages(system: object, messages: list) -> list[dict]:
 def convert_tools(tools: list) -> list[dict]:
     converted = []
     for index, tool in enumerate(tools):
-        kind = tool.get("type", "custom") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict):
+            raise TranslationError(f"tools[{index}]", "must be an object")
+        kind = tool.get("type", "custom")
         if kind not in (None, "custom"):  # server tools (web_search_*, bash_*, …) run only at Anthropic
             raise TranslationError(f"tools[{index}]", f"server tool {kind!r} cannot run on an OpenAI backend")
         function = {"name": tool.get("name", ""), "parameters": tool.get("input_schema") or {"type": "object"}}
@@ -128,7 +133,7 @@ def convert_tools(tools: list) -> list[dict]:
 
 def convert_tool_choice(choice: dict) -> object:
     kind = choice.get("type")
-    mapped = {"auto": "auto", "any": "required", "none": "none"}.get(kind)
+    mapped = {"auto": "auto", "any": "required", "none": "none"}.get(kind) if isinstance(kind, str) else None
     if mapped is not None:
         return mapped
     if kind == "tool":
@@ -142,14 +147,14 @@ def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
     body: dict = {"model": model, "messages": convert_messages(document.get("system"), document.get("messages") or []),
                   "max_tokens": document.get("max_tokens")}
     if document.get("stop_sequences"):
-        body["stop"] = list(document["stop_sequences"])
+        body["stop"] = list(expect_list(document["stop_sequences"], "stop_sequences"))
     for field in ("temperature", "top_p"):
         if document.get(field) is not None:
             body[field] = document[field]
-    user = (document.get("metadata") or {}).get("user_id")
+    user = expect_object(document.get("metadata"), "metadata").get("user_id")
     if user:
         body["user"] = hashlib.sha256(str(user).encode()).hexdigest()[:64]  # Claude Code sends a long JSON string
-    tools = document.get("tools") or []
+    tools = expect_list(document.get("tools"), "tools")
     if tools:
         body["tools"] = convert_tools(tools)
         choice = document.get("tool_choice")
@@ -164,7 +169,7 @@ def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
             body["reasoning_effort"] = effort
         else:
             warnings.append("thinking")  # a non-reasoning model answers the same without it
-    output_format = (document.get("output_config") or {}).get("format")
+    output_format = expect_object(document.get("output_config"), "output_config").get("format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         body["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "output", "schema": output_format.get("schema") or {}, "strict": True}}
@@ -176,10 +181,10 @@ def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
 
 def reasoning_effort(document: dict) -> str | None:
     """output_config.effort by name, else a thinking budget bucketed (TRANSLATION.md §6.3); None when off."""
-    effort = (document.get("output_config") or {}).get("effort")
-    if effort in EFFORTS:
+    effort = expect_object(document.get("output_config"), "output_config").get("effort")
+    if isinstance(effort, str) and effort in EFFORTS:
         return EFFORTS[effort]
-    thinking = document.get("thinking") or {}
+    thinking = expect_object(document.get("thinking"), "thinking")
     if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
         budget = thinking["budget_tokens"]
         return "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
