@@ -96,6 +96,16 @@ class CredentialsClient:
         cached = self._leases.get((backend, credential))
         if cached is not None and cached.revision >= revision:
             return cached
+        if cached is not None:
+            # The catalog announced a newer revision; its lease comes on the other stream, a moment later.
+            deadline = time.monotonic() + PUSH_WAIT_SECONDS / 10
+            while (remaining := deadline - time.monotonic()) > 0:
+                self._leases_changed.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._leases_changed.wait(), remaining)
+                cached = self._leases.get((backend, credential))
+                if cached is not None and cached.revision >= revision:
+                    return cached
         return await self._fetch(backend, credential)
 
     async def _fetch(self, backend: str, credential: str) -> Lease:

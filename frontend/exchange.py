@@ -20,6 +20,7 @@ class Exchange:
     backend: str = ""
     credential: str = ""
     acquired: bool = False
+    local: bool = False  # the credential was chosen without pool_service (the backend's only one)
     status: int = 0
     error_type: str = ""
     first_byte: float = 0.0
@@ -59,6 +60,7 @@ class Exchange:
             reasoning_tokens=self.usage.reasoning_tokens,
             stream=self.stream,
             acquired=self.acquired,
+            local=self.local,
             rate_limit_headers=self.rate_limit_headers,
             attempts=self.attempts,
             failover=" ".join(self.failover),

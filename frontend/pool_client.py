@@ -36,13 +36,40 @@ class PoolClient:
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
         self.stub = pool_pb2_grpc.PoolStub(self.channel)
         self.reporter = OutcomeReporter(self.stub)
+        # Pushed by pool_service: credentials that cannot serve now, and until when. None until the first push;
+        # kept while pool_service restarts (a backend's only credential stays usable meanwhile).
+        self.unavailable: dict[tuple[str, str], float] | None = None
+        self.local_choices = 0
+        self._watcher: asyncio.Task | None = None
 
     async def start(self) -> None:
         await self.reporter.start()
+        self._watcher = asyncio.create_task(self._watch_availability())
 
     async def close(self, flush_seconds: float = 3.0) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self.reporter.close(flush_seconds)
         await self.channel.close()
+
+    def choose_locally(self, backend: str, candidates: tuple[str, ...], tried: list[pool_pb2.Attempt]) -> str | None:
+        """The credential of a backend that has only one, when pool_service said nothing against it: there is
+        nothing to choose, so no round trip (its answer still reaches pool_service with the outcome)."""
+        if len(candidates) != 1 or tried or self.unavailable is None:
+            return None
+        if self.unavailable.get((backend, candidates[0]), 0.0) > time.time():
+            return None  # cooling down or exhausted: Acquire queues the request or answers 429
+        self.local_choices += 1
+        return candidates[0]
+
+    async def _watch_availability(self) -> None:
+        while True:
+            with contextlib.suppress(grpc.RpcError):
+                async for snapshot in self.stub.WatchAvailability(pool_pb2.WatchAvailabilityRequest()):
+                    self.unavailable = {(item.backend, item.credential): item.until for item in snapshot.unavailable}
+            await asyncio.sleep(0.2)
 
     async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str,
                       tried: list[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:

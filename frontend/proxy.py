@@ -74,7 +74,7 @@ class Target:
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
     if not speaks(backend.kind, dialect.native_kind):
-        translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens)
+        translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens, backend.kind)
         return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
                       translation)
     if route_.model != parsed.model:
@@ -124,33 +124,39 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
             while True:
                 try:
                     usable = usable_credentials(backend)
-                    granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model, tried)
+                    credential = state.pool.choose_locally(backend.name, usable, tried)
+                    local = credential is not None
+                    if not local:
+                        granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model,
+                                                           tried)
+                        credential = granted.credential
+                        exchange.queued_ms += granted.queued_ms
                 except (PoolExhausted, NoUsableCredential) as error:
                     failure = failure or error
                     break  # this backend has nothing left for the request: the next fallback, if any
                 if held is not None:
                     held.upstream.release()
                     held = None
-                exchange.backend, exchange.credential, exchange.acquired = backend.name, granted.credential, True
+                exchange.backend, exchange.credential = backend.name, credential
+                exchange.acquired, exchange.local = not local, local
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
-                exchange.queued_ms += granted.queued_ms
                 try:
-                    upstream = await _send(request, state, target, granted.credential)
+                    upstream = await _send(request, state, target, credential)
                 except (TimeoutError, aiohttp.ClientError) as error:
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
-                    tried.append(pool_pb2.Attempt(credential=granted.credential, status=0, error_type=kind))
-                    exchange.failover.append(f"{granted.credential}:{kind}")
-                    exchange.acquired = False  # the next Acquire releases it
+                    tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
+                    exchange.failover.append(f"{credential}:{kind}")
+                    exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
                 if fails_over(upstream.status):
-                    held = Held(upstream, target, granted.credential)
-                    tried.append(pool_pb2.Attempt(credential=granted.credential, status=upstream.status,
+                    held = Held(upstream, target, credential)
+                    tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,
                                                   headers=rate_limit_headers(upstream.headers),
-                                                  error_type=_error_type(upstream.status)))
-                    exchange.failover.append(f"{granted.credential}:{upstream.status}")
-                    exchange.acquired = False
+                                                  error_type=_error_type(upstream.status), local=local))
+                    exchange.failover.append(f"{credential}:{upstream.status}")
+                    exchange.acquired = exchange.local = False
                     continue
                 async with upstream:
                     return await _answer(request, state, upstream, target, exchange)

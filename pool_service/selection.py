@@ -159,6 +159,10 @@ class Pool:
         if len(self._leases) > MAX_LEASES:  # outcomes lost with a crashed frontend: forget the oldest
             self.release(*self._leases.pop(next(iter(self._leases))))
 
+    def unavailable(self, now: float) -> dict[tuple[str, str], float]:
+        """Credentials whose rate limits keep them from serving now (cooldown, exhausted window), with until when."""
+        return {key: state.ready_at() for key, state in self._states.items() if state.ready_at() > now}
+
     def snapshot(self, now: float) -> list[Account]:
         """Every credential seen so far, by backend then credential."""
         return [

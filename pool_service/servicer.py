@@ -20,6 +20,7 @@ from pool_service.reports import report
 from pool_service.selection import Account, Pool
 
 DEFAULT_REPORT_WINDOW = 3600.0
+LOCAL_ATTEMPTS_KEPT = 10_000
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         self.pool = pool or Pool()
         self.queue_depth = 0
         self._changed: dict[str, asyncio.Event] = {}  # per backend, set (and replaced) when its state changes
+        self._unavailable: dict[tuple[str, str], float] = {}  # as last pushed by WatchAvailability
+        self._availability_generation = 0
+        self._availability_changed = asyncio.Event()  # set (and replaced) when _unavailable changes
+        self._local_attempts: dict[tuple[str, str], bool] = {}  # (request id, credential) already applied
 
     def _notify(self, backend: str) -> None:
         if (event := self._changed.pop(backend, None)) is not None:
@@ -93,10 +98,17 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
             )
         now, request_id = time.time(), request.request_id
         for attempt in request.tried:
+            if attempt.local:  # chosen by the frontend itself: nothing to release, its answer counted once
+                if (request_id, attempt.credential) not in self._local_attempts:
+                    self._local_attempts[(request_id, attempt.credential)] = True
+                    self.pool.apply(backend, attempt.credential, attempt.status, dict(attempt.headers), now)
+                    self._trim_local_attempts()
+                continue
             # Only the attempt whose credential the request still holds counts: the others were settled by the
             # Acquire that followed them.
             self.pool.settle(request_id, backend, attempt.credential, attempt.status, dict(attempt.headers), now)
         if request.tried:
+            self._publish_availability()
             self._notify(backend)
         tried = {attempt.credential for attempt in request.tried}
         if (credential := self.pool.choose(backend, candidates, now, tried, request_id)) is not None:
@@ -186,7 +198,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         async for batch in until_stopping(request_iterator, self.stopping):
             now = time.time()
             for outcome in batch.outcomes:
-                if outcome.acquired and self.pool.settle(
+                if outcome.local and outcome.credential:
+                    self.pool.apply(outcome.backend, outcome.credential, outcome.status,
+                                    dict(outcome.rate_limit_headers), now)
+                    self.pool.state(outcome.backend, outcome.credential).chosen += 1
+                elif outcome.acquired and self.pool.settle(
                     outcome.request_id,
                     outcome.backend,
                     outcome.credential,
@@ -195,12 +211,43 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
                     now,
                 ):
                     self._notify(outcome.backend)
+            self._publish_availability()
             try:
                 await self.store.write([row_from_outcome(outcome) for outcome in batch.outcomes])
             except OSError as error:
                 # Not acknowledged: the frontend keeps the batch and sends it again.
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
             yield pool_pb2.ReportResponse(sequence=batch.sequence)
+
+    def _publish_availability(self) -> None:
+        """Wakes the WatchAvailability streams when the set of unavailable credentials (or their ends) changed."""
+        current = self.pool.unavailable(time.time())
+        if current != self._unavailable:
+            self._unavailable = current
+            self._availability_generation += 1
+            self._availability_changed.set()
+            self._availability_changed = asyncio.Event()
+
+    def _trim_local_attempts(self) -> None:
+        while len(self._local_attempts) > LOCAL_ATTEMPTS_KEPT:
+            self._local_attempts.pop(next(iter(self._local_attempts)))
+
+    async def WatchAvailability(self, request: pool_pb2.WatchAvailabilityRequest,
+                                context: grpc.aio.ServicerContext) -> AsyncIterator[pool_pb2.AvailabilityResponse]:
+        """Pushes the unavailable credentials now and after every change, until stopping."""
+        self._publish_availability()
+        while not self.stopping.is_set():
+            changed = self._availability_changed
+            yield pool_pb2.AvailabilityResponse(unavailable=[
+                pool_pb2.Unavailable(backend=backend, credential=credential, until=until)
+                for (backend, credential), until in sorted(self._unavailable.items())
+            ])
+            waits = {asyncio.ensure_future(changed.wait()), asyncio.ensure_future(self.stopping.wait())}
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
 
     async def Accounts(self, request: pool_pb2.AccountsRequest, context: grpc.aio.ServicerContext):
         return pool_pb2.AccountsResponse(

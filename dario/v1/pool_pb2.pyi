@@ -21,7 +21,7 @@ class AcquireRequest(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., candidates: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., tried: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
 
 class Attempt(_message.Message):
-    __slots__ = ("credential", "status", "headers", "error_type")
+    __slots__ = ("credential", "status", "headers", "error_type", "local")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,11 +33,13 @@ class Attempt(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
     credential: str
     status: int
     headers: _containers.ScalarMap[str, str]
     error_type: str
-    def __init__(self, credential: _Optional[str] = ..., status: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., error_type: _Optional[str] = ...) -> None: ...
+    local: bool
+    def __init__(self, credential: _Optional[str] = ..., status: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., error_type: _Optional[str] = ..., local: _Optional[bool] = ...) -> None: ...
 
 class AcquireResponse(_message.Message):
     __slots__ = ("credential", "queued_ms")
@@ -48,7 +50,7 @@ class AcquireResponse(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local")
     class RateLimitHeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +81,7 @@ class Outcome(_message.Message):
     FALLBACK_FROM_FIELD_NUMBER: _ClassVar[int]
     QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
     CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
     api_format: str
@@ -102,7 +105,8 @@ class Outcome(_message.Message):
     fallback_from: str
     queued_ms: float
     cache_write_tokens: int
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ...) -> None: ...
+    local: bool
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")
@@ -191,3 +195,23 @@ class AnalyticsResponse(_message.Message):
     JSON_FIELD_NUMBER: _ClassVar[int]
     json: str
     def __init__(self, json: _Optional[str] = ...) -> None: ...
+
+class WatchAvailabilityRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Unavailable(_message.Message):
+    __slots__ = ("backend", "credential", "until")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: str
+    until: float
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., until: _Optional[float] = ...) -> None: ...
+
+class AvailabilityResponse(_message.Message):
+    __slots__ = ("unavailable",)
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    unavailable: _containers.RepeatedCompositeFieldContainer[Unavailable]
+    def __init__(self, unavailable: _Optional[_Iterable[_Union[Unavailable, _Mapping]]] = ...) -> None: ...

@@ -60,6 +60,11 @@ class PoolStub:
                 request_serializer=dario_dot_v1_dot_pool__pb2.AnalyticsRequest.SerializeToString,
                 response_deserializer=dario_dot_v1_dot_pool__pb2.AnalyticsResponse.FromString,
                 _registered_method=True)
+        self.WatchAvailability = channel.unary_stream(
+                '/dario.v1.Pool/WatchAvailability',
+                request_serializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.AvailabilityResponse.FromString,
+                _registered_method=True)
 
 
 class PoolServicer:
@@ -101,6 +106,15 @@ class PoolServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchAvailability(self, request, context):
+        """WatchAvailability streams which credentials cannot serve now (cooling down, quarantined, a window
+        exhausted) and until when, at once and after every change: the frontend picks the credential of a
+        backend that has only one by itself, with no round trip, while that one is available.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +142,11 @@ def add_PoolServicer_to_server(servicer, server):
                     servicer.Analytics,
                     request_deserializer=dario_dot_v1_dot_pool__pb2.AnalyticsRequest.FromString,
                     response_serializer=dario_dot_v1_dot_pool__pb2.AnalyticsResponse.SerializeToString,
+            ),
+            'WatchAvailability': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAvailability,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.AvailabilityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +285,33 @@ class Pool:
             '/dario.v1.Pool/Analytics',
             dario_dot_v1_dot_pool__pb2.AnalyticsRequest.SerializeToString,
             dario_dot_v1_dot_pool__pb2.AnalyticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dario.v1.Pool/WatchAvailability',
+            dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.AvailabilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

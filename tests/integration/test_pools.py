@@ -23,6 +23,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from frontend.state import STATE
 from tests.integration.conftest import async_analytics_rows
 from tests.support.limited_upstream import KeyLimits
 from tests.support.processes import REPO, environment
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.timeout(180)
 KEYS = {"key-a": "test-key-pool-a-0123456789", "key-b": "test-key-pool-b-0123456789",
         "key-c": "test-key-pool-c-0123456789"}
 ANTHROPIC_KEY = "test-key-pool-anthropic-0123456789"
+SOLO_KEY = "test-key-pool-solo-0123456789"
 MESSAGES = [{"role": "user", "content": "hi"}]
 CONFIG = """
 [pools]
@@ -43,6 +45,10 @@ queue_depth = 3
 [[routes]]
 match = "pool-*"
 backend = "pool"
+
+[[routes]]
+match = "solo-*"
+backend = "solo"
 
 [[routes]]
 match = "down-*"
@@ -68,13 +74,14 @@ def services(tmp_path_factory: pytest.TempPathFactory, limited: ScriptedUpstream
             started.add_backend("pool", limited.base_url, key, credential=name)
         started.add_backend("down", f"http://127.0.0.1:{free_port()}/v1", "test-key-down-0123456789")
         started.add_backend("anthro", limited.base_url, ANTHROPIC_KEY, kind="anthropic")
+        started.add_backend("solo", limited.base_url, SOLO_KEY)
         yield started
 
 
 @pytest.fixture
 async def frontend(services: Services) -> AsyncIterator[TestServer]:
     async with running_frontend(services.settings) as server:
-        await wait_for_backends(server, 3)
+        await wait_for_backends(server, 4)
         yield server
 
 
@@ -215,6 +222,28 @@ async def test_a_backend_that_is_down_is_replaced_by_its_fallback_translated(
     assert headers["x-dario-translation"] == "openai->anthropic"
     [sent] = limited.requests[before:]
     assert sent.path == "/v1/messages" and sent.json["model"] == "claude-fallback"
+
+
+async def test_a_backend_with_one_credential_is_served_without_a_round_trip_until_it_is_exhausted(
+    frontend: TestServer, limited: ScriptedUpstream
+) -> None:
+    limited.limiter = KeyLimits({SOLO_KEY: 1}, window_seconds=2.0)
+    pool = frontend.app[STATE].pool
+    deadline = time.monotonic() + 5
+    while pool.unavailable is None:  # the first availability push from pool_service
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    client = sdk(frontend)
+    assert (await ask(client, "solo-model"))[0] == 200
+    assert pool.local_choices == 1  # chosen by the frontend: nothing to choose between
+    deadline = time.monotonic() + 5
+    while ("solo", "default") not in pool.unavailable:  # the answer said remaining 0: pool_service pushes that
+        assert time.monotonic() < deadline, "pool_service never said the exhausted credential is unavailable"
+        await asyncio.sleep(0.02)
+    started = time.monotonic()
+    status, headers = await ask(client, "solo-model")  # through Acquire now: it waits for the window's reset
+    assert status == 200 and 0.5 < time.monotonic() - started < 4
+    assert pool.local_choices == 1
 
 
 async def test_analytics_totals_equal_what_the_upstream_counted(services: Services,
