@@ -14,7 +14,7 @@ from frontend import count_tokens, info, proxy
 from frontend.access import check_key, cors_preflight
 from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
-from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, api_format_of
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
 from frontend.pool_client import PoolClient
@@ -80,6 +80,7 @@ def init(settings: Settings) -> web.Application:
     app.on_response_prepare.append(_stamp_request_id)
     app.router.add_post("/v1/chat/completions", proxy.handler(OPENAI_CHAT))
     app.router.add_post("/v1/messages", proxy.handler(ANTHROPIC_MESSAGES))
+    app.router.add_post("/v1/responses", proxy.handler(OPENAI_RESPONSES))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", info.models)
     app.router.add_get("/health", info.health)

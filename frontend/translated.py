@@ -18,6 +18,14 @@ from frontend.relay import Tail
 from frontend.requests import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
+from frontend.translate.responses_api import (
+    anthropic_to_response,
+    chat_to_response,
+    error_to_responses,
+    responses_to_anthropic,
+    responses_to_chat,
+)
+from frontend.translate.responses_stream import AnthropicToResponsesStream, ChatToResponsesStream
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.translate.to_anthropic_request import to_anthropic_request
@@ -36,15 +44,18 @@ class Plan:
     target: Dialect
     body: dict
     warnings: list[str]
-    machine: ToOpenAIStream | ToAnthropicStream
+    machine: ToOpenAIStream | ToAnthropicStream | ChatToResponsesStream | AnthropicToResponsesStream
     answer: Callable[[dict], dict]
     error: Callable[[int, bytes], dict]
 
 
-def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_max_tokens: int) -> Plan:
+def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_max_tokens: int,
+         backend_kind: str = "") -> Plan:
     """How to translate one request; the client keeps seeing the model it asked for."""
     document, model = parsed.document, parsed.model
     try:
+        if dialect.api_format == "responses":
+            return _responses_plan(document, model, upstream_model, default_max_tokens, backend_kind)
         if dialect.api_format == "openai":
             body, warnings = to_anthropic_request(document, upstream_model, default_max_tokens)
             include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
@@ -56,6 +67,18 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
                     lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
     except TranslationError as error:
         raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
+
+
+def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,
+                    backend_kind: str) -> Plan:
+    """A Responses client on a backend without /responses: Chat Completions, or Anthropic Messages."""
+    if backend_kind == "anthropic":
+        body, warnings = responses_to_anthropic(document, upstream_model, default_max_tokens)
+        return Plan(ANTHROPIC_MESSAGES, body, warnings, AnthropicToResponsesStream(model, document),
+                    lambda message: anthropic_to_response(message, model, document), error_to_responses)
+    body, warnings = responses_to_chat(document, upstream_model)
+    return Plan(OPENAI_CHAT, body, warnings, ChatToResponsesStream(model, document),
+                lambda completion: chat_to_response(completion, model, document), error_to_responses)
 
 
 async def respond(request: web.Request, upstream: aiohttp.ClientResponse, backend: Backend, exchange: Exchange,

@@ -115,3 +115,17 @@ ERRORS = {  # status: (type, code, message, param)
 def error_body(status: int) -> dict:
     error_type, code, message, *param = ERRORS.get(status, ("server_error", None, f"error {status}"))
     return {"error": {"message": message, "type": error_type, "param": param[0] if param else None, "code": code}}
+
+
+def response(model: str, content: str, input_tokens: int, output_tokens: int) -> dict:
+    """A whole Responses API answer (POST /v1/responses, not streamed) with one output_text message."""
+    return {
+        "id": "resp_" + uuid.uuid4().hex, "object": "response", "created_at": int(time.time()), "status": "completed",
+        "model": model, "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
+        "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
+        "output": [{"id": "msg_" + uuid.uuid4().hex, "type": "message", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": content, "annotations": []}]}],
+        "usage": {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                  "total_tokens": input_tokens + output_tokens},
+    }

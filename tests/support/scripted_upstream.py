@@ -135,6 +135,7 @@ class ScriptedUpstream:
         app.router.add_get(f"{self.prefix}/models", self._models)
         app.router.add_post(f"{self.prefix}/messages", self._messages)
         app.router.add_post(f"{self.prefix}/messages/count_tokens", self._count_tokens)
+        app.router.add_post(f"{self.prefix}/responses", self._responses)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -252,6 +253,23 @@ class ScriptedUpstream:
             self.prompt_tokens += usage_body["input_tokens"]
             self.completion_tokens += usage_body["output_tokens"]
         return await self._send(request, script, 200, headers, content_type, payload)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """The Responses API as api.openai.com answers it (whole answers only: enough for pass-through)."""
+        body, script = await self._receive(request)
+        headers = {"x-request-id": "req_" + uuid.uuid4().hex, **script.headers}
+        if script.status != 200:
+            return await self._error(request, script, headers)
+        document = json.loads(body)
+        given = document.get("input")
+        text = given if isinstance(given, str) else json.dumps(given)[:40]
+        content = script.content if script.content is not None else f"Hello from scripted upstream: {text}"
+        answer = openai_wire.response(document.get("model", "unknown"), content, max(1, len(body) // 4),
+                                      max(1, len(content.split())))
+        self.served += 1
+        self.prompt_tokens += answer["usage"]["input_tokens"]
+        self.completion_tokens += answer["usage"]["output_tokens"]
+        return await self._send(request, script, 200, headers, "application/json", json.dumps(answer).encode())
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         body = await request.read()
