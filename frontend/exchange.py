@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dario.v1 import pool_pb2
@@ -31,6 +32,8 @@ class Exchange:
     failover: list[str] = field(default_factory=list)  # "credential:status" of each attempt that failed over
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
+    finished: float = 0.0  # perf_counter when the handler was done
+    _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
         if not self.first_byte:
@@ -40,8 +43,20 @@ class Exchange:
         self.status = status
         self.error_type = error_type
 
+    def finish(self) -> None:
+        """Marks the end of the request: the outcome may be built later, off the request path."""
+        if not self.finished:
+            self.finished = time.perf_counter()
+
+    def read_usage_later(self, reader: Callable[[bytes], Usage], body: bytes) -> None:
+        """Usage parsed from a whole body only when the outcome is built (after the client has its answer)."""
+        self._usage_source = (reader, body)
+
     def outcome(self) -> pool_pb2.Outcome:
-        now = time.perf_counter()
+        if self._usage_source is not None:
+            reader, body = self._usage_source
+            self.usage, self._usage_source = reader(body), None
+        now = self.finished or time.perf_counter()
         return pool_pb2.Outcome(
             request_id=self.request_id,
             started_at=self.started_at,

@@ -51,7 +51,7 @@ class Metrics:
         backend = exchange.backend or "none"
         self.requests.labels(exchange.api_format, backend, self.model_label(exchange.model or "none"),
                              str(exchange.status or 0)).inc()
-        self.latency.labels(backend).observe(time.perf_counter() - exchange.started)
+        self.latency.labels(backend).observe((exchange.finished or time.perf_counter()) - exchange.started)
         if exchange.first_byte:
             self.ttfb.labels(backend).observe(exchange.first_byte - exchange.started)
         if exchange.failover:

@@ -17,6 +17,7 @@ import grpc
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
+from frontend.exchange import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ SERVICE = "pool_service"
 BATCH_SIZE = 256
 BATCH_WAIT_SECONDS = 0.05
 MAX_PENDING = 200_000
+EAGER_AFTER = 4 * BATCH_SIZE
 
 
 class PoolClient:
@@ -130,8 +132,15 @@ class OutcomeReporter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
 
-    def add(self, outcome: pool_pb2.Outcome) -> None:
-        """Queues an outcome; never blocks and never waits for pool_service."""
+    @staticmethod
+    def _outcome(item: pool_pb2.Outcome | Exchange) -> pool_pb2.Outcome:
+        return item if isinstance(item, pool_pb2.Outcome) else item.outcome()
+
+    def add(self, outcome: pool_pb2.Outcome | Exchange) -> None:
+        """Queues an outcome (or a finished Exchange, turned into one with the next batch, after the client has its
+        answer); never blocks and never waits for pool_service."""
+        if len(self.pending) >= EAGER_AFTER:  # pool_service is behind or away: keep outcomes, not bodies
+            outcome = self._outcome(outcome)
         if len(self.pending) >= MAX_PENDING:
             self.pending.popleft()
             self.dropped += 1
@@ -188,7 +197,7 @@ class OutcomeReporter:
                 return  # a later call sends what is pending; taking it here would strand it
             if not self.pending:
                 continue
-            batch = [self.pending.popleft() for _ in range(min(BATCH_SIZE, len(self.pending)))]
+            batch = [self._outcome(self.pending.popleft()) for _ in range(min(BATCH_SIZE, len(self.pending)))]
             self._sequence += 1
             self._in_flight[self._sequence] = batch
             yield pool_pb2.ReportRequest(sequence=self._sequence, outcomes=batch)

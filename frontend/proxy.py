@@ -45,9 +45,10 @@ def handler(dialect: Dialect):
                 exchange.fail(499, "client_disconnected")
             raise
         finally:
+            exchange.finish()
             state.metrics.in_flight.dec()
             state.metrics.observe(exchange)
-            state.pool.reporter.add(exchange.outcome())
+            state.pool.reporter.add(exchange)  # its outcome is built with the next batch, after the answer
 
     return handle
 

@@ -100,7 +100,7 @@ async def respond(request: web.Request, upstream: aiohttp.ClientResponse, backen
         return await _stream(request, upstream, exchange, translation, reply_headers)
     body = await upstream.read()
     exchange.mark_first_byte()
-    exchange.usage = target.usage_from_body(body)
+    exchange.read_usage_later(target.usage_from_body, body)
     try:
         document = json.loads(body)
     except ValueError:

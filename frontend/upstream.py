@@ -103,7 +103,7 @@ async def relay(
         body = await upstream.read()
         exchange.mark_first_byte()
         if upstream.status < 400:
-            exchange.usage = dialect.usage_from_body(body)
+            exchange.read_usage_later(dialect.usage_from_body, body)
         return web.Response(status=upstream.status, body=body, headers=headers)
     if is_stream:
         headers["cache-control"] = "no-cache"
