@@ -18,13 +18,8 @@ from frontend.relay import Tail
 from frontend.requests import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
-from frontend.translate.responses_api import (
-    anthropic_to_response,
-    chat_to_response,
-    error_to_responses,
-    responses_to_anthropic,
-    responses_to_chat,
-)
+from frontend.translate.responses_answer import anthropic_to_response, chat_to_response, error_to_responses
+from frontend.translate.responses_api import responses_to_anthropic, responses_to_chat
 from frontend.translate.responses_stream import AnthropicToResponsesStream, ChatToResponsesStream
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream

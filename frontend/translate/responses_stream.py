@@ -15,18 +15,17 @@ import re
 import time
 
 from frontend.translate import lenient_object, lenient_objects, lenient_text
-from frontend.translate.responses_api import (
+from frontend.translate.responses_answer import (
     call_item,
     custom_input,
     incomplete_details,
     message_item,
-    new_id,
     reasoning_item,
     response_object,
     responses_usage,
     text_part,
-    tool_origins,
 )
+from frontend.translate.responses_api import new_id, tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.stream_to_anthropic import MAX_ARGUMENT_BYTES
 from frontend.translate.stream_to_openai import ToOpenAIStream
