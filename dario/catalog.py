@@ -17,6 +17,13 @@ class Backend:
     revisions: tuple[int, ...]
     states: tuple[str, ...] = ()  # per credential: ok, failing, pending or needs-login
 
+    def revision_of(self, credential: str) -> int:
+        """The revision the catalog announced for one of its credentials (0 when it has no such credential)."""
+        for name, revision in zip(self.credentials, self.revisions):
+            if name == credential:
+                return revision
+        return 0
+
     def usable(self) -> tuple[str, ...]:
         """Credentials that can serve now: not waiting for a first token, not refused by their token endpoint."""
         if not self.states:

@@ -98,15 +98,24 @@ class CredentialsClient:
             return cached
         if cached is not None:
             # The catalog announced a newer revision; its lease comes on the other stream, a moment later.
-            deadline = time.monotonic() + PUSH_WAIT_SECONDS / 10
-            while (remaining := deadline - time.monotonic()) > 0:
-                self._leases_changed.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._leases_changed.wait(), remaining)
-                cached = self._leases.get((backend, credential))
-                if cached is not None and cached.revision >= revision:
-                    return cached
+            pushed = await self._pushed(backend, credential, revision, PUSH_WAIT_SECONDS / 10)
+            if pushed is not None:
+                return pushed
         return await self._fetch(backend, credential)
+
+    async def _pushed(self, backend: str, credential: str, revision: int, seconds: float) -> Lease | None:
+        """Waits (bounded) for the lease stream to bring a lease of at least this revision."""
+        deadline = time.monotonic() + seconds
+        while True:
+            cached = self._leases.get((backend, credential))
+            if cached is not None and cached.revision >= revision:
+                return cached
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._leases_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._leases_changed.wait(), remaining)
 
     async def _fetch(self, backend: str, credential: str) -> Lease:
         self.lease_fetches += 1
@@ -150,19 +159,12 @@ class CredentialsClient:
             log.warning("forced refresh of %s/%s gave no new token: %s", backend, credential,
                         result.error if result else "credential gone")
             return None
-        deadline = time.monotonic() + PUSH_WAIT_SECONDS
-        while True:
-            cached = self._leases.get((backend, credential))
-            if cached is not None and cached.revision >= result.credential.revision:
-                return cached
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                with contextlib.suppress(ApiError):
-                    return await self._fetch(backend, credential)
-                return None
-            self._leases_changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._leases_changed.wait(), remaining)
+        pushed = await self._pushed(backend, credential, result.credential.revision, PUSH_WAIT_SECONDS)
+        if pushed is not None:
+            return pushed
+        with contextlib.suppress(ApiError):
+            return await self._fetch(backend, credential)
+        return None
 
     async def _watch(self) -> None:
         """Follows WatchBackends forever, reconnecting after credential_service restarts."""

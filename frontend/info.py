@@ -153,9 +153,8 @@ async def _upstream_models(state: State, backend: Backend) -> list[str]:
     if not usable:
         return []
     credential = usable[0]
-    revision = backend.revisions[backend.credentials.index(credential)]
     try:
-        lease = await state.credentials.lease(backend.name, credential, revision)
+        lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
         headers = {lease.header_name: lease.header_value} if lease.header_name else {}
         async with state.session.get(
             backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT

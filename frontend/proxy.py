@@ -172,8 +172,7 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
 
 async def _send(request: web.Request, state: State, target: Target, credential: str) -> aiohttp.ClientResponse:
     backend = target.route.backend
-    revision = dict(zip(backend.credentials, backend.revisions)).get(credential, 0)
-    lease = await state.credentials.lease(backend.name, credential, revision)
+    lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
 
     async def reauthenticate(rejected: Lease) -> Lease | None:
         return await state.credentials.force_refresh(backend.name, credential, rejected)
