@@ -1,5 +1,9 @@
 """OpenAI ⇄ Anthropic translation: requests, responses, errors and stream state machines (pure, no I/O)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
 
 class TranslationError(ValueError):
     """A request field the target API cannot honour without changing the answer: the client gets a 400 naming it."""
@@ -45,3 +49,18 @@ def lenient_objects(value: object) -> list[dict]:
 
 def lenient_text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def chat_tool_call_key(position: int, call: dict, known: Mapping[object, object],
+                       id_of: Callable[[object], str]) -> object:
+    """Which tool call a Chat Completions stream fragment belongs to: its `index` (its position when it has
+    none), or its id when a server reuses index 0 for calls with distinct ids. `known` maps the keys seen so
+    far to their calls; `id_of` reads a known call's id."""
+    index = call.get("index") if isinstance(call.get("index"), int) else position
+    identifier = lenient_text(call.get("id"))
+    seen = known.get(index)
+    if seen is not None and identifier and identifier != id_of(seen):
+        return identifier
+    if identifier and identifier in known:
+        return identifier
+    return index

@@ -14,7 +14,7 @@ import json
 import re
 import time
 
-from frontend.translate import lenient_object, lenient_objects, lenient_text
+from frontend.translate import chat_tool_call_key, lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses_answer import (
     call_item,
     custom_input,
@@ -214,18 +214,8 @@ class ChatToResponsesStream:
             delta["logprobs"] = []
         return out + self._emit(delta_event, delta)
 
-    def _key(self, position: int, call: dict) -> object:
-        index = call.get("index") if isinstance(call.get("index"), int) else position
-        known = self.tools.get(index)
-        identifier = lenient_text(call.get("id"))
-        if known is not None and identifier and identifier != known.call_id:
-            return identifier  # a server that reuses index 0 for every call, with distinct ids
-        if identifier and identifier in self.tools:
-            return identifier
-        return index
-
     def _tool_fragment(self, position: int, call: dict) -> bytes:
-        key = self._key(position, call)
+        key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.call_id)
         function = lenient_object(call.get("function"))
         name, arguments = lenient_text(function.get("name")), lenient_text(function.get("arguments"))
         tool = self.tools.get(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from frontend.translate import lenient_object, lenient_text
+from frontend.translate import chat_tool_call_key, lenient_object, lenient_text
 from frontend.translate.responses import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.to_anthropic_request import tool_id
@@ -142,18 +142,8 @@ class ToAnthropicStream:
                                                                               "thinking": text}
         return out + _event("content_block_delta", {"index": self.next_index, "delta": delta})
 
-    def _key(self, position: int, call: dict) -> object:
-        index = call.get("index") if isinstance(call.get("index"), int) else position
-        known = self.tools.get(index)
-        identifier = lenient_text(call.get("id"))
-        if known is not None and identifier and identifier != known.id:
-            return identifier  # a server that reuses index 0 for every call, with distinct ids
-        if identifier and identifier in self.tools:
-            return identifier
-        return index
-
     def _tool_fragment(self, position: int, call: dict) -> bytes:
-        key = self._key(position, call)
+        key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.id)
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         tool = self.tools.get(key)
         if tool is None:
