@@ -12,27 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 
 from tests.support.scripted_upstream import ScriptedUpstream
-
-
-async def serve_until_terminated(port: int, delay: float) -> None:
-    upstream = ScriptedUpstream(delay=delay, port=port)
-    await upstream.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stopping.set)
-    print(f"listening on {upstream.base_url}", flush=True)
-    try:
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), 1.0)
-            upstream.requests.clear()
-    finally:
-        await upstream.stop()
+from tests.support.threaded import serve_until_terminated
 
 
 def main() -> None:
@@ -40,7 +22,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=20.0, help="delay before every answer's headers")
     arguments = parser.parse_args()
-    asyncio.run(serve_until_terminated(arguments.port, arguments.delay_ms / 1000.0))
+    upstream = ScriptedUpstream(delay=arguments.delay_ms / 1000.0, port=arguments.port)
+    asyncio.run(serve_until_terminated(upstream, tick=upstream.requests.clear))
 
 
 if __name__ == "__main__":

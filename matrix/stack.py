@@ -70,15 +70,6 @@ class Matrix:
             return str(error)
 
 
-def wait_for_backends(stack: Supervised, count: int, deadline_seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if stack.health().get("backends") == count:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("the frontend never saw the matrix backends")
-
-
 @contextlib.contextmanager
 def matrix_stack(workdir: pathlib.Path) -> Iterator[Matrix]:
     """Upstream, supervised dario with both backends, and the tap; everything is stopped on exit."""
@@ -90,6 +81,6 @@ def matrix_stack(workdir: pathlib.Path) -> Iterator[Matrix]:
                                 "--key-stdin", input_text=KEY)
             if added.returncode != 0:
                 raise RuntimeError(f"dario backend add {name} failed: {added.stderr.strip()}")
-        wait_for_backends(stack, len(BACKENDS))
+        stack.wait_for_backends(len(BACKENDS))
         with tap_module.threaded(stack.base_url) as tap:
             yield Matrix(workdir, upstream, stack, tap)

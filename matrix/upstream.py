@@ -18,7 +18,6 @@ import binascii
 import json
 import pathlib
 import re
-import signal
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.support import anthropic_wire, openai_wire
-from tests.support.threaded import Threaded
+from tests.support.threaded import Threaded, serve_until_terminated
 
 MARKER = "DARIO-MATRIX-OK"
 COMMAND = "echo dario-matrix"
@@ -256,26 +255,12 @@ def threaded(**options: object) -> Threaded[MatrixUpstream]:
     return Threaded(MatrixUpstream(**options), name="matrix-upstream")
 
 
-async def _serve(port: int, log_path: pathlib.Path | None) -> None:
-    upstream = MatrixUpstream(port=port, log_path=log_path)
-    await upstream.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stopping.set)
-    print(f"listening on {upstream.base_url}", flush=True)
-    try:
-        await stopping.wait()
-    finally:
-        await upstream.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="the client matrix's scripted upstream on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", type=pathlib.Path, default=None, help="append every request here as JSON lines")
     arguments = parser.parse_args()
-    asyncio.run(_serve(arguments.port, arguments.log))
+    asyncio.run(serve_until_terminated(MatrixUpstream(port=arguments.port, log_path=arguments.log)))
 
 
 if __name__ == "__main__":

@@ -37,17 +37,8 @@ def stack(tmp_path: pathlib.Path, upstream: ScriptedUpstream) -> Iterator[Superv
         added = running.dario("backend", "add", "scripted", "--kind", "openai", "--base-url", upstream.base_url,
                               "--key-stdin", input_text=KEY)
         assert added.returncode == 0, added.stderr
-        wait_for_backends(running, 1)
+        running.wait_for_backends(1)
         yield running
-
-
-def wait_for_backends(stack: Supervised, count: int, deadline_seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if stack.health().get("backends") == count:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("the frontend never saw the new backend")
 
 
 def sdk(stack: Supervised, timeout: float = 20.0) -> openai.OpenAI:
@@ -222,7 +213,7 @@ def test_slow_clients_holding_connections_do_not_starve_others(tmp_path: pathlib
         added = stack.dario("backend", "add", "scripted", "--kind", "openai", "--base-url", upstream.base_url,
                             "--key-stdin", input_text=KEY)
         assert added.returncode == 0, added.stderr
-        wait_for_backends(stack, 1)
+        stack.wait_for_backends(1)
         slow = []
         for number in range(100):  # half dribble their headers, half their body
             connection = socket.create_connection(("127.0.0.1", stack.port), timeout=10)

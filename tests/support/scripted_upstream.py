@@ -13,7 +13,6 @@ import collections
 import contextlib
 import json
 import random
-import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.support import anthropic_wire, openai_wire
-from tests.support.threaded import Threaded
+from tests.support.threaded import Threaded, serve_until_terminated
 
 DEFAULT = object()
 LIMIT_HEADERS = web.RequestKey("limit_headers", dict)
@@ -325,26 +324,12 @@ def threaded(**options: object) -> Threaded[ScriptedUpstream]:
     return ThreadedUpstream(**options)
 
 
-async def _serve_until_terminated(port: int, delay: float) -> None:
-    upstream = ScriptedUpstream(delay=delay, port=port)
-    await upstream.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, stopping.set)
-    print(f"listening on {upstream.base_url}", flush=True)
-    try:
-        await stopping.wait()
-    finally:
-        await upstream.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="a scripted OpenAI-compatible upstream on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="delay before every answer's headers")
     arguments = parser.parse_args()
-    asyncio.run(_serve_until_terminated(arguments.port, arguments.delay_ms / 1000.0))
+    asyncio.run(serve_until_terminated(ScriptedUpstream(delay=arguments.delay_ms / 1000.0, port=arguments.port)))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,15 @@ class Supervised:
             time.sleep(0.1)
         raise TimeoutError(f"the stack did not become healthy in {deadline_seconds}s: {last}")
 
+    def wait_for_backends(self, count: int, deadline_seconds: float = 20.0) -> None:
+        """Waits until the frontend's catalog (pushed by credential_service) holds `count` backends."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.health().get("backends") == count:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"the frontend never saw {count} backend(s)")
+
     def wait_restarted(self, program: str, old_pid: int, deadline_seconds: float = 60.0) -> int:
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:

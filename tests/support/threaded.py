@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import threading
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 
@@ -44,3 +47,28 @@ class Threaded(Generic[Server]):
         self._thread.join(10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+class Listening(Startable, Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
+async def serve_until_terminated(server: Listening, tick: Callable[[], None] | None = None,
+                                 tick_seconds: float = 1.0) -> None:
+    """Runs a test server as a process of its own: prints `listening on URL`, serves until SIGTERM or SIGINT
+    (calling `tick` every `tick_seconds` meanwhile, when given), then stops it."""
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stopping.set)
+    print(f"listening on {server.base_url}", flush=True)
+    try:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), tick_seconds if tick is not None else None)
+            if tick is not None:
+                tick()
+    finally:
+        await server.stop()
