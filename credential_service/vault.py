@@ -23,6 +23,7 @@ HINT_MIN_LENGTH = 12
 CREDENTIAL_KINDS = ("api_key", "oauth", "client_credentials")
 REFRESHABLE = ("oauth", "client_credentials")
 OK, FAILING, NEEDS_LOGIN = "ok", "failing", "needs-login"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class VaultError(Exception):
@@ -243,8 +244,7 @@ def validate_credential(credential: Credential) -> None:
     problem = check_base_url(credential.token_url)
     if problem:
         raise Invalid(problem.replace("base URL", "token URL"))
-    parts = urlsplit(credential.token_url)
-    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if not token_url_allowed(credential.token_url):
         raise Invalid("the token URL must be https:// (plain http only on 127.0.0.1): it carries secrets")
     if not credential.client_id and credential.kind == "client_credentials":
         raise Invalid("a client_credentials credential needs a client id")
@@ -252,6 +252,13 @@ def validate_credential(credential: Credential) -> None:
         raise Invalid("an oauth credential needs a refresh token")
     if credential.kind == "client_credentials" and not credential.client_secret:
         raise Invalid("a client_credentials credential needs a client secret")
+
+
+def token_url_allowed(url: str) -> bool:
+    """Token URLs carry secrets: https, or plain http only to a loopback host."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname) or (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:
