@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Vault, token_url_allowed
+from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Stale, Vault, token_url_allowed
 from dario.redaction import redact
 from dario.settings import Settings
 
@@ -262,17 +262,17 @@ class Refresher:
         now = time.time()
         async with self._write_lock:
             try:
-                current = self.vault.credential(*key)
+                # The rotated refresh token and the access token land in one atomic write, before anyone sees
+                # them, and only over the very grant that was redeemed (checked against the file, not memory).
+                await asyncio.to_thread(
+                    self.vault.update_credential, *key, expect=credential, secret=answer.access_token,
+                    refresh_token=answer.refresh_token or credential.refresh_token,
+                    expires_at=now + answer.expires_in, last_refresh=now, state=OK,
+                )
             except NotFound:
                 return Result(False, "the credential was removed during the refresh")
-            if current.revision != credential.revision or current.refresh_token != credential.refresh_token:
+            except Stale:
                 return Result(False, "the credential was replaced during the refresh")
-            # The rotated refresh token and the access token land in one atomic write, before anyone sees them.
-            await asyncio.to_thread(
-                self.vault.update_credential, *key, secret=answer.access_token,
-                refresh_token=answer.refresh_token or credential.refresh_token,
-                expires_at=now + answer.expires_in, last_refresh=now, state=OK,
-            )
         self._failures.pop(key, None)
         self._retry_at.pop(key, None)
         log.info("refreshed %s/%s (%s); the new token expires in %.0fs", *key, credential.kind, answer.expires_in)
@@ -285,8 +285,9 @@ class Refresher:
         if error.permanent:
             self._retry_at.pop(key, None)
             async with self._write_lock:
-                with contextlib.suppress(NotFound):
-                    await asyncio.to_thread(self.vault.update_credential, *key, state=NEEDS_LOGIN)
+                with contextlib.suppress(NotFound, Stale):  # a newer grant on disk was not the one refused
+                    await asyncio.to_thread(self.vault.update_credential, *key, expect=credential,
+                                            state=NEEDS_LOGIN)
             log.warning("refresh of %s/%s refused: %s; the credential needs a new login (`dario login %s`)",
                         *key, error, key[0])
         else:
