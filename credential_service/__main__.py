@@ -10,13 +10,11 @@ import grpc
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault, VaultError
 from dario.grpc_server import run_service, serve_unix
-from dario.settings import load_settings
+from dario.settings import Settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 
-async def serve() -> None:
-    settings = load_settings()
-    settings.paths.ensure()
+async def serve(settings: Settings) -> None:
     vault = Vault(settings.paths.vault)
 
     tasks: list[asyncio.Task] = []

@@ -6,6 +6,7 @@ progress instead of starting another, so many callers at once cause one token re
 new access token (and a rotated refresh token) in the vault atomically, and only then announces the change:
 no one is handed a token the vault could lose. A refused grant marks the credential needs-login; an
 unreachable or failing endpoint is retried with exponential backoff and jitter while the old token serves.
+Token endpoints' redirects are never followed: they would carry the grant and the client secret to another host.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
-from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Vault
+from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Stale, Vault, token_url_allowed
 from dario.redaction import redact
 from dario.settings import Settings
 
@@ -34,6 +36,7 @@ PERMANENT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client",
 DEFAULT_EXPIRES_IN = 3600.0  # when a token answer leaves expires_in out (RFC 6749 makes it optional)
 SCHEDULER_IDLE_SECONDS = 30.0
 ERROR_TEXT_LIMIT = 200
+ORIGIN_TEXT_LIMIT = 100  # an origin quoted in a message: a hostile Location could be any length
 
 
 class TokenError(Exception):
@@ -60,12 +63,22 @@ class Result:
 
 async def token_request(session: aiohttp.ClientSession, url: str, form: dict[str, str], timeout: float,
                         secrets: tuple[str, ...]) -> TokenAnswer:
-    """POSTs one RFC 6749 token request (client credentials in the body: client_secret_post)."""
+    """POSTs one RFC 6749 token request (client credentials in the body: client_secret_post).
+
+    Only to url itself: a redirect is an error, never followed, since following it would re-send the grant and
+    the client secret to wherever the Location points (and past the https-only rule)."""
+    if not token_url_allowed(url):  # checked when stored, and again here: only this URL is ever contacted
+        raise TokenError("the token URL must be https:// (plain http only on loopback): nothing was sent",
+                         permanent=True)
     form = {name: value for name, value in form.items() if value}
     try:
-        async with session.post(url, data=form, headers={"accept": "application/json"},
+        async with session.post(url, data=form, headers={"accept": "application/json"}, allow_redirects=False,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
-            status, text = answer.status, await answer.text(errors="replace")
+            status = answer.status
+            if 300 <= status < 400:
+                raise TokenError(redact(redirect_message(url, status, answer.headers.get("Location")), secrets),
+                                 permanent=False)
+            text = await answer.text(errors="replace")
     except TimeoutError:
         raise TokenError(f"the token endpoint did not answer within {timeout:.0f}s", permanent=False) from None
     except aiohttp.ClientError as error:
@@ -87,6 +100,24 @@ async def token_request(session: aiohttp.ClientSession, url: str, form: dict[str
         message += f": {description}" if description else ""
     message = redact(message, secrets)[:ERROR_TEXT_LIMIT]
     raise TokenError(message, permanent=code in PERMANENT and status in (400, 401))
+
+
+def redirect_message(url: str, status: int, location: str | None) -> str:
+    """Names the endpoint's origin and the Location's, never a path or query (either could carry a secret).
+
+    Retryable, not needs-login: a redirect is no verdict on the grant (RFC 6749 §5.2 errors are 400/401), so the
+    grant is kept, the current token serves, and /status shows the message until the token URL is fixed."""
+    target = f"a redirect to {origin_of(url, location)}" if location else "a redirect without a Location"
+    return (f"the token endpoint {origin_of(url)} answered {status}, {target}; token endpoint redirects are "
+            "never followed (they would carry the grant elsewhere): check the token URL")
+
+
+def origin_of(url: str, reference: str = "") -> str:
+    """scheme://host[:port] of url (or of reference resolved against it), without user info, path or query."""
+    with contextlib.suppress(ValueError, TypeError):
+        resolved = URL(url).join(URL(reference)) if reference else URL(url)
+        return str(resolved.origin())[:ORIGIN_TEXT_LIMIT]
+    return "an unreadable URL"
 
 
 def _json_object(text: str) -> dict:
@@ -231,17 +262,17 @@ class Refresher:
         now = time.time()
         async with self._write_lock:
             try:
-                current = self.vault.credential(*key)
+                # The rotated refresh token and the access token land in one atomic write, before anyone sees
+                # them, and only over the very grant that was redeemed (checked against the file, not memory).
+                await asyncio.to_thread(
+                    self.vault.update_credential, *key, expect=credential, secret=answer.access_token,
+                    refresh_token=answer.refresh_token or credential.refresh_token,
+                    expires_at=now + answer.expires_in, last_refresh=now, state=OK,
+                )
             except NotFound:
                 return Result(False, "the credential was removed during the refresh")
-            if current.revision != credential.revision or current.refresh_token != credential.refresh_token:
+            except Stale:
                 return Result(False, "the credential was replaced during the refresh")
-            # The rotated refresh token and the access token land in one atomic write, before anyone sees them.
-            await asyncio.to_thread(
-                self.vault.update_credential, *key, secret=answer.access_token,
-                refresh_token=answer.refresh_token or credential.refresh_token,
-                expires_at=now + answer.expires_in, last_refresh=now, state=OK,
-            )
         self._failures.pop(key, None)
         self._retry_at.pop(key, None)
         log.info("refreshed %s/%s (%s); the new token expires in %.0fs", *key, credential.kind, answer.expires_in)
@@ -254,8 +285,9 @@ class Refresher:
         if error.permanent:
             self._retry_at.pop(key, None)
             async with self._write_lock:
-                with contextlib.suppress(NotFound):
-                    await asyncio.to_thread(self.vault.update_credential, *key, state=NEEDS_LOGIN)
+                with contextlib.suppress(NotFound, Stale):  # a newer grant on disk was not the one refused
+                    await asyncio.to_thread(self.vault.update_credential, *key, expect=credential,
+                                            state=NEEDS_LOGIN)
             log.warning("refresh of %s/%s refused: %s; the credential needs a new login (`dario login %s`)",
                         *key, error, key[0])
         else:

@@ -2,16 +2,22 @@
 
 Pure storage with no gRPC and no HTTP: the servicer serializes writes and maps these exceptions to status
 codes; the refresher (refresher.py) fetches tokens and stores them here before anyone is told of them.
+Every write is a compare-and-swap on the file's revision, under a lock on vault.lock (see Vault._writing).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import json
 import os
 import pathlib
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from typing import Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from dario.names import check_base_url, check_name
@@ -23,6 +29,7 @@ HINT_MIN_LENGTH = 12
 CREDENTIAL_KINDS = ("api_key", "oauth", "client_credentials")
 REFRESHABLE = ("oauth", "client_credentials")
 OK, FAILING, NEEDS_LOGIN = "ok", "failing", "needs-login"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class VaultError(Exception):
@@ -43,6 +50,10 @@ class Invalid(VaultError):
 
 class Corrupt(VaultError):
     pass
+
+
+class Stale(VaultError):
+    """The credential changed on disk since the caller read it (rotated or replaced): the write was not made."""
 
 
 @dataclass(frozen=True)
@@ -95,17 +106,53 @@ class LeaseGrant:
     revision: int
 
 
+Arguments = ParamSpec("Arguments")
+Returned = TypeVar("Returned")
+
+
+def _writes(method: Callable[Concatenate[Vault, Arguments], Returned]) -> Callable[Concatenate[Vault, Arguments],
+                                                                                   Returned]:
+    """Runs a Vault change inside Vault._writing: from the latest revision on disk, one writer at a time."""
+
+    @functools.wraps(method)
+    def written(vault: Vault, *args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
+        with vault._writing():
+            return method(vault, *args, **kwargs)
+
+    return written
+
+
 class Vault:
     """The backends in memory mirror the file; records are immutable and replaced whole only after a write
     succeeds, so a reader on another thread sees the committed state, never a half-applied change."""
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
+        self.lock_path = path.with_suffix(".lock")
         self._backends, self._revision = read_vault(path)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time across processes, each starting from the file's latest revision.
+
+        A change is computed inside this block from what is on disk now, never from what this process read
+        earlier: a writer holding an old copy (an orphaned process, a second Vault on the file) reloads first
+        and re-applies its change on top, so it never erases what another wrote since."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # held for one read and one write: milliseconds
+            backends, revision = read_vault(self.path)
+            if revision != self._revision:
+                self._backends, self._revision = backends, revision
+            yield
+        finally:
+            os.close(descriptor)
 
     def backends(self) -> list[StoredBackend]:
         return list(self._backends)
 
+    @_writes
     def add_backend(
         self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = "",
         no_credential: bool = False,
@@ -137,12 +184,14 @@ class Vault:
         self._commit(backends, revision)
         return updated
 
+    @_writes
     def remove_backend(self, name: str) -> int:
         """Deletes a backend and its credentials; returns how many credentials went with it."""
         backend = self._require(name)
         self._commit(tuple(other for other in self._backends if other is not backend), self._revision + 1)
         return len(backend.credentials)
 
+    @_writes
     def add_credential(self, backend_name: str, credential: Credential,
                        replace_existing: bool = False) -> StoredBackend:
         """Adds a credential to an existing backend (or replaces one of the same name when asked)."""
@@ -159,16 +208,25 @@ class Vault:
             credentials = (*backend.credentials, credential)
         return self._replace_backend(backend, replace(backend, credentials=credentials), revision)
 
+    @_writes
     def remove_credential(self, backend_name: str, credential_name: str) -> StoredBackend:
         backend = self._require(backend_name)
         self.credential(backend_name, credential_name)
         credentials = tuple(stored for stored in backend.credentials if stored.name != credential_name)
         return self._replace_backend(backend, replace(backend, credentials=credentials), self._revision + 1)
 
-    def update_credential(self, backend_name: str, credential_name: str, **changes: object) -> Credential:
-        """Stores new tokens or state for one credential; a new secret gets a new revision (leases follow)."""
+    @_writes
+    def update_credential(self, backend_name: str, credential_name: str, expect: Credential | None = None,
+                          **changes: object) -> Credential:
+        """Stores new tokens or state for one credential; a new secret gets a new revision (leases follow).
+
+        With expect (the credential as the caller read it), raises Stale instead when the stored one has since
+        been replaced or its refresh token rotated: a refresh result must not overwrite a newer grant."""
         backend = self._require(backend_name)
         current = self.credential(backend_name, credential_name)
+        if expect is not None and (current.revision, current.refresh_token) != (expect.revision,
+                                                                                expect.refresh_token):
+            raise Stale(f"credential {credential_name!r} of backend {backend_name!r} changed since it was read")
         revision = self._revision + 1
         if changes.get("secret", current.secret) != current.secret:
             changes["revision"] = revision
@@ -243,8 +301,7 @@ def validate_credential(credential: Credential) -> None:
     problem = check_base_url(credential.token_url)
     if problem:
         raise Invalid(problem.replace("base URL", "token URL"))
-    parts = urlsplit(credential.token_url)
-    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if not token_url_allowed(credential.token_url):
         raise Invalid("the token URL must be https:// (plain http only on 127.0.0.1): it carries secrets")
     if not credential.client_id and credential.kind == "client_credentials":
         raise Invalid("a client_credentials credential needs a client id")
@@ -252,6 +309,13 @@ def validate_credential(credential: Credential) -> None:
         raise Invalid("an oauth credential needs a refresh token")
     if credential.kind == "client_credentials" and not credential.client_secret:
         raise Invalid("a client_credentials credential needs a client secret")
+
+
+def token_url_allowed(url: str) -> bool:
+    """Token URLs carry secrets: https, or plain http only to a loopback host."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname) or (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:

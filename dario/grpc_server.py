@@ -15,8 +15,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.redaction import setup_logging
-from dario.settings import ConfigError
+from dario.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,19 @@ CHANNEL_OPTIONS = (
 )
 
 
-def run_service(process: str, serve: Callable[[], Awaitable[None]], *expected: type[Exception]) -> int:
-    """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures."""
+def run_service(process: str, serve: Callable[[Settings], Awaitable[None]], *expected: type[Exception]) -> int:
+    """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures.
+
+    The service dies with its parent and holds run/PROCESS.lock for its whole life, taken before its socket or
+    its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
     try:
-        asyncio.run(serve())
-    except (ConfigError, *expected) as error:
+        die_with_parent(process)
+        settings = load_settings()
+        settings.paths.ensure()
+        with hold_instance_lock(settings.paths.run_dir, process):
+            asyncio.run(serve(settings))
+    except (ConfigError, InstanceError, *expected) as error:
         print(f"{process}: {error}", file=sys.stderr)
         return 2
     return 0

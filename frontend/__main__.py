@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import sys
 
+from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.redaction import setup_logging
 from dario.settings import ConfigError, load_settings
 from frontend.access import refuse_exposed_without_key
@@ -20,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port to bind (default 3456, or DARIO_PORT)")
     arguments = parser.parse_args(argv)
     try:
+        die_with_parent("frontend")
         settings = load_settings()
-    except ConfigError as error:
+    except (ConfigError, InstanceError) as error:
         print(f"dario frontend: {error}", file=sys.stderr)
         return 2
     settings = dataclasses.replace(
@@ -36,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     settings.paths.ensure()
     setup_logging("frontend")
     try:
-        asyncio.run(serve(init(settings), settings.host, settings.port, settings.header_read_timeout,
-                          SHUTDOWN_GRACE_SECONDS))
+        instance = hold_instance_lock(settings.paths.run_dir, "frontend")  # before the port: one per DARIO_HOME
+    except InstanceError as error:
+        print(f"dario frontend: {error}", file=sys.stderr)
+        return 2
+    try:
+        with instance:
+            asyncio.run(serve(init(settings), settings.host, settings.port, settings.header_read_timeout,
+                              SHUTDOWN_GRACE_SECONDS))
     except OSError as error:  # the port is taken, or the address cannot be bound
         print(f"dario frontend: cannot listen on {settings.host}:{settings.port}: {error.strerror}", file=sys.stderr)
         return 2

@@ -8,15 +8,13 @@ import sys
 import grpc
 
 from dario.grpc_server import run_service, serve_unix
-from dario.settings import load_settings
+from dario.settings import Settings
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore
 from pool_service.servicer import PoolServicer
 
 
-async def serve() -> None:
-    settings = load_settings()
-    settings.paths.ensure()
+async def serve(settings: Settings) -> None:
     store = AnalyticsStore.from_settings(settings)  # pricing overrides and retention from config.toml
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:

@@ -1,7 +1,8 @@
 """A scripted OAuth 2.0 authorization and token server on 127.0.0.1 (RFC 6749, RFC 7636 PKCE, RFC 8252 loopback).
 
 Tests register clients, let dario refresh, log in and fetch client-credentials tokens, inject faults (failures, delay,
-a listener that goes down, a request held mid-flight) and read what happened; all public state is thread-safe.
+redirects, a listener that goes down, a request held mid-flight) and read what happened (every request received,
+raw); all public state is thread-safe.
 """
 
 from __future__ import annotations
@@ -118,8 +119,27 @@ def error_response(error: OAuthError) -> web.Response:
     return web.json_response(body, status=error.status, headers=headers)
 
 
-def fault_response(status: int, html: bool) -> web.Response:
+@dataclass(frozen=True)
+class Received:
+    """One HTTP request as it reached the server, whatever its path or method (the body as sent)."""
+
+    method: str
+    path_qs: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int
+    html: bool = False
+    location: str = ""  # a 3xx's Location
+
+
+def fault_response(fault: Fault) -> web.Response:
+    status, html = fault.status, fault.html
     headers = {**NO_STORE, **({"Retry-After": "1"} if status in (429, 503) else {})}
+    if 300 <= status < 400:
+        return web.Response(status=status, headers={**headers, "Location": fault.location})
     if html and status >= 500:
         page = f"<html><body><h1>{status} {http.HTTPStatus(status).phrase}</h1><hr>nginx</body></html>"
         return web.Response(status=status, text=page, content_type="text/html", headers=headers)
@@ -141,7 +161,8 @@ class OAuthServer:
         self._refresh: dict[str, RefreshToken] = {}
         self._codes: dict[str, Code] = {}
         self._grants: list[tuple[float, str, str, str]] = []
-        self._faults: collections.deque[tuple[int, bool]] = collections.deque()
+        self._faults: collections.deque[Fault] = collections.deque()
+        self._received: list[Received] = []
         self._release: threading.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -211,6 +232,12 @@ class OAuthServer:
         with self._lock:
             return list(self._grants)
 
+    @property
+    def received(self) -> list[Received]:
+        """Every request that reached the server, in order, before anything was decided about it."""
+        with self._lock:
+            return list(self._received)
+
     def _successes(self, grant_type: str) -> int:
         return sum(1 for _, kind, _, outcome in self.grants if kind == grant_type and outcome == "ok")
 
@@ -231,7 +258,12 @@ class OAuthServer:
     def fail_next(self, count: int = 1, status: int = 503, html: bool = False) -> None:
         """The next count token requests answer status (an HTML page for a 5xx with html) without being decided."""
         with self._lock:
-            self._faults.extend([(status, html)] * count)
+            self._faults.extend([Fault(status, html)] * count)
+
+    def redirect_next(self, location: str, count: int = 1, status: int = 307) -> None:
+        """The next count token requests answer a redirect (3xx status) to location, without being decided."""
+        with self._lock:
+            self._faults.extend([Fault(status, location=location)] * count)
 
     def hold(self) -> threading.Event:
         """Token requests are decided as they arrive but answered only once the returned event is set."""
@@ -286,7 +318,7 @@ class OAuthServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        app = web.Application()
+        app = web.Application(middlewares=[self._record])
         app.router.add_post("/oauth/token", self._token)
         app.router.add_get("/oauth/authorize", self._authorize)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
@@ -301,6 +333,13 @@ class OAuthServer:
             self._close_listener()
             await self._runner.cleanup()
 
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        body = await request.read()  # cached: the handler reads the same bytes
+        with self._lock:
+            self._received.append(Received(request.method, request.path_qs, body))
+        return await handler(request)
+
     async def _token(self, request: web.Request) -> web.Response:
         if request.content_type != "application/x-www-form-urlencoded":
             form, grant_type, client_id = None, "", ""
@@ -312,7 +351,7 @@ class OAuthServer:
             fault = self._faults.popleft() if self._faults else None
         try:
             if fault is not None:
-                outcome, response = f"fault {fault[0]}", fault_response(*fault)
+                outcome, response = f"fault {fault.status}", fault_response(fault)
             else:
                 if form is None:
                     raise OAuthError("invalid_request", "send the parameters as application/x-www-form-urlencoded")

@@ -18,6 +18,35 @@ from dataclasses import dataclass
 from tests.support.processes import REPO, environment
 
 BIN = pathlib.Path(sys.executable).parent
+PROGRAMS = ("credential_service", "pool_service", "frontend")
+
+
+def service_pids(home: pathlib.Path) -> dict[str, list[int]]:
+    """Every live dario service process on DARIO_HOME=home, by program, whoever its parent (Linux /proc)."""
+    found: dict[str, list[int]] = {program: [] for program in PROGRAMS}
+    wanted = f"DARIO_HOME={home}".encode()
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            if wanted not in (entry / "environ").read_bytes().split(b"\0") or not alive(int(entry.name)):
+                continue
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for program in PROGRAMS:
+            if [b"-m", program.encode()] in (arguments[index:index + 2] for index in range(len(arguments))):
+                found[program].append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped by its new parent, counts as gone)."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def free_port() -> int:
@@ -90,6 +119,10 @@ class Supervised:
             time.sleep(0.1)
         raise TimeoutError(f"supervisord did not restart {program}")
 
+    def start_supervisord(self) -> None:
+        """Starts a new supervisord on the same DARIO_HOME (after the previous one died)."""
+        self.process = start_supervisord(self.env)
+
     def logs(self) -> str:
         return "\n".join(
             path.read_text(errors="replace") for path in sorted((self.home / "logs").glob("*")) if path.is_file()
@@ -104,18 +137,26 @@ def supervised_stack(home: pathlib.Path) -> Iterator[Supervised]:
     port = free_port()
     env = environment(home, {"DARIO_PORT": str(port), "DARIO_PYTHON": sys.executable})
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    process = subprocess.Popen(
-        [str(BIN / "supervisord"), "-n", "-c", str(REPO / "deploy" / "dario.conf")],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    stack = Supervised(home=home, port=port, env=env, process=process)
+    stack = Supervised(home=home, port=port, env=env, process=start_supervisord(env))
     try:
         stack.wait_healthy()
         yield stack
     finally:
+        process = stack.process
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+        for pids in service_pids(home).values():  # orphans a failed test left behind (we started them)
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def start_supervisord(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "supervisord"), "-n", "-c", str(REPO / "deploy" / "dario.conf")],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )

@@ -285,6 +285,23 @@ async def test_injected_failures_answer_then_recover(server: OAuthServer, sessio
     assert server.client_credentials_count == 1
 
 
+async def test_injected_redirects_answer_a_location_and_every_request_is_recorded(
+    server: OAuthServer, session: aiohttp.ClientSession
+) -> None:
+    server.redirect_next("http://127.0.0.1:1/elsewhere?x=1", status=308)
+    async with session.post(server.token_url, data={"grant_type": "client_credentials"}, allow_redirects=False,
+                            headers={"Authorization": basic()}) as answer:
+        assert (answer.status, answer.headers["Location"]) == (308, "http://127.0.0.1:1/elsewhere?x=1")
+    async with session.get(server.base_url + "/anything?y=2") as answer:
+        assert answer.status == 404
+    assert (await token(session, server, basic(), grant_type="client_credentials"))[0] == 200
+    received = server.received
+    assert [(r.method, r.path_qs) for r in received] == [
+        ("POST", "/oauth/token"), ("GET", "/anything?y=2"), ("POST", "/oauth/token")]
+    assert received[0].body == b"grant_type=client_credentials"
+    assert [outcome for *_, outcome in server.grants] == ["fault 308", "ok"]
+
+
 async def test_delay_holds_back_the_answer(server: OAuthServer, session: aiohttp.ClientSession) -> None:
     server.delay = 1.0
     with pytest.raises(asyncio.TimeoutError):

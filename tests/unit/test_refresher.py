@@ -18,14 +18,14 @@ REFRESH = "rt-unit-0123456789abcdef"
 
 @pytest.fixture
 async def token_endpoint() -> AsyncIterator[tuple[str, list]]:
-    """A token endpoint answering from a queue of (status, content type, body) and recording the forms."""
+    """A token endpoint answering from a queue of (status, content type, body[, headers]) and recording the forms."""
     answers: list = []
     forms: list = []
 
     async def token(request: web.Request) -> web.Response:
         forms.append(dict(await request.post()))
-        status, content_type, body = answers.pop(0)
-        return web.Response(status=status, text=body, content_type=content_type)
+        status, content_type, body, *headers = answers.pop(0)
+        return web.Response(status=status, text=body, content_type=content_type, headers=(headers or [{}])[0])
 
     app = web.Application()
     app.router.add_post("/token", token)
@@ -85,6 +85,39 @@ async def test_an_unreachable_endpoint_is_a_transient_error() -> None:
     with pytest.raises(TokenError) as raised:
         await ask("http://127.0.0.1:9/token")
     assert not raised.value.permanent and "could not reach the token endpoint" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "location", "shown"),
+    [
+        (307, "https://user:{secret}@elsewhere.example:8443/token?grant={secret}", "https://elsewhere.example:8443"),
+        (308, "/moved/token?x=1", "{origin}"),  # relative: resolved against the endpoint, still only an origin
+        (301, "//cdn.example/t", "http://cdn.example"),
+        (302, "", "a redirect without a Location"),
+        (303, "http://[broken", "an unreadable URL"),
+    ],
+)
+async def test_a_redirect_is_a_retryable_error_naming_only_origins(token_endpoint, status, location, shown) -> None:
+    url, answers, forms = token_endpoint
+    origin = url.removesuffix("/token")
+    answers.append((status, "text/plain", "", {"Location": location.format(secret=REFRESH)} if location else {}))
+    with pytest.raises(TokenError) as raised:
+        await ask(url)
+    message = str(raised.value)
+    assert not raised.value.permanent
+    assert f"the token endpoint {origin} answered {status}" in message and shown.format(origin=origin) in message
+    assert REFRESH not in message and "user" not in message and "/token" not in message and "moved" not in message
+    assert len(forms) == 1 and not answers  # asked once; the redirect was not followed to the same server either
+
+
+async def test_a_token_url_outside_the_https_rule_is_never_contacted(token_endpoint) -> None:
+    url, answers, forms = token_endpoint
+    for refused in ("http://example.invalid/token", "ftp://127.0.0.1/token", "file:///etc/passwd"):
+        with pytest.raises(TokenError) as raised:
+            await ask(refused)
+        assert raised.value.permanent and "nothing was sent" in str(raised.value)
+    answers.append((200, "application/json", '{"access_token":"at-loopback"}'))
+    assert (await ask(url)).access_token == "at-loopback"  # plain http on loopback stays allowed
 
 
 def test_the_refresh_form_of_each_kind() -> None:

@@ -1,14 +1,16 @@
-"""The vault file: validation, no secret in what is listed, private modes, atomic writes, damage detected."""
+"""The vault file: validation, no secret in what is listed, private modes, atomic writes, damage detected, and
+writes that never start from a stale revision (two Vault objects on one file, as an orphaned process would be)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import pathlib
 
 import pytest
 
-from credential_service.vault import AlreadyExists, Corrupt, Invalid, NotFound, Vault
+from credential_service.vault import AlreadyExists, Corrupt, Credential, Invalid, NotFound, Stale, Vault
 
 KEY = "test-key-vault-0123456789abcdef"
 
@@ -171,3 +173,54 @@ def test_a_failed_remove_keeps_the_backend_on_disk_and_in_memory(
     assert vault.lease("kept", "default").header_value == f"Bearer {KEY}"
     monkeypatch.undo()
     assert [backend.name for backend in Vault(vault.path).backends()] == ["kept"]
+
+
+OAUTH = Credential("login", "at-first", kind="oauth", refresh_token="rt-first", token_url="https://auth.example/t")
+
+
+def test_a_stale_copy_writes_on_top_of_what_another_wrote_since(vault: Vault) -> None:
+    vault.add_backend("b", "openai", "http://127.0.0.1:1/v1", no_credential=True)
+    vault.add_credential("b", OAUTH)
+    stale = Vault(vault.path)  # an orphaned credential_service, or any second process, read the file here
+    vault.add_credential("b", Credential("added-later", KEY))
+    # The stale copy stores a refresh result for the credential it knows: the one added since must survive.
+    stale.update_credential("b", "login", expect=stale.credential("b", "login"), secret="at-second",
+                            refresh_token="rt-second")
+    on_disk = Vault(vault.path)
+    assert {c.name: c.secret for c in on_disk.backend("b").credentials} == {"login": "at-second",
+                                                                            "added-later": KEY}
+    revisions = [c.revision for c in on_disk.backend("b").credentials]
+    assert len(set(revisions)) == 2 and json.loads(vault.path.read_text())["revision"] == max(revisions)
+    vault.add_backend("c", "openai", "http://127.0.0.1:2/v1", api_key=KEY)  # the other way round, too
+    assert [backend.name for backend in Vault(vault.path).backends()] == ["b", "c"]
+    assert vault.backend("b").credentials[0].secret == "at-second"  # the writer caught up before writing
+
+
+def test_a_refresh_result_for_a_grant_rotated_since_is_refused(vault: Vault) -> None:
+    vault.add_backend("b", "openai", "http://127.0.0.1:1/v1", no_credential=True)
+    vault.add_credential("b", OAUTH)
+    stale = Vault(vault.path)
+    read = stale.credential("b", "login")
+    vault.update_credential("b", "login", expect=vault.credential("b", "login"), secret="at-rotated",
+                            refresh_token="rt-rotated")
+    with pytest.raises(Stale):
+        stale.update_credential("b", "login", expect=read, secret="at-late", refresh_token="rt-late")
+    with pytest.raises(Stale):
+        stale.update_credential("b", "login", expect=read, state="needs-login")
+    stored = Vault(vault.path).credential("b", "login")
+    assert (stored.secret, stored.refresh_token, stored.state) == ("at-rotated", "rt-rotated", "ok")
+
+
+def test_writers_on_separate_copies_lose_nothing(vault: Vault) -> None:
+    vault.add_backend("b", "openai", "http://127.0.0.1:1/v1", no_credential=True)
+    copies = [Vault(vault.path) for _ in range(4)]
+
+    def add_many(number: int) -> None:
+        for index in range(25):
+            copies[number].add_credential("b", Credential(f"k{number}-{index}", KEY))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for outcome in [pool.submit(add_many, number) for number in range(4)]:
+            outcome.result(60)
+    assert len(Vault(vault.path).backend("b").credentials) == 100
+    assert vault.lock_path.stat().st_mode & 0o777 == 0o600
