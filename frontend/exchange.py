@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dario.v1 import pool_pb2
+from frontend import bounds
 from frontend.usage import NO_USAGE, Usage
 
 
@@ -53,20 +54,21 @@ class Exchange:
         self._usage_source = (reader, body)
 
     def outcome(self) -> pool_pb2.Outcome:
+        """The analytics record; every string bounded (frontend.bounds), so one request cannot outgrow a batch."""
         if self._usage_source is not None:
             reader, body = self._usage_source
             self.usage, self._usage_source = reader(body), None
         now = self.finished or time.perf_counter()
         return pool_pb2.Outcome(
-            request_id=self.request_id,
+            request_id=bounds.bounded(self.request_id, bounds.ID_CHARS),
             started_at=self.started_at,
             api_format=self.api_format,
-            backend=self.backend,
-            credential=self.credential,
-            model=self.model,
-            served_model=self.usage.served_model,
+            backend=bounds.bounded(self.backend, bounds.NAME_CHARS),
+            credential=bounds.bounded(self.credential, bounds.NAME_CHARS),
+            model=bounds.bounded(self.model, bounds.MODEL_CHARS),
+            served_model=bounds.bounded(self.usage.served_model, bounds.MODEL_CHARS),
             status=self.status,
-            error_type=self.error_type,
+            error_type=bounds.bounded(self.error_type, bounds.ERROR_TYPE_CHARS),
             latency_ms=(now - self.started) * 1000.0,
             ttfb_ms=(self.first_byte - self.started) * 1000.0 if self.first_byte else 0.0,
             input_tokens=self.usage.input_tokens,
@@ -76,10 +78,10 @@ class Exchange:
             stream=self.stream,
             acquired=self.acquired,
             local=self.local,
-            rate_limit_headers=self.rate_limit_headers,
+            rate_limit_headers=bounds.bounded_headers(self.rate_limit_headers),
             attempts=self.attempts,
-            failover=" ".join(self.failover),
-            fallback_from=self.fallback_from,
+            failover=bounds.bounded(" ".join(self.failover), bounds.FAILOVER_CHARS),
+            fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
         )

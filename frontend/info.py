@@ -41,7 +41,9 @@ async def health(request: web.Request) -> web.Response:
         _service_state(state.credentials.channel), _service_state(state.pool.channel)
     )
     catalog = state.credentials.catalog
-    healthy = credential_state == pool_state == "SERVING"
+    reporter = state.pool.reporter.health()
+    # Still 200 while degraded (dario answers requests); a reporter behind means records are delayed or lost.
+    healthy = credential_state == pool_state == "SERVING" and reporter["state"] == "ok"
     return web.json_response(
         {
             "status": "ok" if healthy else "degraded",
@@ -51,7 +53,8 @@ async def health(request: web.Request) -> web.Response:
                 "pool_service": {"state": pool_state, "socket": state.pool.socket_path},
             },
             "backends": len(catalog.backends) if catalog else None,
-            "outcomes_backlog": state.pool.reporter.backlog,
+            "outcomes_backlog": reporter["backlog"],
+            "reporter": reporter,
         }
     )
 

@@ -10,12 +10,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 
 from dario.v1 import pool_pb2
+from frontend.bounds import bounded
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.pool_client import PoolClient, call_admin
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-MAX_MODELS = 200  # distinct model labels kept; the rest count as "other" (clients choose model names freely)
+# Clients choose model names freely: a model gets a label of its own once a backend served it (a 2xx), if it is
+# at most MAX_MODEL_LABEL characters, for the first MAX_MODELS such models; every other request counts as "other".
+MAX_MODELS = 100
+MAX_MODEL_LABEL = 128
+OTHER = "other"
 
 
 class Metrics:
@@ -39,17 +44,22 @@ class Metrics:
         self.pool_state: list[GaugeMetricFamily] = []
         self.registry.register(self)
 
-    def model_label(self, model: str) -> str:
+    def model_label(self, model: str, served: bool) -> str:
+        """The model's own label when known (served before, or now), else "other": bounded size and count."""
         if model in self._models:
             return model
-        if len(self._models) < MAX_MODELS:
-            self._models.add(model)
-            return model
-        return "other"
+        if len(model) > MAX_MODEL_LABEL:
+            return OTHER
+        label = bounded(model, MAX_MODEL_LABEL)  # valid UTF-8 (a lone surrogate cannot be rendered)
+        if label in self._models or (served and len(self._models) < MAX_MODELS):
+            self._models.add(label)
+            return label
+        return OTHER
 
     def observe(self, exchange: Exchange) -> None:
         backend = exchange.backend or "none"
-        self.requests.labels(exchange.api_format, backend, self.model_label(exchange.model or "none"),
+        served = bool(exchange.backend) and 200 <= exchange.status < 300
+        self.requests.labels(exchange.api_format, backend, self.model_label(exchange.model or "none", served),
                              str(exchange.status or 0)).inc()
         self.latency.labels(backend).observe((exchange.finished or time.perf_counter()) - exchange.started)
         if exchange.first_byte:

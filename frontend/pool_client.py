@@ -1,43 +1,37 @@
-"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it.
-
-Outcomes stay in memory until pool_service acknowledges them as persisted, so a pool_service restart loses none.
-"""
+"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it (frontend.reporter,
+journaled in $DARIO_HOME/run/journal until pool_service acknowledges them)."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import logging
+import pathlib
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
+from frontend import bounds
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
-from frontend.exchange import Exchange
+from frontend.journal import Journal
+from frontend.reporter import SERVICE, OutcomeReporter
 
-log = logging.getLogger(__name__)
-
-SERVICE = "pool_service"
-BATCH_SIZE = 256
-BATCH_WAIT_SECONDS = 0.05
-MAX_PENDING = 200_000
-EAGER_AFTER = 4 * BATCH_SIZE
+JOURNAL_FOLDER = "journal"  # beside the pool socket, in $DARIO_HOME/run
 
 
 class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
-    def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0) -> None:
+    def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0,
+                 journal_folder: pathlib.Path | None = None) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
         self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
         self.stub = pool_pb2_grpc.PoolStub(self.channel)
-        self.reporter = OutcomeReporter(self.stub)
+        journal_folder = journal_folder or pathlib.Path(socket_path).parent / JOURNAL_FOLDER
+        self.reporter = OutcomeReporter(self.stub, Journal(journal_folder))
         # Pushed by pool_service: credentials that cannot serve now, and until when. None until the first push;
         # kept while pool_service restarts (a backend's only credential stays usable meanwhile).
         self.unavailable: dict[tuple[str, str], float] | None = None
@@ -78,9 +72,9 @@ class PoolClient:
         """The one blocking round trip of a request (one more per failover): which credential to use.
 
         Raises PoolExhausted (a 429 with retry-after) when no credential can serve within the queue's deadline."""
-        request = pool_pb2.AcquireRequest(
-            backend=backend, candidates=candidates, request_id=request_id, model=model, tried=tried
-        )
+        # The model is informational here, but unbounded it could outgrow pool_service's 4 MiB message limit.
+        request = pool_pb2.AcquireRequest(backend=backend, candidates=candidates, request_id=request_id,
+                                          model=bounds.bounded(model, bounds.MODEL_CHARS), tried=tried)
         if self.channel.get_state() != grpc.ChannelConnectivity.READY:
             # Rides through a restart of pool_service (supervisord brings it back in about a second), bounded
             # by the short deadline: only a connected pool_service may keep a request in its queue for long.
@@ -118,92 +112,3 @@ def _retry_after(error: grpc.RpcError) -> int:
             with contextlib.suppress(ValueError):
                 return max(1, int(float(value)))
     return 1
-
-
-class OutcomeReporter:
-    """Streams outcomes to pool_service in batches and keeps each until its batch is acknowledged."""
-
-    def __init__(self, stub: pool_pb2_grpc.PoolStub) -> None:
-        self.stub = stub
-        self.pending: collections.deque[pool_pb2.Outcome] = collections.deque()
-        self.dropped = 0
-        self._in_flight: dict[int, list[pool_pb2.Outcome]] = {}
-        self._sequence = 0
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task | None = None
-
-    @staticmethod
-    def _outcome(item: pool_pb2.Outcome | Exchange) -> pool_pb2.Outcome:
-        return item if isinstance(item, pool_pb2.Outcome) else item.outcome()
-
-    def add(self, outcome: pool_pb2.Outcome | Exchange) -> None:
-        """Queues an outcome (or a finished Exchange, turned into one with the next batch, after the client has its
-        answer); never blocks and never waits for pool_service."""
-        if len(self.pending) >= EAGER_AFTER:  # pool_service is behind or away: keep outcomes, not bodies
-            outcome = self._outcome(outcome)
-        if len(self.pending) >= MAX_PENDING:
-            self.pending.popleft()
-            self.dropped += 1
-        self.pending.append(outcome)
-        self._wakeup.set()
-
-    @property
-    def backlog(self) -> int:
-        return len(self.pending) + sum(len(batch) for batch in self._in_flight.values())
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def close(self, flush_seconds: float) -> None:
-        deadline = time.monotonic() + flush_seconds
-        while self.backlog and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        if self.backlog:
-            log.warning("stopping with %d outcomes not yet persisted by %s", self.backlog, SERVICE)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            stream = _Stream()
-            try:
-                async for acknowledgement in self.stub.Report(self._batches(stream)):
-                    self._in_flight.pop(acknowledgement.sequence, None)
-            except grpc.RpcError as error:
-                log.debug("outcome stream ended: %s", error.code().name)
-            finally:
-                stream.ended = True
-                self._requeue()
-            await asyncio.sleep(0.2)
-
-    def _requeue(self) -> None:
-        """Puts batches that were sent but never acknowledged back in front, oldest first."""
-        for sequence in sorted(self._in_flight, reverse=True):
-            self.pending.extendleft(reversed(self._in_flight.pop(sequence)))
-        if self.pending:
-            self._wakeup.set()
-
-    async def _batches(self, stream: _Stream) -> AsyncIterator[pool_pb2.ReportRequest]:
-        """The request side of one Report call; it takes nothing more once that call has ended."""
-        while True:
-            if not self.pending:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                await asyncio.sleep(BATCH_WAIT_SECONDS)
-            if stream.ended:
-                return  # a later call sends what is pending; taking it here would strand it
-            if not self.pending:
-                continue
-            batch = [self._outcome(self.pending.popleft()) for _ in range(min(BATCH_SIZE, len(self.pending)))]
-            self._sequence += 1
-            self._in_flight[self._sequence] = batch
-            yield pool_pb2.ReportRequest(sequence=self._sequence, outcomes=batch)
-
-
-class _Stream:
-    """Whether one Report call has ended (shared by the call's reader and its request generator)."""
-
-    ended = False

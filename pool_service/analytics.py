@@ -9,6 +9,7 @@ import asyncio
 import logging
 import pathlib
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -186,15 +187,36 @@ class AnalyticsStore:
         database.close()
 
     def _insert(self, database: sqlite_utils.Database, rows: list[dict]) -> bool:
+        """INSERT OR IGNORE: an outcome sent again (a requeued batch, the frontend's journal replayed after a kill)
+        keeps the row it already has and is never counted twice."""
         if not rows:
             return True
         try:
             with database.conn:
-                database[TABLE].insert_all([priced(row, self.pricing) for row in rows], replace=True, batch_size=500)
-        except Exception:  # noqa: BLE001 — any failure must reach the waiting acks, not kill the writer
+                database[TABLE].insert_all([priced(row, self.pricing) for row in rows], ignore=True, batch_size=500)
+        except sqlite3.OperationalError:  # the database itself (full disk, I/O): not acknowledged, resent later
             log.exception("could not write %d analytics rows", len(rows))
             return False
+        except Exception:  # noqa: BLE001 — any failure must reach the waiting acks, not kill the writer
+            log.exception("could not write %d analytics rows; writing them one by one", len(rows))
+            return self._insert_each(database, rows)
         return True
+
+    def _insert_each(self, database: sqlite_utils.Database, rows: list[dict]) -> bool:
+        """Row by row after a batch failed on its data: a bad row is dropped (logged) instead of blocking every
+        outcome after it; False when none could be written."""
+        written = 0
+        for row in rows:
+            try:
+                with database.conn:
+                    database[TABLE].insert(priced(row, self.pricing), ignore=True)
+            except sqlite3.OperationalError:
+                return False
+            except Exception as error:  # noqa: BLE001 — the one bad row
+                log.warning("dropped the analytics row of request %.64r: %s", row.get("request_id"), error)
+                continue
+            written += 1
+        return written > 0
 
     def _until_prune(self) -> float | None:
         if self.retention_days is None:

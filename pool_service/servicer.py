@@ -21,6 +21,8 @@ from pool_service.selection import Account, Pool
 
 DEFAULT_REPORT_WINDOW = 3600.0
 LOCAL_ATTEMPTS_KEPT = 10_000
+# A frontend resends at most its unacknowledged outcomes (a journal replay after a kill): far fewer than this.
+REPORTED_KEPT = 50_000
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ CLOCK_SLACK = 0.005
 async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
     """Yields from iterator until it ends or stopping is set (whatever was not yet read is resent by the client)."""
     stop = asyncio.ensure_future(stopping.wait())
+    following: asyncio.Future | None = None
     try:
         while True:
             following = asyncio.ensure_future(anext(iterator))
@@ -47,6 +50,8 @@ async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> As
             yield batch
     finally:
         stop.cancel()
+        if following is not None:
+            following.cancel()  # the call was cancelled (server stopping): else its read ends "never retrieved"
 
 
 def account_message(account: Account) -> pool_pb2.AccountState:
@@ -82,6 +87,7 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         self._availability_generation = 0
         self._availability_changed = asyncio.Event()  # set (and replaced) when _unavailable changes
         self._local_attempts: dict[tuple[str, str], bool] = {}  # (request id, credential) already applied
+        self._reported: dict[str, None] = {}  # request ids whose outcome was applied to the pool, oldest first
 
     def _notify(self, backend: str) -> None:
         if (event := self._changed.pop(backend, None)) is not None:
@@ -198,6 +204,8 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         async for batch in until_stopping(request_iterator, self.stopping):
             now = time.time()
             for outcome in batch.outcomes:
+                if not self._first_report(outcome.request_id):
+                    continue  # sent again (requeued, or replayed from the frontend's journal): already counted
                 if outcome.local and outcome.credential:
                     self.pool.apply(outcome.backend, outcome.credential, outcome.status,
                                     dict(outcome.rate_limit_headers), now)
@@ -227,6 +235,17 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
             self._availability_generation += 1
             self._availability_changed.set()
             self._availability_changed = asyncio.Event()
+
+    def _first_report(self, request_id: str) -> bool:
+        """False for a request id reported recently (analytics dedupes its rows by request id on its own)."""
+        if not request_id:
+            return True
+        if request_id in self._reported:
+            return False
+        self._reported[request_id] = None
+        if len(self._reported) > REPORTED_KEPT:
+            self._reported.pop(next(iter(self._reported)))
+        return True
 
     def _trim_local_attempts(self) -> None:
         while len(self._local_attempts) > LOCAL_ATTEMPTS_KEPT:

@@ -44,13 +44,29 @@ async def test_written_rows_are_committed_when_write_returns(tmp_path: pathlib.P
     assert (tmp_path / "analytics.db").stat().st_mode & 0o777 == 0o600
 
 
-async def test_a_resent_request_id_replaces_its_row(tmp_path: pathlib.Path) -> None:
+async def test_a_resent_request_id_keeps_its_first_row_and_counts_once(tmp_path: pathlib.Path) -> None:
+    """A requeued batch or a journal replay sends an outcome again: INSERT OR IGNORE keeps the row it has."""
     store = AnalyticsStore(tmp_path / "analytics.db")
     await store.write([row_from_outcome(outcome("same", tokens=1))])
-    await store.write([row_from_outcome(outcome("same", tokens=2))])
+    await store.write([row_from_outcome(outcome("same", tokens=2)), row_from_outcome(outcome("other", tokens=3))])
+    await store.write([row_from_outcome(outcome("same", tokens=4)), row_from_outcome(outcome("same", tokens=5))])
+    totals = store.totals()
     store.close()
-    found = rows(tmp_path / "analytics.db")
-    assert len(found) == 1 and found[0]["input_tokens"] == 2
+    found = {row["request_id"]: row for row in rows(tmp_path / "analytics.db")}
+    assert len(found) == 2 and found["same"]["input_tokens"] == 1
+    assert (totals.requests, totals.input_tokens) == (2, 4)
+
+
+async def test_a_row_sqlite_cannot_store_is_dropped_and_the_rest_of_its_batch_is_written(
+    tmp_path: pathlib.Path
+) -> None:
+    store = AnalyticsStore(tmp_path / "analytics.db")
+    bad = {**row_from_outcome(outcome("bad", tokens=1)), "input_tokens": 2**70}  # past SQLite's 64-bit integers
+    before, after = row_from_outcome(outcome("before", tokens=1)), row_from_outcome(outcome("after", tokens=2))
+    await store.write([before, bad, after])
+    await store.write([row_from_outcome(outcome("next", tokens=3))])
+    store.close()
+    assert {row["request_id"] for row in rows(tmp_path / "analytics.db")} == {"before", "after", "next"}
 
 
 async def test_concurrent_writers_are_serialized_and_grouped(tmp_path: pathlib.Path) -> None:
