@@ -112,7 +112,9 @@ def check_key(request: web.Request, api_key: str) -> None:
     """Raises 401 unless the request carries the key (compared in constant time); /health is always open."""
     if not api_key or request.path in OPEN_PATHS or request.method == "OPTIONS":
         return
-    if not hmac.compare_digest(presented_key(request).encode(), api_key.encode()):
+    # Header bytes that are not UTF-8 arrive as surrogate escapes: compared as the bytes the client sent.
+    presented = presented_key(request).encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(presented, api_key.encode("utf-8", "surrogateescape")):
         raise ApiError(401, "a valid dario key is required (DARIO_API_KEY), as x-api-key or Authorization: Bearer",
                        code="invalid_api_key")
 
