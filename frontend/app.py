@@ -45,7 +45,10 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         check_json_body(request)
         return await handler(request)
     except ApiError as error:
-        return error_response(error, api_format)
+        response = error_response(error, api_format)
+        if request.content.exception() is not None:  # its body broke (e.g. a bad chunk): the stream is lost
+            response.force_close()
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

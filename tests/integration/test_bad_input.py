@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.raw_http import RawAnswer, exchange
+from tests.integration.conftest import async_analytics_rows
+from tests.support.raw_http import RawAnswer, RawConnection, exchange
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Services, running_frontend
 
@@ -118,3 +119,103 @@ async def test_the_same_body_unspoiled_is_served_natively(frontend: TestServer, 
         assert answer.status == 200, answer.body
     assert [recorded.path for recorded in upstream.requests] == ["/v1/chat/completions", "/v1/messages",
                                                                  "/v1/messages/count_tokens"]
+
+
+def answered(answers: list[RawAnswer], statuses: list[int]) -> None:
+    assert [answer.status for answer in answers] == statuses
+    for answer in answers:
+        assert answer.headers["request-id"].startswith("req_")
+
+
+GARBAGE = b"GARBAGE GARBAGE\r\n\r\n"
+HEALTH = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+async def test_pipelined_garbage_after_a_valid_request_loses_nothing(frontend: TestServer) -> None:
+    valid = request(CHAT, body_for(CHAT, NATIVE[CHAT]))
+    for data, statuses in ((HEALTH + GARBAGE, [200, 400]), (valid + GARBAGE, [200, 400]),
+                           (HEALTH + HEALTH + valid + GARBAGE, [200, 200, 200, 400])):
+        async with RawConnection(frontend.host, frontend.port) as connection:
+            await connection.send(data)
+            answers = [await connection.answer() for _ in statuses]
+            answered(answers, statuses)
+            assert answers[-2].json and error_of(answers[-1], "/")["code"] == "bad_request"
+            assert await connection.closed()
+
+
+async def test_garbage_in_the_same_packet_as_a_body_end_gets_its_400(frontend: TestServer) -> None:
+    """The request's head was read long before (the server said 100 Continue); its body's last bytes come with
+    the garbage, or with a pipelined valid request, which must be served too."""
+    body = body_for(CHAT, NATIVE[CHAT])
+    head = request(CHAT, b"", b"Expect: 100-continue\r\n").replace(b"Content-Length: 0", b"Content-Length: %d"
+                                                                    % len(body))
+    for after, statuses in ((GARBAGE, [200, 400]), (HEALTH, [200, 200]), (HEALTH + GARBAGE, [200, 200, 400])):
+        async with RawConnection(frontend.host, frontend.port) as connection:
+            await connection.send(head)
+            assert (await connection.answer()).status == 100
+            await connection.send(body + after)
+            answered([await connection.answer() for _ in statuses], statuses)
+
+
+PARSER_ERRORS = [
+    # (what, request bytes, status, code)
+    ("a header line over the limit", b"GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Big: %s\r\n\r\n" % (b"a" * 9000),
+     431, "request_header_fields_too_large"),
+    ("too many headers", b"GET {path} HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
+     % b"".join(b"X-%d: 1\r\n" % number for number in range(200)), 431, "request_header_fields_too_large"),
+    ("a request line over the limit", b"GET {path}?q=%s HTTP/1.1\r\nHost: localhost\r\n\r\n" % (b"a" * 9000),
+     414, "uri_too_long"),
+    ("an unknown method", b"BREW {path} HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "bad_request"),
+    ("Content-Length with Transfer-Encoding", b"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "bad_request"),
+    ("two Content-Lengths", b"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
+     b"\r\n{}", 400, "bad_request"),
+    ("no Host", b"GET {path} HTTP/1.1\r\n\r\n", 400, "bad_request"),
+    ("a bad chunk", b"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, "bad_request"),
+    ("a corrupt gzip body", b"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+     b"Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd", 400, "invalid_body"),
+    ("an unknown Expect", b"POST {path} HTTP/1.1\r\nHost: localhost\r\nExpect: tea\r\nContent-Type: application/json"
+     b"\r\nContent-Length: 2\r\n\r\n{}", 417, "expectation_failed"),
+]
+
+
+@pytest.mark.parametrize("path", [CHAT, MESSAGES])
+@pytest.mark.parametrize(("what", "data", "status", "code"), PARSER_ERRORS, ids=[case[0] for case in PARSER_ERRORS])
+async def test_http_errors_come_in_the_paths_api_shape_with_a_request_id(frontend: TestServer, path: str, what: str,
+                                                                         data: bytes, status: int, code: str) -> None:
+    answer = (await exchange(frontend.host, frontend.port, data.replace(b"{path}", path.encode())))[0]
+    assert answer.status == status, (what, answer.body)
+    error = error_of(answer, path)
+    assert error["message"]
+    if path == CHAT:
+        assert error["code"] == code
+
+
+async def test_the_header_deadline_408_has_a_request_id(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
+    async with running_frontend(settings) as server:
+        for path in (CHAT, MESSAGES):
+            async with RawConnection(server.host, server.port) as connection:
+                await connection.send(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Ty" % path.encode())
+                answer = await connection.answer()
+                assert answer.status == 408 and error_of(answer, path)["message"]
+                assert await connection.closed()
+
+
+async def test_a_bad_chunk_after_the_head_was_taken_is_a_400(frontend: TestServer, services: Services) -> None:
+    """aiohttp's parser forgets the body it was filling when a chunk size is malformed: the handler waited
+    for the body deadline (30 s, then a 408 and a stray 400); now it is the request's 400, and recorded."""
+    head = (b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" % CHAT.encode())
+    async with RawConnection(frontend.host, frontend.port) as connection:
+        await connection.send(head)
+        assert (await connection.answer()).status == 100
+        await connection.send(b"zz\r\n{}\r\n0\r\n\r\n")
+        answer = await connection.answer()
+        assert answer.status == 400, answer.body
+        error = error_of(answer, CHAT)
+        assert "chunk" in error["message"].lower() and error["code"] == "invalid_body"
+        assert await connection.closed()  # one answer for it, then the connection ends
+    recorded = await async_analytics_rows(services.home, [answer.headers["request-id"]])
+    assert recorded[answer.headers["request-id"]]["status"] == 400
