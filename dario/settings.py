@@ -85,6 +85,8 @@ class Settings:
     forced_model: str = ""  # from DARIO_FORCE_MODEL
     api_key: str = field(default="", repr=False)  # DARIO_API_KEY: clients must present it (a secret)
     cors_origin: str = ""  # DARIO_CORS_ORIGIN: the one browser origin allowed; CORS is off when empty
+    # [server] allowed_hosts: Host names served besides loopback ones when no DARIO_API_KEY is set (DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
     body_limit: int = DEFAULT_BODY_LIMIT
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -134,6 +136,23 @@ def _number(value: object, name: str, kind: type) -> int | float:
     return number
 
 
+def _origin(value: str) -> str:
+    """A browser origin as browsers send it (scheme://host[:port], lowercase, no path); "" turns CORS off."""
+    origin = value.strip().rstrip("/").lower()
+    if not origin:
+        return ""
+    scheme, separator, host = origin.partition("://")
+    if scheme not in ("http", "https") or not separator or not host or any(mark in host for mark in "/?#*"):
+        raise ConfigError(f"DARIO_CORS_ORIGIN must be one origin like http://localhost:5173, got {value!r}")
+    return origin
+
+
+def _host_names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
+        raise ConfigError(f"server.allowed_hosts must be a list of host names, got {value!r}")
+    return tuple(name.strip().lower().rstrip(".").strip("[]") for name in value)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Builds Settings: environment variables win over config.toml, which wins over the defaults."""
     environ = os.environ if environ is None else environ
@@ -160,7 +179,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_backend=str(default_backend),
         forced_model=environ.get("DARIO_FORCE_MODEL", ""),
         api_key=environ.get("DARIO_API_KEY", ""),
-        cors_origin=environ.get("DARIO_CORS_ORIGIN", ""),
+        cors_origin=_origin(environ.get("DARIO_CORS_ORIGIN") or str(server.get("cors_origin", ""))),
+        allowed_hosts=_host_names(server.get("allowed_hosts", [])),
         body_limit=int(_number(limits.get("body_bytes", DEFAULT_BODY_LIMIT), "limits.body_bytes", int)),
         upstream_timeout=float(
             _number(limits.get("upstream_seconds", DEFAULT_UPSTREAM_TIMEOUT), "limits.upstream_seconds", float)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from dario.settings import Settings
 from frontend import count_tokens, info, proxy
-from frontend.access import check_key, cors_preflight
+from frontend.access import check_browser, check_json_body, check_key, cors_preflight
 from frontend.config_watch import RoutingWatcher
 from frontend.credentials_client import CredentialsClient
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
@@ -37,13 +37,18 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     api_format = api_format_of(request.path)
     settings = request.app[STATE].settings
     try:
+        check_browser(request, settings)  # before all else: a refused page learns nothing, not even a 401
         preflight = cors_preflight(request, settings.cors_origin)
         if preflight is not None:
             return preflight
         check_key(request, settings.api_key)
+        check_json_body(request)
         return await handler(request)
     except ApiError as error:
-        return error_response(error, api_format)
+        response = error_response(error, api_format)
+        if request.content.exception() is not None:  # its body broke (e.g. a bad chunk): the stream is lost
+            response.force_close()
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -70,8 +75,12 @@ async def _stamp_request_id(request: web.Request, response: web.StreamResponse) 
     response.headers["request-id"] = request_id
     response.headers["x-request-id"] = request_id
     origin = request.app[STATE].settings.cors_origin
-    if origin and request.headers.get("origin") == origin:
-        response.headers["access-control-allow-origin"] = origin
+    if origin:
+        vary = response.headers.get("vary", "")  # the answer differs by Origin: caches must not share it
+        if "origin" not in vary.lower():
+            response.headers["vary"] = f"{vary}, origin" if vary else "origin"
+        if request.headers.get("origin", "").strip().lower() == origin:
+            response.headers["access-control-allow-origin"] = origin
 
 
 def init(settings: Settings) -> web.Application:

@@ -19,12 +19,36 @@ class ParsedRequest:
     document: dict
 
 
+def _refuse_constant(name: str) -> float:
+    raise ApiError(400, f"the request body is not valid JSON: {name} is no JSON number (RFC 8259 §6)",
+                   code="invalid_json")
+
+
+def _text(body: bytes) -> str:
+    """The body as the strict UTF-8 RFC 8259 §8.1 requires: an encoded surrogate or a UTF-16 body is refused
+    here, before it is forwarded natively or met by a translator that cannot encode it."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        # RFC 8259 forbids sending one; refused rather than stripped, so that the native path keeps
+        # forwarding the client's bytes unchanged and every route answers a body the same way.
+        raise ApiError(400, "the request body starts with a UTF-8 byte order mark, which JSON sent over a network "
+                            "must not have (RFC 8259 §8.1); send it without one", code="invalid_json")
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        raise ApiError(400, "the request body is UTF-16 or UTF-32; JSON sent over a network must be UTF-8 "
+                            "(RFC 8259 §8.1)", code="invalid_json")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, f"the request body is not valid UTF-8 (byte 0x{body[error.start]:02x} at offset "
+                            f"{error.start}); JSON must be UTF-8 (RFC 8259 §8.1)", code="invalid_json") from None
+
+
 def _document(body: bytes) -> dict:
     if not body.strip():
         raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    text = _text(body)
     try:
-        document = json.loads(body)
-    except ValueError as error:  # UnicodeDecodeError included
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
         raise ApiError(400, f"the request body is not valid JSON: {error}", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "the request body nests JSON arrays or objects too deeply", code="invalid_json") from None

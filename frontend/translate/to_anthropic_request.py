@@ -182,6 +182,7 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
         raise TranslationError("logprobs", "log probabilities are not available from Anthropic")
     if document.get("modalities") not in (None, ["text"]):
         raise TranslationError("modalities", "only text output is available from Anthropic")
+    expect_object(document.get("stream_options"), "stream_options")  # its include_usage is read for the stream
     system, turns = convert_messages(expect_list(document.get("messages"), "messages"))
     limit = "max_completion_tokens" if document.get("max_completion_tokens") else "max_tokens"
     max_tokens = document.get(limit) or default_max_tokens

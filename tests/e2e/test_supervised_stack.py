@@ -237,9 +237,10 @@ def test_slow_clients_holding_connections_do_not_starve_others(tmp_path: pathlib
         for number in range(100):  # half dribble their headers, half their body
             connection = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
             if number % 2:
-                connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+                connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Le")
             else:
-                connection.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                connection.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: localhost\r\n"
+                                   b"Content-Type: application/json\r\n"
                                    b"Content-Length: 500\r\n\r\n{\"model\":")
             slow.append(connection)
         client = sdk(stack, timeout=10.0)

@@ -39,6 +39,24 @@ async def frontend(services: Services, upstream: ScriptedUpstream) -> AsyncItera
         yield server
 
 
+@pytest.fixture(scope="module")
+def both_kinds(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) -> Iterator[Services]:
+    """An openai backend "gpt" and an anthropic one "claude", both on the scripted upstream: gpt-* models are
+    served natively by one, claude-* by the other, and a client of either API reaches both kinds."""
+    with running_services(tmp_path_factory.mktemp("both-kinds") / "home") as started:
+        started.add_backend("gpt", upstream.base_url, "test-key-openai-0123456789", kind="openai")
+        started.add_backend("claude", upstream.base_url, "test-key-anthropic-0123456789", kind="anthropic")
+        yield started
+
+
+@pytest.fixture
+async def both_kinds_frontend(both_kinds: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
+    upstream.clear()
+    async with running_frontend(both_kinds.settings) as server:
+        await wait_for_backends(server, 2)
+        yield server
+
+
 def analytics_rows(home: pathlib.Path, request_ids: list[str], deadline_seconds: float = 15.0) -> dict[str, dict]:
     """Waits until analytics.db holds a row for each request id; returns them by id."""
     deadline = time.monotonic() + deadline_seconds

@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from dario.settings import load_settings
+from dario.settings import ConfigError, load_settings
 from frontend.access import is_loopback, refuse_exposed_without_key
 from tests.support.processes import REPO, environment
 from tests.support.scripted_upstream import ScriptedUpstream
@@ -70,7 +70,8 @@ async def test_cors_is_off_by_default_and_opt_in_for_one_origin(services: Servic
     origin = "http://localhost:5173"
     async with running_frontend(services.settings) as server, aiohttp.ClientSession() as session:
         async with session.options(server.make_url("/v1/chat/completions"), headers={"origin": origin}) as answer:
-            assert answer.status == 405 and "access-control-allow-origin" not in answer.headers
+            assert answer.status == 403 and "access-control-allow-origin" not in answer.headers
+            assert (await answer.json())["error"]["code"] == "origin_not_allowed"
     settings = dataclasses.replace(services.settings, cors_origin=origin)
     async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
         await wait_for_backends(server, 1)
@@ -81,10 +82,24 @@ async def test_cors_is_off_by_default_and_opt_in_for_one_origin(services: Servic
             assert answer.status == 200 and answer.headers["access-control-allow-origin"] == origin
         async with session.post(server.make_url("/v1/chat/completions"), json=BODY,
                                 headers={"origin": "http://evil.invalid"}) as answer:
-            assert "access-control-allow-origin" not in answer.headers
+            assert answer.status == 403 and "access-control-allow-origin" not in answer.headers
 
 
 def test_settings_read_the_key_and_origin_from_the_environment(tmp_path) -> None:
     settings = load_settings({"DARIO_HOME": str(tmp_path), "DARIO_API_KEY": KEY, "DARIO_CORS_ORIGIN": "http://a"})
     assert settings.api_key == KEY and settings.cors_origin == "http://a"
     assert KEY not in repr(settings)
+
+
+def test_the_cors_origin_is_kept_as_browsers_send_it_and_a_wildcard_is_refused(tmp_path) -> None:
+    home = {"DARIO_HOME": str(tmp_path)}
+    assert load_settings(dict(home, DARIO_CORS_ORIGIN="HTTP://LocalHost:5173/")).cors_origin == "http://localhost:5173"
+    for wrong in ("*", "null", "localhost:5173", "http://localhost:5173/app", "ftp://x"):
+        with pytest.raises(ConfigError, match="DARIO_CORS_ORIGIN"):
+            load_settings(dict(home, DARIO_CORS_ORIGIN=wrong))
+    (tmp_path / "config.toml").write_text('[server]\ncors_origin = "http://app.lan"\nallowed_hosts = ["Dario.LAN."]\n')
+    settings = load_settings(home)
+    assert settings.cors_origin == "http://app.lan" and settings.allowed_hosts == ("dario.lan",)
+    (tmp_path / "config.toml").write_text('[server]\nallowed_hosts = "dario.lan"\n')
+    with pytest.raises(ConfigError, match="allowed_hosts"):
+        load_settings(home)

@@ -122,7 +122,7 @@ async def test_a_body_sent_too_slowly_is_408(services: Services) -> None:
     settings = dataclasses.replace(services.settings, body_read_timeout=0.5)
     async with running_frontend(settings) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"model\":")
         await writer.drain()
         head = await asyncio.wait_for(reader.read(4096), 10)
@@ -137,7 +137,7 @@ async def test_headers_sent_too_slowly_are_408_in_the_paths_format(services: Ser
     async with running_frontend(settings) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         started = time.monotonic()
-        writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Ty")  # and then nothing more
+        writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Ty")  # and then nothing more
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(), 10)  # the server closes the connection
         waited = time.monotonic() - started
@@ -167,7 +167,7 @@ async def test_a_keep_alive_connection_dribbling_its_second_request_is_408(servi
     async with running_frontend(settings) as server:
         await wait_for_backends(server, 1)
         reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         await writer.drain()
         first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         length = int(next(line.split(b":")[1] for line in first.split(b"\r\n")

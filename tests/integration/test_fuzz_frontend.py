@@ -28,6 +28,7 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CHAT, MESSAGES, COUNT = "/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens"
 API_OF = {CHAT: "openai", MESSAGES: "anthropic", COUNT: "anthropic"}
+JSON_TYPE = {"content-type": "application/json"}
 MODELS = st.sampled_from(["gpt-4o", "claude-sonnet-4-5", "claude-opus-5", "mystery-model"])
 
 
@@ -173,7 +174,7 @@ def nested_bodies(model: str) -> Iterator[tuple[str, bytes]]:
 async def test_deeply_nested_json_is_a_400_or_served_never_a_500(frontend: TestServer, model: str) -> None:
     async with aiohttp.ClientSession() as session:
         for path, body in nested_bodies(model):
-            async with session.post(frontend.make_url(path), data=body) as answer:
+            async with session.post(frontend.make_url(path), data=body, headers=JSON_TYPE) as answer:
                 assert_answered_as_meant(path, answer.status, await answer.read(), answer.headers)
 
 
@@ -182,7 +183,7 @@ async def test_deeply_nested_json_is_a_400_or_served_never_a_500(frontend: TestS
 async def test_a_lone_surrogate_is_a_400_on_every_route(frontend: TestServer, path: str, model: str) -> None:
     body = b'{"model":"%s","max_tokens":5,"messages":[{"role":"user","content":%s}]}' % (model.encode(), SURROGATE)
     async with aiohttp.ClientSession() as session:
-        async with session.post(frontend.make_url(path), data=body) as answer:
+        async with session.post(frontend.make_url(path), data=body, headers=JSON_TYPE) as answer:
             content = await answer.read()
             assert_answered_as_meant(path, answer.status, content, answer.headers)
             assert answer.status == 400 and b"surrogate" in content
