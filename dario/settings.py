@@ -27,6 +27,15 @@ DEFAULT_TOKEN_TIMEOUT = 10.0
 DEFAULT_QUEUE_SECONDS = 60.0
 DEFAULT_QUEUE_DEPTH = 50
 DEFAULT_RETENTION_DAYS = 90.0
+# [limits] per upstream call (UpstreamLimits). Thinking models may say nothing for minutes before their first
+# token, and Anthropic itself refuses non-streamed requests expected to take over ten minutes: first byte 600 s.
+# Mid-stream, a model sends deltas (its thinking included) or keep-alives; only keep-alives for five minutes is
+# a stalled upstream. An hour bounds the longest answers (128k output tokens at ~40 tokens/s is under an hour).
+DEFAULT_FIRST_BYTE_SECONDS = 600.0
+DEFAULT_STALL_SECONDS = 300.0
+DEFAULT_TOTAL_SECONDS = 3600.0
+DEFAULT_UPSTREAM_BODY_BYTES = 64 * 1024 * 1024  # an answer body, decompressed (read whole when translated)
+DEFAULT_UPSTREAM_ERROR_BYTES = 1024 * 1024  # an upstream error body, read whole (to redact and translate it)
 
 
 class ConfigError(ValueError):
@@ -75,6 +84,17 @@ class Paths:
 
 
 @dataclass(frozen=True)
+class UpstreamLimits:
+    """[limits] of each upstream call: deadlines from when it is sent, and sizes of what it sends back."""
+
+    first_byte_seconds: float = DEFAULT_FIRST_BYTE_SECONDS  # until the answer's first meaningful byte
+    stall_seconds: float = DEFAULT_STALL_SECONDS  # between meaningful bytes (keep-alives do not count)
+    total_seconds: float = DEFAULT_TOTAL_SECONDS  # the whole answer
+    body_bytes: int = DEFAULT_UPSTREAM_BODY_BYTES
+    error_bytes: int = DEFAULT_UPSTREAM_ERROR_BYTES
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the processes need to know, read once from the environment and config.toml."""
 
@@ -94,6 +114,7 @@ class Settings:
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
     header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT  # [limits] header_seconds: request line + headers
+    upstream_limits: UpstreamLimits = field(default_factory=UpstreamLimits)
     # [credentials]: OAuth tokens are refreshed this long before they expire (at most half their lifetime),
     # failed refreshes retried after refresh_retry, doubling up to refresh_retry_max, with jitter.
     refresh_ahead: float = DEFAULT_REFRESH_AHEAD
@@ -193,6 +214,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             _number(limits.get("body_read_seconds", DEFAULT_BODY_READ_TIMEOUT), "limits.body_read_seconds", float)
         ),
         header_read_timeout=seconds(limits, "header_seconds", DEFAULT_HEADER_READ_TIMEOUT, "limits"),
+        upstream_limits=UpstreamLimits(
+            first_byte_seconds=seconds(limits, "upstream_first_byte_seconds", DEFAULT_FIRST_BYTE_SECONDS, "limits"),
+            stall_seconds=seconds(limits, "upstream_stall_seconds", DEFAULT_STALL_SECONDS, "limits"),
+            total_seconds=seconds(limits, "upstream_total_seconds", DEFAULT_TOTAL_SECONDS, "limits"),
+            body_bytes=int(_number(limits.get("upstream_body_bytes", DEFAULT_UPSTREAM_BODY_BYTES),
+                                   "limits.upstream_body_bytes", int)),
+            error_bytes=int(_number(limits.get("upstream_error_bytes", DEFAULT_UPSTREAM_ERROR_BYTES),
+                                    "limits.upstream_error_bytes", int)),
+        ),
         default_max_tokens=int(
             _number(translation.get("default_max_tokens", DEFAULT_MAX_TOKENS), "translation.default_max_tokens", int)
         ),

@@ -74,6 +74,10 @@ class CredentialsClient:
                 await task
         await self.channel.close()
 
+    def header_values(self) -> list[str]:
+        """The secret of every lease held: none may come back to a client from an upstream."""
+        return [lease.header_value for lease in self._leases.values()]
+
     def require_catalog(self) -> Catalog:
         if self.catalog is None:
             raise ServiceUnavailable(SERVICE, self.socket_path, "no backend catalog received yet")

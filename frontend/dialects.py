@@ -21,6 +21,9 @@ from frontend.usage import (
     openai_usage_from_stream,
     responses_usage_from_body,
     responses_usage_from_stream,
+    usage_from_anthropic,
+    usage_from_openai,
+    usage_from_responses,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -33,6 +36,7 @@ class Dialect:
     upstream_path: str  # appended to the backend's base URL
     parse: Callable[[bytes], ParsedRequest]
     usage_from_body: Callable[[bytes], Usage]
+    usage_of: Callable[[object], Usage | None]  # of a parsed whole body
     usage_from_stream: Callable[[bytes, bytes], Usage]
     stream_error: Callable[[str, str | None], bytes]
     end_marker: bytes  # the event after which the client has the whole answer
@@ -46,6 +50,7 @@ OPENAI_CHAT = Dialect(
     upstream_path="/chat/completions",
     parse=parse_chat_request,
     usage_from_body=openai_usage_from_body,
+    usage_of=usage_from_openai,
     usage_from_stream=openai_usage_from_stream,
     stream_error=openai_stream_error_event,
     end_marker=b"data: [DONE]",
@@ -57,6 +62,7 @@ ANTHROPIC_MESSAGES = Dialect(
     upstream_path="/messages",
     parse=parse_messages_request,
     usage_from_body=anthropic_usage_from_body,
+    usage_of=usage_from_anthropic,
     usage_from_stream=anthropic_usage_from_stream,
     stream_error=anthropic_stream_error_event,
     end_marker=b'"message_stop"',
@@ -70,6 +76,7 @@ ANTHROPIC_COUNT_TOKENS = Dialect(
     upstream_path="/messages/count_tokens",
     parse=parse_count_tokens_request,
     usage_from_body=lambda body: Usage(),
+    usage_of=lambda document: None,
     usage_from_stream=lambda head, tail: Usage(),
     stream_error=anthropic_stream_error_event,
     end_marker=b"",
@@ -84,6 +91,7 @@ OPENAI_RESPONSES = Dialect(
     upstream_path="/responses",
     parse=parse_responses_request,
     usage_from_body=responses_usage_from_body,
+    usage_of=usage_from_responses,
     usage_from_stream=responses_usage_from_stream,
     stream_error=responses_stream_error_event,
     end_marker=b'"response.completed"',

@@ -27,6 +27,7 @@ class Exchange:
     error_type: str = ""
     first_byte: float = 0.0
     delivered: bool = False  # the client received the whole answer
+    settled: bool = False  # a relay failure was recorded and told to the client: a disconnect after it is no news
     usage: Usage = NO_USAGE
     rate_limit_headers: dict[str, str] = field(default_factory=dict)  # of the final upstream answer
     attempts: int = 0  # upstream attempts made (failovers and fallbacks included)
@@ -43,6 +44,15 @@ class Exchange:
     def fail(self, status: int, error_type: str) -> None:
         self.status = status
         self.error_type = error_type
+
+    def settle(self, status: int, error_type: str) -> None:
+        self.fail(status, error_type)
+        self.settled = True
+
+    def client_gone(self) -> None:
+        """The client left: an error unless it had the whole answer (or its failure) already."""
+        if not self.delivered and not self.settled:
+            self.fail(499, "client_disconnected")
 
     def finish(self) -> None:
         """Marks the end of the request: the outcome may be built later, off the request path."""

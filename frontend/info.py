@@ -159,8 +159,8 @@ async def _upstream_models(state: State, backend: Backend) -> list[str]:
     try:
         lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
         headers = {lease.header_name: lease.header_value} if lease.header_name else {}
-        async with state.session.get(
-            backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT
+        async with state.session.get(  # a redirect is not followed (the key would go with it): no listing
+            backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT, allow_redirects=False
         ) as answer:
             if answer.status != 200:
                 return []

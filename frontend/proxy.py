@@ -19,10 +19,12 @@ from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.pool_client import PoolExhausted
+from frontend.relay import Upstream
 from frontend.requests import ParsedRequest
+from frontend.scrub import Scrubber
 from frontend.state import REQUEST_ID, STATE, State
 from frontend.translated import Plan, plan, respond
-from frontend.upstream import RATE_LIMIT_PREFIXES, RETRY_HEADERS, UpstreamCall, relay
+from frontend.upstream import RATE_LIMIT_PREFIXES, RETRY_HEADERS, DeadlineExpired, UpstreamCall, relay
 
 
 def handler(dialect: Dialect):
@@ -40,9 +42,8 @@ def handler(dialect: Dialect):
         except web.HTTPException as error:
             exchange.fail(error.status, error.reason.lower().replace(" ", "_"))
             raise
-        except asyncio.CancelledError:
-            if not exchange.delivered:
-                exchange.fail(499, "client_disconnected")
+        except asyncio.CancelledError:  # the client left: aiohttp cancels the handler, and so the upstream read
+            exchange.client_gone()
             raise
         finally:
             exchange.finish()
@@ -87,9 +88,13 @@ def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes
 class Held:
     """The last failed upstream answer, kept open: it goes to the client as it came when nothing else serves."""
 
-    upstream: aiohttp.ClientResponse
+    call: UpstreamCall
     target: Target
     credential: str
+
+    @property
+    def upstream(self) -> aiohttp.ClientResponse:
+        return self.call.response
 
 
 def fails_over(status: int) -> bool:
@@ -143,7 +148,7 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
                 try:
-                    upstream = await _send(request, state, target, credential)
+                    call = await _send(request, state, target, credential)
                 except (TimeoutError, aiohttp.ClientError) as error:
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
@@ -151,8 +156,9 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
                     exchange.failover.append(f"{credential}:{kind}")
                     exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
+                upstream = call.response
                 if fails_over(upstream.status):
-                    held = Held(upstream, target, credential)
+                    held = Held(call, target, credential)
                     tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,
                                                   headers=rate_limit_headers(upstream.headers),
                                                   error_type=_error_type(upstream.status), local=local))
@@ -160,17 +166,17 @@ async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect
                     exchange.acquired = exchange.local = False
                     continue
                 async with upstream:
-                    return await _answer(request, state, upstream, target, exchange)
+                    return await _answer(request, state, call, target, exchange)
         if held is not None:  # every option failed: the last upstream answer goes back as it came
             exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
-            return await _answer(request, state, held.upstream, held.target, exchange)
+            return await _answer(request, state, held.call, held.target, exchange)
         raise failure or ApiError(503, f"no credential of backend {first.backend.name!r} could serve")
     finally:
         if held is not None:
             held.upstream.release()
 
 
-async def _send(request: web.Request, state: State, target: Target, credential: str) -> aiohttp.ClientResponse:
+async def _send(request: web.Request, state: State, target: Target, credential: str) -> UpstreamCall:
     backend = target.route.backend
     lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
 
@@ -180,13 +186,19 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     url = backend.endpoint(target.dialect.upstream_path)
     if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
         url = f"{url}?{request.rel_url.query_string}"
-    call = UpstreamCall(state.session, request.headers, lease, reauthenticate)
-    return await call.post(url, target.payload, target.dialect)
+    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
+                        state.settings.upstream_limits)
+    call.response = await call.post(url, target.payload, target.dialect)
+    return call
 
 
-async def _answer(request: web.Request, state: State, upstream: aiohttp.ClientResponse, target: Target,
+async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
                   exchange: Exchange) -> web.StreamResponse:
-    exchange.rate_limit_headers = rate_limit_headers(upstream.headers)
+    answer = call.response
+    exchange.rate_limit_headers = rate_limit_headers(answer.headers)
+    # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
+    scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
+    upstream = Upstream(answer, call.clock, state.settings.upstream_limits, scrubber, state.settings.upstream_timeout)
     try:
         if target.translation is not None:
             return await respond(request, upstream, target.route.backend, exchange, target.translation)
@@ -196,6 +208,8 @@ async def _answer(request: web.Request, state: State, upstream: aiohttp.ClientRe
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
+    if isinstance(error, DeadlineExpired):
+        return ApiError(error.failure.status, error.failure.message, code=error.failure.error_type)
     if isinstance(error, TimeoutError):
         return ApiError(504, f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
                         code="upstream_timeout")

@@ -1,64 +1,259 @@
-"""Pure helpers for relaying upstream bodies unchanged: SSE event boundaries, and a bounded sample of the body.
+"""The one relay loop: an upstream body, through a stream machine, to the client, under the call's deadlines.
 
-Pass-through bodies are never re-encoded; only the sample (head and tail) is parsed, once, at the end.
+Both paths go through it: the native one with the identity machine (`PassThrough`, bytes unchanged but cut at
+SSE event boundaries), the translated one with a machine of `frontend.translate`. Here, and only here: the
+first-byte, stall and total deadlines, the size bound, keep-alives to the client, secrets scrubbed from what is
+passed on, and what a failure or a client that leaves becomes (before the first byte: an error answer; after:
+a terminal error event, or a broken connection for a body that is not a stream).
 """
 
 from __future__ import annotations
 
-TAIL_BYTES = 64 * 1024
-HEAD_BYTES = 16 * 1024
-MAX_HELD_BYTES = 1024 * 1024
-_BOUNDARIES = (b"\n\n", b"\r\n\r\n", b"\r\r")
+import asyncio
+import math
+import sys
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+
+from dario.settings import UpstreamLimits
+from frontend.deadlines import CallClock, Failure, broken, read_timeout, too_large
+from frontend.errors import ApiError
+from frontend.exchange import Exchange
+from frontend.framing import EventFramer, Tail, only_keepalives
+from frontend.scrub import Scrubber
+from frontend.usage import Usage
 
 
-class EventFramer:
-    """Passes on SSE bytes only up to the last complete event, so a broken stream never ends mid-event."""
+class StreamMachine(Protocol):
+    """Upstream bytes in, client bytes out, chunk boundaries meaning nothing."""
 
-    def __init__(self) -> None:
-        self.held = b""
+    started: bool  # the client's answer has begun (keep-alives may be sent)
+    finished: bool  # its terminal output is written: nothing more is read
+
+    @property
+    def delivered(self) -> bool: ...  # the client has the whole answer
+
+    @property
+    def progress(self) -> int: ...  # meaningful upstream events so far: keep-alives do not move it
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...  # the upstream's body ended
+
+    def fail(self, message: str, code: str) -> bytes: ...  # the relay failed: the terminal error, in-band
+
+    def upstream_usage(self) -> Usage: ...
+
+
+class PassThrough:
+    """The identity machine of the native path. An event stream goes out in whole events (so a broken stream never
+    ends mid-event); its usage is read from samples of its head and tail at the end, nothing is re-encoded."""
+
+    def __init__(self, dialect, events: bool) -> None:
+        self.dialect = dialect
+        self.framer = EventFramer() if events else None
+        self.tail = Tail()
+        self.started = self.finished = self.delivered = False
+        self.progress = 0
 
     def feed(self, chunk: bytes) -> bytes:
-        data = self.held + chunk if self.held else chunk
-        end = _last_boundary_end(data)
-        if end == 0 and len(data) < MAX_HELD_BYTES:
-            self.held = data
-            return b""
-        if end == 0:
-            end = len(data)  # an event past the cap is passed on rather than held without bound
-        self.held = data[end:]
-        return data[:end]
+        framer = self.framer
+        if framer is None:
+            self.tail.add(chunk)
+            self.progress += 1
+            return chunk
+        out = framer.feed(chunk)
+        if out:
+            self.tail.add(out)
+            self.started = True
+            if not only_keepalives(out):
+                self.progress += 1
+            marker = self.dialect.end_marker
+            if marker and marker in out[-256:]:
+                self.delivered = True  # the client has the whole answer, whatever happens next
+        return out
 
-    def rest(self) -> bytes:
-        """What is left at a clean end of stream (an upstream may omit the final blank line)."""
-        held, self.held = self.held, b""
-        return held
+    def finish(self) -> bytes:
+        rest = self.framer.rest() if self.framer is not None else b""
+        self.tail.add(rest)
+        self.finished = self.delivered = True
+        return rest
+
+    def fail(self, message: str, code: str) -> bytes:
+        self.finished = True
+        return self.dialect.stream_error(message, code) if self.framer is not None else b""
+
+    def upstream_usage(self) -> Usage:
+        if self.framer is not None:
+            return self.dialect.usage_from_stream(self.tail.head, self.tail.value())
+        return self.dialect.usage_from_body(self.tail.value())
 
 
-def _last_boundary_end(data: bytes) -> int:
-    """Offset just past the last blank line (under any of the three line-ending styles), or 0."""
-    end = 0
-    for boundary in _BOUNDARIES:
-        position = data.rfind(boundary)
-        if position >= 0:
-            end = max(end, position + len(boundary))
-    return end
+@dataclass
+class Upstream:
+    """One upstream call's answer, and what bounds relaying it."""
+
+    response: aiohttp.ClientResponse
+    clock: CallClock
+    limits: UpstreamLimits
+    scrubber: Scrubber
+    read_seconds: float  # aiohttp's own per-read timeout ([limits] upstream_seconds), named when it fires
 
 
-class Tail:
-    """Keeps the first HEAD_BYTES and the last TAIL_BYTES of a body: where streams report their usage."""
+class RelayFailed(ApiError):
+    """The upstream answer failed before a byte of it reached the client: an ordinary error answer."""
 
-    def __init__(self) -> None:
-        self.head = b""
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.status, failure.message, code=failure.error_type)
+
+
+class ClientSink:
+    """Where relayed bytes go. The first `hold` bytes are kept (so a small body goes out whole, with a
+    Content-Length, and a failure before them is still an ordinary error answer); past that, or once `start`
+    is called, the response is prepared and everything is streamed."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse, exchange: Exchange, hold: int = 0) -> None:
+        self.request, self.response, self.exchange, self.hold = request, response, exchange, hold
         self.parts: list[bytes] = []
         self.size = 0
+        self.open = self.gone = False
 
-    def add(self, chunk: bytes) -> None:
-        if len(self.head) < HEAD_BYTES:
-            self.head += chunk[: HEAD_BYTES - len(self.head)]
-        self.parts.append(chunk)
-        self.size += len(chunk)
-        while self.size - len(self.parts[0]) >= TAIL_BYTES and len(self.parts) > 1:
-            self.size -= len(self.parts.pop(0))
+    async def start(self) -> bool:
+        self.open = True
+        try:
+            await self.response.prepare(self.request)
+        except ConnectionResetError:
+            return self._left()
+        held, self.parts = b"".join(self.parts), []
+        return await self.write(held) if held else True
 
-    def value(self) -> bytes:
-        return b"".join(self.parts)[-TAIL_BYTES:]
+    async def write(self, data: bytes) -> bool:
+        """False when the client has gone."""
+        if not self.open:
+            self.parts.append(data)
+            self.size += len(data)
+            return await self.start() if self.size > self.hold else True
+        self.exchange.mark_first_byte()
+        try:
+            await self.response.write(data)
+        except ConnectionResetError:
+            return self._left()
+        return True
+
+    def _left(self) -> bool:
+        self.gone = True
+        self.exchange.client_gone()
+        return False
+
+    def abort(self) -> None:
+        """Breaks the connection without the body's end: the client cannot mistake a cut body for a whole one."""
+        self.gone = True
+        if self.request.transport is not None:
+            self.request.transport.abort()
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+    async def end(self) -> web.StreamResponse:
+        if not self.gone:
+            try:
+                await self.response.write_eof()
+            except ConnectionResetError:
+                self._left()
+        return self.response
+
+
+class Relay:
+    """One upstream body relayed through `machine` into `sink`. `events`: the body is an event stream (a failure
+    is told in-band; else the connection is broken). The body may decompress to at most `limit` bytes (`setting`
+    names it in the error). `keepalive`, when given, goes to the client after `ping_seconds` of upstream silence."""
+
+    def __init__(self, upstream: Upstream, machine: StreamMachine, sink: ClientSink, *, events: bool,
+                 limit: int, setting: str, keepalive: bytes = b"", ping_seconds: float = math.inf) -> None:
+        self.upstream, self.machine, self.sink, self.events = upstream, machine, sink, events
+        self.clock = upstream.clock
+        self.scrubber = upstream.scrubber.stream(whole_events=events)
+        self.limit, self.setting = limit, setting
+        self.keepalive, self.ping_seconds = keepalive, ping_seconds
+
+    async def run(self) -> None:
+        """Relays until the body ends, fails or the client leaves; raises RelayFailed when it failed before the
+        client got a byte."""
+        machine, sink, clock, exchange = self.machine, self.sink, self.clock, self.sink.exchange
+        try:
+            failure = await self._loop(machine, sink, clock, exchange)
+            if failure is not None:
+                await self._fail(failure)
+        finally:
+            if sink.open and exchange.error_type == "":  # also when the client left right after the last event
+                exchange.usage = machine.upstream_usage()
+
+    async def _loop(self, machine: StreamMachine, sink: ClientSink, clock: CallClock,
+                    exchange: Exchange) -> Failure | None:
+        content, loop = self.upstream.response.content, asyncio.get_running_loop()
+        received, seen = 0, machine.progress
+        ping_at = loop.time() + self.ping_seconds if self.keepalive else math.inf
+        while True:
+            try:
+                chunk = content.read_nowait()  # what is buffered already needs no timer
+                if not chunk and not content.is_eof():
+                    async with asyncio.timeout_at(min(clock.expiry(), ping_at)):
+                        chunk = await content.readany()
+            except aiohttp.ServerTimeoutError:
+                return read_timeout(clock.backend, self.upstream.read_seconds)
+            except TimeoutError:
+                now = loop.time()
+                if now >= clock.expiry():
+                    return clock.failure(now)
+                ping_at = now + self.ping_seconds
+                if machine.started and not await sink.write(self.keepalive):
+                    return None
+                continue
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as error:
+                return broken(clock.backend, error, self.events)
+            if not chunk:
+                end = self.scrubber.feed(machine.finish()) + self.scrubber.flush()
+                if end and not await sink.write(end):
+                    return None
+                exchange.delivered = exchange.delivered or machine.delivered
+                return None
+            received += len(chunk)
+            if received > self.limit:
+                return too_large(clock.backend, self.limit, self.setting)
+            now = loop.time()
+            if self.keepalive:
+                ping_at = now + self.ping_seconds
+            out = machine.feed(chunk)
+            if machine.progress != seen:
+                seen = machine.progress
+                clock.progressed(now)
+            if out:
+                if not await sink.write(self.scrubber.feed(out)):
+                    return None
+                clock.excuse(loop.time() - now)
+            if machine.delivered:
+                exchange.delivered = True
+            if machine.finished:
+                return None
+
+    async def _fail(self, failure: Failure) -> None:
+        if not self.sink.open:
+            raise RelayFailed(failure)
+        self.sink.exchange.settle(failure.status, failure.error_type)
+        if not self.events:
+            self.sink.abort()  # no way to say it in-band
+            return
+        ending = self.machine.fail(failure.message, failure.error_type)
+        await self.sink.write(self.scrubber.feed(ending) + self.scrubber.flush())
+
+
+async def read_whole(request: web.Request, upstream: Upstream, machine: StreamMachine, exchange: Exchange,
+                     limit: int, setting: str) -> bytes:
+    """The whole body (scrubbed), read under the same deadlines and bound; RelayFailed when it cannot be had."""
+    sink = ClientSink(request, web.StreamResponse(), exchange, hold=sys.maxsize)  # never opened: `limit` fails first
+    await Relay(upstream, machine, sink, events=False, limit=limit, setting=setting).run()
+    exchange.mark_first_byte()
+    return sink.body()

@@ -7,15 +7,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from dario.catalog import Backend
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.relay import Tail
+from frontend.relay import ClientSink, PassThrough, Relay, StreamMachine, Upstream, read_whole
 from frontend.requests import ParsedRequest
+from frontend.scrub import Scrubber
 from frontend.translate import TranslationError
 from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
 from frontend.translate.responses_answer import anthropic_to_response, chat_to_response, error_to_responses
@@ -26,10 +27,13 @@ from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.translate.to_anthropic_request import to_anthropic_request
 from frontend.translate.to_openai_request import to_openai_request
 from frontend.upstream import client_headers
+from frontend.usage import NO_USAGE, Usage
 
 DROPPED_HEADER = "x-dario-translation-dropped"
 # Upstream silence after which the client gets a keep-alive (Anthropic `ping` event, or an SSE comment).
 PING_SECONDS = 10.0
+# Whole answers larger than this are parsed and translated off the event loop.
+INLINE_TRANSLATION_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Plan:
     target: Dialect
     body: dict
     warnings: list[str]
-    machine: ToOpenAIStream | ToAnthropicStream | ChatToResponsesStream | AnthropicToResponsesStream
+    machine: StreamMachine
     answer: Callable[[dict], dict]
     error: Callable[[int, bytes], dict]
 
@@ -76,81 +80,66 @@ def _responses_plan(document: dict, model: str, upstream_model: str, default_max
                 lambda completion: chat_to_response(completion, model, document), error_to_responses)
 
 
-async def respond(request: web.Request, upstream: aiohttp.ClientResponse, backend: Backend, exchange: Exchange,
+async def respond(request: web.Request, upstream: Upstream, backend: Backend, exchange: Exchange,
                   translation: Plan) -> web.StreamResponse:
     """Answers the client from an upstream response of the other format, translated (streams as they come)."""
-    target = translation.target
-    reply_headers = client_headers(upstream, exchange)
+    target, answer, limits = translation.target, upstream.response, upstream.limits
+    reply_headers = client_headers(answer, exchange, upstream.scrubber)
     reply_headers["x-dario-translation"] = f"{exchange.api_format}->{target.api_format}"
     if translation.warnings:
         reply_headers[DROPPED_HEADER] = ",".join(translation.warnings)
-    exchange.status = upstream.status
-    if upstream.status != 200:
+    exchange.status = answer.status
+    if answer.status != 200:
         exchange.error_type = "upstream_error"
-        body = await upstream.read()
-        exchange.mark_first_byte()
-        return web.json_response(translation.error(upstream.status, body), status=upstream.status,
-                                 headers=_without_content_type(reply_headers))
-    if upstream.content_type == "text/event-stream":
+        body = await read_whole(request, upstream, PassThrough(target, events=False), exchange, limits.error_bytes,
+                                "upstream_error_bytes")
+        error = upstream.scrubber.error_body(_json(translation.error(answer.status, body)))
+        return _json_response(error, answer.status, reply_headers)
+    if answer.content_type == "text/event-stream":
         return await _stream(request, upstream, exchange, translation, reply_headers)
-    body = await upstream.read()
-    exchange.mark_first_byte()
-    exchange.read_usage_later(target.usage_from_body, body)
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
+    body = await read_whole(request, upstream, PassThrough(target, events=False), exchange, limits.body_bytes,
+                            "upstream_body_bytes")
+    if len(body) > INLINE_TRANSLATION_BYTES:  # parsing and encoding megabytes would stall every other request
+        translated, usage = await asyncio.to_thread(_translate_whole, body, translation, upstream.scrubber)
+    else:
+        translated, usage = _translate_whole(body, translation, upstream.scrubber)
+    if translated is None:
         message = f"backend {backend.name!r} answered with something that is not a JSON object"
         raise ApiError(502, message, code="upstream_invalid_json")
-    return web.json_response(translation.answer(document), headers=_without_content_type(reply_headers))
+    exchange.usage = usage
+    return _json_response(translated, 200, reply_headers)
 
 
-def _without_content_type(headers):
+def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tuple[bytes | None, Usage]:
+    """The client's answer (scrubbed JSON) and the upstream's usage, from a whole upstream body; None when the
+    body is not a JSON object."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        return None, NO_USAGE
+    usage = translation.target.usage_of(document) or NO_USAGE
+    return scrubber.bytes(_json(translation.answer(document))), usage
+
+
+def _json(document: dict) -> bytes:
+    return json.dumps(document).encode()  # ASCII: escapes keep lone surrogates (an upstream's \ud800) encodable
+
+
+def _json_response(body: bytes, status: int, headers: CIMultiDict[str]) -> web.Response:
     headers.popall("content-type", None)
-    return headers
+    return web.Response(body=body, status=status, headers=headers, content_type="application/json", charset="utf-8")
 
 
-async def _stream(request: web.Request, upstream: aiohttp.ClientResponse, exchange: Exchange, translation: Plan,
-                  headers) -> web.StreamResponse:
+async def _stream(request: web.Request, upstream: Upstream, exchange: Exchange, translation: Plan,
+                  headers: CIMultiDict[str]) -> web.StreamResponse:
     headers["content-type"] = "text/event-stream; charset=utf-8"
     headers["cache-control"] = "no-cache"
-    response = web.StreamResponse(status=200, headers=headers)
-    await response.prepare(request)
-    machine, tail = translation.machine, Tail()
+    sink = ClientSink(request, web.StreamResponse(status=200, headers=headers), exchange)
+    if not await sink.start():
+        return sink.response
     keepalive = b"event: ping\ndata: {\"type\":\"ping\"}\n\n" if exchange.api_format == "anthropic" else b": ping\n\n"
-    try:
-        while True:
-            try:
-                chunk = await asyncio.wait_for(upstream.content.readany(), PING_SECONDS)
-            except aiohttp.ServerTimeoutError:  # the upstream's own read deadline: it stalled for too long
-                exchange.error_type = "upstream_stream_broken"
-                chunk = b""
-            except TimeoutError:  # only the keep-alive timer: the upstream is slow, not gone
-                if machine.started:
-                    await response.write(keepalive)
-                continue
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
-                exchange.error_type = "upstream_stream_broken"
-                chunk = b""
-            if chunk:
-                tail.add(chunk)
-                out = machine.feed(chunk)
-            else:
-                out = machine.finish()
-            if out:
-                exchange.mark_first_byte()
-                await response.write(out)
-            if machine.finished:
-                exchange.delivered = exchange.error_type == ""
-                break
-            if not chunk:
-                break
-    except ConnectionResetError:
-        exchange.fail(499, "client_disconnected")
-        return response
-    finally:
-        if exchange.error_type == "":
-            exchange.usage = translation.target.usage_from_stream(tail.head, tail.value())
-    await response.write_eof()
-    return response
+    await Relay(upstream, translation.machine, sink, events=True, limit=upstream.limits.body_bytes,
+                setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS).run()
+    return await sink.end()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from frontend.translate.sse import SseParser
+from frontend.usage import NO_USAGE, Usage, usage_from_openai
+
 
 class TranslationError(ValueError):
     """A request field the target API cannot honour without changing the answer: the client gets a 400 naming it."""
@@ -64,3 +67,50 @@ def chat_tool_call_key(position: int, call: dict, known: Mapping[object, object]
     if identifier and identifier in known:
         return identifier
     return index
+
+
+class ParsedStream:
+    """What the relay loop reads of a translating stream machine (the protocol of frontend.relay.StreamMachine)
+    that parses its upstream with an SseParser."""
+
+    parser: SseParser
+    finished: bool
+
+    @property
+    def progress(self) -> int:
+        """Upstream events taken in so far (keep-alives not counted)."""
+        return self.parser.events
+
+    @property
+    def delivered(self) -> bool:
+        return self.finished
+
+
+class FromChatStream(ParsedStream):
+    """A machine reading a Chat Completions stream: its usage is the last chunk's that carried one, and once a
+    finish_reason has come, a failure of the relay (a missing [DONE]) still completes the answer."""
+
+    usage: dict | None = None
+    usage_model: object = None  # the model named by the chunk carrying the usage
+    finish_reason: str | None = None
+
+    def keep_usage(self, chunk: dict) -> None:
+        if isinstance(chunk.get("usage"), dict):
+            self.usage, self.usage_model = chunk["usage"], chunk.get("model")
+
+    def upstream_usage(self) -> Usage:
+        """The usage the upstream reported, as analytics records it."""
+        return usage_from_openai({"usage": self.usage, "model": self.usage_model}) or NO_USAGE
+
+    def fail(self, message: str, code: str) -> bytes:
+        if self.finished:
+            return b""
+        if self.finish_reason is not None:
+            return self._complete()
+        return self._failed(message, code)
+
+    def _complete(self) -> bytes:
+        raise NotImplementedError
+
+    def _failed(self, message: str, code: str) -> bytes:
+        raise NotImplementedError

@@ -14,7 +14,7 @@ import json
 import re
 import time
 
-from frontend.translate import chat_tool_call_key, lenient_object, lenient_objects, lenient_text
+from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses_answer import (
     call_item,
     custom_input,
@@ -29,6 +29,7 @@ from frontend.translate.responses_api import new_id, tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.stream_to_anthropic import MAX_ARGUMENT_BYTES
 from frontend.translate.stream_to_openai import ToOpenAIStream
+from frontend.usage import Usage
 
 CUSTOM = "custom_tool_call"
 CALLS = ("function_call", CUSTOM)
@@ -52,7 +53,7 @@ class _Tool:
         self.item: dict | None = None  # set once its output item is added
 
 
-class ChatToResponsesStream:
+class ChatToResponsesStream(FromChatStream):
     def __init__(self, requested_model: str, request_document: dict) -> None:
         self.model = requested_model
         self.document = request_document
@@ -71,6 +72,9 @@ class ChatToResponsesStream:
         self.deferring = True
         self.finish_reason: str | None = None
         self.usage: dict | None = None
+
+    def _failed(self, message: str, code: str) -> bytes:
+        return self._fail("server_error", message, code)
 
     def feed(self, chunk: bytes) -> bytes:
         if self.finished:
@@ -122,8 +126,7 @@ class ChatToResponsesStream:
         out = self._start()
         if chunk.get("error"):
             return out + self._upstream_error(chunk["error"])
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
+        self.keep_usage(chunk)
         choices = lenient_objects(chunk.get("choices"))
         if not choices:
             return out
@@ -310,6 +313,20 @@ class AnthropicToResponsesStream:
     @property
     def finished(self) -> bool:
         return self.responses.finished
+
+    @property
+    def delivered(self) -> bool:
+        return self.responses.finished
+
+    @property
+    def progress(self) -> int:
+        return self.chat.progress
+
+    def upstream_usage(self) -> Usage:
+        return self.chat.upstream_usage()
+
+    def fail(self, message: str, code: str) -> bytes:
+        return self.responses.fail(message, code)
 
     def feed(self, chunk: bytes) -> bytes:
         return self.responses.feed(self.chat.feed(chunk))

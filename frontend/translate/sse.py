@@ -27,6 +27,7 @@ class SseParser:
         self._name = ""
         self._data: list[str] = []
         self._pending_cr = False
+        self.events = 0  # events dispatched, keep-alive `ping` events not counted (the relay's stall timer)
 
     def feed(self, chunk: bytes) -> list[Event]:
         text = self._decoder.decode(chunk)
@@ -70,6 +71,8 @@ class SseParser:
                 self._name = ""
                 return None
             event = Event(self._name, "\n".join(self._data))
+            if self._name != "ping":
+                self.events += 1
             self._name, self._data = "", []
             return event
         if line.startswith(":"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from frontend.translate import chat_tool_call_key, lenient_object, lenient_text
+from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_text
 from frontend.translate.responses import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.to_anthropic_request import tool_id
@@ -37,7 +37,7 @@ class _Tool:
         self.size = 0
 
 
-class ToAnthropicStream:
+class ToAnthropicStream(FromChatStream):
     def __init__(self, model: str) -> None:
         self.model = model
         self.parser = SseParser()
@@ -65,6 +65,9 @@ class ToAnthropicStream:
             return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
         return out + self._error("api_error", "upstream stream ended prematurely")
 
+    def _failed(self, message: str, code: str) -> bytes:
+        return self._error("api_error", message)
+
     def _error(self, error_type: str, message: str) -> bytes:
         self.finished = True
         return _event("error", {"error": {"type": error_type, "message": message}})
@@ -84,8 +87,7 @@ class ToAnthropicStream:
             return self._error(ANTHROPIC_ERRORS.get(status, "api_error"),
                                lenient_text(error.get("message")) or "upstream error")
         out = self._start(chunk)
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
+        self.keep_usage(chunk)
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return out

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import time
 
-from frontend.translate import lenient_object, lenient_text
+from frontend.translate import ParsedStream, lenient_object, lenient_text
 from frontend.translate.responses import OPENAI_ERRORS, finish_reason, openai_usage
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
+from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 
 DONE = b"data: [DONE]\n\n"
 
@@ -24,7 +25,7 @@ def _sse(document: dict) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-class ToOpenAIStream:
+class ToOpenAIStream(ParsedStream):
     def __init__(self, model: str, include_usage: bool, include_reasoning: bool = False) -> None:
         self.model = model
         self.include_usage = include_usage
@@ -35,9 +36,20 @@ class ToOpenAIStream:
         self.blocks: dict[int, list] = {}  # anthropic index → [kind, openai tool index, arguments emitted]
         self.tool_count = 0
         self.usage: dict = {}
+        self.served_model: object = None  # message_start's model
         self.stop_reason: str | None = None
         self.started = False
         self.finished = False
+
+    def upstream_usage(self) -> Usage:
+        """message_start's usage with the cumulative counts of the last message_delta, as analytics records it."""
+        if not self.usage:
+            return NO_USAGE
+        return usage_from_anthropic({"usage": self.usage, "model": self.served_model}) or NO_USAGE
+
+    def fail(self, message: str, code: str) -> bytes:
+        """Ends the stream with an in-band error on a failure of the relay (without message_stop, it is not whole)."""
+        return b"" if self.finished else self._error("server_error", message, code)
 
     def feed(self, chunk: bytes) -> bytes:
         try:
@@ -76,6 +88,7 @@ class ToOpenAIStream:
         message = lenient_object(data.get("message"))
         self.id = "chatcmpl-" + (lenient_text(message.get("id")) or "dario")
         self.usage = dict(lenient_object(message.get("usage")))
+        self.served_model = message.get("model")
         self.started = True
         return self._chunk({"role": "assistant", "content": ""})
 

@@ -12,22 +12,10 @@ import pytest
 
 from tests.support.processes import running_module
 from tests.support.scripted_upstream import Script, ThreadedUpstream
-from tests.support.stack import running_services
+from tests.support.stack import running_services, wait_routable
 from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def wait_routable(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(f"{base}/health") as answer:
-                if (await answer.json()).get("backends"):
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise TimeoutError("frontend never became routable")
 
 
 async def test_sigterm_drains_a_stream_in_flight_then_exits(tmp_path: pathlib.Path) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.support import anthropic_wire, openai_wire
+from tests.support.hostile import HostileBody, send_hostile
 from tests.support.threaded import Threaded, serve_until_terminated
 
 DEFAULT = object()
@@ -40,6 +41,11 @@ class Script:
     tools: list = field(default_factory=list)  # tool calls to answer with: [(name, arguments dict)]
     linger: float = 0.0  # seconds to hold the connection open after the last byte, before ending the body
     headers: dict = field(default_factory=dict)
+    piece: int = 4  # characters of content per streamed delta
+    hostile: HostileBody | None = None  # a body written by hand instead (huge, a gzip bomb, trickled, cut, endless)
+    # Echo the key received: "{key}" in content becomes it, an error's message and two passed-back headers quote
+    # it, and a body holding it is written in two pieces cut inside it.
+    echo_key: bool = False
 
 
 @dataclass
@@ -101,6 +107,7 @@ class ScriptedUpstream:
         # tests.support.limited_upstream.KeyLimits: refused requests get the provider's 429.
         self.limiter: Callable[[str, bool], tuple[bool, dict[str, str]]] | None = None
         self.rate_limited = 0  # requests answered 401 because accept_token refused their key
+        self.models_location: str | None = None  # set: GET /models answers 307 to it
         self._runner: web.AppRunner | None = None
 
     @property
@@ -149,11 +156,8 @@ class ScriptedUpstream:
     async def _authenticate(self, request: web.Request,
                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         """Checks the key before anything else, as the providers do; a refused one is recorded but takes no script."""
-        authorization = request.headers.get("Authorization", "")
         anthropic = request.path.startswith(f"{self.prefix}/messages")
-        token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
-        if not token and anthropic:
-            token = request.headers.get("x-api-key", "")
+        token = self.received_key(request)
         if self.accept_token is None or self.accept_token(token):
             if self.limiter is None:
                 return await handler(request)
@@ -170,6 +174,14 @@ class ScriptedUpstream:
         return web.json_response(openai_wire.error_body(401), status=401,
                                  headers={"x-request-id": "req_" + uuid.uuid4().hex})
 
+    def received_key(self, request: web.Request) -> str:
+        """The key a request carried: `Authorization: Bearer`, or Anthropic's x-api-key."""
+        authorization = request.headers.get("Authorization", "")
+        token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
+        if not token and request.path.startswith(f"{self.prefix}/messages"):
+            token = request.headers.get("x-api-key", "")
+        return token
+
     async def _rate_limited(self, request: web.Request, anthropic: bool) -> web.Response:
         """The provider's 429 for a key over its limit (recorded, counted, no script taken)."""
         self.requests.append(Recorded(request.method, request.path, dict(request.headers), await request.read(),
@@ -180,6 +192,8 @@ class ScriptedUpstream:
         return web.json_response(body, status=429, headers={**request_id, **request[LIMIT_HEADERS]})
 
     async def _models(self, request: web.Request) -> web.Response:
+        if self.models_location is not None:
+            return web.Response(status=307, headers={"Location": self.models_location})
         data = [{"id": name, "object": "model", "created": 1700000000, "owned_by": "scripted"}
                 for name in ("gpt-4o-mini", "gpt-4o")]
         return web.json_response({"object": "list", "data": data})
@@ -214,7 +228,8 @@ class ScriptedUpstream:
             usage_body = script.usage
         if document.get("stream"):
             include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
-            payload = openai_wire.stream_events(model, content, usage_body, include_usage, tools=script.tools)
+            payload = openai_wire.stream_events(model, content, usage_body, include_usage,
+                                                 piece=script.piece, tools=script.tools)
             content_type = "text/event-stream"
             counted = usage_body if include_usage else None
         else:
@@ -241,7 +256,8 @@ class ScriptedUpstream:
         if script.usage is not DEFAULT:
             usage_body = script.usage
         if document.get("stream"):
-            payload = anthropic_wire.stream_events(model, content, usage_body, tools=script.tools)
+            payload = anthropic_wire.stream_events(model, content, usage_body, piece=script.piece,
+                                                    tools=script.tools)
             content_type = "text/event-stream"
         else:
             answer = anthropic_wire.message(model, content, usage_body, tools=script.tools)
@@ -288,6 +304,10 @@ class ScriptedUpstream:
 
     async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
                     content_type: str, payload: bytes) -> web.StreamResponse:
+        if script.hostile is not None:
+            return await send_hostile(request, status, headers, script.hostile)
+        if script.echo_key:
+            return await self._echo_key(request, status, headers, content_type, payload)
         charset = "utf-8" if content_type == "text/event-stream" else None
         if script.split is None and script.seed_split is None and script.break_after is None and not script.linger:
             return web.Response(status=status, body=payload, headers=headers, content_type=content_type,
@@ -311,6 +331,28 @@ class ScriptedUpstream:
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnects += 1
             raise
+        return response
+
+    async def _echo_key(self, request: web.Request, status: int, headers: dict, content_type: str,
+                        payload: bytes) -> web.StreamResponse:
+        """A provider (or a proxy in front of it) that quotes the key it received, everywhere it can."""
+        key = self.received_key(request)
+        headers = {**headers, "openai-organization": key, "x-request-id": f"req-{key}", "request-id": f"req-{key}"}
+        payload = payload.replace(b"{key}", key.encode())
+        if status >= 400:
+            document = json.loads(payload)
+            document["error"]["message"] += f" (you sent {key}, or in JSON escapes: ESCAPED)"
+            escaped = f"{key[:2]}\\u{ord(key[2]):04x}{key[3:]}".encode()  # decodes to the key itself
+            payload = json.dumps(document).encode().replace(b"ESCAPED", escaped)
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type
+        await response.prepare(request)
+        where = payload.find(key.encode())
+        cut = where + len(key) // 2 if where >= 0 else len(payload)
+        for piece in (payload[:cut], payload[cut:]):
+            await response.write(piece)
+            await asyncio.sleep(0.05)  # two network chunks: the key is cut in two
+        await response.write_eof()
         return response
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import pathlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 
+import aiohttp
 import grpc
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -79,3 +81,16 @@ async def wait_for_backends(server: TestServer, count: int, timeout: float = 10.
         if catalog is not None and len(catalog.backends) >= count:
             return
         generation = catalog.generation if catalog else -1
+
+
+async def wait_routable(session: aiohttp.ClientSession, base: str) -> None:
+    """Waits until a frontend process at `base` answers /health with at least one backend."""
+    for _ in range(400):
+        try:
+            async with session.get(f"{base}/health") as answer:
+                if (await answer.json()).get("backends"):
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise TimeoutError("frontend never became routable")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontend.relay import EventFramer
+from frontend.framing import EventFramer
 from frontend.translate.sse import MAX_LINE_BYTES, Event, SseParser
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream

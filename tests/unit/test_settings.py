@@ -39,3 +39,12 @@ def test_ensure_creates_private_folders(tmp_path: pathlib.Path) -> None:
     settings.paths.ensure()
     for folder in (settings.paths.home, settings.paths.run_dir, settings.paths.logs_dir):
         assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_upstream_limits_come_from_config_limits(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "config.toml").write_text("[limits]\nupstream_stall_seconds = 30\nupstream_body_bytes = 1048576\n")
+    limits = load_settings({"DARIO_HOME": str(tmp_path)}).upstream_limits
+    assert (limits.stall_seconds, limits.body_bytes, limits.first_byte_seconds) == (30.0, 1048576, 600.0)
+    (tmp_path / "config.toml").write_text("[limits]\nupstream_total_seconds = -1\n")
+    with pytest.raises(ConfigError, match="upstream_total_seconds"):
+        load_settings({"DARIO_HOME": str(tmp_path)})
