@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # In-flight requests get this long to finish on SIGTERM; supervisord's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 20.0
+# Before listening, the frontend waits this long for credential_service's first catalog when it is running:
+# a frontend restarted under load would otherwise answer 503 "no catalog yet" for its first moments.
+STARTUP_CATALOG_SECONDS = 5.0
 
 
 def new_request_id() -> str:
@@ -120,6 +123,7 @@ async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[No
     await credentials.start()
     await pool.start()
     await routing.start()
+    await credentials.wait_for_first_catalog(STARTUP_CATALOG_SECONDS)
     yield
     await routing.close()
     await session.close()

@@ -83,6 +83,16 @@ class CredentialsClient:
             raise ServiceUnavailable(SERVICE, self.socket_path, "no backend catalog received yet")
         return self.catalog
 
+    async def wait_for_first_catalog(self, timeout: float) -> None:
+        """At start: the first catalog, if credential_service answers at all (when it is down, the frontend
+        starts at once and answers 503 naming it until it returns)."""
+        try:
+            await asyncio.wait_for(self.channel.channel_ready(), min(timeout, self.timeout))
+        except TimeoutError:
+            return
+        if not await self.wait_for_catalog(-1, timeout):
+            log.warning("no catalog from %s within %gs of starting; serving without one for now", SERVICE, timeout)
+
     async def wait_for_catalog(self, generation_above: int, timeout: float) -> bool:
         """Waits until a catalog newer than generation_above arrives (tests and the CLI use it)."""
         deadline = time.monotonic() + timeout

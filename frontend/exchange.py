@@ -35,6 +35,7 @@ class Exchange:
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
     finished: float = 0.0  # perf_counter when the handler was done
+    recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:

@@ -49,7 +49,8 @@ def handler(dialect: Dialect):
             exchange.finish()
             state.metrics.in_flight.dec()
             state.metrics.observe(exchange)
-            state.pool.reporter.add(exchange)  # its outcome is built with the next batch, after the answer
+            if not exchange.recorded:  # journaled now: a whole-body answer is written out after this returns
+                state.pool.reporter.add(exchange)
 
     return handle
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -172,8 +173,10 @@ class Relay:
     names it in the error). `keepalive`, when given, goes to the client after `ping_seconds` of upstream silence."""
 
     def __init__(self, upstream: Upstream, machine: StreamMachine, sink: ClientSink, *, events: bool,
-                 limit: int, setting: str, keepalive: bytes = b"", ping_seconds: float = math.inf) -> None:
+                 limit: int, setting: str, keepalive: bytes = b"", ping_seconds: float = math.inf,
+                 record: Callable[[Exchange], None] | None = None) -> None:
         self.upstream, self.machine, self.sink, self.events = upstream, machine, sink, events
+        self.record = record
         self.clock = upstream.clock
         self.scrubber = upstream.scrubber.stream(whole_events=events)
         self.limit, self.setting = limit, setting
@@ -216,6 +219,7 @@ class Relay:
                 return broken(clock.backend, error, self.events)
             if not chunk:
                 end = self.scrubber.feed(machine.finish()) + self.scrubber.flush()
+                self._recorded(machine, exchange)
                 if end and not await sink.write(end):
                     return None
                 exchange.delivered = exchange.delivered or machine.delivered
@@ -230,6 +234,8 @@ class Relay:
             if machine.progress != seen:
                 seen = machine.progress
                 clock.progressed(now)
+            if machine.delivered:
+                self._recorded(machine, exchange)
             if out:
                 if not await sink.write(self.scrubber.feed(out)):
                     return None
@@ -238,6 +244,16 @@ class Relay:
                 exchange.delivered = True
             if machine.finished:
                 return None
+
+    def _recorded(self, machine: StreamMachine, exchange: Exchange) -> None:
+        """The answer is complete: its record goes to the journal before the bytes that complete it go to the
+        client, so a frontend killed right after the client has its answer has the record on disk."""
+        if self.record is None or exchange.recorded or not self.sink.open or exchange.error_type:
+            return
+        exchange.delivered = True
+        exchange.usage = machine.upstream_usage()
+        exchange.finish()
+        self.record(exchange)
 
     async def _fail(self, failure: Failure) -> None:
         if not self.sink.open:

@@ -26,7 +26,7 @@ from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.translate.to_anthropic_request import to_anthropic_request
 from frontend.translate.to_openai_request import to_openai_request
-from frontend.upstream import client_headers
+from frontend.upstream import client_headers, record_now
 from frontend.usage import NO_USAGE, Usage
 
 DROPPED_HEADER = "x-dario-translation-dropped"
@@ -141,5 +141,6 @@ async def _stream(request: web.Request, upstream: Upstream, exchange: Exchange, 
         return sink.response
     keepalive = b"event: ping\ndata: {\"type\":\"ping\"}\n\n" if exchange.api_format == "anthropic" else b": ping\n\n"
     await Relay(upstream, translation.machine, sink, events=True, limit=upstream.limits.body_bytes,
-                setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS).run()
+                setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS,
+                record=record_now(request)).run()
     return await sink.end()

@@ -21,6 +21,7 @@ from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.relay import ClientSink, PassThrough, Relay, Upstream, read_whole
 from frontend.scrub import Scrubber
+from frontend.state import STATE
 
 RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 RETRY_HEADERS = ("retry-after", "retry-after-ms")
@@ -165,10 +166,20 @@ async def relay(request: web.Request, upstream: Upstream, exchange: Exchange, di
     if not whole and not await sink.start():
         return sink.response
     await Relay(upstream, PassThrough(dialect, events=is_stream), sink, events=is_stream, limit=limits.body_bytes,
-                setting="upstream_body_bytes").run()
+                setting="upstream_body_bytes", record=record_now(request)).run()
     if sink.open:
         return await sink.end()
     body = sink.body()
     exchange.mark_first_byte()
     exchange.read_usage_later(dialect.usage_from_body, body)
     return web.Response(status=answer.status, body=body, headers=headers)
+
+
+def record_now(request: web.Request) -> Callable[[Exchange], None]:
+    """Hands a complete streamed answer's record to the reporter (and so its journal) before its last bytes go out."""
+    reporter = request.app[STATE].pool.reporter
+
+    def record(exchange: Exchange) -> None:
+        exchange.recorded = True
+        reporter.add(exchange)
+    return record
