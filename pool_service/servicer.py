@@ -33,6 +33,7 @@ CLOCK_SLACK = 0.005
 async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
     """Yields from iterator until it ends or stopping is set (whatever was not yet read is resent by the client)."""
     stop = asyncio.ensure_future(stopping.wait())
+    following: asyncio.Future | None = None
     try:
         while True:
             following = asyncio.ensure_future(anext(iterator))
@@ -47,6 +48,14 @@ async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> As
             yield batch
     finally:
         stop.cancel()
+        # Closed while waiting (the client went away mid-stream): the pending read must not outlive the RPC and
+        # end later in a StopAsyncIteration nobody retrieves ("Task exception was never retrieved").
+        if following is not None:
+            if following.done():
+                if not following.cancelled():
+                    following.exception()
+            else:
+                following.cancel()
 
 
 def account_message(account: Account) -> pool_pb2.AccountState:
