@@ -152,7 +152,7 @@ class ScriptedUpstream:
         authorization = request.headers.get("Authorization", "")
         anthropic = request.path.startswith(f"{self.prefix}/messages")
         token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
-        if not token and anthropic:
+        if not token and (anthropic or request.path == f"{self.prefix}/models"):  # Anthropic's GET /v1/models too
             token = request.headers.get("x-api-key", "")
         if self.accept_token is None or self.accept_token(token):
             if self.limiter is None:
