@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import grpc
@@ -20,9 +21,11 @@ async def serve(settings: Settings) -> None:
     tasks: list[asyncio.Task] = []
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
-        servicer = CredentialsServicer(vault, settings, stopping)
+        # The environment once, at start: config.toml's key_env variables are looked up in it (at every reload).
+        servicer = CredentialsServicer(vault, settings, stopping, environ=os.environ)
         credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
         tasks.append(asyncio.create_task(servicer.run_refresher()))
+        tasks.append(asyncio.create_task(servicer.run_config_watch()))
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]
 
     async def stop_refresher() -> None:

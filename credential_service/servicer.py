@@ -7,26 +7,33 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 
+from credential_service import config_backends, probe
 from credential_service.refresher import Refresher, TokenError, exchange_code
 from credential_service.vault import (
+    API_KEY_LEASE_SECONDS,
     NEEDS_LOGIN,
     AlreadyExists,
     Credential,
     Invalid,
+    LeaseGrant,
     NotFound,
     StoredBackend,
     Vault,
     VaultError,
+    auth_header,
     validate_credential,
 )
-from dario.settings import Settings
+from dario.names import check_base_url
+from dario.presets import KINDS
+from dario.settings import ConfigError, Settings, file_signature, read_config_file
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 log = logging.getLogger(__name__)
+CONFIG_POLL_SECONDS = 1.0  # config.toml is re-read this soon after it changes (as the frontend's routing is)
 
 _CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
           Invalid: grpc.StatusCode.INVALID_ARGUMENT}
@@ -54,7 +61,27 @@ def backend_to_proto(backend: StoredBackend, refresher: Refresher | None = None)
             credential_to_proto(credential, *(refresher.status(backend.name, credential) if refresher else ()))
             for credential in backend.credentials
         ],
+        source="vault",
     )
+
+
+def config_backend_to_proto(backend: StoredBackend, parsed: config_backends.ConfigBackends) -> credentials_pb2.Backend:
+    """A config.toml backend: its credentials name their variable; one whose variable is unset says so."""
+    credentials = []
+    for credential in backend.credentials:
+        key = (backend.name, credential.name)
+        variable = parsed.key_envs.get(key, "")
+        state, error = ("ok", "")
+        if key in parsed.missing:
+            state = config_backends.MISSING_KEY
+            error = (f"environment variable {variable} is not set where dario was started: export it, then "
+                     "`dario restart`")
+        public = credential_to_proto(credential, state, error)
+        public.key_env, public.hint = variable, ""
+        credentials.append(public)
+    return credentials_pb2.Backend(name=backend.name, kind=backend.kind, base_url=backend.base_url,
+                                   created_at=backend.created_at, credentials=credentials,
+                                   source=config_backends.SOURCE)
 
 
 def credential_from_proto(request: credentials_pb2.AddCredentialRequest) -> Credential:
@@ -71,9 +98,14 @@ def credential_from_proto(request: credentials_pb2.AddCredentialRequest) -> Cred
 class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     """Writes go one at a time (a lock, file I/O in a thread); reads see the vault's last committed state."""
 
-    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None) -> None:
+    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.vault = vault
         self.settings = settings
+        self.environ = dict(environ or {})  # where config.toml's key_env variables are looked up
+        self.config = config_backends.ConfigBackends()
+        self.config_error = ""  # why config.toml's [backends] are not (all) in force, if they are not
+        self._config_signature: tuple[float, int] | None = None
         self.generation = 1
         self.stopping = stopping or asyncio.Event()
         self._lock = asyncio.Lock()
@@ -81,6 +113,65 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         self._stop_watcher: asyncio.Task | None = None
         self.watchers = 0  # open WatchBackends/WatchLeases streams; back to 0 once clients go away
         self.refresher = Refresher(vault, settings, self._lock, self._announce)
+        self.reload_config()
+
+    def reload_config(self) -> bool:
+        """Re-reads config.toml's [backends] when the file changed; True when the catalog changed. A bad file
+        keeps the previous ones in force (logged, as the frontend does for routes)."""
+        path = self.settings.paths.config
+        signature = file_signature(path)
+        if signature == self._config_signature:
+            return False
+        self._config_signature = signature
+        try:
+            parsed = config_backends.parse(read_config_file(path), self.environ,
+                                           config_backends.revisions_of(self.config))
+        except (ConfigError, OSError) as error:
+            self.config_error = str(error)
+            log.error("%s; the backends config.toml declared before stay in force", error)
+            return False
+        stored = {backend.name for backend in self.vault.backends()}
+        clashes = sorted(backend.name for backend in parsed.backends if backend.name in stored)
+        self.config_error = (f"backend(s) {', '.join(clashes)} of config.toml are also in the vault and are "
+                             "ignored: remove one (`dario backend remove NAME`, or the [backends.NAME] table)"
+                             if clashes else "")
+        if clashes:
+            log.error("%s", self.config_error)
+            parsed = dataclasses.replace(parsed, backends=tuple(b for b in parsed.backends if b.name not in clashes))
+        for backend, credential in sorted(parsed.missing):
+            log.warning("config.toml: backend %s, account %s: environment variable %s is not set", backend,
+                        credential, parsed.key_envs[(backend, credential)])
+        changed = parsed.backends != self.config.backends or parsed.missing != self.config.missing
+        self.config = parsed
+        if changed:
+            log.info("config.toml declares %d backend(s)", len(parsed.backends))
+        return changed
+
+    async def run_config_watch(self) -> None:
+        """Polls config.toml until stopping; a change of its [backends] is pushed like any vault change."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CONFIG_POLL_SECONDS)
+            if not self.stopping.is_set() and self.reload_config():
+                await self._announce()
+
+    def _all_backends(self) -> list[StoredBackend]:
+        """The vault's backends, then config.toml's."""
+        return [*self.vault.backends(), *self.config.backends]
+
+    def _credential(self, backend: str, name: str) -> Credential:
+        declared = self.config.find(backend)
+        if declared is None:
+            return self.vault.credential(backend, name)
+        for credential in declared.credentials:
+            if credential.name == name:
+                return credential
+        raise NotFound(f"backend {backend!r} has no credential named {name!r}")
+
+    async def _refuse_config_backend(self, context: grpc.aio.ServicerContext, name: str, what: str) -> None:
+        if self.config.find(name) is not None:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"backend {name!r} is declared in config.toml ([backends.{name}]): {what}")
 
     async def run_refresher(self) -> None:
         """The refresh scheduler, until stopping (started by __main__ once the loop runs)."""
@@ -121,26 +212,68 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
             self.watchers -= 1  # runs when the client cancels too: grpc.aio cancels the waiting task
 
     def _public(self, backend: StoredBackend) -> credentials_pb2.Backend:
+        if self.config.find(backend.name) is backend:
+            return config_backend_to_proto(backend, self.config)
         return backend_to_proto(backend, self.refresher)
 
     async def AddBackend(self, request: credentials_pb2.AddBackendRequest, context: grpc.aio.ServicerContext):
+        await self._refuse_config_backend(context, request.name, "change it there")
+        base_url, found = request.base_url, None
+        if request.probe:
+            found = await self._probe_new(request, context)
+            base_url = found.base_url or base_url
         async with self._lock:
             try:
                 backend = await asyncio.to_thread(
-                    self.vault.add_backend, request.name, request.kind, request.base_url,
+                    self.vault.add_backend, request.name, request.kind, base_url,
                     request.credential_name, request.api_key, request.no_credential,
                 )
             except VaultError as error:
                 await self._abort(context, error)
         log.info("backend %s (%s) now has %d credential(s)", backend.name, backend.kind, len(backend.credentials))
         await self._announce()
-        return credentials_pb2.AddBackendResponse(backend=self._public(backend))
+        return credentials_pb2.AddBackendResponse(backend=self._public(backend), probe=found)
+
+    async def _probe_new(self, request: credentials_pb2.AddBackendRequest,
+                         context: grpc.aio.ServicerContext) -> credentials_pb2.ProbeResult:
+        """Probes the URL being added with the key being added; an existing backend of that name is probed at the
+        base URL it has (the new key must work there)."""
+        problem = check_base_url(request.base_url) or (None if request.kind in KINDS else f"kind {request.kind!r} "
+                                                                                           "is not known")
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        header = probe.Header(*auth_header(request.kind, request.api_key)) if request.api_key else None
+        secrets = (request.api_key,) if request.api_key else ()
+        credential = request.credential_name or "default" if request.api_key else ""
+        with contextlib.suppress(NotFound):
+            existing = self.vault.backend(request.name)
+            return await probe.probe_root(self.refresher.session(), existing.base_url, existing.kind, header,
+                                          secrets, credential)
+        return await probe.probe_new(self.refresher.session(), request.kind, request.base_url, header, secrets,
+                                     credential)
+
+    async def ProbeBackend(self, request: credentials_pb2.ProbeBackendRequest, context: grpc.aio.ServicerContext):
+        """Probes a stored backend with each of its credentials that has a key (once without one if none has)."""
+        backend = next((b for b in self._all_backends() if b.name == request.name), None)
+        if backend is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no backend named {request.name!r}")
+        credentials = []
+        for credential in backend.credentials:
+            if credential.secret:
+                grant = self._grant(backend, credential)
+                credentials.append((credential.name, probe.Header(grant.header_name, grant.header_value),
+                                    credential.secrets()))
+        results = await probe.probe_all(self.refresher.session(), backend.base_url, backend.kind,
+                                        credentials or [("", None, ())])
+        return credentials_pb2.ProbeBackendResponse(results=results)
 
     async def ListBackends(self, request: credentials_pb2.ListBackendsRequest, context: grpc.aio.ServicerContext):
-        return credentials_pb2.ListBackendsResponse(backends=[self._public(b) for b in self.vault.backends()])
+        return credentials_pb2.ListBackendsResponse(backends=[self._public(b) for b in self._all_backends()])
 
     async def AddCredential(self, request: credentials_pb2.AddCredentialRequest, context: grpc.aio.ServicerContext):
         """Stores a credential; an OAuth one gets its first token at once, so the answer shows whether it works."""
+        await self._refuse_config_backend(context, request.backend,
+                                          f"add accounts there ([[backends.{request.backend}.accounts]])")
         async with self._lock:
             try:
                 backend = await asyncio.to_thread(
@@ -159,6 +292,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
 
     async def RemoveCredential(self, request: credentials_pb2.RemoveCredentialRequest,
                                context: grpc.aio.ServicerContext):
+        await self._refuse_config_backend(context, request.backend, "remove the account there")
         async with self._lock:
             try:
                 backend = await asyncio.to_thread(self.vault.remove_credential, request.backend, request.name)
@@ -174,6 +308,8 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         draft = Credential(name=request.name or "default", secret="", kind="oauth", refresh_token="pending",
                            client_secret=oauth.client_secret, token_url=oauth.token_url, client_id=oauth.client_id,
                            scope=oauth.scope)
+        await self._refuse_config_backend(context, request.backend, "a login needs a backend added with "
+                                                                     "`dario backend add` or `dario login --preset`")
         try:  # the backend must exist and the parameters be sound before the single-use code is spent
             self.vault.backend(request.backend)
             validate_credential(draft)
@@ -201,6 +337,15 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         return credentials_pb2.AddBackendResponse(backend=self._public(backend))
 
     async def Refresh(self, request: credentials_pb2.RefreshRequest, context: grpc.aio.ServicerContext):
+        backends = {backend.name: backend for backend in self._all_backends()}
+        if request.backend and request.backend not in backends:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no backend named {request.backend!r}")
+        if request.credential and not any(credential.name == request.credential
+                                          for backend in backends.values()
+                                          if not request.backend or backend.name == request.backend
+                                          for credential in backend.credentials):
+            where = f"backend {request.backend!r}" if request.backend else "any backend"
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{where} has no account named {request.credential!r}")
         keys = [(backend.name, credential.name) for backend in self.vault.backends()
                 for credential in backend.credentials
                 if credential.refreshable and (not request.backend or backend.name == request.backend)
@@ -226,6 +371,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         return credentials_pb2.RefreshResponse(results=results)
 
     async def RemoveBackend(self, request: credentials_pb2.RemoveBackendRequest, context: grpc.aio.ServicerContext):
+        await self._refuse_config_backend(context, request.name, "delete its table there")
         async with self._lock:
             try:
                 removed = await asyncio.to_thread(self.vault.remove_backend, request.name)
@@ -240,7 +386,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     ) -> AsyncIterator[credentials_pb2.WatchBackendsResponse]:
         async for generation in self._changes():
             yield credentials_pb2.WatchBackendsResponse(
-                backends=[self._public(backend) for backend in self.vault.backends()], generation=generation
+                backends=[self._public(backend) for backend in self._all_backends()], generation=generation
             )
 
     async def WatchLeases(
@@ -250,21 +396,30 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         async for generation in self._changes():
             leases = [
                 credentials_pb2.LeaseEntry(backend=backend.name, credential=credential.name,
-                                           lease=self._lease(backend.name, credential))
-                for backend in self.vault.backends()
+                                           lease=self._lease(backend, credential))
+                for backend in self._all_backends()
                 for credential in backend.credentials
                 if credential.state != NEEDS_LOGIN and (credential.secret or not credential.refreshable)
+                and (backend.name, credential.name) not in self.config.missing
             ]
             yield credentials_pb2.WatchLeasesResponse(leases=leases, generation=generation)
 
-    def _lease(self, backend: str, credential: Credential) -> credentials_pb2.LeaseResponse:
-        grant = self.vault.lease(backend, credential.name)
+    def _grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
+        if self.config.find(backend.name) is backend:  # a key from the environment: in memory only
+            return LeaseGrant(*auth_header(backend.kind, credential.secret), time.time() + API_KEY_LEASE_SECONDS,
+                              credential.revision)
+        return self.vault.lease(backend.name, credential.name)
+
+    def _lease(self, backend: StoredBackend, credential: Credential) -> credentials_pb2.LeaseResponse:
+        grant = self._grant(backend, credential)
         return credentials_pb2.LeaseResponse(header_name=grant.header_name, header_value=grant.header_value,
                                              expires_at=grant.expires_at, revision=grant.revision,
                                              kind=credential.kind)
 
     async def Lease(self, request: credentials_pb2.LeaseRequest, context: grpc.aio.ServicerContext):
         try:
-            return self._lease(request.backend, self.vault.credential(request.backend, request.credential))
+            credential = self._credential(request.backend, request.credential)
+            backend = self.config.find(request.backend) or self.vault.backend(request.backend)
+            return self._lease(backend, credential)
         except VaultError as error:
             await self._abort(context, error)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from dario.catalog import api_root
 from dario.names import check_base_url, check_name
 from dario.presets import KINDS
 
@@ -162,7 +163,7 @@ class Vault:
         With no_credential, only creates the backend (a credential comes later, e.g. from `dario login`)."""
         credential_name = credential_name or "default"
         _validate(name, kind, base_url, credential_name, api_key)
-        base_url = base_url.rstrip("/")
+        base_url = api_root(kind, base_url)  # stored as called: the SDK form of an Anthropic URL gets its /v1
         revision = self._revision + 1
         credential = Credential(name=credential_name, secret=api_key, revision=revision)
         existing = self._find(name)
@@ -249,7 +250,7 @@ class Vault:
             return LeaseGrant("authorization", f"Bearer {credential.secret}" if credential.secret else "",
                               credential.expires_at, credential.revision)
         expires_at = (time.time() if now is None else now) + API_KEY_LEASE_SECONDS
-        return LeaseGrant(*_auth_header(backend.kind, credential.secret), expires_at, credential.revision)
+        return LeaseGrant(*auth_header(backend.kind, credential.secret), expires_at, credential.revision)
 
     def _replace_backend(self, old: StoredBackend, new: StoredBackend, revision: int) -> StoredBackend:
         self._commit(tuple(new if backend is old else backend for backend in self._backends), revision)
@@ -344,7 +345,8 @@ def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:
         raise Corrupt(f"the vault {path} is damaged ({problem}); restore it from a backup") from None
 
 
-def _auth_header(kind: str, secret: str) -> tuple[str, str]:
+def auth_header(kind: str, secret: str) -> tuple[str, str]:
+    """The header an API key goes upstream in: x-api-key for Anthropic's API, a bearer token for the others."""
     if not secret:
         return "", ""
     if kind == "anthropic":

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from dario.presets import speaks
 from dario.v1 import credentials_pb2
+
+# A path segment naming an API version: v1, v4, v1beta, v2alpha1 (Gemini's /v1beta/openai, z.ai's /api/paas/v4).
+_VERSION_SEGMENT = re.compile(r"^v[0-9]+(?:(?:alpha|beta)[0-9]*)?$")
+
+
+def api_root(kind: str, base_url: str) -> str:
+    """The URL API paths ("/messages", "/chat/completions", "/models") are appended to.
+
+    Anthropic kind: the SDK form of a base URL has no /v1 (ANTHROPIC_BASE_URL as Anthropic, DeepSeek, Moonshot,
+    z.ai and MiniMax document it: https://api.deepseek.com/anthropic) and every Anthropic SDK and Claude Code add
+    /v1 to it; dario does the same, and keeps a base URL that already ends in /v1. OpenAI kinds: used as given, as
+    the OpenAI SDKs do, since providers document base URLs that already carry their version wherever it is
+    (…/openai/v1, …/v1beta/openai, …/v1/openai) or that have none at all (https://api.perplexity.ai)."""
+    base = base_url.rstrip("/")
+    if kind == "anthropic" and not base.endswith("/v1"):
+        return base + "/v1"
+    return base
+
+
+def has_version(base_url: str) -> bool:
+    """Whether the URL's path names an API version anywhere (…/v1, …/v1beta/openai, …/api/paas/v4)."""
+    return any(_VERSION_SEGMENT.match(segment) for segment in urlsplit(base_url).path.split("/"))
+
+
+def base_url_candidates(kind: str, base_url: str) -> list[str]:
+    """The API roots worth probing for a base URL a user typed, the one as given first: an OpenAI-compatible URL
+    with no version anywhere is tried with /v1 too (Ollama's http://127.0.0.1:11434 serves /v1/…), since a
+    server that really has no version prefix (Perplexity) answers at the first."""
+    root = api_root(kind, base_url)
+    if speaks(kind, "openai") and not has_version(root):
+        return [root, root + "/v1"]
+    return [root]
 
 
 @dataclass(frozen=True)
@@ -61,7 +95,7 @@ def catalog_from_proto(
         Backend(
             name=backend.name,
             kind=backend.kind,
-            base_url=backend.base_url,
+            base_url=api_root(backend.kind, backend.base_url),  # vaults written before the SDK form was accepted
             credentials=tuple(credential.name for credential in backend.credentials),
             revisions=tuple(credential.revision for credential in backend.credentials),
             states=tuple(credential.state for credential in backend.credentials),

@@ -19,7 +19,7 @@ DEFAULT_ALIASES = MappingProxyType(
 )
 RULE_KEYS = {"match", "backend", "model", "fallbacks"}
 TOP_KEYS = {"routes", "aliases", "default_backend", "server", "limits", "translation", "credentials", "pools",
-            "analytics", "pricing"}
+            "analytics", "pricing", "backends"}  # [backends.NAME]: read by credential_service (key_env)
 
 
 @dataclass(frozen=True)

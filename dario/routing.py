@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from dario.catalog import Backend, Catalog
-from dario.routes import RoutingConfig
+from dario.routes import RoutingConfig, Rule
 
 OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-")
 ANTHROPIC_PREFIXES = ("claude-",)
@@ -38,6 +38,21 @@ def fallback_routes(first: Route, catalog: Catalog) -> list[Route]:
     return routes
 
 
+def _without_primary(model: str, upstream_model: str, rule: Rule, catalog: Catalog) -> Route:
+    """A rule whose backend is gone (removed while the rule stayed) still has its fallbacks: the first that
+    exists serves, the rest stay its fallbacks."""
+    for index, target in enumerate(rule.fallbacks):
+        name, _, fallback_model = target.partition(":")
+        backend = catalog.by_name(name)
+        if backend is not None and backend.credentials:
+            return Route(backend, fallback_model or upstream_model, rule.line, rule.fallbacks[index + 1:])
+    tried = f" nor any of its fallbacks ({', '.join(rule.fallbacks)})" if rule.fallbacks else ""
+    raise NoRoute(
+        f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
+        f"{rule.backend!r}; no such backend exists{tried}. Add it with `dario backend add` or fix the rule."
+    )
+
+
 def default_kind(model: str) -> str | None:
     """The backend kind the default rules send a model to, or None when no default rule matches."""
     if model.startswith(OPENAI_PREFIXES):
@@ -55,10 +70,7 @@ def route(model: str, catalog: Catalog, routing: RoutingConfig = NO_RULES) -> Ro
         if fnmatchcase(resolved, rule.match) or fnmatchcase(requested, rule.match):
             backend = catalog.by_name(rule.backend)
             if backend is None:
-                raise NoRoute(
-                    f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
-                    f"{rule.backend!r}; no such backend exists. Add it with `dario backend add` or fix the rule."
-                )
+                return _without_primary(model, rule.model or resolved, rule, catalog)
             return Route(backend, rule.model or resolved, rule.line, rule.fallbacks)
     kind = default_kind(resolved)
     if kind is not None:

@@ -135,6 +135,15 @@ def home_from_environment(environ: Mapping[str, str]) -> pathlib.Path:
     return pathlib.Path(raw).expanduser().resolve()
 
 
+def file_signature(path: pathlib.Path) -> tuple[float, int]:
+    """(mtime, size) of a file, (0, -1) when it does not exist: cheap to poll for "did config.toml change"."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (0.0, -1)
+    return (stat.st_mtime, stat.st_size)
+
+
 def read_config_file(path: pathlib.Path) -> dict:
     """Parses config.toml; a missing file is an empty config, a broken one raises ConfigError."""
     try:

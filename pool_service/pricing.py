@@ -1,7 +1,8 @@
 """Estimated request cost from token counts: the shipped pricing.toml, overridden by config.toml's [pricing].
 
-Lookup: config's globs first, then the shipped ones; within each, the most specific matching glob wins
-(most literal characters, ties to the one listed first). Pure apart from reading the shipped file once.
+Lookup: an alias (opus, sonnet, haiku, config.toml's [aliases]) is first replaced by the model it names, as routing
+does; then config's globs, then the shipped ones; within each, the most specific matching glob wins (most literal
+characters, ties to the one listed first). Pure apart from reading the shipped file once.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import importlib.resources
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
+from dario.routes import DEFAULT_ALIASES
 from dario.settings import ConfigError
 
 PER_TOKENS = 1_000_000
@@ -53,7 +55,7 @@ def _validated(table: object, source: str) -> dict[str, dict[str, object]]:
         name = f'{source}."{pattern}"'
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{name} must be a table with input = … and output = … (USD per million tokens)")
-        known = {field.name for field in fields(Price)}
+        known = {price_field.name for price_field in fields(Price)}
         for key, value in entry.items():
             if key not in known:
                 raise ConfigError(f"{name}.{key} is not a pricing field; use {', '.join(sorted(known))}")
@@ -77,15 +79,26 @@ class Pricing:
 
     shipped: Mapping[str, Mapping[str, object]]
     overrides: Mapping[str, Mapping[str, object]]
+    aliases: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ALIASES)
 
     @classmethod
-    def load(cls, overrides: Mapping | None = None) -> Pricing:
-        """The shipped prices with config.toml's [pricing] table (settings.extra["pricing"]) on top."""
-        return cls(shipped=_shipped(), overrides=_validated(overrides or {}, "config.toml: pricing"))
+    def load(cls, overrides: Mapping | None = None, aliases: Mapping[str, str] | None = None) -> Pricing:
+        """The shipped prices with config.toml's [pricing] table (settings.extra["pricing"]) on top, and the
+        aliases requests may name (the built-in ones unless given)."""
+        return cls(shipped=_shipped(), overrides=_validated(overrides or {}, "config.toml: pricing"),
+                   aliases=DEFAULT_ALIASES if aliases is None else aliases)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> Pricing:
+        """From a parsed config.toml: its [pricing], and its [aliases] over the built-in ones."""
+        aliases = config.get("aliases", {})
+        extra = {name: model for name, model in aliases.items() if isinstance(model, str)} \
+            if isinstance(aliases, Mapping) else {}
+        return cls.load(config.get("pricing", {}), {**DEFAULT_ALIASES, **extra})
 
     def price(self, model: str) -> Price | None:
-        """The price of model, or None when no glob matches it."""
-        model = model.lower()
+        """The price of model (an alias: of the model it names), or None when no glob matches it."""
+        model = self.aliases.get(model, model).lower()
         override = _best_match(self.overrides, model)
         shipped = _best_match(self.shipped, model)
         if override is None and shipped is None:

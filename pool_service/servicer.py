@@ -50,8 +50,14 @@ async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> As
             yield batch
     finally:
         stop.cancel()
+        # Closed while waiting (the client went away mid-stream): the pending read must not outlive the RPC and
+        # end later in a StopAsyncIteration nobody retrieves ("Task exception was never retrieved").
         if following is not None:
-            following.cancel()  # the call was cancelled (server stopping): else its read ends "never retrieved"
+            if following.done():
+                if not following.cancelled():
+                    following.exception()
+            else:
+                following.cancel()
 
 
 def account_message(account: Account) -> pool_pb2.AccountState:

@@ -7,15 +7,12 @@ import os
 import sys
 import time
 
-from rich.console import Console
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
+from dario.cli.output import add_json_option, console, print_json, styled
 from dario.settings import Paths
-from dario.v1 import credentials_pb2
-
-# Piped output (scripts, grep) gets wide tables rather than columns cut to 80 characters.
-console = Console(width=None if sys.stdout.isatty() else 200)
+from dario.v1 import credentials_pb2, pool_pb2
 
 
 def secret_from(arguments: argparse.Namespace, option: str, what: str, required: bool = True) -> str:
@@ -57,10 +54,15 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
     else:
         request.kind, request.api_key = "api_key", read_key(arguments)
     with AdminClient(paths) as client:
+        # Asked first so the message can say "replaced": the answer shows only the result.
+        replacing = arguments.replace and any(
+            backend.name == arguments.backend and any(c.name == arguments.name for c in backend.credentials)
+            for backend in list_backends(client))
         answer = client.call("credential_service", client.credentials().AddCredential, request)
     stored = next(c for c in answer.backend.credentials if c.name == arguments.name)
-    console.print(f"account [bold]{stored.name}[/] ({stored.kind}) added to backend {answer.backend.name}, "
-                  f"which has {len(answer.backend.credentials)} account(s); state: {stored.state or 'ok'}")
+    console.print(f"account {stored.name} ({stored.kind}) {'replaced in' if replacing else 'added to'} backend "
+                  f"{answer.backend.name}, which has {len(answer.backend.credentials)} account(s); "
+                  f"state: {stored.state or 'ok'}")
     if stored.last_error:
         console.print(f"first token request failed: {stored.last_error}", style="yellow")
     return 0 if stored.state in ("ok", "failing", "") else 1
@@ -71,19 +73,73 @@ def list_backends(client: AdminClient) -> list[credentials_pb2.Backend]:
                             credentials_pb2.ListBackendsRequest()).backends)
 
 
-def credentials_table(backends: list[credentials_pb2.Backend], only: str = "") -> Table:
-    table = Table("backend", "account", "kind", "state", "expires in", "last refresh", "hint / last error")
-    now = time.time()
+def pool_accounts(client: AdminClient) -> dict[tuple[str, str], pool_pb2.AccountState] | None:
+    """pool_service's view of every credential it has seen; None when it cannot be asked."""
+    try:
+        answer = client.call("pool_service", client.pool().Accounts, pool_pb2.AccountsRequest())
+    except CliError:
+        return None
+    return {(account.backend, account.credential): account for account in answer.accounts}
+
+
+def pool_state(credential: credentials_pb2.CredentialInfo, account: pool_pb2.AccountState | None,
+               now: float) -> tuple[str, float]:
+    """(state, until) as users need it: the vault's needs-login/pending first (no token at all), then the pool's
+    quarantined/cooldown/exhausted (this credential is skipped until then), then failing (refresh retried)."""
+    vault_state = credential.state or "ok"
+    if vault_state in ("needs-login", "pending", "missing-key"):
+        return vault_state, 0.0
+    if account is not None and account.status in ("quarantined", "cooldown", "exhausted"):
+        until = account.cooldown_until
+        if account.status == "exhausted":
+            until = max((window.reset_at for window in account.windows if window.remaining <= 0), default=0.0)
+        return account.status, until if until > now else 0.0
+    return vault_state, 0.0
+
+
+def state_text(state: str, until: float) -> str:
+    return f"{state} until {time.strftime('%H:%M:%S', time.localtime(until))}" if until else state
+
+
+def credential_rows(backends: list[credentials_pb2.Backend],
+                    accounts: dict[tuple[str, str], pool_pb2.AccountState] | None, only: str = "") -> list[dict]:
+    """Every credential with its state (pool included) as plain data: the tables and --json both use it."""
+    now, rows = time.time(), []
     for backend in backends:
         if only and backend.name != only:
             continue
         for credential in backend.credentials:
-            expires = _duration(credential.expires_at - now) if credential.expires_at else "-"
-            refreshed = _duration(now - credential.last_refresh) + " ago" if credential.last_refresh else "-"
-            state = credential.state or "ok"
-            style = {"needs-login": "red", "failing": "yellow", "pending": "yellow"}.get(state, "green")
-            table.add_row(backend.name, credential.name, credential.kind, f"[{style}]{state}[/]", expires,
-                          refreshed, credential.last_error or credential.hint)
+            account = (accounts or {}).get((backend.name, credential.name))
+            state, until = pool_state(credential, account, now)
+            rows.append({
+                "backend": backend.name, "name": credential.name, "kind": credential.kind, "state": state,
+                "until": until or None, "expires_at": credential.expires_at or None,
+                "last_refresh": credential.last_refresh or None, "last_error": credential.last_error or None,
+                "hint": credential.hint or None, "key_env": credential.key_env or None,
+                "pool": None if account is None else {
+                    "status": account.status, "headroom": round(account.headroom, 4),
+                    "in_flight": account.in_flight, "chosen": account.chosen,
+                    "last_status": account.last_status or None,
+                },
+            })
+    return rows
+
+
+STATE_STYLES = {"needs-login": "red", "quarantined": "red", "missing-key": "red", "failing": "yellow",
+                "pending": "yellow", "cooldown": "yellow", "exhausted": "yellow"}
+
+
+def credentials_table(rows: list[dict], pool_known: bool = True) -> Table:
+    table = Table("backend", "account", "kind", "state", "expires in", "last refresh", "hint / last error",
+                  caption=None if pool_known else "pool_service did not answer: pool states unknown")
+    now = time.time()
+    for row in rows:
+        expires = _duration(row["expires_at"] - now) if row["expires_at"] else "-"
+        refreshed = _duration(now - row["last_refresh"]) + " ago" if row["last_refresh"] else "-"
+        style = STATE_STYLES.get(row["state"], "green")
+        detail = row["last_error"] or row["hint"] or (f"${row['key_env']}" if row["key_env"] else "")
+        table.add_row(row["backend"], row["name"], row["kind"], styled(state_text(row["state"], row["until"] or 0),
+                      style), expires, refreshed, detail)
     return table
 
 
@@ -100,9 +156,14 @@ def _duration(seconds: float) -> str:
 def accounts_list(paths: Paths, arguments: argparse.Namespace) -> int:
     with AdminClient(paths) as client:
         backends = list_backends(client)
-    if arguments.backend and not any(backend.name == arguments.backend for backend in backends):
-        raise CliError(f"no backend named {arguments.backend!r}")
-    console.print(credentials_table(backends, arguments.backend))
+        if arguments.backend and not any(backend.name == arguments.backend for backend in backends):
+            raise CliError(f"no backend named {arguments.backend!r}")
+        accounts = pool_accounts(client)
+    rows = credential_rows(backends, accounts, arguments.backend)
+    if arguments.json:
+        print_json({"accounts": rows, "pool_service": accounts is not None})
+    else:
+        console.print(credentials_table(rows, accounts is not None))
     return 0
 
 
@@ -169,8 +230,9 @@ def add_account_arguments(commands: argparse._SubParsersAction, add_key_options)
     add.add_argument("--client-secret-stdin", action="store_true")
     add.add_argument("--client-secret-env", metavar="VAR")
     add_key_options(add)
-    listing = actions.add_parser("list", help="accounts with kind, state and expiry (never a secret)")
+    listing = actions.add_parser("list", help="accounts with kind, state (the pool's too) and expiry (never a secret)")
     listing.add_argument("backend", nargs="?", default="")
+    add_json_option(listing)
     listing.set_defaults(handler=accounts_list)
     remove = actions.add_parser("remove", help="remove one account of a backend")
     remove.add_argument("backend")

@@ -13,7 +13,7 @@ from dario.settings import Paths
 from dario.v1 import credentials_pb2_grpc, pool_pb2_grpc
 
 TIMEOUT_SECONDS = 5.0
-START_HINT = "Start the stack: supervisord -c deploy/dario.conf"
+START_HINT = "Start the stack: dario up"
 Answer = TypeVar("Answer")
 
 
@@ -48,13 +48,14 @@ class AdminClient:
     def pool(self) -> pool_pb2_grpc.PoolStub:
         return pool_pb2_grpc.PoolStub(self._channel(self.paths.pool_socket))
 
-    def call(self, service: str, method: Callable[..., Answer], request: object) -> Answer:
+    def call(self, service: str, method: Callable[..., Answer], request: object,
+             timeout: float = TIMEOUT_SECONDS) -> Answer:
         """Calls one RPC; a service that is down or an error it returns becomes a CliError."""
         socket_path = self.paths.credential_socket if service == "credential_service" else self.paths.pool_socket
         if not socket_path.exists():
             raise not_running(service, socket_path)
         try:
-            return method(request, timeout=TIMEOUT_SECONDS)
+            return method(request, timeout=timeout)
         except grpc.RpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise not_running(service, socket_path) from None

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dario.cli.client import AdminClient, CliError
 from dario.names import check_base_url
-from dario.presets import PRESETS
+from dario.presets import PRESETS, preset_base_url
 from dario.settings import Paths
 from dario.v1 import credentials_pb2
 
@@ -82,10 +82,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _CallbackServer(http.server.HTTPServer):
-    def __init__(self, callback: Callback) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, callback: Callback, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.callback = callback
         self.timeout = 0.5
+
+
+def _callback_server(callback: Callback, port: int) -> _CallbackServer:
+    """The loopback callback on port (0: any free one). A provider that allows only registered redirect URIs
+    needs a fixed one: register http://127.0.0.1:PORT/callback with it and pass --callback-port PORT."""
+    try:
+        return _CallbackServer(callback, port)
+    except OSError as error:
+        raise CliError(f"cannot listen on 127.0.0.1:{port} for the login callback: {error.strerror}; "
+                       "choose another --callback-port (and register its redirect URI)") from None
 
 
 def wait_for_callback(server: _CallbackServer, timeout: float) -> Callback:
@@ -107,7 +117,11 @@ def ensure_backend(client: AdminClient, arguments: argparse.Namespace) -> None:
         preset = PRESETS.get(arguments.preset)
         if preset is None:
             raise CliError(f"unknown preset {arguments.preset!r}; known: {', '.join(PRESETS)}")
-        kind, base_url = preset.kind, arguments.base_url or preset.base_url
+        try:
+            base_url = arguments.base_url or preset_base_url(arguments.preset, preset)
+        except ValueError as error:
+            raise CliError(str(error)) from None
+        kind = preset.kind
     elif arguments.kind and arguments.base_url:
         kind, base_url = arguments.kind, arguments.base_url
     else:
@@ -125,7 +139,7 @@ def login(paths: Paths, arguments: argparse.Namespace, client_secret: str) -> in
         ensure_backend(client, arguments)  # also proves credential_service runs before the browser opens
         verifier, challenge = pkce_pair()
         callback = Callback(expected_state=secrets.token_urlsafe(24))
-        with _CallbackServer(callback) as server:
+        with _callback_server(callback, arguments.callback_port) as server:
             redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
             url = authorization_url(arguments.authorize_url, arguments.client_id, redirect_uri, arguments.scope,
                                     callback.expected_state, challenge)
@@ -159,6 +173,9 @@ def add_login_arguments(parser: argparse.ArgumentParser, kinds: tuple[str, ...])
     parser.add_argument("--scope", default="")
     parser.add_argument("--client-secret-env", metavar="VAR", help="a confidential client's secret, from VAR")
     parser.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    parser.add_argument("--callback-port", type=int, default=0, metavar="PORT",
+                        help="port of the one-shot callback on 127.0.0.1 (default: any free one); providers that "
+                             "accept only registered redirect URIs need http://127.0.0.1:PORT/callback registered")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="seconds to wait")
     parser.add_argument("--preset", help="create the backend from this preset when it does not exist")
     parser.add_argument("--kind", choices=kinds)

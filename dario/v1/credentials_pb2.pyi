@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CredentialInfo(_message.Message):
-    __slots__ = ("name", "kind", "hint", "created_at", "revision", "state", "expires_at", "last_refresh", "last_error", "token_url", "client_id", "scope")
+    __slots__ = ("name", "kind", "hint", "created_at", "revision", "state", "expires_at", "last_refresh", "last_error", "token_url", "client_id", "scope", "key_env")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     HINT_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class CredentialInfo(_message.Message):
     TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ENV_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     hint: str
@@ -32,37 +33,42 @@ class CredentialInfo(_message.Message):
     token_url: str
     client_id: str
     scope: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ..., state: _Optional[str] = ..., expires_at: _Optional[float] = ..., last_refresh: _Optional[float] = ..., last_error: _Optional[str] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
+    key_env: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ..., state: _Optional[str] = ..., expires_at: _Optional[float] = ..., last_refresh: _Optional[float] = ..., last_error: _Optional[str] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., scope: _Optional[str] = ..., key_env: _Optional[str] = ...) -> None: ...
 
 class Backend(_message.Message):
-    __slots__ = ("name", "kind", "base_url", "credentials", "created_at")
+    __slots__ = ("name", "kind", "base_url", "credentials", "created_at", "source")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     base_url: str
     credentials: _containers.RepeatedCompositeFieldContainer[CredentialInfo]
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[CredentialInfo, _Mapping]]] = ..., created_at: _Optional[float] = ...) -> None: ...
+    source: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[CredentialInfo, _Mapping]]] = ..., created_at: _Optional[float] = ..., source: _Optional[str] = ...) -> None: ...
 
 class AddBackendRequest(_message.Message):
-    __slots__ = ("name", "kind", "base_url", "credential_name", "api_key", "no_credential")
+    __slots__ = ("name", "kind", "base_url", "credential_name", "api_key", "no_credential", "probe")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_NAME_FIELD_NUMBER: _ClassVar[int]
     API_KEY_FIELD_NUMBER: _ClassVar[int]
     NO_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     base_url: str
     credential_name: str
     api_key: str
     no_credential: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ..., no_credential: _Optional[bool] = ...) -> None: ...
+    probe: bool
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ..., no_credential: _Optional[bool] = ..., probe: _Optional[bool] = ...) -> None: ...
 
 class OAuthParams(_message.Message):
     __slots__ = ("token_url", "client_id", "client_secret", "scope", "access_token", "refresh_token", "expires_in")
@@ -159,10 +165,42 @@ class RefreshResult(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., credential: _Optional[_Union[CredentialInfo, _Mapping]] = ..., refreshed: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class AddBackendResponse(_message.Message):
-    __slots__ = ("backend",)
+    __slots__ = ("backend", "probe")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
     backend: Backend
-    def __init__(self, backend: _Optional[_Union[Backend, _Mapping]] = ...) -> None: ...
+    probe: ProbeResult
+    def __init__(self, backend: _Optional[_Union[Backend, _Mapping]] = ..., probe: _Optional[_Union[ProbeResult, _Mapping]] = ...) -> None: ...
+
+class ProbeResult(_message.Message):
+    __slots__ = ("url", "status", "verdict", "message", "credential", "base_url", "models")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    status: int
+    verdict: str
+    message: str
+    credential: str
+    base_url: str
+    models: int
+    def __init__(self, url: _Optional[str] = ..., status: _Optional[int] = ..., verdict: _Optional[str] = ..., message: _Optional[str] = ..., credential: _Optional[str] = ..., base_url: _Optional[str] = ..., models: _Optional[int] = ...) -> None: ...
+
+class ProbeBackendRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ProbeBackendResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ProbeResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ProbeResult, _Mapping]]] = ...) -> None: ...
 
 class ListBackendsRequest(_message.Message):
     __slots__ = ()

@@ -85,6 +85,11 @@ class CredentialsStub:
                 request_serializer=dario_dot_v1_dot_credentials__pb2.RefreshRequest.SerializeToString,
                 response_deserializer=dario_dot_v1_dot_credentials__pb2.RefreshResponse.FromString,
                 _registered_method=True)
+        self.ProbeBackend = channel.unary_unary(
+                '/dario.v1.Credentials/ProbeBackend',
+                request_serializer=dario_dot_v1_dot_credentials__pb2.ProbeBackendRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.ProbeBackendResponse.FromString,
+                _registered_method=True)
 
 
 class CredentialsServicer:
@@ -161,6 +166,13 @@ class CredentialsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProbeBackend(self, request, context):
+        """ProbeBackend asks a backend's API whether it answers at its base URL (GET {base}/models, with each credential).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CredentialsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +225,11 @@ def add_CredentialsServicer_to_server(servicer, server):
                     servicer.Refresh,
                     request_deserializer=dario_dot_v1_dot_credentials__pb2.RefreshRequest.FromString,
                     response_serializer=dario_dot_v1_dot_credentials__pb2.RefreshResponse.SerializeToString,
+            ),
+            'ProbeBackend': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProbeBackend,
+                    request_deserializer=dario_dot_v1_dot_credentials__pb2.ProbeBackendRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.ProbeBackendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +503,33 @@ class Credentials:
             '/dario.v1.Credentials/Refresh',
             dario_dot_v1_dot_credentials__pb2.RefreshRequest.SerializeToString,
             dario_dot_v1_dot_credentials__pb2.RefreshResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProbeBackend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Credentials/ProbeBackend',
+            dario_dot_v1_dot_credentials__pb2.ProbeBackendRequest.SerializeToString,
+            dario_dot_v1_dot_credentials__pb2.ProbeBackendResponse.FromString,
             options,
             channel_credentials,
             insecure,

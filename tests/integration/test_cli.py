@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from dario import __version__
 from tests.support.processes import REPO, environment, running_module
 from tests.support.stack import Services, running_services
+from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-cli-abcdef0123456789"
@@ -95,10 +96,11 @@ def test_remove_then_list(stack: Services) -> None:
     assert "temporary" not in dario(stack.home, "backend", "list").stdout
 
 
-def test_status_shows_both_services_serving(stack: Services) -> None:
-    result = dario(stack.home, "status")
-    assert result.returncode == 0, result.stderr
+def test_status_exits_1_naming_the_frontend_when_only_the_services_run(stack: Services) -> None:
+    result = dario(stack.home, "status", extra_env={"DARIO_PORT": str(free_port()), "COLUMNS": "250"})
+    assert result.returncode == 1, result.stdout
     assert result.stdout.count("SERVING") == 2
+    assert "not answering" in result.stdout and "not running: frontend" in result.stderr
     assert "request(s) recorded" in result.stdout
 
 
@@ -108,7 +110,7 @@ def test_with_no_service_running_the_cli_names_the_socket_and_how_to_start(tmp_p
     assert listed.returncode != 0
     assert "credential_service is not running" in listed.stderr
     assert str(home / "run" / "credential.sock") in listed.stderr
-    assert "supervisord -c deploy/dario.conf" in listed.stderr
+    assert "Start the stack: dario up" in listed.stderr
     state = dario(home, "status")
     assert state.returncode != 0 and "not running" in state.stdout + state.stderr
 
@@ -176,7 +178,7 @@ def test_status_survives_a_pool_service_without_summary(tmp_path: pathlib.Path) 
             result = dario(home, "status", extra_env={"COLUMNS": "250"})
         finally:
             health_only.stop(0)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the frontend is not running
     assert result.stdout.count("SERVING") == 2 and "pool summary not available" in result.stdout
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
 from tests.support.processes import REPO, environment
 from tests.support.scripted_upstream import ScriptedUpstream
 from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(180)
 CLIENT_ID = "dario-test-client"
@@ -365,6 +367,29 @@ async def test_login_refuses_a_callback_with_the_wrong_state(services: Services,
     assert status == 400 and "state mismatch" in page
     assert "state does not match" in err
     assert oauth.code_count == before  # the code was never redeemed
+
+
+async def test_login_callback_port_is_the_one_asked_for_so_a_registered_redirect_uri_matches(
+    services: Services, oauth: OAuthServer
+) -> None:
+    port = free_port()
+    process, url = run_login(services.home, oauth, "--account", "fixed-port", "--callback-port", str(port))
+    assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in url
+    status, page = await asyncio.to_thread(browse, url)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert status == 200 and "logged in: backend login, account fixed-port (oauth)" in out
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1]
+        refused = subprocess.run(
+            [sys.executable, "-m", "dario.cli.main", "login", "login", "--authorize-url", oauth.authorize_url,
+             "--token-url", oauth.token_url, "--client-id", CLIENT_ID, "--no-browser", "--timeout", "5",
+             "--callback-port", str(taken_port)],
+            env=environment(services.home), capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert refused.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken_port} for the login callback" in refused.stderr
 
 
 def test_no_log_holds_any_secret_the_tests_used(services: Services, oauth: OAuthServer,

@@ -178,7 +178,8 @@ class ScriptedUpstream:
         """The key a request carried: `Authorization: Bearer`, or Anthropic's x-api-key."""
         authorization = request.headers.get("Authorization", "")
         token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
-        if not token and request.path.startswith(f"{self.prefix}/messages"):
+        anthropic = request.path.startswith(f"{self.prefix}/messages")
+        if not token and (anthropic or request.path == f"{self.prefix}/models"):  # Anthropic's GET /v1/models too
             token = request.headers.get("x-api-key", "")
         return token
 

@@ -115,3 +115,16 @@ def test_within_overrides_the_most_specific_glob_wins_whatever_the_order() -> No
 def test_a_bad_pricing_override_is_a_config_error_naming_the_field(overrides: object, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Pricing.load(overrides)  # type: ignore[arg-type]
+
+
+def test_the_built_in_aliases_are_priced_as_the_models_they_name(shipped: Pricing) -> None:
+    for alias, family_price in (("opus", 5.0), ("sonnet", 3.0), ("haiku", 1.0)):
+        price = shipped.price(alias)
+        assert price is not None and price.input == family_price, alias
+    assert shipped.price("claude-opus-4-1-20250805").input == 15.0  # the specific 4.x entries still win
+
+
+def test_config_aliases_resolve_before_pricing() -> None:
+    pricing = Pricing.from_config({"aliases": {"cheap": "house-1"}, "pricing": {"house*": {"input": 2, "output": 4}}})
+    assert pricing.cost("cheap", 1_000_000, 1_000_000) == pytest.approx(6.0)
+    assert pricing.price("opus") is not None  # the built-in ones stay

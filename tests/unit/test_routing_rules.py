@@ -91,3 +91,13 @@ def test_bad_files_are_refused_naming_the_line(text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_routing(text)
     assert needle in str(caught.value)
+
+
+def test_a_rule_whose_backend_is_gone_still_tries_its_fallbacks_in_order() -> None:
+    routing = parse_routing('[[routes]]\nmatch = "claude-*"\nbackend = "removed"\n'
+                            'fallbacks = ["also-removed", "groq:llama-3.3-70b", "openai"]\n')
+    chosen = route("claude-sonnet-5-5", CATALOG, routing)
+    assert (chosen.backend.name, chosen.model, chosen.rule_line) == ("groq", "llama-3.3-70b", 1)
+    assert chosen.fallbacks == ("openai",)
+    with pytest.raises(NoRoute, match="nor any of its fallbacks \\(gone\\)"):
+        route("claude-x", CATALOG, parse_routing('[[routes]]\nmatch = "*"\nbackend = "x"\nfallbacks = ["gone"]\n'))
