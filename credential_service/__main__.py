@@ -8,6 +8,7 @@ import sys
 
 import grpc
 
+from credential_service.backends import Backends
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault, VaultError
 from dario.grpc_server import run_service, serve_unix
@@ -22,10 +23,10 @@ async def serve(settings: Settings) -> None:
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
         # The environment once, at start: config.toml's key_env variables are looked up in it (at every reload).
-        servicer = CredentialsServicer(vault, settings, stopping, environ=os.environ)
-        credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
-        tasks.append(asyncio.create_task(servicer.run_refresher()))
-        tasks.append(asyncio.create_task(servicer.run_config_watch()))
+        backends = Backends(vault, settings, stopping, environ=os.environ)
+        credentials_pb2_grpc.add_CredentialsServicer_to_server(CredentialsServicer(backends), server)
+        tasks.append(asyncio.create_task(backends.run_refresher()))
+        tasks.append(asyncio.create_task(backends.run_config_watch()))
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]
 
     async def stop_refresher() -> None:

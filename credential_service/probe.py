@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
 from credential_service.refresher import origin_of
 from dario.catalog import base_url_candidates
 from dario.redaction import redact
-from dario.v1 import credentials_pb2
 
 PROBE_TIMEOUT_SECONDS = 8.0
 BODY_LIMIT = 1 << 20
@@ -30,7 +29,20 @@ EMPTY_MESSAGES = {"model": "dario-probe", "max_tokens": 1, "messages": []}
 @dataclass(frozen=True)
 class Header:
     name: str
-    value: str
+    value: str = field(repr=False)
+
+
+@dataclass
+class Probe:
+    """What one probe found: never a secret, never a response body beyond its error message."""
+
+    url: str  # the URL called
+    credential: str = ""  # whose key was sent; empty when none was
+    status: int = 0  # of the answer; 0 when nothing answered
+    verdict: str = ""  # ok, key-refused, not-found, error, redirect or unreachable
+    message: str = ""  # what it means: the upstream's own error message when it gave one (sanitized, shortened)
+    base_url: str = ""  # the API root probed
+    models: int = -1  # listed by a 2xx answer; -1 when it listed none in a known shape
 
 
 def _verdict(status: int) -> str:
@@ -59,14 +71,14 @@ def _error_message(document: object) -> str:
 
 
 async def _call(session: aiohttp.ClientSession, method: str, url: str, kind: str, header: Header | None,
-                secrets: tuple[str, ...], credential: str) -> credentials_pb2.ProbeResult:
+                secrets: tuple[str, ...], credential: str) -> Probe:
     headers = {"accept": "application/json"}
     if kind == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
     if header is not None and header.name:
         headers[header.name] = header.value
     body = EMPTY_MESSAGES if method == "POST" else None
-    result = credentials_pb2.ProbeResult(url=url, credential=credential, models=-1)
+    result = Probe(url=url, credential=credential)
     try:
         async with session.request(method, url, headers=headers, json=body, allow_redirects=False,
                                    timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS)) as answer:
@@ -103,7 +115,7 @@ async def _call(session: aiohttp.ClientSession, method: str, url: str, kind: str
 
 
 async def probe_root(session: aiohttp.ClientSession, root: str, kind: str, header: Header | None,
-                     secrets: tuple[str, ...], credential: str = "") -> credentials_pb2.ProbeResult:
+                     secrets: tuple[str, ...], credential: str = "") -> Probe:
     """One API root: /models, then for an Anthropic kind that lists none, the empty Messages request."""
     result = await _call(session, "GET", root + "/models", kind, header, secrets, credential)
     if kind == "anthropic" and result.verdict == "not-found":
@@ -115,7 +127,7 @@ async def probe_root(session: aiohttp.ClientSession, root: str, kind: str, heade
 
 
 async def probe_new(session: aiohttp.ClientSession, kind: str, base_url: str, header: Header | None,
-                    secrets: tuple[str, ...], credential: str) -> credentials_pb2.ProbeResult:
+                    secrets: tuple[str, ...], credential: str) -> Probe:
     """Probes a base URL a user typed: as given, then (OpenAI kinds without a version) with /v1; the first that
     is not a 404 names the root to store (the one as given when all of them are)."""
     candidates = base_url_candidates(kind, base_url)
@@ -131,7 +143,7 @@ async def probe_new(session: aiohttp.ClientSession, kind: str, base_url: str, he
 
 
 async def probe_all(session: aiohttp.ClientSession, root: str, kind: str,
-                    credentials: list[tuple[str, Header | None, tuple[str, ...]]]) -> list[credentials_pb2.ProbeResult]:
+                    credentials: list[tuple[str, Header | None, tuple[str, ...]]]) -> list[Probe]:
     """One probe per credential (name, header, its secrets), at once."""
     return list(await asyncio.gather(*(probe_root(session, root, kind, header, secrets, name)
                                        for name, header, secrets in credentials)))

@@ -1,425 +1,114 @@
-"""The Credentials gRPC servicer over the Vault: admin RPCs, the catalog and lease streams, refresh and login."""
+"""The Credentials gRPC servicer: each RPC calls the backends (backends.py) and converts (conversions.py); a
+VaultError ends the call with its status code and its plain message."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
-import logging
-import time
-from collections.abc import AsyncIterator, Mapping
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 
-from credential_service import config_backends, probe
-from credential_service.refresher import Refresher, TokenError, exchange_code
-from credential_service.vault import (
-    API_KEY_LEASE_SECONDS,
-    NEEDS_LOGIN,
-    AlreadyExists,
-    Credential,
-    Invalid,
-    LeaseGrant,
-    NotFound,
-    StoredBackend,
-    Vault,
-    VaultError,
-    auth_header,
-    validate_credential,
-)
-from dario.names import check_base_url
-from dario.presets import KINDS
-from dario.settings import ConfigError, Settings, file_signature, read_config_file
+from credential_service import conversions
+from credential_service.backends import Backends
+from credential_service.vault import AlreadyExists, Invalid, NotFound, Refused, StoredBackend, VaultError
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
-log = logging.getLogger(__name__)
-CONFIG_POLL_SECONDS = 1.0  # config.toml is re-read this soon after it changes (as the frontend's routing is)
-
-_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-          Invalid: grpc.StatusCode.INVALID_ARGUMENT}
-
-
-def credential_to_proto(credential: Credential, state: str = "ok", last_error: str = "",
-                        ) -> credentials_pb2.CredentialInfo:
-    """The public view of a credential: never a secret."""
-    return credentials_pb2.CredentialInfo(
-        name=credential.name, kind=credential.kind, hint=credential.hint, created_at=credential.created_at,
-        revision=credential.revision, state=state, expires_at=credential.expires_at,
-        last_refresh=credential.last_refresh, last_error=last_error, token_url=credential.token_url,
-        client_id=credential.client_id, scope=credential.scope,
-    )
+STATUS_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+                Invalid: grpc.StatusCode.INVALID_ARGUMENT, Refused: grpc.StatusCode.FAILED_PRECONDITION}
+Request, Response = TypeVar("Request"), TypeVar("Response")
+Method = Callable[["CredentialsServicer", Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
 
-def backend_to_proto(backend: StoredBackend, refresher: Refresher | None = None) -> credentials_pb2.Backend:
-    """The public view of a backend: every credential's name, hint and state, never its secret."""
-    return credentials_pb2.Backend(
-        name=backend.name,
-        kind=backend.kind,
-        base_url=backend.base_url,
-        created_at=backend.created_at,
-        credentials=[
-            credential_to_proto(credential, *(refresher.status(backend.name, credential) if refresher else ()))
-            for credential in backend.credentials
-        ],
-        source="vault",
-    )
+def vault_errors(method: Method) -> Method:
+    """Runs an RPC; a VaultError it raises becomes its status code (INTERNAL when unknown) and message."""
 
+    @functools.wraps(method)
+    async def mapped(servicer: CredentialsServicer, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            return await method(servicer, request, context)
+        except VaultError as error:
+            await context.abort(STATUS_CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
 
-def config_backend_to_proto(backend: StoredBackend, parsed: config_backends.ConfigBackends) -> credentials_pb2.Backend:
-    """A config.toml backend: its credentials name their variable; one whose variable is unset says so."""
-    credentials = []
-    for credential in backend.credentials:
-        key = (backend.name, credential.name)
-        variable = parsed.key_envs.get(key, "")
-        state, error = ("ok", "")
-        if key in parsed.missing:
-            state = config_backends.MISSING_KEY
-            error = (f"environment variable {variable} is not set where dario was started: export it, then "
-                     "`dario restart`")
-        public = credential_to_proto(credential, state, error)
-        public.key_env, public.hint = variable, ""
-        credentials.append(public)
-    return credentials_pb2.Backend(name=backend.name, kind=backend.kind, base_url=backend.base_url,
-                                   created_at=backend.created_at, credentials=credentials,
-                                   source=config_backends.SOURCE)
-
-
-def credential_from_proto(request: credentials_pb2.AddCredentialRequest) -> Credential:
-    oauth = request.oauth
-    return Credential(
-        name=request.name or "default", kind=request.kind or "api_key",
-        secret=request.api_key if (request.kind or "api_key") == "api_key" else oauth.access_token,
-        refresh_token=oauth.refresh_token, client_secret=oauth.client_secret, token_url=oauth.token_url,
-        client_id=oauth.client_id, scope=oauth.scope,
-        expires_at=time.time() + oauth.expires_in if oauth.access_token and oauth.expires_in > 0 else 0.0,
-    )
+    return mapped
 
 
 class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
-    """Writes go one at a time (a lock, file I/O in a thread); reads see the vault's last committed state."""
-
-    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
-        self.vault = vault
-        self.settings = settings
-        self.environ = dict(environ or {})  # where config.toml's key_env variables are looked up
-        self.config = config_backends.ConfigBackends()
-        self.config_error = ""  # why config.toml's [backends] are not (all) in force, if they are not
-        self._config_signature: tuple[float, int] | None = None
-        self.generation = 1
-        self.stopping = stopping or asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._changed = asyncio.Condition()
-        self._stop_watcher: asyncio.Task | None = None
-        self.watchers = 0  # open WatchBackends/WatchLeases streams; back to 0 once clients go away
-        self.refresher = Refresher(vault, settings, self._lock, self._announce)
-        self.reload_config()
-
-    def reload_config(self) -> bool:
-        """Re-reads config.toml's [backends] when the file changed; True when the catalog changed. A bad file
-        keeps the previous ones in force (logged, as the frontend does for routes)."""
-        path = self.settings.paths.config
-        signature = file_signature(path)
-        if signature == self._config_signature:
-            return False
-        self._config_signature = signature
-        try:
-            parsed = config_backends.parse(read_config_file(path), self.environ,
-                                           config_backends.revisions_of(self.config))
-        except (ConfigError, OSError) as error:
-            self.config_error = str(error)
-            log.error("%s; the backends config.toml declared before stay in force", error)
-            return False
-        stored = {backend.name for backend in self.vault.backends()}
-        clashes = sorted(backend.name for backend in parsed.backends if backend.name in stored)
-        self.config_error = (f"backend(s) {', '.join(clashes)} of config.toml are also in the vault and are "
-                             "ignored: remove one (`dario backend remove NAME`, or the [backends.NAME] table)"
-                             if clashes else "")
-        if clashes:
-            log.error("%s", self.config_error)
-            parsed = dataclasses.replace(parsed, backends=tuple(b for b in parsed.backends if b.name not in clashes))
-        for backend, credential in sorted(parsed.missing):
-            log.warning("config.toml: backend %s, account %s: environment variable %s is not set", backend,
-                        credential, parsed.key_envs[(backend, credential)])
-        changed = parsed.backends != self.config.backends or parsed.missing != self.config.missing
-        self.config = parsed
-        if changed:
-            log.info("config.toml declares %d backend(s)", len(parsed.backends))
-        return changed
-
-    async def run_config_watch(self) -> None:
-        """Polls config.toml until stopping; a change of its [backends] is pushed like any vault change."""
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), CONFIG_POLL_SECONDS)
-            if not self.stopping.is_set() and self.reload_config():
-                await self._announce()
-
-    def _all_backends(self) -> list[StoredBackend]:
-        """The vault's backends, then config.toml's."""
-        return [*self.vault.backends(), *self.config.backends]
-
-    def _credential(self, backend: str, name: str) -> Credential:
-        declared = self.config.find(backend)
-        if declared is None:
-            return self.vault.credential(backend, name)
-        for credential in declared.credentials:
-            if credential.name == name:
-                return credential
-        raise NotFound(f"backend {backend!r} has no credential named {name!r}")
-
-    async def _refuse_config_backend(self, context: grpc.aio.ServicerContext, name: str, what: str) -> None:
-        if self.config.find(name) is not None:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"backend {name!r} is declared in config.toml ([backends.{name}]): {what}")
-
-    async def run_refresher(self) -> None:
-        """The refresh scheduler, until stopping (started by __main__ once the loop runs)."""
-        try:
-            await self.refresher.run(self.stopping)
-        finally:
-            await self.refresher.close()
-
-    async def _wake_watchers_on_stop(self) -> None:
-        await self.stopping.wait()
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def _abort(self, context: grpc.aio.ServicerContext, error: VaultError) -> None:
-        await context.abort(_CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
-
-    async def _announce(self) -> None:
-        async with self._changed:
-            self.generation += 1
-            self._changed.notify_all()
-        self.refresher.poke()
-
-    async def _changes(self) -> AsyncIterator[int]:
-        """Yields the generation now and after every change, until stopping (for the watch streams)."""
-        if self._stop_watcher is None:
-            self._stop_watcher = asyncio.create_task(self._wake_watchers_on_stop())
-        seen = 0
-        self.watchers += 1
-        try:
-            while True:
-                async with self._changed:
-                    await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
-                    seen = self.generation
-                if self.stopping.is_set():
-                    return  # the frontend reconnects to the next process
-                yield seen
-        finally:
-            self.watchers -= 1  # runs when the client cancels too: grpc.aio cancels the waiting task
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
 
     def _public(self, backend: StoredBackend) -> credentials_pb2.Backend:
-        if self.config.find(backend.name) is backend:
-            return config_backend_to_proto(backend, self.config)
-        return backend_to_proto(backend, self.refresher)
+        standings = [self.backends.standing(backend, credential) for credential in backend.credentials]
+        return conversions.backend_to_proto(backend, self.backends.source(backend), standings)
 
-    async def AddBackend(self, request: credentials_pb2.AddBackendRequest, context: grpc.aio.ServicerContext):
-        await self._refuse_config_backend(context, request.name, "change it there")
-        base_url, found = request.base_url, None
-        if request.probe:
-            found = await self._probe_new(request, context)
-            base_url = found.base_url or base_url
-        async with self._lock:
-            try:
-                backend = await asyncio.to_thread(
-                    self.vault.add_backend, request.name, request.kind, base_url,
-                    request.credential_name, request.api_key, request.no_credential,
-                )
-            except VaultError as error:
-                await self._abort(context, error)
-        log.info("backend %s (%s) now has %d credential(s)", backend.name, backend.kind, len(backend.credentials))
-        await self._announce()
-        return credentials_pb2.AddBackendResponse(backend=self._public(backend), probe=found)
+    @vault_errors
+    async def AddBackend(self, request: credentials_pb2.AddBackendRequest,
+                         context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
+        backend, found = await self.backends.add_backend(request.name, request.kind, request.base_url,
+                                                         request.credential_name, request.api_key,
+                                                         request.no_credential, request.probe)
+        return credentials_pb2.AddBackendResponse(
+            backend=self._public(backend), probe=None if found is None else conversions.probe_to_proto(found))
 
-    async def _probe_new(self, request: credentials_pb2.AddBackendRequest,
-                         context: grpc.aio.ServicerContext) -> credentials_pb2.ProbeResult:
-        """Probes the URL being added with the key being added; an existing backend of that name is probed at the
-        base URL it has (the new key must work there)."""
-        problem = check_base_url(request.base_url) or (None if request.kind in KINDS else f"kind {request.kind!r} "
-                                                                                           "is not known")
-        if problem:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        header = probe.Header(*auth_header(request.kind, request.api_key)) if request.api_key else None
-        secrets = (request.api_key,) if request.api_key else ()
-        credential = request.credential_name or "default" if request.api_key else ""
-        with contextlib.suppress(NotFound):
-            existing = self.vault.backend(request.name)
-            return await probe.probe_root(self.refresher.session(), existing.base_url, existing.kind, header,
-                                          secrets, credential)
-        return await probe.probe_new(self.refresher.session(), request.kind, request.base_url, header, secrets,
-                                     credential)
+    @vault_errors
+    async def ProbeBackend(self, request: credentials_pb2.ProbeBackendRequest,
+                           context: grpc.aio.ServicerContext) -> credentials_pb2.ProbeBackendResponse:
+        found = await self.backends.probe(request.name)
+        return credentials_pb2.ProbeBackendResponse(results=[conversions.probe_to_proto(one) for one in found])
 
-    async def ProbeBackend(self, request: credentials_pb2.ProbeBackendRequest, context: grpc.aio.ServicerContext):
-        """Probes a stored backend with each of its credentials that has a key (once without one if none has)."""
-        backend = next((b for b in self._all_backends() if b.name == request.name), None)
-        if backend is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no backend named {request.name!r}")
-        credentials = []
-        for credential in backend.credentials:
-            if credential.secret:
-                grant = self._grant(backend, credential)
-                credentials.append((credential.name, probe.Header(grant.header_name, grant.header_value),
-                                    credential.secrets()))
-        results = await probe.probe_all(self.refresher.session(), backend.base_url, backend.kind,
-                                        credentials or [("", None, ())])
-        return credentials_pb2.ProbeBackendResponse(results=results)
+    async def ListBackends(self, request: credentials_pb2.ListBackendsRequest,
+                           context: grpc.aio.ServicerContext) -> credentials_pb2.ListBackendsResponse:
+        return credentials_pb2.ListBackendsResponse(backends=[self._public(b) for b in self.backends.all()])
 
-    async def ListBackends(self, request: credentials_pb2.ListBackendsRequest, context: grpc.aio.ServicerContext):
-        return credentials_pb2.ListBackendsResponse(backends=[self._public(b) for b in self._all_backends()])
-
-    async def AddCredential(self, request: credentials_pb2.AddCredentialRequest, context: grpc.aio.ServicerContext):
-        """Stores a credential; an OAuth one gets its first token at once, so the answer shows whether it works."""
-        await self._refuse_config_backend(context, request.backend,
-                                          f"add accounts there ([[backends.{request.backend}.accounts]])")
-        async with self._lock:
-            try:
-                backend = await asyncio.to_thread(
-                    self.vault.add_credential, request.backend, credential_from_proto(request), request.replace
-                )
-            except VaultError as error:
-                await self._abort(context, error)
-        name = request.name or "default"
-        log.info("credential %s (%s) added to backend %s", name, request.kind or "api_key", backend.name)
-        await self._announce()
-        with contextlib.suppress(NotFound):
-            if self.vault.credential(backend.name, name).refreshable:
-                await self.refresher.refresh((backend.name, name), force=False)
-                backend = self.vault.backend(backend.name)
+    @vault_errors
+    async def AddCredential(self, request: credentials_pb2.AddCredentialRequest,
+                            context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
+        backend = await self.backends.add_credential(request.backend, conversions.credential_from_proto(request),
+                                                     request.replace)
         return credentials_pb2.AddBackendResponse(backend=self._public(backend))
 
+    @vault_errors
     async def RemoveCredential(self, request: credentials_pb2.RemoveCredentialRequest,
-                               context: grpc.aio.ServicerContext):
-        await self._refuse_config_backend(context, request.backend, "remove the account there")
-        async with self._lock:
-            try:
-                backend = await asyncio.to_thread(self.vault.remove_credential, request.backend, request.name)
-            except VaultError as error:
-                await self._abort(context, error)
-        log.info("credential %s removed from backend %s", request.name, request.backend)
-        await self._announce()
+                               context: grpc.aio.ServicerContext) -> credentials_pb2.RemoveCredentialResponse:
+        backend = await self.backends.remove_credential(request.backend, request.name)
         return credentials_pb2.RemoveCredentialResponse(remaining=len(backend.credentials))
 
-    async def CompleteLogin(self, request: credentials_pb2.CompleteLoginRequest, context: grpc.aio.ServicerContext):
-        """Redeems the code of an authorization-code + PKCE login and stores the tokens as an oauth credential."""
-        oauth = request.oauth
-        draft = Credential(name=request.name or "default", secret="", kind="oauth", refresh_token="pending",
-                           client_secret=oauth.client_secret, token_url=oauth.token_url, client_id=oauth.client_id,
-                           scope=oauth.scope)
-        await self._refuse_config_backend(context, request.backend, "a login needs a backend added with "
-                                                                     "`dario backend add` or `dario login --preset`")
-        try:  # the backend must exist and the parameters be sound before the single-use code is spent
-            self.vault.backend(request.backend)
-            validate_credential(draft)
-        except VaultError as error:
-            await self._abort(context, error)
-        try:
-            answer = await exchange_code(self.refresher.session(), draft, request.code, request.code_verifier,
-                                         request.redirect_uri, self.settings.token_timeout)
-        except TokenError as error:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"the login was refused: {error}")
-        if not answer.refresh_token:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                "the token endpoint issued no refresh token (ask for offline access in --scope)")
-        now = time.time()
-        credential = dataclasses.replace(draft, secret=answer.access_token, refresh_token=answer.refresh_token,
-                                         expires_at=now + answer.expires_in, last_refresh=now,
-                                         scope=answer.scope or draft.scope)
-        async with self._lock:
-            try:
-                backend = await asyncio.to_thread(self.vault.add_credential, request.backend, credential, True)
-            except VaultError as error:
-                await self._abort(context, error)
-        log.info("login stored as credential %s of backend %s", credential.name, request.backend)
-        await self._announce()
+    @vault_errors
+    async def CompleteLogin(self, request: credentials_pb2.CompleteLoginRequest,
+                            context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
+        draft, login = conversions.login_from_proto(request)
+        backend = await self.backends.complete_login(request.backend, draft, login)
         return credentials_pb2.AddBackendResponse(backend=self._public(backend))
 
-    async def Refresh(self, request: credentials_pb2.RefreshRequest, context: grpc.aio.ServicerContext):
-        backends = {backend.name: backend for backend in self._all_backends()}
-        if request.backend and request.backend not in backends:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no backend named {request.backend!r}")
-        if request.credential and not any(credential.name == request.credential
-                                          for backend in backends.values()
-                                          if not request.backend or backend.name == request.backend
-                                          for credential in backend.credentials):
-            where = f"backend {request.backend!r}" if request.backend else "any backend"
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"{where} has no account named {request.credential!r}")
-        keys = [(backend.name, credential.name) for backend in self.vault.backends()
-                for credential in backend.credentials
-                if credential.refreshable and (not request.backend or backend.name == request.backend)
-                and (not request.credential or credential.name == request.credential)]
-        if not keys:
-            what = "/".join(part for part in (request.backend, request.credential) if part) or "the vault"
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no oauth or client_credentials credential in {what}")
-        outcomes = await asyncio.gather(
-            *(self.refresher.refresh(key, request.force, request.stale_revision) for key in keys),
-            return_exceptions=True,
-        )
-        results = []
-        for (backend, name), outcome in zip(keys, outcomes):
-            if isinstance(outcome, NotFound):
-                continue
-            if isinstance(outcome, BaseException):
-                raise outcome
-            with contextlib.suppress(NotFound):
-                credential = self.vault.credential(backend, name)
-                public = credential_to_proto(credential, *self.refresher.status(backend, credential))
-                results.append(credentials_pb2.RefreshResult(backend=backend, credential=public,
-                                                             refreshed=outcome.refreshed, error=outcome.error))
-        return credentials_pb2.RefreshResponse(results=results)
+    @vault_errors
+    async def Refresh(self, request: credentials_pb2.RefreshRequest,
+                      context: grpc.aio.ServicerContext) -> credentials_pb2.RefreshResponse:
+        refreshed = await self.backends.refresh(request.backend, request.credential, request.force,
+                                                request.stale_revision)
+        return credentials_pb2.RefreshResponse(results=[conversions.refreshed_to_proto(one) for one in refreshed])
 
-    async def RemoveBackend(self, request: credentials_pb2.RemoveBackendRequest, context: grpc.aio.ServicerContext):
-        await self._refuse_config_backend(context, request.name, "delete its table there")
-        async with self._lock:
-            try:
-                removed = await asyncio.to_thread(self.vault.remove_backend, request.name)
-            except VaultError as error:
-                await self._abort(context, error)
-        log.info("backend %s removed with %d credential(s)", request.name, removed)
-        await self._announce()
-        return credentials_pb2.RemoveBackendResponse(credentials_removed=removed)
+    @vault_errors
+    async def RemoveBackend(self, request: credentials_pb2.RemoveBackendRequest,
+                            context: grpc.aio.ServicerContext) -> credentials_pb2.RemoveBackendResponse:
+        return credentials_pb2.RemoveBackendResponse(credentials_removed=await self.backends.remove_backend(
+            request.name))
 
-    async def WatchBackends(
-        self, request: credentials_pb2.WatchBackendsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[credentials_pb2.WatchBackendsResponse]:
-        async for generation in self._changes():
+    async def WatchBackends(self, request: credentials_pb2.WatchBackendsRequest,
+                            context: grpc.aio.ServicerContext) -> AsyncIterator[credentials_pb2.WatchBackendsResponse]:
+        async for generation in self.backends.changes():
             yield credentials_pb2.WatchBackendsResponse(
-                backends=[self._public(backend) for backend in self._all_backends()], generation=generation
-            )
+                backends=[self._public(backend) for backend in self.backends.all()], generation=generation)
 
-    async def WatchLeases(
-        self, request: credentials_pb2.WatchLeasesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[credentials_pb2.WatchLeasesResponse]:
+    async def WatchLeases(self, request: credentials_pb2.WatchLeasesRequest,
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[credentials_pb2.WatchLeasesResponse]:
         """Pushes every usable lease (rotations included): the frontend never asks per request."""
-        async for generation in self._changes():
-            leases = [
-                credentials_pb2.LeaseEntry(backend=backend.name, credential=credential.name,
-                                           lease=self._lease(backend, credential))
-                for backend in self._all_backends()
-                for credential in backend.credentials
-                if credential.state != NEEDS_LOGIN and (credential.secret or not credential.refreshable)
-                and (backend.name, credential.name) not in self.config.missing
-            ]
+        async for generation in self.backends.changes():
+            leases = [credentials_pb2.LeaseEntry(backend=backend.name, credential=credential.name,
+                                                 lease=conversions.lease_to_proto(grant, credential))
+                      for backend, credential, grant in self.backends.leases()]
             yield credentials_pb2.WatchLeasesResponse(leases=leases, generation=generation)
 
-    def _grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
-        if self.config.find(backend.name) is backend:  # a key from the environment: in memory only
-            return LeaseGrant(*auth_header(backend.kind, credential.secret), time.time() + API_KEY_LEASE_SECONDS,
-                              credential.revision)
-        return self.vault.lease(backend.name, credential.name)
-
-    def _lease(self, backend: StoredBackend, credential: Credential) -> credentials_pb2.LeaseResponse:
-        grant = self._grant(backend, credential)
-        return credentials_pb2.LeaseResponse(header_name=grant.header_name, header_value=grant.header_value,
-                                             expires_at=grant.expires_at, revision=grant.revision,
-                                             kind=credential.kind)
-
-    async def Lease(self, request: credentials_pb2.LeaseRequest, context: grpc.aio.ServicerContext):
-        try:
-            credential = self._credential(request.backend, request.credential)
-            backend = self.config.find(request.backend) or self.vault.backend(request.backend)
-            return self._lease(backend, credential)
-        except VaultError as error:
-            await self._abort(context, error)
+    @vault_errors
+    async def Lease(self, request: credentials_pb2.LeaseRequest,
+                    context: grpc.aio.ServicerContext) -> credentials_pb2.LeaseResponse:
+        return conversions.lease_to_proto(*self.backends.lease(request.backend, request.credential))

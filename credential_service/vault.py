@@ -1,7 +1,7 @@
 """The vault file: backends and their credentials in $DARIO_HOME/vault.json (0600), written atomically.
 
-Pure storage with no gRPC and no HTTP: the servicer serializes writes and maps these exceptions to status
-codes; the refresher (refresher.py) fetches tokens and stores them here before anyone is told of them.
+Pure storage with no gRPC and no HTTP: backends.py serializes writes and the servicer maps these exceptions to
+status codes; the refresher (refresher.py) fetches tokens and stores them here before anyone is told of them.
 Every write is a compare-and-swap on the file's revision, under a lock on vault.lock (see Vault._writing).
 """
 
@@ -55,6 +55,10 @@ class Corrupt(VaultError):
 
 class Stale(VaultError):
     """The credential changed on disk since the caller read it (rotated or replaced): the write was not made."""
+
+
+class Refused(VaultError):
+    """The request is sound but cannot be done as things are (a backend config.toml declares, a refused login)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from credential_service.backends import Backends
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
 from dario.settings import Paths, Settings
@@ -162,7 +163,8 @@ def test_every_watcher_gets_a_snapshot_at_once_and_one_after_each_change(
 
 
 async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path) -> None:
-    servicer = CredentialsServicer(Vault(tmp_path / "vault.json"), Settings(paths=Paths(tmp_path)))
+    backends = Backends(Vault(tmp_path / "vault.json"), Settings(paths=Paths(tmp_path)))
+    servicer = CredentialsServicer(backends)
     server = grpc.aio.server()
     credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 'test.sock'}")
@@ -173,13 +175,13 @@ async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path
             calls = [stub.WatchBackends(credentials_pb2.WatchBackendsRequest()) for _ in range(20)]
             for call in calls:
                 assert (await call.read()).generation == 1
-            assert servicer.watchers == 20
+            assert backends.watchers == 20
             for call in calls:
                 call.cancel()
             deadline = time.monotonic() + 10
-            while servicer.watchers and time.monotonic() < deadline:
+            while backends.watchers and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
-            assert servicer.watchers == 0
+            assert backends.watchers == 0
     finally:
         await server.stop(0)
 

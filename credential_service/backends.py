@@ -1,0 +1,344 @@
+"""The backends credential_service serves: the vault's, then config.toml's [backends] (keys from the environment,
+in memory only). Writes go one at a time (a lock, file I/O in a thread); every change is announced to the watch
+streams and the refresher. Errors are the vault's (VaultError): the servicer maps them to status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from credential_service import config_backends, probe
+from credential_service.refresher import Refresher, Result, TokenError, exchange_code
+from credential_service.vault import (
+    API_KEY_LEASE_SECONDS,
+    NEEDS_LOGIN,
+    OK,
+    Credential,
+    Invalid,
+    LeaseGrant,
+    NotFound,
+    Refused,
+    StoredBackend,
+    Vault,
+    auth_header,
+    validate_credential,
+)
+from dario.names import check_base_url
+from dario.presets import KINDS
+from dario.settings import ConfigError, Settings, file_signature, read_config_file
+
+log = logging.getLogger(__name__)
+CONFIG_POLL_SECONDS = 1.0  # config.toml is re-read this soon after it changes (as the frontend's routing is)
+VAULT = "vault"  # where a backend added with the CLI is defined (config_backends.SOURCE for the others)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a credential stands, as users see it: its state, the last refresh error, the variable of its key."""
+
+    state: str = OK
+    last_error: str = ""
+    key_env: str = ""  # config.toml's key_env; empty for a key stored in the vault
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """One credential a Refresh concerned, as it is after it."""
+
+    backend: str
+    credential: Credential
+    standing: Standing
+    result: Result
+
+
+@dataclass(frozen=True)
+class Login:
+    """What the CLI's loopback callback received, and how to redeem it."""
+
+    code: str
+    code_verifier: str
+    redirect_uri: str
+
+
+class Backends:
+    """The vault and config.toml's backends as one catalog, with a generation that grows at every change."""
+
+    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.vault = vault
+        self.settings = settings
+        self.environ = dict(environ or {})  # where config.toml's key_env variables are looked up
+        self.config = config_backends.ConfigBackends()
+        self.config_error = ""  # why config.toml's [backends] are not (all) in force, if they are not
+        self._config_signature: tuple[float, int] | None = None
+        self.generation = 1
+        self.stopping = stopping or asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+        self._stop_watcher: asyncio.Task | None = None
+        self.watchers = 0  # open change streams; back to 0 once clients go away
+        self.refresher = Refresher(vault, settings, self._lock, self._announce)
+        self.reload_config()
+
+    def reload_config(self) -> bool:
+        """Re-reads config.toml's [backends] when the file changed; True when the catalog changed. A bad file
+        keeps the previous ones in force (logged, as the frontend does for routes)."""
+        path = self.settings.paths.config
+        signature = file_signature(path)
+        if signature == self._config_signature:
+            return False
+        self._config_signature = signature
+        try:
+            parsed = config_backends.parse(read_config_file(path), self.environ,
+                                           config_backends.revisions_of(self.config))
+        except (ConfigError, OSError) as error:
+            self.config_error = str(error)
+            log.error("%s; the backends config.toml declared before stay in force", error)
+            return False
+        stored = {backend.name for backend in self.vault.backends()}
+        clashes = sorted(backend.name for backend in parsed.backends if backend.name in stored)
+        self.config_error = (f"backend(s) {', '.join(clashes)} of config.toml are also in the vault and are "
+                             "ignored: remove one (`dario backend remove NAME`, or the [backends.NAME] table)"
+                             if clashes else "")
+        if clashes:
+            log.error("%s", self.config_error)
+            parsed = dataclasses.replace(parsed, backends=tuple(b for b in parsed.backends if b.name not in clashes))
+        for backend, credential in sorted(parsed.missing):
+            log.warning("config.toml: backend %s, account %s: environment variable %s is not set", backend,
+                        credential, parsed.key_envs[(backend, credential)])
+        changed = parsed.backends != self.config.backends or parsed.missing != self.config.missing
+        self.config = parsed
+        if changed:
+            log.info("config.toml declares %d backend(s)", len(parsed.backends))
+        return changed
+
+    async def run_config_watch(self) -> None:
+        """Polls config.toml until stopping; a change of its [backends] is pushed like any vault change."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CONFIG_POLL_SECONDS)
+            if not self.stopping.is_set() and self.reload_config():
+                await self._announce()
+
+    async def run_refresher(self) -> None:
+        """The refresh scheduler, until stopping (started by __main__ once the loop runs)."""
+        try:
+            await self.refresher.run(self.stopping)
+        finally:
+            await self.refresher.close()
+
+    def all(self) -> list[StoredBackend]:
+        """The vault's backends, then config.toml's."""
+        return [*self.vault.backends(), *self.config.backends]
+
+    def find(self, name: str) -> StoredBackend:
+        backend = next((backend for backend in self.all() if backend.name == name), None)
+        if backend is None:
+            raise NotFound(f"no backend named {name!r}")
+        return backend
+
+    def source(self, backend: StoredBackend) -> str:
+        """Where the backend is defined: the vault, or config.toml."""
+        return config_backends.SOURCE if self.config.find(backend.name) is backend else VAULT
+
+    def standing(self, backend: StoredBackend, credential: Credential) -> Standing:
+        if self.config.find(backend.name) is not backend:
+            return Standing(*self.refresher.status(backend.name, credential))
+        key = (backend.name, credential.name)
+        variable = self.config.key_envs.get(key, "")
+        if key in self.config.missing:
+            return Standing(config_backends.MISSING_KEY, f"environment variable {variable} is not set where dario "
+                                                         "was started: export it, then `dario restart`", variable)
+        return Standing(key_env=variable)
+
+    def _refuse_declared(self, name: str, what: str) -> None:
+        if self.config.find(name) is not None:
+            raise Refused(f"backend {name!r} is declared in config.toml ([backends.{name}]): {what}")
+
+    async def add_backend(self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = "",
+                          no_credential: bool = False,
+                          probe_first: bool = False) -> tuple[StoredBackend, probe.Probe | None]:
+        """Creates a backend (or adds a credential to one of the same kind and URL); probed first when asked, an
+        openai-kind URL without a version that answers only with /v1 is stored with it."""
+        self._refuse_declared(name, "change it there")
+        found = None
+        if probe_first:
+            found = await self._probe_new(name, kind, base_url, credential_name, api_key)
+            base_url = found.base_url or base_url
+        async with self._lock:
+            backend = await asyncio.to_thread(self.vault.add_backend, name, kind, base_url, credential_name,
+                                              api_key, no_credential)
+        log.info("backend %s (%s) now has %d credential(s)", backend.name, backend.kind, len(backend.credentials))
+        await self._announce()
+        return backend, found
+
+    async def _probe_new(self, name: str, kind: str, base_url: str, credential_name: str,
+                         api_key: str) -> probe.Probe:
+        """Probes the URL being added with the key being added; an existing backend of that name is probed at the
+        base URL it has (the new key must work there)."""
+        problem = check_base_url(base_url) or (None if kind in KINDS else f"kind {kind!r} is not known")
+        if problem:
+            raise Invalid(problem)
+        header = probe.Header(*auth_header(kind, api_key)) if api_key else None
+        secrets = (api_key,) if api_key else ()
+        credential = credential_name or "default" if api_key else ""
+        with contextlib.suppress(NotFound):
+            existing = self.vault.backend(name)
+            return await probe.probe_root(self.refresher.session(), existing.base_url, existing.kind, header,
+                                          secrets, credential)
+        return await probe.probe_new(self.refresher.session(), kind, base_url, header, secrets, credential)
+
+    async def probe(self, name: str) -> list[probe.Probe]:
+        """Probes a backend with each of its credentials that has a key (once without one if none has)."""
+        backend = self.find(name)
+        credentials = []
+        for credential in backend.credentials:
+            if credential.secret:
+                grant = self.grant(backend, credential)
+                credentials.append((credential.name, probe.Header(grant.header_name, grant.header_value),
+                                    credential.secrets()))
+        return await probe.probe_all(self.refresher.session(), backend.base_url, backend.kind,
+                                     credentials or [("", None, ())])
+
+    async def add_credential(self, backend_name: str, credential: Credential, replace: bool) -> StoredBackend:
+        """Stores a credential; an OAuth one gets its first token at once, so the answer shows whether it works."""
+        self._refuse_declared(backend_name, f"add accounts there ([[backends.{backend_name}.accounts]])")
+        async with self._lock:
+            backend = await asyncio.to_thread(self.vault.add_credential, backend_name, credential, replace)
+        log.info("credential %s (%s) added to backend %s", credential.name, credential.kind, backend.name)
+        await self._announce()
+        with contextlib.suppress(NotFound):
+            if self.vault.credential(backend.name, credential.name).refreshable:
+                await self.refresher.refresh((backend.name, credential.name), force=False)
+                backend = self.vault.backend(backend.name)
+        return backend
+
+    async def remove_credential(self, backend_name: str, name: str) -> StoredBackend:
+        self._refuse_declared(backend_name, "remove the account there")
+        async with self._lock:
+            backend = await asyncio.to_thread(self.vault.remove_credential, backend_name, name)
+        log.info("credential %s removed from backend %s", name, backend_name)
+        await self._announce()
+        return backend
+
+    async def complete_login(self, backend_name: str, draft: Credential, login: Login) -> StoredBackend:
+        """Redeems the code of an authorization-code + PKCE login and stores the tokens as draft's credential."""
+        self._refuse_declared(backend_name, "a login needs a backend added with `dario backend add` or "
+                                            "`dario login --preset`")
+        # The backend must exist and the parameters be sound before the single-use code is spent.
+        self.vault.backend(backend_name)
+        validate_credential(draft)
+        try:
+            answer = await exchange_code(self.refresher.session(), draft, login.code, login.code_verifier,
+                                         login.redirect_uri, self.settings.token_timeout)
+        except TokenError as error:
+            raise Refused(f"the login was refused: {error}") from None
+        if not answer.refresh_token:
+            raise Refused("the token endpoint issued no refresh token (ask for offline access in --scope)")
+        now = time.time()
+        credential = dataclasses.replace(draft, secret=answer.access_token, refresh_token=answer.refresh_token,
+                                         expires_at=now + answer.expires_in, last_refresh=now,
+                                         scope=answer.scope or draft.scope)
+        async with self._lock:
+            backend = await asyncio.to_thread(self.vault.add_credential, backend_name, credential, True)
+        log.info("login stored as credential %s of backend %s", credential.name, backend_name)
+        await self._announce()
+        return backend
+
+    async def refresh(self, backend_name: str, credential_name: str, force: bool,
+                      stale_revision: int = 0) -> list[Refreshed]:
+        """Refreshes the refreshable credentials named (empty: all of them), at once; NotFound when none is."""
+        backends = {backend.name: backend for backend in self.all()}
+        if backend_name and backend_name not in backends:
+            raise NotFound(f"no backend named {backend_name!r}")
+        if credential_name and not any(credential.name == credential_name for backend in backends.values()
+                                       if not backend_name or backend.name == backend_name
+                                       for credential in backend.credentials):
+            where = f"backend {backend_name!r}" if backend_name else "any backend"
+            raise NotFound(f"{where} has no account named {credential_name!r}")
+        keys = [(backend.name, credential.name) for backend in self.vault.backends()
+                for credential in backend.credentials
+                if credential.refreshable and (not backend_name or backend.name == backend_name)
+                and (not credential_name or credential.name == credential_name)]
+        if not keys:
+            what = "/".join(part for part in (backend_name, credential_name) if part) or "the vault"
+            raise NotFound(f"no oauth or client_credentials credential in {what}")
+        outcomes = await asyncio.gather(*(self.refresher.refresh(key, force, stale_revision) for key in keys),
+                                        return_exceptions=True)
+        results = []
+        for (backend, name), outcome in zip(keys, outcomes):
+            if isinstance(outcome, NotFound):
+                continue
+            if isinstance(outcome, BaseException):
+                raise outcome
+            with contextlib.suppress(NotFound):
+                credential = self.vault.credential(backend, name)
+                results.append(Refreshed(backend, credential, Standing(*self.refresher.status(backend, credential)),
+                                         outcome))
+        return results
+
+    async def remove_backend(self, name: str) -> int:
+        """Deletes a backend and its credentials; returns how many credentials went with it."""
+        self._refuse_declared(name, "delete its table there")
+        async with self._lock:
+            removed = await asyncio.to_thread(self.vault.remove_backend, name)
+        log.info("backend %s removed with %d credential(s)", name, removed)
+        await self._announce()
+        return removed
+
+    def grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
+        """The header to send for one credential, and until when."""
+        if self.config.find(backend.name) is backend:  # a key from the environment: in memory only
+            return LeaseGrant(*auth_header(backend.kind, credential.secret), time.time() + API_KEY_LEASE_SECONDS,
+                              credential.revision)
+        return self.vault.lease(backend.name, credential.name)
+
+    def lease(self, backend_name: str, credential_name: str) -> tuple[LeaseGrant, Credential]:
+        backend = self.config.find(backend_name) or self.vault.backend(backend_name)
+        credential = next((c for c in backend.credentials if c.name == credential_name), None)
+        if credential is None:
+            raise NotFound(f"backend {backend_name!r} has no credential named {credential_name!r}")
+        return self.grant(backend, credential), credential
+
+    def leases(self) -> list[tuple[StoredBackend, Credential, LeaseGrant]]:
+        """Every usable credential's lease: not refused by its token endpoint, with a token (or a key, or none
+        needed), its key's variable set."""
+        return [(backend, credential, self.grant(backend, credential))
+                for backend in self.all()
+                for credential in backend.credentials
+                if credential.state != NEEDS_LOGIN and (credential.secret or not credential.refreshable)
+                and (backend.name, credential.name) not in self.config.missing]
+
+    async def _announce(self) -> None:
+        async with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+        self.refresher.poke()
+
+    async def _wake_watchers_on_stop(self) -> None:
+        await self.stopping.wait()
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def changes(self) -> AsyncIterator[int]:
+        """Yields the generation now and after every change, until stopping (for the watch streams)."""
+        if self._stop_watcher is None:
+            self._stop_watcher = asyncio.create_task(self._wake_watchers_on_stop())
+        seen = 0
+        self.watchers += 1
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
+                    seen = self.generation
+                if self.stopping.is_set():
+                    return  # the frontend reconnects to the next process
+                yield seen
+        finally:
+            self.watchers -= 1  # runs when the client cancels too: grpc.aio cancels the waiting task
