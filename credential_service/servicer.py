@@ -12,6 +12,7 @@ import grpc
 from credential_service import conversions
 from credential_service.backends import Backends
 from credential_service.vault import AlreadyExists, Invalid, NotFound, Refused, StoredBackend, VaultError
+from dario.enums import BACKEND_KINDS
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 STATUS_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
@@ -44,7 +45,8 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     @vault_errors
     async def AddBackend(self, request: credentials_pb2.AddBackendRequest,
                          context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
-        backend, found = await self.backends.add_backend(request.name, request.kind, request.base_url,
+        backend, found = await self.backends.add_backend(request.name, BACKEND_KINDS.name(request.kind),
+                                                         request.base_url,
                                                          request.credential_name, request.api_key,
                                                          request.no_credential, request.probe)
         return credentials_pb2.AddBackendResponse(
@@ -62,10 +64,10 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
 
     @vault_errors
     async def AddCredential(self, request: credentials_pb2.AddCredentialRequest,
-                            context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
+                            context: grpc.aio.ServicerContext) -> credentials_pb2.AddCredentialResponse:
         backend = await self.backends.add_credential(request.backend, conversions.credential_from_proto(request),
                                                      request.replace)
-        return credentials_pb2.AddBackendResponse(backend=self._public(backend))
+        return credentials_pb2.AddCredentialResponse(backend=self._public(backend))
 
     @vault_errors
     async def RemoveCredential(self, request: credentials_pb2.RemoveCredentialRequest,
@@ -75,10 +77,10 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
 
     @vault_errors
     async def CompleteLogin(self, request: credentials_pb2.CompleteLoginRequest,
-                            context: grpc.aio.ServicerContext) -> credentials_pb2.AddBackendResponse:
+                            context: grpc.aio.ServicerContext) -> credentials_pb2.CompleteLoginResponse:
         draft, login = conversions.login_from_proto(request)
         backend = await self.backends.complete_login(request.backend, draft, login)
-        return credentials_pb2.AddBackendResponse(backend=self._public(backend))
+        return credentials_pb2.CompleteLoginResponse(backend=self._public(backend))
 
     @vault_errors
     async def Refresh(self, request: credentials_pb2.RefreshRequest,
@@ -111,4 +113,5 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     @vault_errors
     async def Lease(self, request: credentials_pb2.LeaseRequest,
                     context: grpc.aio.ServicerContext) -> credentials_pb2.LeaseResponse:
-        return conversions.lease_to_proto(*self.backends.lease(request.backend, request.credential))
+        return credentials_pb2.LeaseResponse(
+            lease=conversions.lease_to_proto(*self.backends.lease(request.backend, request.credential)))

@@ -1,14 +1,15 @@
-"""The picture of the configured backends shared by the frontend and the CLI: an immutable snapshot."""
+"""The picture of the configured backends shared by the frontend and the CLI: an immutable snapshot, and the
+lease of a credential (dario.conversions builds both from credential_service's messages)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from dario.presets import speaks
-from dario.v1 import credentials_pb2
 
+REFRESHABLE = ("oauth", "client_credentials")  # the credential kinds whose tokens credential_service renews
 # A path segment naming an API version: v1, v4, v1beta, v2alpha1 (Gemini's /v1beta/openai, z.ai's /api/paas/v4).
 _VERSION_SEGMENT = re.compile(r"^v[0-9]+(?:(?:alpha|beta)[0-9]*)?$")
 
@@ -88,18 +89,16 @@ class Catalog:
         return None
 
 
-def catalog_from_proto(
-    message: credentials_pb2.WatchBackendsResponse | credentials_pb2.ListBackendsResponse,
-) -> Catalog:
-    backends = tuple(
-        Backend(
-            name=backend.name,
-            kind=backend.kind,
-            base_url=api_root(backend.kind, backend.base_url),  # vaults written before the SDK form was accepted
-            credentials=tuple(credential.name for credential in backend.credentials),
-            revisions=tuple(credential.revision for credential in backend.credentials),
-            states=tuple(credential.state for credential in backend.credentials),
-        )
-        for backend in message.backends
-    )
-    return Catalog(backends=backends, generation=getattr(message, "generation", 0))
+@dataclass(frozen=True)
+class Lease:
+    """The header to send upstream for one credential (its value a secret), until when, from which revision."""
+
+    header_name: str
+    header_value: str = field(repr=False)
+    expires_at: float = 0.0
+    revision: int = 0
+    kind: str = "api_key"
+
+    @property
+    def refreshable(self) -> bool:
+        return self.kind in REFRESHABLE

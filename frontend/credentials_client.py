@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 
 import grpc
 
-from dario.catalog import Catalog, catalog_from_proto
+from dario.catalog import Catalog, Lease
+from dario.conversions import catalog_from_proto, lease_from_proto
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
@@ -23,25 +23,7 @@ from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
 log = logging.getLogger(__name__)
 
 SERVICE = "credential_service"
-REFRESHABLE = ("oauth", "client_credentials")
 PUSH_WAIT_SECONDS = 2.0  # after a forced refresh, how long the pushed lease may take before we ask for it
-
-
-@dataclass(frozen=True)
-class Lease:
-    header_name: str
-    header_value: str = field(repr=False)
-    expires_at: float = 0.0
-    revision: int = 0
-    kind: str = "api_key"
-
-    @property
-    def refreshable(self) -> bool:
-        return self.kind in REFRESHABLE
-
-
-def lease_from_proto(answer: credentials_pb2.LeaseResponse) -> Lease:
-    return Lease(answer.header_name, answer.header_value, answer.expires_at, answer.revision, answer.kind or "api_key")
 
 
 class CredentialsClient:
@@ -141,7 +123,7 @@ class CredentialsClient:
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error, SERVICE, self.socket_path) from None
-        lease = lease_from_proto(answer)
+        lease = lease_from_proto(answer.lease)
         cached = self._leases.get((backend, credential))
         if cached is None or cached.revision <= lease.revision:
             self._leases[(backend, credential)] = lease

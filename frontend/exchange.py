@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dario.enums import API_FORMATS
 from dario.v1 import pool_pb2
 from frontend import bounds
 from frontend.usage import NO_USAGE, Usage
@@ -73,7 +74,7 @@ class Exchange:
         return pool_pb2.Outcome(
             request_id=bounds.bounded(self.request_id, bounds.ID_CHARS),
             started_at=self.started_at,
-            api_format=self.api_format,
+            api_format=API_FORMATS.value(self.api_format),
             backend=bounds.bounded(self.backend, bounds.NAME_CHARS),
             credential=bounds.bounded(self.credential, bounds.NAME_CHARS),
             model=bounds.bounded(self.model, bounds.MODEL_CHARS),

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dario import __version__
 from dario.catalog import Backend
+from dario.conversions import account_to_json, credential_status_to_json, report_to_json
 from dario.presets import speaks
 from dario.routes import RoutingConfig
 from dario.routing import NoRoute, route
@@ -64,18 +65,8 @@ async def status(request: web.Request) -> web.Response:
     state = request.app[STATE]
     backends = await state.credentials.list_backends()
     now = time.time()
-    credentials = [
-        {
-            "backend": backend.name, "name": credential.name, "kind": credential.kind, "state": credential.state,
-            "expires_at": credential.expires_at or None,
-            "expires_in": round(credential.expires_at - now, 1) if credential.expires_at else None,
-            "last_refresh": credential.last_refresh or None, "last_error": credential.last_error or None,
-            "hint": credential.hint or None, "token_url": credential.token_url or None,
-            "client_id": credential.client_id or None, "scope": credential.scope or None,
-        }
-        for backend in backends
-        for credential in backend.credentials
-    ]
+    credentials = [credential_status_to_json(backend, credential, now)
+                   for backend in backends for credential in backend.credentials]
     return web.json_response({"credentials": credentials, "lease_generation": state.credentials.lease_generation,
                               "forced_refreshes": state.credentials.forced_refreshes})
 
@@ -86,16 +77,6 @@ async def accounts(request: web.Request) -> web.Response:
     answer = await call_admin(state.pool, "Accounts", pool_pb2.AccountsRequest())
     return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
                               "queue_depth": answer.queue_depth})
-
-
-def account_to_json(account: pool_pb2.AccountState) -> dict:
-    return {
-        "backend": account.backend, "credential": account.credential, "status": account.status,
-        "headroom": round(account.headroom, 4), "cooldown_until": account.cooldown_until or None,
-        "in_flight": account.in_flight, "chosen": account.chosen, "last_status": account.last_status or None,
-        "windows": [{"name": window.name, "limit": window.limit, "remaining": window.remaining,
-                     "reset_at": window.reset_at or None} for window in account.windows],
-    }
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -114,7 +95,7 @@ async def analytics(request: web.Request) -> web.Response:
         raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
                        code="invalid_window")
     answer = await call_admin(state.pool, "Analytics", pool_pb2.AnalyticsRequest(window_seconds=window))
-    return web.Response(text=answer.json, content_type="application/json")
+    return web.json_response(report_to_json(answer))
 
 
 async def root(request: web.Request) -> web.Response:

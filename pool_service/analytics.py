@@ -49,7 +49,8 @@ COLUMNS = {
     "cost_usd": float,
 }
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
-# Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults.
+# Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
+# (pool_service.conversions.row_from_outcome).
 OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
@@ -79,17 +80,6 @@ def open_database(path: pathlib.Path) -> sqlite_utils.Database:
     table.create_index(["backend"], if_not_exists=True)
     path.chmod(0o600)
     return database
-
-
-def row_from_outcome(outcome: object) -> dict:
-    """A database row from a pool_pb2.Outcome; -1 token counts (not reported) become NULL. cost_usd is left to
-    the writer, which holds the pricing."""
-    row = {name: getattr(outcome, name, OPTIONAL_FIELDS.get(name)) for name in COLUMNS if name != "cost_usd"}
-    row["stream"] = int(bool(row["stream"]))
-    for name in TOKEN_COLUMNS:
-        if row[name] < 0:
-            row[name] = None
-    return row
 
 
 def priced(row: dict, pricing: Pricing) -> dict:

@@ -27,6 +27,11 @@ class Answer:
     local: bool = False  # the frontend chose the credential itself: apply the answer, release nothing
 
 
+def summary(tried: Sequence[Answer]) -> str:
+    """What each attempt got, for a refusal: "k1:429 k2:503 k3:timeout"."""
+    return " ".join(f"{attempt.credential}:{attempt.status or attempt.error_type or 0}" for attempt in tried)
+
+
 class Availability:
     """Which credentials cannot serve now, and until when; `changes` yields it now and after every change."""
 

@@ -10,10 +10,12 @@ import math
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import sqlite_utils
+
+from pool_service.selection import Account
 
 TABLE = "requests"
 # What a request is grouped and priced under: the model the upstream said it served, else the one asked for.
@@ -77,6 +79,16 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         "burn_rate": burn_rate(window, window_seconds),
         "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
     }
+
+
+def pool_windows(accounts: Iterable[Account]) -> list[dict]:
+    """The pools' state (Pool.snapshot) as report's forecast reads it."""
+    return [
+        {"backend": account.backend, "credential": account.credential,
+         "windows": [{"name": window.name, "limit": window.limit, "remaining": window.remaining,
+                      "reset_at": window.reset_at} for window in account.windows]}
+        for account in accounts
+    ]
 
 
 @contextmanager

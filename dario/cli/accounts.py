@@ -11,8 +11,17 @@ from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
+from dario.enums import ACCOUNT_STATUSES, CREDENTIAL_KINDS, CREDENTIAL_STATES
 from dario.settings import Paths
 from dario.v1 import credentials_pb2, pool_pb2
+
+# Credential states that still serve (the pool may rest them), states with no token to serve with, and the pool
+# statuses that keep a credential out until a time.
+SERVING = (credentials_pb2.CREDENTIAL_STATE_OK, credentials_pb2.CREDENTIAL_STATE_FAILING,
+           credentials_pb2.CREDENTIAL_STATE_UNSPECIFIED)
+NO_TOKEN = (credentials_pb2.CREDENTIAL_STATE_NEEDS_LOGIN, credentials_pb2.CREDENTIAL_STATE_PENDING,
+            credentials_pb2.CREDENTIAL_STATE_MISSING_KEY)
+RESTING = (pool_pb2.ACCOUNT_STATUS_QUARANTINED, pool_pb2.ACCOUNT_STATUS_COOLDOWN, pool_pb2.ACCOUNT_STATUS_EXHAUSTED)
 
 
 def secret_from(arguments: argparse.Namespace, option: str, what: str, required: bool = True) -> str:
@@ -44,7 +53,8 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
     if arguments.oauth or arguments.client_credentials:
         if not arguments.token_url or not arguments.client_id:
             raise CliError("--token-url and --client-id are needed for --oauth and --client-credentials")
-        request.kind = "oauth" if arguments.oauth else "client_credentials"
+        request.kind = (credentials_pb2.CREDENTIAL_KIND_OAUTH if arguments.oauth
+                        else credentials_pb2.CREDENTIAL_KIND_CLIENT_CREDENTIALS)
         request.oauth.token_url, request.oauth.client_id = arguments.token_url, arguments.client_id
         request.oauth.scope = arguments.scope
         request.oauth.client_secret = secret_from(arguments, "client_secret", "client secret",
@@ -52,7 +62,7 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
         if arguments.oauth:
             request.oauth.refresh_token = secret_from(arguments, "refresh_token", "refresh token")
     else:
-        request.kind, request.api_key = "api_key", read_key(arguments)
+        request.kind, request.api_key = credentials_pb2.CREDENTIAL_KIND_API_KEY, read_key(arguments)
     with AdminClient(paths) as client:
         # Asked first so the message can say "replaced": the answer shows only the result.
         replacing = arguments.replace and any(
@@ -60,12 +70,13 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
             for backend in list_backends(client))
         answer = client.call("credential_service", client.credentials().AddCredential, request)
     stored = next(c for c in answer.backend.credentials if c.name == arguments.name)
-    console.print(f"account {stored.name} ({stored.kind}) {'replaced in' if replacing else 'added to'} backend "
-                  f"{answer.backend.name}, which has {len(answer.backend.credentials)} account(s); "
-                  f"state: {stored.state or 'ok'}")
+    state = CREDENTIAL_STATES.name(stored.state) or "ok"
+    console.print(f"account {stored.name} ({CREDENTIAL_KINDS.name(stored.kind)}) "
+                  f"{'replaced in' if replacing else 'added to'} backend {answer.backend.name}, which has "
+                  f"{len(answer.backend.credentials)} account(s); state: {state}")
     if stored.last_error:
         console.print(f"first token request failed: {stored.last_error}", style="yellow")
-    return 0 if stored.state in ("ok", "failing", "") else 1
+    return 0 if stored.state in SERVING else 1
 
 
 def list_backends(client: AdminClient) -> list[credentials_pb2.Backend]:
@@ -86,15 +97,14 @@ def pool_state(credential: credentials_pb2.CredentialInfo, account: pool_pb2.Acc
                now: float) -> tuple[str, float]:
     """(state, until) as users need it: the vault's needs-login/pending first (no token at all), then the pool's
     quarantined/cooldown/exhausted (this credential is skipped until then), then failing (refresh retried)."""
-    vault_state = credential.state or "ok"
-    if vault_state in ("needs-login", "pending", "missing-key"):
-        return vault_state, 0.0
-    if account is not None and account.status in ("quarantined", "cooldown", "exhausted"):
+    if credential.state in NO_TOKEN:
+        return CREDENTIAL_STATES.name(credential.state), 0.0
+    if account is not None and account.status in RESTING:
         until = account.cooldown_until
-        if account.status == "exhausted":
+        if account.status == pool_pb2.ACCOUNT_STATUS_EXHAUSTED:
             until = max((window.reset_at for window in account.windows if window.remaining <= 0), default=0.0)
-        return account.status, until if until > now else 0.0
-    return vault_state, 0.0
+        return ACCOUNT_STATUSES.name(account.status), until if until > now else 0.0
+    return CREDENTIAL_STATES.name(credential.state) or "ok", 0.0
 
 
 def state_text(state: str, until: float) -> str:
@@ -112,12 +122,13 @@ def credential_rows(backends: list[credentials_pb2.Backend],
             account = (accounts or {}).get((backend.name, credential.name))
             state, until = pool_state(credential, account, now)
             rows.append({
-                "backend": backend.name, "name": credential.name, "kind": credential.kind, "state": state,
+                "backend": backend.name, "name": credential.name, "kind": CREDENTIAL_KINDS.name(credential.kind),
+                "state": state,
                 "until": until or None, "expires_at": credential.expires_at or None,
                 "last_refresh": credential.last_refresh or None, "last_error": credential.last_error or None,
                 "hint": credential.hint or None, "key_env": credential.key_env or None,
                 "pool": None if account is None else {
-                    "status": account.status, "headroom": round(account.headroom, 4),
+                    "status": ACCOUNT_STATUSES.name(account.status), "headroom": round(account.headroom, 4),
                     "in_flight": account.in_flight, "chosen": account.chosen,
                     "last_status": account.last_status or None,
                 },
@@ -189,7 +200,7 @@ def logout(paths: Paths, arguments: argparse.Namespace) -> int:
     credential = next((c for c in backend.credentials if c.name == arguments.account), None)
     if credential is None:
         raise CliError(f"backend {arguments.name!r} has no account named {arguments.account!r}")
-    if credential.kind == "api_key":
+    if credential.kind == credentials_pb2.CREDENTIAL_KIND_API_KEY:
         raise CliError(f"{arguments.name}/{arguments.account} is an API key, not a login: "
                        f"use `dario accounts remove {arguments.name} {arguments.account}`")
     return remove_credential(paths, arguments.name, arguments.account)
@@ -208,7 +219,7 @@ def refresh(paths: Paths, arguments: argparse.Namespace) -> int:
         else:
             failed += 1
             console.print(f"{result.backend}/{result.credential.name}: not refreshed: {result.error or 'unknown'} "
-                          f"(state {result.credential.state})", style="red")
+                          f"(state {CREDENTIAL_STATES.name(result.credential.state)})", style="red")
     return 1 if failed else 0
 
 

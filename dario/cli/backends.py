@@ -15,6 +15,7 @@ from rich.table import Table
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
 from dario.cli.routes_command import read_routing, rules_using
+from dario.enums import BACKEND_KINDS, CREDENTIAL_KINDS, CREDENTIAL_STATES, PROBE_VERDICTS
 from dario.presets import KINDS, PRESETS, preset_base_url, speaks
 from dario.settings import Paths
 from dario.v1 import credentials_pb2
@@ -54,15 +55,16 @@ def backend_add(paths: Paths, arguments: argparse.Namespace, read_key: ReadKey) 
         raise CliError(f"preset {arguments.preset!r} needs a key: `export {variable}=…` then add --key-env "
                        f"{variable}, or --key-stdin to paste it")
     request = credentials_pb2.AddBackendRequest(
-        name=arguments.name, kind=kind, base_url=base_url, credential_name=arguments.account, api_key=key,
+        name=arguments.name, kind=BACKEND_KINDS.value(kind), base_url=base_url, credential_name=arguments.account,
+        api_key=key,
         no_credential=arguments.no_account, probe=not arguments.no_probe,
     )
     with AdminClient(paths) as client:
         answer = client.call("credential_service", client.credentials().AddBackend, request,
                              timeout=PROBE_CALL_TIMEOUT_SECONDS)
-    backend = answer.backend
-    console.print(f"backend {backend.name} ({backend.kind}, {backend.base_url}) has {len(backend.credentials)} "
-                  f"credential(s); requests go to {backend.base_url}/{_api_path(backend.kind)}")
+    backend, kind = answer.backend, BACKEND_KINDS.name(answer.backend.kind)
+    console.print(f"backend {backend.name} ({kind}, {backend.base_url}) has {len(backend.credentials)} "
+                  f"credential(s); requests go to {backend.base_url}/{_api_path(kind)}")
     if answer.HasField("probe"):
         _print_probe(answer.probe)
     elif not arguments.no_account:
@@ -80,16 +82,16 @@ def probe_line(result: credentials_pb2.ProbeResult) -> tuple[str, str]:
     who = f" with account {result.credential}" if result.credential else " without a key"
     called = f"{method} {result.url}{who}"
     message = f": {result.message}" if result.message else ""
-    if result.verdict == "ok":
+    if result.verdict == credentials_pb2.PROBE_VERDICT_OK:
         listed = f", {result.models} model(s) listed" if result.models >= 0 else ""
         return f"probe: {called} answered {result.status}{listed}{message}", "green"
-    if result.verdict == "key-refused":
+    if result.verdict == credentials_pb2.PROBE_VERDICT_KEY_REFUSED:
         return (f"probe: {called} answered {result.status}{message}: the base URL is right, the key was refused",
                 "red")
-    if result.verdict == "not-found":
+    if result.verdict == credentials_pb2.PROBE_VERDICT_NOT_FOUND:
         return (f"probe: {called} answered 404{message}: nothing is served at this base URL; check it against the "
                 "provider's docs", "red")
-    if result.verdict == "unreachable":
+    if result.verdict == credentials_pb2.PROBE_VERDICT_UNREACHABLE:
         return f"probe: {called}: no answer{message} (is the server running, the URL right?)", "red"
     return f"probe: {called} answered {result.status}{message}", "yellow"
 
@@ -105,20 +107,22 @@ def backend_test(paths: Paths, arguments: argparse.Namespace) -> int:
                              credentials_pb2.ProbeBackendRequest(name=arguments.name),
                              timeout=PROBE_CALL_TIMEOUT_SECONDS)
     if arguments.json:
-        print_json({"results": [{"url": r.url, "status": r.status, "verdict": r.verdict, "message": r.message,
-                                 "credential": r.credential or None, "models": r.models if r.models >= 0 else None}
+        print_json({"results": [{"url": r.url, "status": r.status, "verdict": PROBE_VERDICTS.name(r.verdict),
+                                 "message": r.message, "credential": r.credential or None,
+                                 "models": r.models if r.models >= 0 else None}
                                 for r in answer.results]})
     else:
         for result in answer.results:
             _print_probe(result)
-    return 0 if all(result.verdict == "ok" for result in answer.results) else 1
+    return 0 if all(result.verdict == credentials_pb2.PROBE_VERDICT_OK for result in answer.results) else 1
 
 
 def backend_rows(backends: list[credentials_pb2.Backend]) -> list[dict]:
-    return [{"name": backend.name, "kind": backend.kind, "base_url": backend.base_url,
+    return [{"name": backend.name, "kind": BACKEND_KINDS.name(backend.kind), "base_url": backend.base_url,
              "source": backend.source or "vault",
-             "credentials": [{"name": credential.name, "kind": credential.kind, "hint": credential.hint or None,
-                              "key_env": credential.key_env or None, "state": credential.state or "ok"}
+             "credentials": [{"name": credential.name, "kind": CREDENTIAL_KINDS.name(credential.kind),
+                              "hint": credential.hint or None, "key_env": credential.key_env or None,
+                              "state": CREDENTIAL_STATES.name(credential.state) or "ok"}
                              for credential in backend.credentials]}
             for backend in backends]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dario.cli.client import AdminClient, CliError
+from dario.enums import BACKEND_KINDS
 from dario.names import check_base_url
 from dario.presets import PRESETS, preset_base_url
 from dario.settings import Paths
@@ -127,7 +128,7 @@ def ensure_backend(client: AdminClient, arguments: argparse.Namespace) -> None:
     else:
         raise CliError(f"no backend named {arguments.name!r}: add --preset P (or --kind and --base-url) to create it")
     client.call("credential_service", stub.AddBackend, credentials_pb2.AddBackendRequest(
-        name=arguments.name, kind=kind, base_url=base_url, no_credential=True))
+        name=arguments.name, kind=BACKEND_KINDS.value(kind), base_url=base_url, no_credential=True))
 
 
 def login(paths: Paths, arguments: argparse.Namespace, client_secret: str) -> int:

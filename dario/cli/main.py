@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 
@@ -16,6 +15,7 @@ from dario.cli.client import AdminClient, CliError
 from dario.cli.login import add_login_arguments, login
 from dario.cli.output import add_json_option, console
 from dario.cli.routes_command import routes
+from dario.conversions import report_to_json
 from dario.presets import KINDS
 from dario.settings import ConfigError, load_settings
 from dario.v1 import pool_pb2
@@ -52,7 +52,7 @@ def analytics(paths, arguments: argparse.Namespace) -> int:
     with AdminClient(paths) as client:
         answer = client.call("pool_service", client.pool().Analytics,
                              pool_pb2.AnalyticsRequest(window_seconds=arguments.window))
-    return analytics_view.run(json.loads(answer.json), arguments, console)
+    return analytics_view.run(report_to_json(answer), arguments, console)
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:

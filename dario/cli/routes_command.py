@@ -7,9 +7,9 @@ import os
 
 from rich.table import Table
 
-from dario.catalog import catalog_from_proto
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import console, print_json
+from dario.conversions import catalog_from_proto
 from dario.routes import RoutingConfig, parse_routing
 from dario.routing import NoRoute, route
 from dario.settings import ConfigError, Paths

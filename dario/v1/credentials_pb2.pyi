@@ -1,10 +1,65 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BackendKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BACKEND_KIND_UNSPECIFIED: _ClassVar[BackendKind]
+    BACKEND_KIND_OPENAI: _ClassVar[BackendKind]
+    BACKEND_KIND_ANTHROPIC: _ClassVar[BackendKind]
+    BACKEND_KIND_OPENAI_RESPONSES: _ClassVar[BackendKind]
+
+class CredentialKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_KIND_UNSPECIFIED: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_API_KEY: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_OAUTH: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_CLIENT_CREDENTIALS: _ClassVar[CredentialKind]
+
+class CredentialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_STATE_UNSPECIFIED: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_OK: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_FAILING: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_PENDING: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_NEEDS_LOGIN: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_MISSING_KEY: _ClassVar[CredentialState]
+
+class ProbeVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROBE_VERDICT_UNSPECIFIED: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_OK: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_KEY_REFUSED: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_NOT_FOUND: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_ERROR: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_REDIRECT: _ClassVar[ProbeVerdict]
+    PROBE_VERDICT_UNREACHABLE: _ClassVar[ProbeVerdict]
+BACKEND_KIND_UNSPECIFIED: BackendKind
+BACKEND_KIND_OPENAI: BackendKind
+BACKEND_KIND_ANTHROPIC: BackendKind
+BACKEND_KIND_OPENAI_RESPONSES: BackendKind
+CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
+CREDENTIAL_KIND_API_KEY: CredentialKind
+CREDENTIAL_KIND_OAUTH: CredentialKind
+CREDENTIAL_KIND_CLIENT_CREDENTIALS: CredentialKind
+CREDENTIAL_STATE_UNSPECIFIED: CredentialState
+CREDENTIAL_STATE_OK: CredentialState
+CREDENTIAL_STATE_FAILING: CredentialState
+CREDENTIAL_STATE_PENDING: CredentialState
+CREDENTIAL_STATE_NEEDS_LOGIN: CredentialState
+CREDENTIAL_STATE_MISSING_KEY: CredentialState
+PROBE_VERDICT_UNSPECIFIED: ProbeVerdict
+PROBE_VERDICT_OK: ProbeVerdict
+PROBE_VERDICT_KEY_REFUSED: ProbeVerdict
+PROBE_VERDICT_NOT_FOUND: ProbeVerdict
+PROBE_VERDICT_ERROR: ProbeVerdict
+PROBE_VERDICT_REDIRECT: ProbeVerdict
+PROBE_VERDICT_UNREACHABLE: ProbeVerdict
 
 class CredentialInfo(_message.Message):
     __slots__ = ("name", "kind", "hint", "created_at", "revision", "state", "expires_at", "last_refresh", "last_error", "token_url", "client_id", "scope", "key_env")
@@ -22,11 +77,11 @@ class CredentialInfo(_message.Message):
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     KEY_ENV_FIELD_NUMBER: _ClassVar[int]
     name: str
-    kind: str
+    kind: CredentialKind
     hint: str
     created_at: float
     revision: int
-    state: str
+    state: CredentialState
     expires_at: float
     last_refresh: float
     last_error: str
@@ -34,7 +89,7 @@ class CredentialInfo(_message.Message):
     client_id: str
     scope: str
     key_env: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ..., state: _Optional[str] = ..., expires_at: _Optional[float] = ..., last_refresh: _Optional[float] = ..., last_error: _Optional[str] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., scope: _Optional[str] = ..., key_env: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[CredentialKind, str]] = ..., hint: _Optional[str] = ..., created_at: _Optional[float] = ..., revision: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., expires_at: _Optional[float] = ..., last_refresh: _Optional[float] = ..., last_error: _Optional[str] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., scope: _Optional[str] = ..., key_env: _Optional[str] = ...) -> None: ...
 
 class Backend(_message.Message):
     __slots__ = ("name", "kind", "base_url", "credentials", "created_at", "source")
@@ -45,12 +100,12 @@ class Backend(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    kind: str
+    kind: BackendKind
     base_url: str
     credentials: _containers.RepeatedCompositeFieldContainer[CredentialInfo]
     created_at: float
     source: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[CredentialInfo, _Mapping]]] = ..., created_at: _Optional[float] = ..., source: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[BackendKind, str]] = ..., base_url: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[CredentialInfo, _Mapping]]] = ..., created_at: _Optional[float] = ..., source: _Optional[str] = ...) -> None: ...
 
 class AddBackendRequest(_message.Message):
     __slots__ = ("name", "kind", "base_url", "credential_name", "api_key", "no_credential", "probe")
@@ -62,13 +117,13 @@ class AddBackendRequest(_message.Message):
     NO_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     PROBE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    kind: str
+    kind: BackendKind
     base_url: str
     credential_name: str
     api_key: str
     no_credential: bool
     probe: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ..., no_credential: _Optional[bool] = ..., probe: _Optional[bool] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[BackendKind, str]] = ..., base_url: _Optional[str] = ..., credential_name: _Optional[str] = ..., api_key: _Optional[str] = ..., no_credential: _Optional[bool] = ..., probe: _Optional[bool] = ...) -> None: ...
 
 class OAuthParams(_message.Message):
     __slots__ = ("token_url", "client_id", "client_secret", "scope", "access_token", "refresh_token", "expires_in")
@@ -98,11 +153,17 @@ class AddCredentialRequest(_message.Message):
     REPLACE_FIELD_NUMBER: _ClassVar[int]
     backend: str
     name: str
-    kind: str
+    kind: CredentialKind
     api_key: str
     oauth: OAuthParams
     replace: bool
-    def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., api_key: _Optional[str] = ..., oauth: _Optional[_Union[OAuthParams, _Mapping]] = ..., replace: _Optional[bool] = ...) -> None: ...
+    def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[CredentialKind, str]] = ..., api_key: _Optional[str] = ..., oauth: _Optional[_Union[OAuthParams, _Mapping]] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class AddCredentialResponse(_message.Message):
+    __slots__ = ("backend",)
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    backend: Backend
+    def __init__(self, backend: _Optional[_Union[Backend, _Mapping]] = ...) -> None: ...
 
 class RemoveCredentialRequest(_message.Message):
     __slots__ = ("backend", "name")
@@ -133,6 +194,12 @@ class CompleteLoginRequest(_message.Message):
     code_verifier: str
     redirect_uri: str
     def __init__(self, backend: _Optional[str] = ..., name: _Optional[str] = ..., oauth: _Optional[_Union[OAuthParams, _Mapping]] = ..., code: _Optional[str] = ..., code_verifier: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+
+class CompleteLoginResponse(_message.Message):
+    __slots__ = ("backend",)
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    backend: Backend
+    def __init__(self, backend: _Optional[_Union[Backend, _Mapping]] = ...) -> None: ...
 
 class RefreshRequest(_message.Message):
     __slots__ = ("backend", "credential", "force", "stale_revision")
@@ -183,12 +250,12 @@ class ProbeResult(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     url: str
     status: int
-    verdict: str
+    verdict: ProbeVerdict
     message: str
     credential: str
     base_url: str
     models: int
-    def __init__(self, url: _Optional[str] = ..., status: _Optional[int] = ..., verdict: _Optional[str] = ..., message: _Optional[str] = ..., credential: _Optional[str] = ..., base_url: _Optional[str] = ..., models: _Optional[int] = ...) -> None: ...
+    def __init__(self, url: _Optional[str] = ..., status: _Optional[int] = ..., verdict: _Optional[_Union[ProbeVerdict, str]] = ..., message: _Optional[str] = ..., credential: _Optional[str] = ..., base_url: _Optional[str] = ..., models: _Optional[int] = ...) -> None: ...
 
 class ProbeBackendRequest(_message.Message):
     __slots__ = ("name",)
@@ -244,7 +311,7 @@ class LeaseRequest(_message.Message):
     credential: str
     def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
 
-class LeaseResponse(_message.Message):
+class Lease(_message.Message):
     __slots__ = ("header_name", "header_value", "expires_at", "revision", "kind")
     HEADER_NAME_FIELD_NUMBER: _ClassVar[int]
     HEADER_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -255,8 +322,14 @@ class LeaseResponse(_message.Message):
     header_value: str
     expires_at: float
     revision: int
-    kind: str
-    def __init__(self, header_name: _Optional[str] = ..., header_value: _Optional[str] = ..., expires_at: _Optional[float] = ..., revision: _Optional[int] = ..., kind: _Optional[str] = ...) -> None: ...
+    kind: CredentialKind
+    def __init__(self, header_name: _Optional[str] = ..., header_value: _Optional[str] = ..., expires_at: _Optional[float] = ..., revision: _Optional[int] = ..., kind: _Optional[_Union[CredentialKind, str]] = ...) -> None: ...
+
+class LeaseResponse(_message.Message):
+    __slots__ = ("lease",)
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    lease: Lease
+    def __init__(self, lease: _Optional[_Union[Lease, _Mapping]] = ...) -> None: ...
 
 class WatchLeasesRequest(_message.Message):
     __slots__ = ()
@@ -269,8 +342,8 @@ class LeaseEntry(_message.Message):
     LEASE_FIELD_NUMBER: _ClassVar[int]
     backend: str
     credential: str
-    lease: LeaseResponse
-    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., lease: _Optional[_Union[LeaseResponse, _Mapping]] = ...) -> None: ...
+    lease: Lease
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ...) -> None: ...
 
 class WatchLeasesResponse(_message.Message):
     __slots__ = ("leases", "generation")

@@ -68,7 +68,7 @@ class CredentialsStub:
         self.AddCredential = channel.unary_unary(
                 '/dario.v1.Credentials/AddCredential',
                 request_serializer=dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.SerializeToString,
-                response_deserializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.AddCredentialResponse.FromString,
                 _registered_method=True)
         self.RemoveCredential = channel.unary_unary(
                 '/dario.v1.Credentials/RemoveCredential',
@@ -78,7 +78,7 @@ class CredentialsStub:
         self.CompleteLogin = channel.unary_unary(
                 '/dario.v1.Credentials/CompleteLogin',
                 request_serializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.SerializeToString,
-                response_deserializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+                response_deserializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginResponse.FromString,
                 _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/dario.v1.Credentials/Refresh',
@@ -209,7 +209,7 @@ def add_CredentialsServicer_to_server(servicer, server):
             'AddCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.AddCredential,
                     request_deserializer=dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.FromString,
-                    response_serializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.SerializeToString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.AddCredentialResponse.SerializeToString,
             ),
             'RemoveCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveCredential,
@@ -219,7 +219,7 @@ def add_CredentialsServicer_to_server(servicer, server):
             'CompleteLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteLogin,
                     request_deserializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.FromString,
-                    response_serializer=dario_dot_v1_dot_credentials__pb2.AddBackendResponse.SerializeToString,
+                    response_serializer=dario_dot_v1_dot_credentials__pb2.CompleteLoginResponse.SerializeToString,
             ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
@@ -421,7 +421,7 @@ class Credentials:
             target,
             '/dario.v1.Credentials/AddCredential',
             dario_dot_v1_dot_credentials__pb2.AddCredentialRequest.SerializeToString,
-            dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+            dario_dot_v1_dot_credentials__pb2.AddCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -475,7 +475,7 @@ class Credentials:
             target,
             '/dario.v1.Credentials/CompleteLogin',
             dario_dot_v1_dot_credentials__pb2.CompleteLoginRequest.SerializeToString,
-            dario_dot_v1_dot_credentials__pb2.AddBackendResponse.FromString,
+            dario_dot_v1_dot_credentials__pb2.CompleteLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,10 +1,35 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ApiFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    API_FORMAT_UNSPECIFIED: _ClassVar[ApiFormat]
+    API_FORMAT_OPENAI: _ClassVar[ApiFormat]
+    API_FORMAT_ANTHROPIC: _ClassVar[ApiFormat]
+    API_FORMAT_RESPONSES: _ClassVar[ApiFormat]
+
+class AccountStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCOUNT_STATUS_UNSPECIFIED: _ClassVar[AccountStatus]
+    ACCOUNT_STATUS_OK: _ClassVar[AccountStatus]
+    ACCOUNT_STATUS_COOLDOWN: _ClassVar[AccountStatus]
+    ACCOUNT_STATUS_QUARANTINED: _ClassVar[AccountStatus]
+    ACCOUNT_STATUS_EXHAUSTED: _ClassVar[AccountStatus]
+API_FORMAT_UNSPECIFIED: ApiFormat
+API_FORMAT_OPENAI: ApiFormat
+API_FORMAT_ANTHROPIC: ApiFormat
+API_FORMAT_RESPONSES: ApiFormat
+ACCOUNT_STATUS_UNSPECIFIED: AccountStatus
+ACCOUNT_STATUS_OK: AccountStatus
+ACCOUNT_STATUS_COOLDOWN: AccountStatus
+ACCOUNT_STATUS_QUARANTINED: AccountStatus
+ACCOUNT_STATUS_EXHAUSTED: AccountStatus
 
 class AcquireRequest(_message.Message):
     __slots__ = ("backend", "candidates", "request_id", "model", "tried")
@@ -84,7 +109,7 @@ class Outcome(_message.Message):
     LOCAL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
-    api_format: str
+    api_format: ApiFormat
     backend: str
     credential: str
     model: str
@@ -106,7 +131,7 @@ class Outcome(_message.Message):
     queued_ms: float
     cache_write_tokens: int
     local: bool
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")
@@ -168,13 +193,13 @@ class AccountState(_message.Message):
     backend: str
     credential: str
     headroom: float
-    status: str
+    status: AccountStatus
     cooldown_until: float
     in_flight: int
     windows: _containers.RepeatedCompositeFieldContainer[RateWindow]
     chosen: int
     last_status: int
-    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., headroom: _Optional[float] = ..., status: _Optional[str] = ..., cooldown_until: _Optional[float] = ..., in_flight: _Optional[int] = ..., windows: _Optional[_Iterable[_Union[RateWindow, _Mapping]]] = ..., chosen: _Optional[int] = ..., last_status: _Optional[int] = ...) -> None: ...
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., headroom: _Optional[float] = ..., status: _Optional[_Union[AccountStatus, str]] = ..., cooldown_until: _Optional[float] = ..., in_flight: _Optional[int] = ..., windows: _Optional[_Iterable[_Union[RateWindow, _Mapping]]] = ..., chosen: _Optional[int] = ..., last_status: _Optional[int] = ...) -> None: ...
 
 class AccountsResponse(_message.Message):
     __slots__ = ("accounts", "queue_depth")
@@ -191,10 +216,110 @@ class AnalyticsRequest(_message.Message):
     def __init__(self, window_seconds: _Optional[float] = ...) -> None: ...
 
 class AnalyticsResponse(_message.Message):
-    __slots__ = ("json",)
-    JSON_FIELD_NUMBER: _ClassVar[int]
-    json: str
-    def __init__(self, json: _Optional[str] = ...) -> None: ...
+    __slots__ = ("generated_at", "window_seconds", "window", "all_time", "by_backend", "by_credential", "by_model", "burn_rate", "forecast")
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ALL_TIME_FIELD_NUMBER: _ClassVar[int]
+    BY_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    BY_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    BY_MODEL_FIELD_NUMBER: _ClassVar[int]
+    BURN_RATE_FIELD_NUMBER: _ClassVar[int]
+    FORECAST_FIELD_NUMBER: _ClassVar[int]
+    generated_at: float
+    window_seconds: float
+    window: AnalyticsTotals
+    all_time: AnalyticsTotals
+    by_backend: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    by_credential: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    by_model: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    burn_rate: BurnRate
+    forecast: _containers.RepeatedCompositeFieldContainer[Forecast]
+    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ...) -> None: ...
+
+class AnalyticsTotals(_message.Message):
+    __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests", "failovers", "fallbacks", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    FAILOVERS_FIELD_NUMBER: _ClassVar[int]
+    FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    TTFB_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+    failovers: int
+    fallbacks: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    ttfb_p50_ms: float
+    def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_requests: _Optional[int] = ..., failovers: _Optional[int] = ..., fallbacks: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., ttfb_p50_ms: _Optional[float] = ...) -> None: ...
+
+class AnalyticsGroup(_message.Message):
+    __slots__ = ("backend", "credential", "model", "totals")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    credential: str
+    model: str
+    totals: AnalyticsTotals
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ...) -> None: ...
+
+class BurnRate(_message.Message):
+    __slots__ = ("tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "requests_per_minute", "cost_per_hour")
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    tokens_per_minute: float
+    input_tokens_per_minute: float
+    output_tokens_per_minute: float
+    requests_per_minute: float
+    cost_per_hour: float
+    def __init__(self, tokens_per_minute: _Optional[float] = ..., input_tokens_per_minute: _Optional[float] = ..., output_tokens_per_minute: _Optional[float] = ..., requests_per_minute: _Optional[float] = ..., cost_per_hour: _Optional[float] = ...) -> None: ...
+
+class Forecast(_message.Message):
+    __slots__ = ("backend", "window", "unit", "credentials", "limit", "remaining", "burn_per_second", "seconds_left", "exhausts_at", "reset_at", "before_reset")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    BURN_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    EXHAUSTS_AT_FIELD_NUMBER: _ClassVar[int]
+    RESET_AT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_RESET_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    window: str
+    unit: str
+    credentials: int
+    limit: float
+    remaining: float
+    burn_per_second: float
+    seconds_left: float
+    exhausts_at: float
+    reset_at: float
+    before_reset: bool
+    def __init__(self, backend: _Optional[str] = ..., window: _Optional[str] = ..., unit: _Optional[str] = ..., credentials: _Optional[int] = ..., limit: _Optional[float] = ..., remaining: _Optional[float] = ..., burn_per_second: _Optional[float] = ..., seconds_left: _Optional[float] = ..., exhausts_at: _Optional[float] = ..., reset_at: _Optional[float] = ..., before_reset: _Optional[bool] = ...) -> None: ...
 
 class WatchAvailabilityRequest(_message.Message):
     __slots__ = ()
@@ -210,7 +335,7 @@ class Unavailable(_message.Message):
     until: float
     def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., until: _Optional[float] = ...) -> None: ...
 
-class AvailabilityResponse(_message.Message):
+class WatchAvailabilityResponse(_message.Message):
     __slots__ = ("unavailable",)
     UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     unavailable: _containers.RepeatedCompositeFieldContainer[Unavailable]

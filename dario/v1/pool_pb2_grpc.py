@@ -63,7 +63,7 @@ class PoolStub:
         self.WatchAvailability = channel.unary_stream(
                 '/dario.v1.Pool/WatchAvailability',
                 request_serializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
-                response_deserializer=dario_dot_v1_dot_pool__pb2.AvailabilityResponse.FromString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.FromString,
                 _registered_method=True)
 
 
@@ -100,7 +100,7 @@ class PoolServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Analytics(self, request, context):
-        """Analytics returns the analytics report as JSON (GET /analytics, `dario analytics`).
+        """Analytics returns the analytics report: totals, groups, burn rate, forecast (GET /analytics, `dario analytics`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,7 +146,7 @@ def add_PoolServicer_to_server(servicer, server):
             'WatchAvailability': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchAvailability,
                     request_deserializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.FromString,
-                    response_serializer=dario_dot_v1_dot_pool__pb2.AvailabilityResponse.SerializeToString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,7 +311,7 @@ class Pool:
             target,
             '/dario.v1.Pool/WatchAvailability',
             dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
-            dario_dot_v1_dot_pool__pb2.AvailabilityResponse.FromString,
+            dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

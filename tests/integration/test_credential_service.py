@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from credential_service.backends import Backends
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
+from dario.enums import BACKEND_KINDS
 from dario.settings import Paths, Settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from tests.support.processes import running_module
@@ -54,7 +55,7 @@ def add(
     credential: str = "",
 ) -> credentials_pb2.AddBackendResponse:
     request = credentials_pb2.AddBackendRequest(
-        name=name, kind=kind, base_url=base_url, api_key=key, credential_name=credential
+        name=name, kind=BACKEND_KINDS.value(kind), base_url=base_url, api_key=key, credential_name=credential
     )
     return stub.AddBackend(request, timeout=5)
 
@@ -92,10 +93,11 @@ def test_add_list_lease_remove_and_no_secret_in_any_answer(
     backends = {backend.name: backend for backend in listing.backends}
     assert [c.name for c in backends["contract-openai"].credentials] == ["default", "second"]
     assert backends["contract-openai"].credentials[0].hint == "…cdef"
-    lease = stub.Lease(credentials_pb2.LeaseRequest(backend="contract-openai", credential="second"), timeout=5)
+    lease = stub.Lease(credentials_pb2.LeaseRequest(backend="contract-openai", credential="second"), timeout=5).lease
     assert (lease.header_name, lease.header_value) == ("authorization", f"Bearer {OTHER_KEY}")
     assert 3500 < lease.expires_at - time.time() <= 3600
-    lease = stub.Lease(credentials_pb2.LeaseRequest(backend="contract-anthropic", credential="default"), timeout=5)
+    lease = stub.Lease(credentials_pb2.LeaseRequest(backend="contract-anthropic", credential="default"),
+                       timeout=5).lease
     assert (lease.header_name, lease.header_value) == ("x-api-key", KEY)
     removed = stub.RemoveBackend(credentials_pb2.RemoveBackendRequest(name="contract-openai"), timeout=5)
     assert removed.credentials_removed == 2
@@ -106,17 +108,21 @@ def test_add_list_lease_remove_and_no_secret_in_any_answer(
     assert KEY not in log and OTHER_KEY not in log
 
 
+OPENAI, ANTHROPIC = credentials_pb2.BACKEND_KIND_OPENAI, credentials_pb2.BACKEND_KIND_ANTHROPIC
+UNKNOWN_KIND = 99  # a kind no version of the contract has (as "gemini" was, when kinds were strings)
+
+
 @pytest.mark.parametrize(
     ("request_fields", "code"),
     [
-        ({"name": "../x", "kind": "openai", "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"name": "bell\x07", "kind": "openai", "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"name": "ok", "kind": "gemini", "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"name": "ok", "kind": "openai", "base_url": "file:///etc/passwd"}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"name": "ok", "kind": "openai", "base_url": URL, "api_key": KEY + "\n"}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"name": "taken", "kind": "openai", "base_url": URL, "api_key": KEY}, grpc.StatusCode.ALREADY_EXISTS),
+        ({"name": "../x", "kind": OPENAI, "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"name": "bell\x07", "kind": OPENAI, "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"name": "ok", "kind": UNKNOWN_KIND, "base_url": URL}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"name": "ok", "kind": OPENAI, "base_url": "file:///etc/passwd"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"name": "ok", "kind": OPENAI, "base_url": URL, "api_key": KEY + "\n"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"name": "taken", "kind": OPENAI, "base_url": URL, "api_key": KEY}, grpc.StatusCode.ALREADY_EXISTS),
         (
-            {"name": "taken", "kind": "anthropic", "base_url": URL, "credential_name": "x"},
+            {"name": "taken", "kind": ANTHROPIC, "base_url": URL, "credential_name": "x"},
             grpc.StatusCode.ALREADY_EXISTS,
         ),
     ],
@@ -198,5 +204,5 @@ def test_the_vault_survives_a_sigkill_and_restart(tmp_path: pathlib.Path) -> Non
     with running_module("credential_service", home, socket_of(home)):
         with grpc.insecure_channel(f"unix:{socket_of(home)}") as channel:
             stub = credentials_pb2_grpc.CredentialsStub(channel)
-            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="durable", credential="default"), timeout=5)
+            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="durable", credential="default"), timeout=5).lease
     assert lease.header_value == f"Bearer {KEY}"

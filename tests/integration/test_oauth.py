@@ -25,6 +25,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.enums import CREDENTIAL_STATES
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.state import STATE
 from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
@@ -87,7 +88,8 @@ def services(tmp_path_factory: pytest.TempPathFactory, guarded: ScriptedUpstream
             stub = credentials_pb2_grpc.CredentialsStub(channel)
             for name in BACKENDS:
                 stub.AddBackend(credentials_pb2.AddBackendRequest(
-                    name=name, kind="openai", base_url=guarded.base_url, no_credential=True), timeout=5)
+                    name=name, kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url=guarded.base_url,
+                    no_credential=True), timeout=5)
         yield started
 
 
@@ -124,7 +126,7 @@ def add_oauth(services: Services, oauth: OAuthServer, backend: str, name: str = 
     channel, credentials = stub(services)
     with channel:
         credentials.AddCredential(credentials_pb2.AddCredentialRequest(
-            backend=backend, name=name, kind="oauth", oauth=params), timeout=10)
+            backend=backend, name=name, kind=credentials_pb2.CREDENTIAL_KIND_OAUTH, oauth=params), timeout=10)
     return seed
 
 
@@ -252,7 +254,7 @@ async def test_invalid_grant_marks_needs_login_and_the_other_credential_keeps_se
     channel, credentials = stub(services)
     with channel:
         credentials.AddCredential(credentials_pb2.AddCredentialRequest(
-            backend="refused", name="key", kind="api_key", api_key=API_KEY), timeout=5)
+            backend="refused", name="key", kind=credentials_pb2.CREDENTIAL_KIND_API_KEY, api_key=API_KEY), timeout=5)
     seed = add_oauth(services, oauth, "refused", name="login")
     await wait_for_lease(frontend, "refused", "login")
     oauth.revoke_refresh(seed["refresh_token"])  # the user revoked dario's access at the provider
@@ -298,9 +300,10 @@ async def test_client_credentials_get_a_token_at_once_and_a_new_one_before_expir
     channel, credentials = stub(services)
     with channel:
         added = credentials.AddCredential(credentials_pb2.AddCredentialRequest(
-            backend="cc", name="app", kind="client_credentials", oauth=params), timeout=10)
+            backend="cc", name="app", kind=credentials_pb2.CREDENTIAL_KIND_CLIENT_CREDENTIALS, oauth=params),
+            timeout=10)
     [stored] = added.backend.credentials
-    assert stored.state == "ok" and stored.expires_at > before
+    assert CREDENTIAL_STATES.name(stored.state) == "ok" and stored.expires_at > before
     assert CLIENT_SECRET not in str(added)
     await wait_for_lease(frontend, "cc", "app")
     client, statuses = sdk(frontend), []

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 import pytest
 
+from dario.enums import ACCOUNT_STATUSES
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from tests.support.processes import running_module
 
@@ -197,14 +198,16 @@ async def test_accounts_shows_headroom_windows_status_and_in_flight(stub: pool_p
     )
     states = await accounts(stub, "accounts")
     k1, k2 = states["k1"], states["k2"]
-    assert (k1.status, k1.headroom, k1.in_flight, k1.chosen, k1.last_status) == ("cooldown", 0, 0, 1, 429)
+    assert (ACCOUNT_STATUSES.name(k1.status), k1.headroom, k1.in_flight, k1.chosen, k1.last_status) == (
+        "cooldown", 0, 0, 1, 429)
     assert before + 29 < k1.cooldown_until < time.time() + 31
     assert {(window.name, window.limit, window.remaining) for window in k1.windows} == {
         ("requests", 100, 0),
         ("tokens", 1000, 500),
     }
     assert all(before < window.reset_at < time.time() + 31 for window in k1.windows)
-    assert (k2.status, k2.headroom, k2.in_flight, k2.chosen, k2.last_status, k2.cooldown_until) == ("ok", 1, 1, 1, 0, 0)
+    assert (ACCOUNT_STATUSES.name(k2.status), k2.headroom, k2.in_flight, k2.chosen, k2.last_status,
+            k2.cooldown_until) == ("ok", 1, 1, 1, 0, 0)
 
     async def outcomes() -> AsyncIterator[pool_pb2.ReportRequest]:
         yield pool_pb2.ReportRequest(

@@ -14,6 +14,7 @@ import uuid
 import grpc
 import pytest
 
+from dario.enums import CREDENTIAL_STATES, PROBE_VERDICTS
 from dario.v1 import credentials_pb2, credentials_pb2_grpc, pool_pb2, pool_pb2_grpc
 from tests.support.processes import running_module
 from tests.support.scripted_upstream import ThreadedUpstream
@@ -25,7 +26,8 @@ ENV_KEY = "test-key-from-environment-0123456789"
 
 
 def outcome(request_id: str, model: str) -> pool_pb2.Outcome:
-    return pool_pb2.Outcome(request_id=request_id, api_format="openai", backend="b", credential="c", model=model,
+    return pool_pb2.Outcome(request_id=request_id, api_format=pool_pb2.API_FORMAT_OPENAI, backend="b", credential="c",
+                            model=model,
                             served_model=model, status=200, input_tokens=1_000_000, output_tokens=0,
                             started_at=time.time(), latency_ms=1.0)
 
@@ -95,14 +97,14 @@ def test_a_key_env_backend_of_config_toml_serves_with_the_environment_key_never_
             stub = credentials_pb2_grpc.CredentialsStub(channel)
             listed = stub.ListBackends(credentials_pb2.ListBackendsRequest(), timeout=5).backends
             assert [(b.name, b.source) for b in listed] == [("envbacked", "config.toml")]
-            states = {c.name: (c.state, c.key_env) for c in listed[0].credentials}
+            states = {c.name: (CREDENTIAL_STATES.name(c.state), c.key_env) for c in listed[0].credentials}
             assert states == {"default": ("ok", "DARIO_TEST_ENV_KEY"),
                               "second": ("missing-key", "DARIO_TEST_UNSET_KEY")}
             leases = next(stub.WatchLeases(credentials_pb2.WatchLeasesRequest(), timeout=10)).leases
             assert [(lease.credential, lease.lease.header_value) for lease in leases] == [("default",
                                                                                           f"Bearer {ENV_KEY}")]
             probed = stub.ProbeBackend(credentials_pb2.ProbeBackendRequest(name="envbacked"), timeout=30).results
-            assert [(r.credential, r.verdict, r.models) for r in probed] == [("default", "ok", 2)]
+            assert [(r.credential, PROBE_VERDICTS.name(r.verdict), r.models) for r in probed] == [("default", "ok", 2)]
             with pytest.raises(grpc.RpcError) as refused:
                 stub.RemoveBackend(credentials_pb2.RemoveBackendRequest(name="envbacked"), timeout=5)
             assert "declared in config.toml" in refused.value.details()
@@ -114,7 +116,8 @@ def test_a_key_env_backend_of_config_toml_serves_with_the_environment_key_never_
                 'key_env = "DARIO_TEST_GONE_KEY"\n')
             changed = next(watch)
             assert changed.generation > first.generation
-            assert [(c.name, c.state) for c in changed.backends[0].credentials] == [("default", "missing-key")]
+            assert [(c.name, CREDENTIAL_STATES.name(c.state)) for c in changed.backends[0].credentials] == [
+                ("default", "missing-key")]
         for path in home.rglob("*"):
             if path.is_file() and not path.name.endswith(".test.log"):
                 assert ENV_KEY.encode() not in path.read_bytes(), f"the key was written to {path}"

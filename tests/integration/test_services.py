@@ -55,17 +55,18 @@ def test_credentials_contract_and_persistence_across_a_sigkill(tmp_path: pathlib
             first = next(watch)
             assert list(first.backends) == []
             stub.AddBackend(credentials_pb2.AddBackendRequest(
-                name="o", kind="openai", base_url="http://127.0.0.1:1/v1", api_key=KEY), timeout=5)
+                name="o", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url="http://127.0.0.1:1/v1", api_key=KEY),
+                timeout=5)
             second = next(watch)
             assert second.generation > first.generation and second.backends[0].name == "o"
             listing = stub.ListBackends(credentials_pb2.ListBackendsRequest(), timeout=5)
             assert KEY not in str(listing) and KEY.encode() not in listing.SerializeToString()
             assert KEY not in str(second)
-            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="o", credential="default"), timeout=5)
+            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="o", credential="default"), timeout=5).lease
             assert lease.header_value == f"Bearer {KEY}" and lease.expires_at > 0
             with pytest.raises(grpc.RpcError) as caught:
                 stub.AddBackend(credentials_pb2.AddBackendRequest(
-                    name="../x", kind="openai", base_url="http://127.0.0.1:1/v1"), timeout=5)
+                    name="../x", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url="http://127.0.0.1:1/v1"), timeout=5)
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             with pytest.raises(grpc.RpcError) as caught:
                 stub.Lease(credentials_pb2.LeaseRequest(backend="none", credential="default"), timeout=5)
@@ -76,7 +77,7 @@ def test_credentials_contract_and_persistence_across_a_sigkill(tmp_path: pathlib
     with running_module("credential_service", home, socket_path):
         with grpc.insecure_channel(f"unix:{socket_path}") as channel:
             stub = credentials_pb2_grpc.CredentialsStub(channel)
-            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="o", credential="default"), timeout=5)
+            lease = stub.Lease(credentials_pb2.LeaseRequest(backend="o", credential="default"), timeout=5).lease
             assert lease.header_value == f"Bearer {KEY}"
 
 

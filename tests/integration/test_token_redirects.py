@@ -15,6 +15,7 @@ import grpc
 import pytest
 
 from dario.cli.login import pkce_pair
+from dario.enums import CREDENTIAL_STATES
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
 from tests.support.processes import running_module
@@ -54,7 +55,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
     with running_module("credential_service", home, home / "run" / "credential.sock"):
         with grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}") as channel:
             credentials_pb2_grpc.CredentialsStub(channel).AddBackend(credentials_pb2.AddBackendRequest(
-                name="provider", kind="openai", base_url="http://127.0.0.1:9/v1", no_credential=True), timeout=5)
+                name="provider", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url="http://127.0.0.1:9/v1",
+                no_credential=True), timeout=5)
         yield home
 
 
@@ -83,8 +85,8 @@ def credential_info(stub: credentials_pb2_grpc.CredentialsStub, name: str) -> cr
 
 def wait_for_state(stub: credentials_pb2_grpc.CredentialsStub, name: str, state: str) -> credentials_pb2.CredentialInfo:
     deadline = time.monotonic() + 10
-    while (info := credential_info(stub, name)).state != state:
-        assert time.monotonic() < deadline, f"{name} stayed {info.state} ({info.last_error})"
+    while CREDENTIAL_STATES.name((info := credential_info(stub, name)).state) != state:
+        assert time.monotonic() < deadline, f"{name} stayed {CREDENTIAL_STATES.name(info.state)} ({info.last_error})"
         time.sleep(0.05)
     return info
 
@@ -96,7 +98,7 @@ def test_a_redirected_refresh_fails_retryably_and_nothing_reaches_the_location(
     name = f"refresh-{status}"
     seed = token_server.issue(CLIENT_ID, "api")  # lives an hour: only the forced refresh below asks for a token
     stub.AddCredential(credentials_pb2.AddCredentialRequest(
-        backend="provider", name=name, kind="oauth", oauth=credentials_pb2.OAuthParams(
+        backend="provider", name=name, kind=credentials_pb2.CREDENTIAL_KIND_OAUTH, oauth=credentials_pb2.OAuthParams(
             token_url=token_server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scope="api",
             access_token=seed["access_token"], refresh_token=seed["refresh_token"],
             expires_in=seed["expires_in"])), timeout=10)
@@ -113,10 +115,10 @@ def test_a_redirected_refresh_fails_retryably_and_nothing_reaches_the_location(
     assert len(token_server.received) == posts_before + 1  # one POST, to the configured endpoint only
     # No verdict on the grant: the credential is failing (its token still serves), not needs-login, and the
     # next refresh from the configured endpoint works.
-    assert result.credential.state == "failing"
+    assert CREDENTIAL_STATES.name(result.credential.state) == "failing"
     again = stub.Refresh(credentials_pb2.RefreshRequest(backend="provider", credential=name, force=True),
                          timeout=10)
-    assert again.results[0].refreshed and again.results[0].credential.state == "ok"
+    assert again.results[0].refreshed and CREDENTIAL_STATES.name(again.results[0].credential.state) == "ok"
     assert elsewhere.received == []
 
 
@@ -125,11 +127,12 @@ def test_a_redirected_client_credentials_grant_sends_the_secret_nowhere_else(
 ) -> None:
     token_server.redirect_next(location(elsewhere), status=307)
     added = stub.AddCredential(credentials_pb2.AddCredentialRequest(
-        backend="provider", name="app", kind="client_credentials", oauth=credentials_pb2.OAuthParams(
+        backend="provider", name="app", kind=credentials_pb2.CREDENTIAL_KIND_CLIENT_CREDENTIALS,
+        oauth=credentials_pb2.OAuthParams(
             token_url=token_server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scope="api")),
         timeout=10)
     stored = next(c for c in added.backend.credentials if c.name == "app")
-    assert stored.state == "failing"  # the first token request was the redirected one
+    assert CREDENTIAL_STATES.name(stored.state) == "failing"  # the first token request was the redirected one
     assert_names_only_origins(stored.last_error, token_server, elsewhere, (CLIENT_SECRET,))
     assert CLIENT_SECRET not in str(added)
     wait_for_state(stub, "app", "ok")  # retried against the configured endpoint

@@ -13,6 +13,7 @@ import grpc
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from dario.enums import BACKEND_KINDS
 from dario.settings import Settings, load_settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.app import init
@@ -31,7 +32,8 @@ class Services:
         with grpc.insecure_channel(f"unix:{self.settings.paths.credential_socket}") as channel:
             credentials_pb2_grpc.CredentialsStub(channel).AddBackend(
                 credentials_pb2.AddBackendRequest(
-                    name=name, kind=kind, base_url=base_url, api_key=api_key, credential_name=credential
+                    name=name, kind=BACKEND_KINDS.value(kind), base_url=base_url, api_key=api_key,
+                    credential_name=credential,
                 ),
                 timeout=5,
             )

@@ -13,7 +13,8 @@ import sqlite_utils
 
 from dario.settings import Paths, Settings
 from dario.v1 import pool_pb2
-from pool_service.analytics import COLUMNS, DAY, AnalyticsStore, open_database, prune, row_from_outcome
+from pool_service.analytics import COLUMNS, DAY, AnalyticsStore, open_database, prune
+from pool_service.conversions import row_from_outcome
 from pool_service.pricing import Pricing
 
 
@@ -105,7 +106,8 @@ NOW = 1_800_000_000.0
 
 def full_outcome(request_id: str, started_at: float = NOW, **fields: object) -> SimpleNamespace:
     """An outcome with the pool fields (attempts, failover, …), as the frontend sends them once it has them."""
-    values = {"request_id": request_id, "started_at": started_at, "api_format": "anthropic", "backend": "b",
+    values = {"request_id": request_id, "started_at": started_at, "api_format": pool_pb2.API_FORMAT_ANTHROPIC,
+              "backend": "b",
               "credential": "c", "model": "sonnet", "served_model": "claude-sonnet-4-5-20250929", "status": 200,
               "error_type": "", "latency_ms": 5.0, "ttfb_ms": 1.0, "input_tokens": 1000, "output_tokens": 500,
               "cache_read_tokens": 2000, "reasoning_tokens": -1, "stream": True, "acquired": True,

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def outcome(index: int, model: str = "gpt-4o-mini") -> pool_pb2.Outcome:
-    return pool_pb2.Outcome(request_id=f"req_{index:06d}", started_at=time.time(), api_format="openai",
-                            backend="solo", credential="default", model=model, status=200, local=True,
+    return pool_pb2.Outcome(request_id=f"req_{index:06d}", started_at=time.time(),
+                            api_format=pool_pb2.API_FORMAT_OPENAI, backend="solo", credential="default", model=model,
+                            status=200, local=True,
                             input_tokens=3, output_tokens=2, attempts=1)
 
 

@@ -11,7 +11,10 @@ import pytest
 from rich.console import Console
 
 from dario.cli.analytics import add_arguments, format_window, parse_window, render, run
+from dario.conversions import report_to_json
+from dario.v1 import pool_pb2
 from pool_service.analytics import AnalyticsStore, open_database
+from pool_service.conversions import report_to_proto
 from pool_service.reports import percentile, report, window_unit
 
 NOW = 1_800_000_000.0
@@ -172,6 +175,15 @@ def test_the_report_is_json_and_reads_the_same_from_a_connection(database: pathl
     finally:
         connection.close()
     assert seeded["generated_at"] == NOW and seeded["window_seconds"] == HOUR
+
+
+def test_the_report_crosses_the_contract_as_the_same_json(seeded: dict, tmp_path: pathlib.Path) -> None:
+    """pool_service sends typed messages; GET /analytics and `dario analytics --json` print the report's JSON from
+    them: the same text, nulls, integers and key order included."""
+    empty = report(tmp_path / "absent.db", NOW, HOUR, ACCOUNTS[3:4])
+    for built in (seeded, empty):
+        sent = pool_pb2.AnalyticsResponse.FromString(report_to_proto(built).SerializeToString())
+        assert json.dumps(report_to_json(sent)) == json.dumps(built)
 
 
 def test_a_longer_window_takes_in_older_rows(database: pathlib.Path) -> None:
