@@ -20,9 +20,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.supervised import Supervised, supervised_stack
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.supervised import Supervised, supervised_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 CLIENT_ID = "dario-e2e-client"
