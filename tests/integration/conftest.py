@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 
 TEST_KEY = "test-key-upstream-0123456789"
 

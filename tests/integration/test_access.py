@@ -13,10 +13,10 @@ import openai
 import pytest
 
 from dario.settings import ConfigError, load_settings
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, wait_for_backends
 from frontend.access import is_loopback, refuse_exposed_without_key
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "dario-local-key-0123456789"

@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.raw_http import RawAnswer, RawConnection, exchange
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend
 from tests.integration.conftest import async_analytics_rows
-from tests.support.raw_http import RawAnswer, RawConnection, exchange
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend
 
 pytestmark = pytest.mark.timeout(120)
 CHAT, MESSAGES, COUNT, RESPONSES = "/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"

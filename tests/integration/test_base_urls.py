@@ -13,9 +13,9 @@ import anthropic
 import openai
 import pytest
 
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-base-urls-0123456789"

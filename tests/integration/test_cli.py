@@ -13,9 +13,9 @@ import pytest
 from grpc_health.v1 import health, health_pb2_grpc
 
 from dario import __version__
-from tests.support.processes import REPO, environment, running_module
-from tests.support.stack import Services, running_services
-from tests.support.supervised import free_port
+from dario.testing.processes import REPO, environment, running_module
+from dario.testing.stack import Services, running_services
+from dario.testing.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-cli-abcdef0123456789"

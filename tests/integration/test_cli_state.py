@@ -15,10 +15,10 @@ import grpc
 import pytest
 
 from dario import __version__
+from dario.testing.processes import REPO, environment, running_module
+from dario.testing.stack import Services, running_services
+from dario.testing.supervised import free_port
 from dario.v1 import pool_pb2, pool_pb2_grpc
-from tests.support.processes import REPO, environment, running_module
-from tests.support.stack import Services, running_services
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-cli-state-0123456789"

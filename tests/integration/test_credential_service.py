@@ -20,8 +20,8 @@ from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
 from dario.enums import BACKEND_KINDS
 from dario.settings import Paths, Settings
+from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(60)
 KEY = "test-key-credential-service-0123456789abcdef"

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from dario.settings import load_settings
-from tests.support.scripted_upstream import ThreadedUpstream
-from tests.support.stack import running_frontend, running_services, wait_for_backends
+from dario.testing.scripted_upstream import ThreadedUpstream
+from dario.testing.stack import running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDictProxy
 
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
-from tests.support.threaded import Threaded
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.threaded import Threaded
 from tests.unit.test_fuzz_streams import anthropic_client_events, openai_client_events
 from tests.unit.test_fuzz_translation import CHAT_DOCUMENT, JSON, MESSAGES_DOCUMENT
 

@@ -13,8 +13,8 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 CHAT = "/v1/chat/completions"

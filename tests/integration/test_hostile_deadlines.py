@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.hostile import HostileBody, request_body
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, both_kinds, running_frontend, wait_for_backends, write_limits
 from frontend.translate.sse import SseParser
 from tests.integration.conftest import async_analytics_rows
-from tests.support import anthropic_wire, openai_wire
-from tests.support.hostile import HostileBody, both_kinds, request_body, write_limits
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 FIRST_BYTE, STALL, TOTAL = 2.0, 1.0, 5.0

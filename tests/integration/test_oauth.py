@@ -26,13 +26,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from dario.enums import CREDENTIAL_STATES
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.supervised import free_port
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.state import STATE
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(180)
 CLIENT_ID = "dario-test-client"

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.framing import EventFramer
 from frontend.translate.sse import MAX_LINE_BYTES, Event, SseParser
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
@@ -28,7 +29,6 @@ from frontend.usage import (
     openai_usage_from_body,
     openai_usage_from_stream,
 )
-from tests.support import anthropic_wire, openai_wire
 from tests.unit.test_fuzz_translation import HOSTILE_TEXT, JSON, NUMBERS, deep_text, mutated, obj, strings
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,

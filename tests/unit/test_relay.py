@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.splitting import split_at
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.framing import HEAD_BYTES, TAIL_BYTES, EventFramer, Tail
 from frontend.relay import PassThrough
@@ -15,8 +17,6 @@ from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.usage import openai_usage_from_body as usage_from_json_body
 from frontend.usage import openai_usage_from_stream
-from tests.support import anthropic_wire, openai_wire
-from tests.support.splitting import split_at
 
 
 def usage_from_sse_tail(tail: bytes):

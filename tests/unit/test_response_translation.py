@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.translate.responses import (
     anthropic_usage,
     error_to_anthropic,
@@ -16,7 +17,6 @@ from frontend.translate.responses import (
     to_anthropic_message,
     to_openai_completion,
 )
-from tests.support import anthropic_wire, openai_wire
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.splitting import split_at
 from frontend.translate import TranslationError
 from frontend.translate.responses_answer import anthropic_to_response, chat_to_response, error_to_responses
 from frontend.translate.responses_api import responses_to_anthropic, responses_to_chat
 from frontend.translate.responses_stream import AnthropicToResponsesStream, ChatToResponsesStream
 from frontend.translate.sse import SseParser
-from tests.support import anthropic_wire, openai_wire
-from tests.support.splitting import split_at
 
 TEXT = "héllo wörld ☃ 🚀 " * 3
 TOOLS = [("get_weather", {"city": "Paris", "note": "ünïcode ☃"}), ("get_time", {}), ("noop", {"deep": {"a": [1, 2]}})]

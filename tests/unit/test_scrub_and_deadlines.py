@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dario.settings import UpstreamLimits
+from dario.testing.splitting import split_at
 from frontend.deadlines import CallClock
 from frontend.scrub import MASK, Scrubber, token_of
-from tests.support.splitting import split_at
 
 SECRET = "test-key-scrub-0123456789abcdef"
 OTHER = "test-token-oauth-abcdefghijklmn"

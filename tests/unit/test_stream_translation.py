@@ -7,11 +7,11 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.splitting import split_at
 from frontend.translate.sse import SseParser
 from frontend.translate.stream_to_anthropic import ToAnthropicStream
 from frontend.translate.stream_to_openai import ToOpenAIStream
-from tests.support import anthropic_wire, openai_wire
-from tests.support.splitting import split_at
 
 TEXT = "héllo wörld ☃ 🚀 " * 3
 TOOLS = [("get_weather", {"city": "Paris", "note": "ünïcode ☃"}), ("get_time", {}), ("noop", {"deep": {"a": [1, 2]}})]

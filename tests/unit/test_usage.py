@@ -2,8 +2,8 @@
 
 import json
 
+from dario.testing import anthropic_wire
 from frontend.usage import anthropic_usage_from_body, anthropic_usage_from_stream
-from tests.support import anthropic_wire
 
 
 def test_anthropic_body_usage_keeps_cache_reads_apart() -> None:

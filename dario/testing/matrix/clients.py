@@ -2,7 +2,7 @@
 
 A `Case` is one row: a client, the API it speaks, the backend format behind dario, streaming or not. Its
 driver builds the command line and environment (a fresh HOME under the case's folder, nothing inherited but
-PATH and the locale) and judges the output; `matrix.report` judges the tool round trip from the upstream.
+PATH and the locale) and judges the output; `dario.testing.matrix.report` judges the tool round trip from the upstream.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from matrix.stack import CLIENT_KEY
-from matrix.upstream import MARKER
+from dario.testing.matrix.stack import CLIENT_KEY
+from dario.testing.matrix.upstream import MARKER
+from dario.testing.processes import REPO
 
-HERE = pathlib.Path(__file__).resolve().parent
+# The matrix tool's folder: the SDK scripts, package.json, and the clients `python -m matrix --install` puts there
+# (gitignored), so that a checkout's tool and test suite find the same installs.
+HERE = REPO / "matrix"
 SCRIPTS = HERE / "scripts"
 VENVS = HERE / ".venvs"
 NODE_BIN = HERE / "node_modules" / ".bin"
-# The versions measured: `python matrix/run.py --install` installs exactly these (and the npm ones of package.json).
+# The versions measured: `python -m matrix --install` installs exactly these (and the npm ones of package.json).
 PYTHON_CLIENTS = {"agents": ["openai-agents==0.24.0"], "llm": ["llm==0.36"], "aider": ["aider-chat==0.86.2"]}
 SHELL_TASK = "Run the shell command `echo dario-matrix` with your shell tool, then tell me what it printed."
 WEATHER_TASK = "What is the weather in Paris? Use the get_weather tool, then answer in one sentence."
@@ -252,7 +255,7 @@ def missing(client: str) -> str:
     needs = {"agents-sdk": agents_python(), "claude-code": NODE_BIN / "claude", "codex": NODE_BIN / "codex",
              "aider": VENVS / "aider" / "bin" / "aider", "llm": VENVS / "llm" / "bin" / "llm"}
     if client in needs and not (needs[client] and pathlib.Path(needs[client]).exists()):
-        return f"not installed: `python matrix/run.py --install {client}`"
+        return f"not installed: `python -m matrix --install {client}`"
     return ""
 
 

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible provider on 127.0.0.1: the real wire format, and the ugly parts on demand.
 
 Tests push `Script`s (one is used per request, the default when none is queued; optionally per model) and
-read what dario sent in `requests`. Run alone (for the bench): `python -m tests.support.scripted_upstream
+read what dario sent in `requests`. Run alone (for the bench): `python -m dario.testing.scripted_upstream
 --port 0 [--delay-ms 20]`, which prints `listening on http://127.0.0.1:PORT/v1` and serves until SIGTERM.
 """
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.support import anthropic_wire, openai_wire
-from tests.support.hostile import HostileBody, send_hostile
-from tests.support.threaded import Threaded, serve_until_terminated
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.hostile import HostileBody, send_hostile
+from dario.testing.threaded import Threaded, serve_until_terminated
 
 DEFAULT = object()
 LIMIT_HEADERS = web.RequestKey("limit_headers", dict)
@@ -104,7 +104,7 @@ class ScriptedUpstream:
         self.accept_token: Callable[[str], bool] | None = None  # None: any key; else a refused one gets a 401
         self.unauthorized = 0
         # None: no per-key limits; else a callable (key, anthropic) -> (allowed, rate-limit headers), e.g.
-        # tests.support.limited_upstream.KeyLimits: refused requests get the provider's 429.
+        # dario.testing.limited_upstream.KeyLimits: refused requests get the provider's 429.
         self.limiter: Callable[[str, bool], tuple[bool, dict[str, str]]] | None = None
         self.rate_limited = 0  # requests answered 401 because accept_token refused their key
         self.models_location: str | None = None  # set: GET /models answers 307 to it

@@ -26,7 +26,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
-from tests.support.threaded import Threaded
+from dario.testing.threaded import Threaded
 
 VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1
 CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, no padding

@@ -17,9 +17,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from matrix import tap as tap_module
-from matrix import upstream as upstream_module
-from tests.support.supervised import Supervised, supervised_stack
+from dario.testing.matrix import tap as tap_module
+from dario.testing.matrix import upstream as upstream_module
+from dario.testing.supervised import Supervised, supervised_stack
 
 KEY = "matrix-upstream-key-0123456789"  # what dario sends the scripted upstream
 CLIENT_KEY = "dario"  # what the clients send dario (any value: dario on loopback needs none)
@@ -46,7 +46,8 @@ class Matrix:
         """Sends every model to the backend of this kind, and waits until the frontend does."""
         backend = BACKENDS[kind]
         (self.stack.home / "config.toml").write_text(
-            f'# written by matrix/stack.py\n[[routes]]\nmatch = "*"\nbackend = "{backend}"\n', encoding="utf-8")
+            f'# written by dario/testing/matrix/stack.py\n[[routes]]\nmatch = "*"\nbackend = "{backend}"\n',
+            encoding="utf-8")
         deadline, seen = time.monotonic() + deadline_seconds, ""
         while time.monotonic() < deadline:
             seen = self._probe()

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from dario.instance import AlreadyRunning, InstanceError, hold_instance_lock
-from tests.support.processes import REPO
-from tests.support.supervised import alive
+from dario.testing.processes import REPO
+from dario.testing.supervised import alive
 
 pytestmark = pytest.mark.timeout(60)
 

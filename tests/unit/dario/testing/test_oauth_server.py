@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import pytest
 
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
 
 SECRET = "s3cret/with+odd:chars"
 REDIRECT = "https://app.example/callback"

@@ -6,7 +6,7 @@ with arguments built from its schema); once a tool result is there, or when no t
 with text holding MARKER. A client without tools (aider) can script that text: `[[matrix-reply:BASE64]]` in the
 last user message adds the decoded text after the marker. Every request is recorded (in memory and, optionally,
 as JSON lines).
-Run alone: `python -m matrix.upstream --port 0 [--log FILE]` prints `listening on http://127.0.0.1:PORT/v1`.
+Run alone: `python -m dario.testing.matrix.upstream --port 0 [--log FILE]` prints `listening on http://127.0.0.1:PORT/v1`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.support import anthropic_wire, openai_wire
-from tests.support.threaded import Threaded, serve_until_terminated
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.threaded import Threaded, serve_until_terminated
 
 MARKER = "DARIO-MATRIX-OK"
 COMMAND = "echo dario-matrix"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from tests.support.threaded import Threaded
+from dario.testing.threaded import Threaded
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length",
               "proxy-authorization", "proxy-connection"}

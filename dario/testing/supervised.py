@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tests.support.processes import REPO, environment
+from dario.testing.processes import REPO, environment
 
 BIN = pathlib.Path(sys.executable).parent
 PROGRAMS = ("credential_service", "pool_service", "frontend")

@@ -1,7 +1,7 @@
 """dario's added latency, throughput and memory against calling the same scripted upstream directly, and against
 LiteLLM's proxy in front of that same upstream, all in one run.
 
-    .venv/bin/python bench/bench.py [--requests 1000] [--seconds 20] [--delay-ms 20] [--litellm/--no-litellm]
+    .venv/bin/python -m bench [--requests 1000] [--seconds 20] [--delay-ms 20] [--litellm/--no-litellm]
 
 Starts the scripted upstream (bench/upstream.py: its own process, a fixed delay before answering), the three
 dario processes in a temporary DARIO_HOME and LiteLLM's proxy (`litellm[proxy]`, installed on first use into
@@ -30,13 +30,10 @@ import tempfile
 import time
 import urllib.request
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from bench import litellm_setup, report  # noqa: E402
-from bench.load import Memory, Run, load, pids_with_environment, process_tree, sampled_memory  # noqa: E402
-from tests.support.processes import environment, running_module, stop_process  # noqa: E402
-from tests.support.supervised import free_port  # noqa: E402
+from bench import litellm_setup, report
+from bench.load import Memory, Run, load, pids_with_environment, process_tree, sampled_memory
+from dario.testing.processes import REPO, environment, running_module, stop_process
+from dario.testing.supervised import free_port
 
 
 @contextlib.contextmanager
@@ -191,7 +188,8 @@ def concurrency_list(text: str) -> list[int]:
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000, help="requests per run (a third, at least 50, at c=1)")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per run")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream delay before answering")

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.support.processes import REPO
+from dario.testing.processes import REPO
 
 
 def test_committed_stubs_match_the_proto_files() -> None:

@@ -12,6 +12,7 @@ from supervisor.options import ClientOptions, ServerOptions
 
 from dario.cli.supervisor_config import render, template_text, write_config
 from dario.settings import Paths
+from dario.testing.processes import REPO
 
 
 def parsed(config: pathlib.Path, environ: dict[str, str]) -> tuple[ServerOptions, ClientOptions]:
@@ -52,7 +53,7 @@ def test_the_written_config_parses_with_no_environment_at_all(tmp_path: pathlib.
 
 
 def test_the_template_is_the_checkouts_config_and_unsafe_homes_are_refused(tmp_path: pathlib.Path) -> None:
-    assert template_text() == (pathlib.Path(__file__).parents[2] / "deploy" / "dario.conf").read_text()
+    assert template_text() == (REPO / "deploy" / "dario.conf").read_text()
     for unsafe in ('it"s', "100%", "back\\slash"):
         with pytest.raises(ValueError, match="quote, backslash, %"):
             render(template_text(), Paths(tmp_path / unsafe))

@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestServer
 
 from dario.enums import BACKEND_KINDS
 from dario.settings import Settings, load_settings
+from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.app import init
 from frontend.serving import FrontendRunner
 from frontend.state import STATE
-from tests.support.processes import running_module
 
 
 @dataclass
@@ -96,3 +96,20 @@ async def wait_routable(session: aiohttp.ClientSession, base: str) -> None:
             pass
         await asyncio.sleep(0.05)
     raise TimeoutError("frontend never became routable")
+
+
+def write_limits(home: pathlib.Path, **limits: object) -> None:
+    """Writes config.toml's [limits] in a DARIO_HOME (before the services start, which read it)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lines = "".join(f"{name} = {value!r}\n" for name, value in limits.items())
+    (home / "config.toml").write_text(f"[limits]\n{lines}")
+
+
+@contextlib.contextmanager
+def both_kinds(home: pathlib.Path, base_url: str, openai_key: str, anthropic_key: str) -> Iterator[Services]:
+    """The services with two backends on one scripted upstream: "gpt-up" (openai, for gpt-* models) and
+    "claude-up" (anthropic, for claude-* models), so each client API reaches it natively and translated."""
+    with running_services(home) as services:
+        services.add_backend("gpt-up", base_url, openai_key, kind="openai")
+        services.add_backend("claude-up", base_url, anthropic_key, kind="anthropic")
+        yield services

@@ -5,17 +5,12 @@ or never ending. None is ever held whole in memory (but a bomb's compressed form
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import pathlib
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
-
-from tests.support.stack import Services, running_services
 
 BLOCK = 1024 * 1024
 
@@ -115,23 +110,6 @@ async def _pause(request: web.Request, seconds: float) -> None:
             raise ConnectionResetError("the reader left")
         await asyncio.sleep(min(0.05, seconds))
         seconds = deadline - asyncio.get_running_loop().time()
-
-
-def write_limits(home: pathlib.Path, **limits: object) -> None:
-    """Writes config.toml's [limits] in a DARIO_HOME (before the services start, which read it)."""
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lines = "".join(f"{name} = {value!r}\n" for name, value in limits.items())
-    (home / "config.toml").write_text(f"[limits]\n{lines}")
-
-
-@contextlib.contextmanager
-def both_kinds(home: pathlib.Path, base_url: str, openai_key: str, anthropic_key: str) -> Iterator[Services]:
-    """The services with two backends on one scripted upstream: "gpt-up" (openai, for gpt-* models) and
-    "claude-up" (anthropic, for claude-* models), so each client API reaches it natively and translated."""
-    with running_services(home) as services:
-        services.add_backend("gpt-up", base_url, openai_key, kind="openai")
-        services.add_backend("claude-up", base_url, anthropic_key, kind="anthropic")
-        yield services
 
 
 def request_body(path: str, model: str, stream: bool = False) -> dict:

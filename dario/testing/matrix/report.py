@@ -10,9 +10,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from matrix.clients import DRIVERS, NAMES, Case, missing
-from matrix.stack import Matrix
-from matrix.upstream import Recorded
+from dario.testing.matrix.clients import DRIVERS, NAMES, Case, missing
+from dario.testing.matrix.stack import Matrix
+from dario.testing.matrix.upstream import Recorded
 
 API_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
 # Headers every HTTP client sends; the rest are what makes a client recognisable.

@@ -1,8 +1,10 @@
 """Runs every client of the matrix it can against dario and writes the measured table into docs/clients.md.
 
-    .venv/bin/python matrix/run.py --install          # once: clients into matrix/.venvs and matrix/node_modules
-    .venv/bin/python matrix/run.py                    # every case; rewrites the measured part of docs/clients.md
-    .venv/bin/python matrix/run.py --only codex llm   # some cases (by id or client); docs untouched unless --doc
+    .venv/bin/python -m matrix --install          # once: clients into matrix/.venvs and matrix/node_modules
+    .venv/bin/python -m matrix                    # every case; rewrites the measured part of docs/clients.md
+    .venv/bin/python -m matrix --only codex llm   # some cases (by id or client); docs untouched unless --doc
+
+Run it from the checkout's root (as `python -m`, so `matrix` is importable from there).
 
 Everything listens on 127.0.0.1; each client run is bounded (--timeout) and every process is stopped at the end.
 Captures (what each client sent, what dario answered, what reached the upstream) land in matrix/runs/STAMP/.
@@ -17,13 +19,11 @@ import pathlib
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from matrix import clients, markdown  # noqa: E402
-from matrix.report import Outcome, run_case  # noqa: E402
-from matrix.stack import matrix_stack  # noqa: E402
+from dario.testing.matrix import clients
+from dario.testing.matrix.report import Outcome, run_case
+from dario.testing.matrix.stack import matrix_stack
+from dario.testing.processes import REPO
+from matrix import markdown
 
 TEMPLATE = "# Real clients through dario\n"
 
@@ -61,7 +61,7 @@ def save(outcomes: list[Outcome], workdir: pathlib.Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m matrix", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", default=[], metavar="CASE", help="case ids or client names")
     parser.add_argument("--install", nargs="*", metavar="CLIENT",
                         help="install these clients (all when none is named) and exit")
@@ -74,7 +74,7 @@ def main() -> None:
         clients.install(arguments.install or ["agents-sdk", "llm", "aider", "claude-code", "codex"])
         return
     if not (pathlib.Path(sys.executable).parent / "supervisord").exists():
-        raise SystemExit("run this with dario's virtual environment: .venv/bin/python matrix/run.py")
+        raise SystemExit("run this with dario's virtual environment: .venv/bin/python -m matrix")
     cases = select(arguments.only)
     workdir = (arguments.workdir or REPO / "matrix" / "runs" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

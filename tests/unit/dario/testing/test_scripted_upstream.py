@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pathlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -16,10 +15,10 @@ import httpx2
 import openai
 import pytest
 
-from tests.support.scripted_upstream import Script, ScriptedUpstream, threaded
+from dario.testing.processes import REPO
+from dario.testing.scripted_upstream import Script, ScriptedUpstream, threaded
 
 UNICODE = "héllo wörld ☃ 🚀"
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -252,7 +251,7 @@ def test_threaded_upstream_serves_the_sync_sdk() -> None:
 
 async def test_runs_alone_until_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.scripted_upstream", "--port", "0", "--delay-ms", "5",
+        sys.executable, "-m", "dario.testing.scripted_upstream", "--port", "0", "--delay-ms", "5",
         cwd=REPO, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     try:
