@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
-from dario.settings import Paths
+from dario.config import Paths
 from dario.v1 import credentials_pb2, pool_pb2
 
 

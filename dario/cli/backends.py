@@ -15,8 +15,8 @@ from rich.table import Table
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
 from dario.cli.routes_command import read_routing, rules_using
+from dario.config import Paths
 from dario.presets import KINDS, PRESETS, preset_base_url, speaks
-from dario.settings import Paths
 from dario.v1 import credentials_pb2
 
 PROBE_CALL_TIMEOUT_SECONDS = 60.0  # credential_service gives each probe request 8 s; an add may make three

@@ -16,8 +16,8 @@ from dario.cli.client import AdminClient, CliError
 from dario.cli.login import add_login_arguments, login
 from dario.cli.output import add_json_option, console
 from dario.cli.routes_command import routes
+from dario.config import ConfigError, Environment, Paths, load_config
 from dario.presets import KINDS
-from dario.settings import ConfigError, load_settings
 from dario.v1 import pool_pb2
 
 
@@ -95,11 +95,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    environment = Environment.read()
     try:
-        settings = load_settings()
+        # Only the commands that need config.toml read it: a broken file names its line there, and never keeps
+        # `logs` or `backend remove` from working.
         if getattr(arguments, "with_settings", None):
-            return arguments.with_settings(settings, arguments)
-        return arguments.handler(settings.paths, arguments)
+            return arguments.with_settings(load_config(environment), arguments)
+        return arguments.handler(Paths(environment.home), arguments)
     except (CliError, ConfigError) as error:
         print(f"dario: {error}", file=sys.stderr)
         return 1

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from rich.table import Table
 
 from dario.catalog import catalog_from_proto
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import console, print_json
-from dario.routes import RoutingConfig, parse_routing
+from dario.config import ConfigError, Environment, Paths, RoutingConfig, parse_config
 from dario.routing import NoRoute, route
-from dario.settings import ConfigError, Paths
 from dario.v1 import credentials_pb2
 
 SAMPLE_MODELS = ("claude-sonnet-5-5", "gpt-4o-mini", "o3-mini")
@@ -22,7 +20,7 @@ def read_routing(paths: Paths) -> RoutingConfig:
     """config.toml's routing as the frontend would take it; CliError naming the line when it is broken."""
     text = paths.config.read_text(encoding="utf-8") if paths.config.exists() else ""
     try:
-        return parse_routing(text, os.environ.get("DARIO_DEFAULT_BACKEND", ""))
+        return parse_config(text, Environment.read(), paths).routing
     except ConfigError as error:
         raise CliError(f"{error} (the frontend keeps the last good rules until this is fixed)") from None
 

@@ -23,8 +23,8 @@ from dario.config.sections import AccountDeclaration, BackendDeclaration
 from dario.names import check_base_url, check_name
 from dario.presets import KINDS, PRESETS, preset_base_url
 
-BACKEND_KEYS = {"preset", "kind", "base_url", "resource", "key_env", "account", "accounts"}
-ACCOUNT_KEYS = {"name", "key_env"}
+BACKEND_KEYS = frozenset({"preset", "kind", "base_url", "resource", "key_env", "account", "accounts"})
+ACCOUNT_KEYS = frozenset({"name", "key_env"})
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

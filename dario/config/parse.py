@@ -27,7 +27,7 @@ from dario.config.sections import (
 )
 
 SECTIONS = ("server", "limits", "translation", "credentials", "pools", "analytics")  # tables of settings
-TOP_KEYS = {*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend"}
+TOP_KEYS = frozenset({*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend"})
 T = TypeVar("T")
 
 

@@ -10,7 +10,7 @@ from dario.config.errors import ConfigError, line_of
 from dario.config.sections import DEFAULT_ALIASES, RoutingConfig, Rule
 from dario.names import check_name
 
-RULE_KEYS = {"match", "backend", "model", "fallbacks"}
+RULE_KEYS = frozenset({"match", "backend", "model", "fallbacks"})
 
 
 def _rule(entry: object, index: int, text: str) -> Rule:
