@@ -96,8 +96,9 @@ def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expec
     its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
     try:
-        die_with_parent(process)
-        config = load_config(Environment.read())
+        environment = Environment.read()  # the one read of the process environment
+        die_with_parent(process, environment.variables)
+        config = load_config(environment)
         config.paths.ensure()
         with hold_instance_lock(config.paths.run_dir, process):
             asyncio.run(serve(config))

@@ -21,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port to bind (default 3456, or DARIO_PORT)")
     arguments = parser.parse_args(argv)
     try:
-        die_with_parent("frontend")
-        config = load_config(Environment.read())
+        environment = Environment.read()  # the one read of the process environment
+        die_with_parent("frontend", environment.variables)
+        config = load_config(environment)
     except (ConfigError, InstanceError) as error:
         print(f"dario frontend: {error}", file=sys.stderr)
         return 2

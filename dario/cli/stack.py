@@ -42,7 +42,7 @@ def _with_port(config: Config, arguments: argparse.Namespace) -> Config:
 
 def _environment(config: Config, arguments: argparse.Namespace) -> dict[str, str]:
     """supervisord's (and so the services') environment: this shell's, with the home and port resolved."""
-    environment = dict(os.environ, DARIO_HOME=str(config.paths.home))
+    environment = dict(config.environment.variables, DARIO_HOME=str(config.paths.home))
     if getattr(arguments, "port", None):
         environment["DARIO_PORT"] = str(arguments.port)
     if getattr(arguments, "model", None):
@@ -189,8 +189,7 @@ def stop(paths: Paths, timeout: float = DOWN_TIMEOUT_SECONDS) -> list[int]:
     return left
 
 
-def down(config: Config, arguments: argparse.Namespace) -> int:
-    paths = config.paths
+def down(paths: Paths, arguments: argparse.Namespace) -> int:
     supervisor = Supervisor(paths)
     pid = supervisor.pid() or pid_from_file(supervisor.pidfile)
     if not supervisor.running() and not alive(pid):
@@ -205,7 +204,7 @@ def down(config: Config, arguments: argparse.Namespace) -> int:
 
 
 def restart(config: Config, arguments: argparse.Namespace) -> int:
-    code = down(config, argparse.Namespace(timeout=DOWN_TIMEOUT_SECONDS))
+    code = down(config.paths, argparse.Namespace(timeout=DOWN_TIMEOUT_SECONDS))
     return code or up(config, arguments)
 
 
@@ -229,18 +228,18 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
                                                 "frontend, and waits until the frontend answers. " + PORT_HELP)
     up_parser.add_argument("--port", type=int, help="port of the frontend (default DARIO_PORT, [server] port, 3456)")
     up_parser.add_argument("--timeout", type=float, default=UP_TIMEOUT_SECONDS, help="seconds to wait (default 60)")
-    up_parser.set_defaults(with_settings=up)
+    up_parser.set_defaults(with_config=up)
     down_parser = commands.add_parser("down", help="stop the stack; returns once every process is gone")
     down_parser.add_argument("--timeout", type=float, default=DOWN_TIMEOUT_SECONDS,
                              help=f"seconds to wait (default {DOWN_TIMEOUT_SECONDS:.0f})")
-    down_parser.set_defaults(with_settings=down)
+    down_parser.set_defaults(handler=down)  # config.toml unread: a broken one must not keep dario up
     restart_parser = commands.add_parser("restart", help="down, then up (picks up [server] and environment changes)",
                                          description=PORT_HELP)
     restart_parser.add_argument("--port", type=int, help="port of the frontend")
     restart_parser.add_argument("--timeout", type=float, default=UP_TIMEOUT_SECONDS, help="seconds to wait")
-    restart_parser.set_defaults(with_settings=restart)
+    restart_parser.set_defaults(with_config=restart)
     proxy_parser = commands.add_parser("proxy", help="run the whole stack in the foreground (Ctrl-C stops it)",
                                        description=PORT_HELP)
     proxy_parser.add_argument("--model", help="force this model for every request")
     proxy_parser.add_argument("--port", type=int, help="port of the frontend (default 3456)")
-    proxy_parser.set_defaults(with_settings=proxy)
+    proxy_parser.set_defaults(with_config=proxy)

@@ -134,6 +134,17 @@ def test_routes_shows_rules_and_where_models_go(stack: Services) -> None:
         stack.config.paths.config.unlink()
 
 
+def test_a_broken_config_toml_stops_up_naming_its_line_but_never_down(tmp_path: pathlib.Path) -> None:
+    home = tmp_path / "broken-home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text('[server]\nport = 3457\n\n[[routes]]\nmatch = "a-*"\nbackend = 5\n')
+    started = dario(home, "up", "--timeout", "5")
+    assert started.returncode == 1 and "config.toml line 4: routes[0].backend" in started.stderr
+    assert not (home / "run" / "supervisord.pid").exists()  # refused before anything started
+    stopped = dario(home, "down")
+    assert stopped.returncode == 0 and "not running" in stopped.stdout
+
+
 def test_version_prints_the_package_version() -> None:
     result = subprocess.run([sys.executable, "-m", "dario.cli.main", "--version"], capture_output=True, text=True,
                             timeout=60, cwd=REPO)
