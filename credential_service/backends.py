@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from credential_service import config_backends, probe
@@ -29,12 +29,11 @@ from credential_service.vault import (
     auth_header,
     validate_credential,
 )
+from dario.config import Config, ConfigWatcher
 from dario.names import check_base_url
 from dario.presets import KINDS
-from dario.settings import ConfigError, Settings, file_signature, read_config_file
 
 log = logging.getLogger(__name__)
-CONFIG_POLL_SECONDS = 1.0  # config.toml is re-read this soon after it changes (as the frontend's routing is)
 VAULT = "vault"  # where a backend added with the CLI is defined (config_backends.SOURCE for the others)
 
 
@@ -69,38 +68,27 @@ class Login:
 class Backends:
     """The vault and config.toml's backends as one catalog, with a generation that grows at every change."""
 
-    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, vault: Vault, config: Config, stopping: asyncio.Event | None = None) -> None:
         self.vault = vault
-        self.settings = settings
-        self.environ = dict(environ or {})  # where config.toml's key_env variables are looked up
-        self.config = config_backends.ConfigBackends()
+        self.config = config  # as read at start: of config.toml, only [backends] apply while running (watcher)
+        self.config_backends = config_backends.ConfigBackends()
         self.config_error = ""  # why config.toml's [backends] are not (all) in force, if they are not
-        self._config_signature: tuple[float, int] | None = None
         self.generation = 1
         self.stopping = stopping or asyncio.Event()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._stop_watcher: asyncio.Task | None = None
         self.watchers = 0  # open change streams; back to 0 once clients go away
-        self.refresher = Refresher(vault, settings, self._lock, self._announce)
-        self.reload_config()
+        self.refresher = Refresher(vault, config, self._lock, self._announce)
+        self.watcher = ConfigWatcher(config, "the backends config.toml declared before stay in force",
+                                     self._config_changed)
+        self.apply_config_backends(config)
 
-    def reload_config(self) -> bool:
-        """Re-reads config.toml's [backends] when the file changed; True when the catalog changed. A bad file
-        keeps the previous ones in force (logged, as the frontend does for routes)."""
-        path = self.settings.paths.config
-        signature = file_signature(path)
-        if signature == self._config_signature:
-            return False
-        self._config_signature = signature
-        try:
-            parsed = config_backends.parse(read_config_file(path), self.environ,
-                                           config_backends.revisions_of(self.config))
-        except (ConfigError, OSError) as error:
-            self.config_error = str(error)
-            log.error("%s; the backends config.toml declared before stay in force", error)
-            return False
+    def apply_config_backends(self, config: Config) -> bool:
+        """Takes config.toml's [backends], their keys looked up in the environment; True when the catalog changed.
+        A file that does not parse never gets here: the watcher keeps the previous ones in force."""
+        parsed = config_backends.resolve(config.backends, config.environment.variables,
+                                         config_backends.revisions_of(self.config_backends))
         stored = {backend.name for backend in self.vault.backends()}
         clashes = sorted(backend.name for backend in parsed.backends if backend.name in stored)
         self.config_error = (f"backend(s) {', '.join(clashes)} of config.toml are also in the vault and are "
@@ -112,19 +100,16 @@ class Backends:
         for backend, credential in sorted(parsed.missing):
             log.warning("config.toml: backend %s, account %s: environment variable %s is not set", backend,
                         credential, parsed.key_envs[(backend, credential)])
-        changed = parsed.backends != self.config.backends or parsed.missing != self.config.missing
-        self.config = parsed
+        changed = parsed.backends != self.config_backends.backends or parsed.missing != self.config_backends.missing
+        self.config_backends = parsed
         if changed:
             log.info("config.toml declares %d backend(s)", len(parsed.backends))
         return changed
 
-    async def run_config_watch(self) -> None:
-        """Polls config.toml until stopping; a change of its [backends] is pushed like any vault change."""
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), CONFIG_POLL_SECONDS)
-            if not self.stopping.is_set() and self.reload_config():
-                await self._announce()
+    async def _config_changed(self, config: Config) -> None:
+        """A change of config.toml's [backends] is pushed like any vault change."""
+        if self.apply_config_backends(config):
+            await self._announce()
 
     async def run_refresher(self) -> None:
         """The refresh scheduler, until stopping (started by __main__ once the loop runs)."""
@@ -135,7 +120,7 @@ class Backends:
 
     def all(self) -> list[StoredBackend]:
         """The vault's backends, then config.toml's."""
-        return [*self.vault.backends(), *self.config.backends]
+        return [*self.vault.backends(), *self.config_backends.backends]
 
     def find(self, name: str) -> StoredBackend:
         backend = next((backend for backend in self.all() if backend.name == name), None)
@@ -145,20 +130,20 @@ class Backends:
 
     def source(self, backend: StoredBackend) -> str:
         """Where the backend is defined: the vault, or config.toml."""
-        return config_backends.SOURCE if self.config.find(backend.name) is backend else VAULT
+        return config_backends.SOURCE if self.config_backends.find(backend.name) is backend else VAULT
 
     def standing(self, backend: StoredBackend, credential: Credential) -> Standing:
-        if self.config.find(backend.name) is not backend:
+        if self.config_backends.find(backend.name) is not backend:
             return Standing(*self.refresher.status(backend.name, credential))
         key = (backend.name, credential.name)
-        variable = self.config.key_envs.get(key, "")
-        if key in self.config.missing:
+        variable = self.config_backends.key_envs.get(key, "")
+        if key in self.config_backends.missing:
             return Standing(config_backends.MISSING_KEY, f"environment variable {variable} is not set where dario "
                                                          "was started: export it, then `dario restart`", variable)
         return Standing(key_env=variable)
 
     def _refuse_declared(self, name: str, what: str) -> None:
-        if self.config.find(name) is not None:
+        if self.config_backends.find(name) is not None:
             raise Refused(f"backend {name!r} is declared in config.toml ([backends.{name}]): {what}")
 
     async def add_backend(self, name: str, kind: str, base_url: str, credential_name: str = "", api_key: str = "",
@@ -236,7 +221,7 @@ class Backends:
         validate_credential(draft)
         try:
             answer = await exchange_code(self.refresher.session(), draft, login.code, login.code_verifier,
-                                         login.redirect_uri, self.settings.token_timeout)
+                                         login.redirect_uri, self.config.credentials.token_timeout_seconds)
         except TokenError as error:
             raise Refused(f"the login was refused: {error}") from None
         if not answer.refresh_token:
@@ -294,13 +279,13 @@ class Backends:
 
     def grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
         """The header to send for one credential, and until when."""
-        if self.config.find(backend.name) is backend:  # a key from the environment: in memory only
+        if self.config_backends.find(backend.name) is backend:  # a key from the environment: in memory only
             return LeaseGrant(*auth_header(backend.kind, credential.secret), time.time() + API_KEY_LEASE_SECONDS,
                               credential.revision)
         return self.vault.lease(backend.name, credential.name)
 
     def lease(self, backend_name: str, credential_name: str) -> tuple[LeaseGrant, Credential]:
-        backend = self.config.find(backend_name) or self.vault.backend(backend_name)
+        backend = self.config_backends.find(backend_name) or self.vault.backend(backend_name)
         credential = next((c for c in backend.credentials if c.name == credential_name), None)
         if credential is None:
             raise NotFound(f"backend {backend_name!r} has no credential named {credential_name!r}")
@@ -313,7 +298,7 @@ class Backends:
                 for backend in self.all()
                 for credential in backend.credentials
                 if credential.state != NEEDS_LOGIN and (credential.secret or not credential.refreshable)
-                and (backend.name, credential.name) not in self.config.missing]
+                and (backend.name, credential.name) not in self.config_backends.missing]
 
     async def _announce(self) -> None:
         async with self._changed:

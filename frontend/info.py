@@ -12,9 +12,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dario import __version__
 from dario.catalog import Backend
+from dario.config import RoutingConfig
 from dario.conversions import account_to_json, credential_status_to_json, report_to_json
 from dario.presets import speaks
-from dario.routes import RoutingConfig
 from dario.routing import NoRoute, route
 from dario.v1 import pool_pb2
 from frontend.errors import ApiError
@@ -115,9 +115,9 @@ async def models(request: web.Request) -> web.Response:
             if model_id not in seen:
                 seen.add(model_id)
                 data.append({"id": model_id, "object": "model", "created": 0, "owned_by": backend.name})
-    for model_id in _configured_models(state.routing.current):
+    for model_id in _configured_models(state.routing):
         try:
-            owner = route(model_id, catalog, state.routing.current).backend.name
+            owner = route(model_id, catalog, state.routing).backend.name
         except NoRoute:
             continue
         if model_id not in seen:

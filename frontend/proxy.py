@@ -58,9 +58,9 @@ def handler(dialect: Dialect):
 async def read_body(request: web.Request, state: State) -> bytes:
     """The whole request body, or 408 when the client sends it too slowly (slow-body clients hold a slot)."""
     try:
-        return await asyncio.wait_for(request.read(), state.settings.body_read_timeout)
+        return await asyncio.wait_for(request.read(), state.config.limits.body_read_seconds)
     except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {state.settings.body_read_timeout:.0f}s",
+        raise ApiError(408, f"the request body did not arrive within {state.config.limits.body_read_seconds:.0f}s",
                        code="request_timeout") from None
 
 
@@ -77,7 +77,7 @@ class Target:
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
     if not speaks(backend.kind, dialect.native_kind):
-        translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens, backend.kind)
+        translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind)
         return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
                       translation)
     if route_.model != parsed.model:
@@ -188,7 +188,7 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
         url = f"{url}?{request.rel_url.query_string}"
     call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
-                        state.settings.upstream_limits)
+                        state.config.limits.upstream)
     call.response = await call.post(url, target.payload, target.dialect)
     return call
 
@@ -199,7 +199,8 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
     exchange.rate_limit_headers = rate_limit_headers(answer.headers)
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
     scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
-    upstream = Upstream(answer, call.clock, state.settings.upstream_limits, scrubber, state.settings.upstream_timeout)
+    limits = state.config.limits
+    upstream = Upstream(answer, call.clock, limits.upstream, scrubber, limits.upstream_seconds)
     try:
         if target.translation is not None:
             return await respond(request, upstream, target.route.backend, exchange, target.translation)
@@ -212,7 +213,8 @@ def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
     if isinstance(error, DeadlineExpired):
         return ApiError(error.failure.status, error.failure.message, code=error.failure.error_type)
     if isinstance(error, TimeoutError):
-        return ApiError(504, f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
+        seconds = state.config.limits.upstream_seconds
+        return ApiError(504, f"backend {backend.name!r} did not answer within {seconds:.0f}s",
                         code="upstream_timeout")
     return ApiError(502, f"could not reach backend {backend.name!r} at {backend.base_url}: {error}",
                     code="upstream_unreachable")
@@ -224,7 +226,7 @@ def _error_type(status: int) -> str:
 
 def route_for(state: State, model: str) -> Route:
     try:
-        chosen = route(model, state.credentials.require_catalog(), state.routing.current)
+        chosen = route(model, state.credentials.require_catalog(), state.routing)
     except NoRoute as error:
         raise ApiError(404, str(error), param="model", code="model_not_found") from None
     if not chosen.backend.credentials:

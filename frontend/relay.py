@@ -19,7 +19,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from frontend.deadlines import CallClock, Failure, broken, read_timeout, too_large
 from frontend.errors import ApiError
 from frontend.exchange import Exchange

@@ -13,7 +13,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from dario import __version__
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from frontend.credentials_client import Lease
 from frontend.deadlines import CallClock, Failure
 from frontend.dialects import Dialect

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from dario.settings import Settings
+from dario.config import Config
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service import conversions
 from pool_service.analytics import AnalyticsStore
@@ -54,12 +54,12 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
     """Thin: each RPC calls the pool's queue, answers, availability or the analytics store, and converts."""
 
     def __init__(
-        self, store: AnalyticsStore, settings: Settings, stopping: asyncio.Event | None = None, pool: Pool | None = None
+        self, store: AnalyticsStore, config: Config, stopping: asyncio.Event | None = None, pool: Pool | None = None
     ) -> None:
         self.store = store
         self.stopping = stopping or asyncio.Event()
         self.pool = pool or Pool()
-        self.queue = Queue(self.pool, settings.queue_seconds, settings.queue_depth)
+        self.queue = Queue(self.pool, config.pools.queue_seconds, config.pools.queue_depth)
         self.availability = Availability(self.pool)
         self.answers = Answers(self.pool, self.queue, self.availability)
 

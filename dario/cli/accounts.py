@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from collections.abc import Mapping
 
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
+from dario.config import Paths
 from dario.enums import ACCOUNT_STATUSES, CREDENTIAL_KINDS, CREDENTIAL_STATES
-from dario.settings import Paths
 from dario.v1 import credentials_pb2, pool_pb2
 
 # Credential states that still serve (the pool may rest them), states with no token to serve with, and the pool
@@ -24,8 +24,10 @@ NO_TOKEN = (credentials_pb2.CREDENTIAL_STATE_NEEDS_LOGIN, credentials_pb2.CREDEN
 RESTING = (pool_pb2.ACCOUNT_STATUS_QUARANTINED, pool_pb2.ACCOUNT_STATUS_COOLDOWN, pool_pb2.ACCOUNT_STATUS_EXHAUSTED)
 
 
-def secret_from(arguments: argparse.Namespace, option: str, what: str, required: bool = True) -> str:
-    """A secret from `--OPTION-stdin` or `--OPTION-env VAR`: never from the command line itself."""
+def secret_from(arguments: argparse.Namespace, variables: Mapping[str, str], option: str, what: str,
+                required: bool = True) -> str:
+    """A secret from `--OPTION-stdin` or `--OPTION-env VAR` (looked up in variables, the environment): never from
+    the command line itself."""
     if getattr(arguments, f"{option}_stdin", False):
         value = sys.stdin.read().strip()
         if not value:
@@ -33,7 +35,7 @@ def secret_from(arguments: argparse.Namespace, option: str, what: str, required:
         return value
     variable = getattr(arguments, f"{option}_env", None)
     if variable:
-        value = os.environ.get(variable, "").strip()
+        value = variables.get(variable, "").strip()
         if not value:
             raise CliError(f"environment variable {variable} is not set or empty")
         return value
@@ -43,7 +45,7 @@ def secret_from(arguments: argparse.Namespace, option: str, what: str, required:
     return ""
 
 
-def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
+def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key, variables: Mapping[str, str]) -> int:
     stdin_users = [name for name in ("key_stdin", "refresh_token_stdin", "client_secret_stdin")
                    if getattr(arguments, name, False)]
     if len(stdin_users) > 1:
@@ -57,10 +59,10 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
                         else credentials_pb2.CREDENTIAL_KIND_CLIENT_CREDENTIALS)
         request.oauth.token_url, request.oauth.client_id = arguments.token_url, arguments.client_id
         request.oauth.scope = arguments.scope
-        request.oauth.client_secret = secret_from(arguments, "client_secret", "client secret",
+        request.oauth.client_secret = secret_from(arguments, variables, "client_secret", "client secret",
                                                   required=arguments.client_credentials)
         if arguments.oauth:
-            request.oauth.refresh_token = secret_from(arguments, "refresh_token", "refresh token")
+            request.oauth.refresh_token = secret_from(arguments, variables, "refresh_token", "refresh token")
     else:
         request.kind, request.api_key = credentials_pb2.CREDENTIAL_KIND_API_KEY, read_key(arguments)
     with AdminClient(paths) as client:

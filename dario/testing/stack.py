@@ -13,8 +13,8 @@ import grpc
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from dario.config import Config, Environment, load_config
 from dario.enums import BACKEND_KINDS
-from dario.settings import Settings, load_settings
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.app import init
@@ -25,11 +25,11 @@ from frontend.state import STATE
 @dataclass
 class Services:
     home: pathlib.Path
-    settings: Settings
+    config: Config
 
     def add_backend(self, name: str, base_url: str, api_key: str = "", kind: str = "openai",
                     credential: str = "default") -> None:
-        with grpc.insecure_channel(f"unix:{self.settings.paths.credential_socket}") as channel:
+        with grpc.insecure_channel(f"unix:{self.config.paths.credential_socket}") as channel:
             credentials_pb2_grpc.CredentialsStub(channel).AddBackend(
                 credentials_pb2.AddBackendRequest(
                     name=name, kind=BACKEND_KINDS.value(kind), base_url=base_url, api_key=api_key,
@@ -39,15 +39,25 @@ class Services:
             )
 
 
+def with_server(config: Config, **changes: object) -> Config:
+    """config with [server] values changed, as config.toml or the environment would change them."""
+    return replace(config, server=replace(config.server, **changes))
+
+
+def with_limits(config: Config, **changes: object) -> Config:
+    """config with [limits] values changed."""
+    return replace(config, limits=replace(config.limits, **changes))
+
+
 @contextlib.contextmanager
-def running_services(home: pathlib.Path, **settings_overrides: object) -> Iterator[Services]:
+def running_services(home: pathlib.Path) -> Iterator[Services]:
     """Starts credential_service and pool_service for real and yields once both answer health checks."""
-    settings = replace(load_settings({"DARIO_HOME": str(home)}), **settings_overrides)
-    settings.paths.ensure()
-    with running_module("credential_service", home, settings.paths.credential_socket), running_module(
-        "pool_service", home, settings.paths.pool_socket
+    config = load_config(Environment.read({"DARIO_HOME": str(home)}))
+    config.paths.ensure()
+    with running_module("credential_service", home, config.paths.credential_socket), running_module(
+        "pool_service", home, config.paths.pool_socket
     ):
-        yield Services(home, settings)
+        yield Services(home, config)
 
 
 class FrontendTestServer(TestServer):
@@ -62,9 +72,9 @@ class FrontendTestServer(TestServer):
 
 
 @contextlib.asynccontextmanager
-async def running_frontend(settings: Settings) -> AsyncIterator[TestServer]:
+async def running_frontend(config: Config) -> AsyncIterator[TestServer]:
     """The real aiohttp app on a free 127.0.0.1 port, with handler cancellation as in production."""
-    server = FrontendTestServer(init(settings), header_timeout=settings.header_read_timeout)
+    server = FrontendTestServer(init(config), header_timeout=config.limits.header_seconds)
     await server.start_server()
     try:
         yield server

@@ -18,8 +18,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from credential_service.backends import Backends
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
+from dario.config import Config, Paths
 from dario.enums import BACKEND_KINDS
-from dario.settings import Paths, Settings
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
@@ -169,7 +169,7 @@ def test_every_watcher_gets_a_snapshot_at_once_and_one_after_each_change(
 
 
 async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path) -> None:
-    backends = Backends(Vault(tmp_path / "vault.json"), Settings(paths=Paths(tmp_path)))
+    backends = Backends(Vault(tmp_path / "vault.json"), Config(paths=Paths(tmp_path)))
     servicer = CredentialsServicer(backends)
     server = grpc.aio.server()
     credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)

@@ -30,7 +30,7 @@ def anthropic_services(tmp_path_factory: pytest.TempPathFactory, upstream: Scrip
 @pytest.fixture
 async def frontend(anthropic_services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.scripts.clear()
-    async with running_frontend(anthropic_services.settings) as server:
+    async with running_frontend(anthropic_services.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

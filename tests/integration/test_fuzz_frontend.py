@@ -62,7 +62,7 @@ def fuzz_services(tmp_path_factory: pytest.TempPathFactory, tolerant_upstream: S
 
 @pytest.fixture
 async def frontend(fuzz_services: Services) -> AsyncIterator[TestServer]:
-    async with running_frontend(fuzz_services.settings) as server:
+    async with running_frontend(fuzz_services.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

@@ -57,14 +57,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) 
                  upstream_total_seconds=TOTAL)
     with both_kinds(home, upstream.base_url, "test-key-openai-deadline-0123456789",
                     "test-key-anthropic-deadline-0123") as started:
-        assert started.settings.upstream_limits.stall_seconds == STALL
+        assert started.config.limits.upstream.stall_seconds == STALL
         yield started
 
 
 @pytest.fixture
 async def frontend(stack: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(stack.settings) as server:
+    async with running_frontend(stack.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

@@ -39,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) 
 @pytest.fixture
 async def frontend(stack: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(stack.settings) as server:
+    async with running_frontend(stack.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

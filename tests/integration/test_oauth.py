@@ -84,7 +84,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, guarded: ScriptedUpstream
     home.mkdir(mode=0o700, parents=True)
     (home / "config.toml").write_text(CONFIG)
     with running_services(home) as started:
-        with grpc.insecure_channel(f"unix:{started.settings.paths.credential_socket}") as channel:
+        with grpc.insecure_channel(f"unix:{started.config.paths.credential_socket}") as channel:
             stub = credentials_pb2_grpc.CredentialsStub(channel)
             for name in BACKENDS:
                 stub.AddBackend(credentials_pb2.AddBackendRequest(
@@ -95,7 +95,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, guarded: ScriptedUpstream
 
 @pytest.fixture
 async def frontend(services: Services, guarded: ScriptedUpstream) -> AsyncIterator[TestServer]:
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, len(BACKENDS))
         yield server
 
@@ -113,7 +113,7 @@ def one_test_one_login(services: Services) -> Iterator[None]:
 
 
 def stub(services: Services) -> tuple[grpc.Channel, credentials_pb2_grpc.CredentialsStub]:
-    channel = grpc.insecure_channel(f"unix:{services.settings.paths.credential_socket}")
+    channel = grpc.insecure_channel(f"unix:{services.config.paths.credential_socket}")
     return channel, credentials_pb2_grpc.CredentialsStub(channel)
 
 

@@ -80,7 +80,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, limited: ScriptedUpstream
 
 @pytest.fixture
 async def frontend(services: Services) -> AsyncIterator[TestServer]:
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 4)
         yield server
 

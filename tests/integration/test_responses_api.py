@@ -51,7 +51,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstrea
 @pytest.fixture
 async def frontend(services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 3)
         yield server
 

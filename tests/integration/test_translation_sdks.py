@@ -39,7 +39,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) -
 @pytest.fixture
 async def frontend(both: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.scripts.clear()
-    async with running_frontend(both.settings) as server:
+    async with running_frontend(both.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

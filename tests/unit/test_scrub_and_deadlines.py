@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from dario.testing.splitting import split_at
 from frontend.deadlines import CallClock
 from frontend.scrub import MASK, Scrubber, token_of

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from credential_service.refresher import Refresher, TokenError, refresh_form, token_request
 from credential_service.vault import AlreadyExists, Credential, Invalid, Vault
-from dario.settings import Paths, Settings
+from dario.config import Config, CredentialsConfig, Paths
 
 REFRESH = "rt-unit-0123456789abcdef"
 
@@ -131,8 +131,8 @@ def test_the_refresh_form_of_each_kind() -> None:
 
 
 def test_tokens_are_due_ahead_of_expiry_by_the_setting_or_half_their_lifetime(tmp_path: pathlib.Path) -> None:
-    settings = Settings(paths=Paths(tmp_path), refresh_ahead=300)
-    refresher = Refresher(Vault(tmp_path / "vault.json"), settings, None, None)
+    config = Config(paths=Paths(tmp_path), credentials=CredentialsConfig(refresh_ahead_seconds=300))
+    refresher = Refresher(Vault(tmp_path / "vault.json"), config, None, None)
     hour = Credential("a", "at", kind="oauth", expires_at=10_000.0, last_refresh=6_400.0)
     assert refresher.due_at(hour) == 9_700.0
     short = Credential("a", "at", kind="oauth", expires_at=10_000.0, last_refresh=9_940.0)  # lives 60 s

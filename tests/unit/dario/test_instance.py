@@ -77,9 +77,9 @@ print(child.pid, flush=True)
 sys.stdin.read()
 """
 CHILD = """
-import sys, time
+import os, sys, time
 from dario.instance import die_with_parent
-die_with_parent("test")
+die_with_parent("test", os.environ)
 print("ready", flush=True)  # to the grandparent's stdout, which this child shares
 time.sleep(60)  # bounded: the parent-death signal ends it long before
 """
@@ -100,7 +100,7 @@ def test_a_service_gets_sigterm_when_its_parent_is_killed(tmp_path: pathlib.Path
 
 
 def test_a_service_whose_parent_died_before_start_refuses_to_run() -> None:
-    code = "from dario.instance import die_with_parent\ndie_with_parent('pool_service')"
+    code = "import os\nfrom dario.instance import die_with_parent\ndie_with_parent('pool_service', os.environ)"
     # deploy/run records supervisord's pid at fork time; a different parent now means that one has died.
     not_the_parent = str(os.getpid() + 1_000_000)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=REPO,

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dario.catalog import Backend, Catalog
-from dario.routes import parse_routing
+from dario.config import ConfigError, Environment, RoutingConfig, parse_config
 from dario.routing import NoRoute, route
-from dario.settings import ConfigError
+
+
+def routing_of(text: str, forced_model: str = "") -> RoutingConfig:
+    """The routing of a config.toml (the whole file is parsed, as every process does)."""
+    return parse_config(text, Environment(forced_model=forced_model)).routing
 
 
 def backend(name: str, kind: str = "openai") -> Backend:
@@ -50,12 +54,12 @@ backend = "openai"
     ],
 )
 def test_rules_apply_in_order_after_aliases(model: str, backend_name: str, upstream_model: str) -> None:
-    chosen = route(model, CATALOG, parse_routing(CONFIG))
+    chosen = route(model, CATALOG, routing_of(CONFIG))
     assert (chosen.backend.name, chosen.model) == (backend_name, upstream_model)
 
 
 def test_without_rules_the_defaults_and_default_aliases_apply() -> None:
-    routing = parse_routing('default_backend = "local"\n')
+    routing = routing_of('default_backend = "local"\n')
     assert route("opus", CATALOG, routing).model == "claude-opus-5-5"
     assert route("opus", CATALOG, routing).backend.name == "claude"
     assert route("gpt-4o", CATALOG, routing).backend.name == "openai"
@@ -63,13 +67,13 @@ def test_without_rules_the_defaults_and_default_aliases_apply() -> None:
 
 
 def test_forced_model_replaces_every_requested_model() -> None:
-    routing = parse_routing(CONFIG, forced_model="llama-3.3-70b")
+    routing = routing_of(CONFIG, forced_model="llama-3.3-70b")
     chosen = route("gpt-4o", CATALOG, routing)
     assert (chosen.backend.name, chosen.model) == ("groq", "llama-3.3-70b")
 
 
 def test_rule_naming_a_missing_backend_says_which_line() -> None:
-    routing = parse_routing('[[routes]]\nmatch = "x-*"\nbackend = "gone"\n')
+    routing = routing_of('[[routes]]\nmatch = "x-*"\nbackend = "gone"\n')
     with pytest.raises(NoRoute, match="line 1"):
         route("x-1", CATALOG, routing)
 
@@ -89,15 +93,15 @@ def test_rule_naming_a_missing_backend_says_which_line() -> None:
 )
 def test_bad_files_are_refused_naming_the_line(text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_routing(text)
+        routing_of(text)
     assert needle in str(caught.value)
 
 
 def test_a_rule_whose_backend_is_gone_still_tries_its_fallbacks_in_order() -> None:
-    routing = parse_routing('[[routes]]\nmatch = "claude-*"\nbackend = "removed"\n'
+    routing = routing_of('[[routes]]\nmatch = "claude-*"\nbackend = "removed"\n'
                             'fallbacks = ["also-removed", "groq:llama-3.3-70b", "openai"]\n')
     chosen = route("claude-sonnet-5-5", CATALOG, routing)
     assert (chosen.backend.name, chosen.model, chosen.rule_line) == ("groq", "llama-3.3-70b", 1)
     assert chosen.fallbacks == ("openai",)
     with pytest.raises(NoRoute, match="nor any of its fallbacks \\(gone\\)"):
-        route("claude-x", CATALOG, parse_routing('[[routes]]\nmatch = "*"\nbackend = "x"\nfallbacks = ["gone"]\n'))
+        route("claude-x", CATALOG, routing_of('[[routes]]\nmatch = "*"\nbackend = "x"\nfallbacks = ["gone"]\n'))

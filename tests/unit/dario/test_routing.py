@@ -3,7 +3,7 @@
 import pytest
 
 from dario.catalog import Backend, Catalog
-from dario.routes import RoutingConfig
+from dario.config import RoutingConfig
 from dario.routing import NoRoute, default_kind, route
 
 

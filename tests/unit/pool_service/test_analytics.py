@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import sqlite_utils
 
-from dario.settings import Paths, Settings
+from dario.config import Paths, parse_config
 from dario.v1 import pool_pb2
 from pool_service.analytics import COLUMNS, DAY, AnalyticsStore, open_database, prune
 from pool_service.conversions import row_from_outcome
@@ -212,10 +212,10 @@ def test_prune_deletes_exactly_the_rows_past_retention(tmp_path: pathlib.Path) -
     assert [row["request_id"] for row in rows(tmp_path / "analytics.db")] == ["aged-1"]
 
 
-def test_the_store_takes_retention_and_pricing_overrides_from_settings(tmp_path: pathlib.Path) -> None:
-    settings = Settings(paths=Paths(tmp_path), retention_days=30.0,
-                        extra={"pricing": {"house-model": {"input": 1.0, "output": 2.0}}})
-    store = AnalyticsStore.from_settings(settings)
+def test_the_store_takes_retention_and_pricing_overrides_from_the_config(tmp_path: pathlib.Path) -> None:
+    config = parse_config('[analytics]\nretention_days = 30\n\n[pricing."house-model"]\ninput = 1.0\noutput = 2.0\n',
+                          paths=Paths(tmp_path))
+    store = AnalyticsStore.from_config(config)
     try:
         assert store.path == tmp_path / "analytics.db" and store.retention_days == 30.0
         assert store.pricing.cost("house-model", 1_000_000, 0) == pytest.approx(1.0)

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from dario.settings import ConfigError
+from dario.config import ConfigError, parse_config
 from pool_service.pricing import Price, Pricing
 
 
@@ -125,6 +125,7 @@ def test_the_built_in_aliases_are_priced_as_the_models_they_name(shipped: Pricin
 
 
 def test_config_aliases_resolve_before_pricing() -> None:
-    pricing = Pricing.from_config({"aliases": {"cheap": "house-1"}, "pricing": {"house*": {"input": 2, "output": 4}}})
+    config = parse_config('[aliases]\ncheap = "house-1"\n\n[pricing."house*"]\ninput = 2\noutput = 4\n')
+    pricing = Pricing.from_config(config)
     assert pricing.cost("cheap", 1_000_000, 1_000_000) == pytest.approx(6.0)
     assert pricing.price("opus") is not None  # the built-in ones stay

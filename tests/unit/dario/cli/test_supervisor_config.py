@@ -11,7 +11,7 @@ import pytest
 from supervisor.options import ClientOptions, ServerOptions
 
 from dario.cli.supervisor_config import render, template_text, write_config
-from dario.settings import Paths
+from dario.config import Paths
 from dario.testing.processes import REPO
 
 
