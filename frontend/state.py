@@ -9,9 +9,9 @@ from aiohttp import web
 
 from dario.settings import Settings
 from frontend.config_watch import RoutingWatcher
-from frontend.credentials_client import CredentialsClient
 from frontend.metrics import Metrics
-from frontend.pool_client import PoolClient
+from frontend.services.credentials import CredentialsClient
+from frontend.services.pool import PoolClient
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontend.framing import EventFramer
+from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
+from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
 from frontend.translate.sse import MAX_LINE_BYTES, Event, SseParser
-from frontend.translate.stream_to_anthropic import ToAnthropicStream
-from frontend.translate.stream_to_openai import ToOpenAIStream
+from frontend.upstream.framing import EventFramer
 from frontend.usage import (
     Usage,
     anthropic_usage_from_body,

@@ -14,11 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frontend.errors import ApiError
-from frontend.requests import parse_chat_request, parse_count_tokens_request, parse_messages_request
+from frontend.request_parsing import parse_chat_request, parse_count_tokens_request, parse_messages_request
 from frontend.translate import TranslationError
-from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
-from frontend.translate.to_anthropic_request import to_anthropic_request
-from frontend.translate.to_openai_request import to_openai_request
+from frontend.translate.anthropic_answer_to_chat import (
+    error_to_anthropic,
+    error_to_openai,
+    to_anthropic_message,
+    to_openai_completion,
+)
+from frontend.translate.anthropic_to_chat import to_openai_request
+from frontend.translate.chat_to_anthropic import to_anthropic_request
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -7,7 +7,7 @@ import os
 import pathlib
 
 from dario.v1 import pool_pb2
-from frontend.journal import Journal
+from frontend.services.journal import Journal
 
 
 def data(index: int) -> bytes:

@@ -20,8 +20,8 @@ from dario.settings import Paths, Settings
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
 from frontend.exchange import Exchange
-from frontend.journal import Journal
-from frontend.reporter import OutcomeReporter
+from frontend.services.journal import Journal
+from frontend.services.reporter import OutcomeReporter
 from pool_service.analytics import AnalyticsStore
 from pool_service.servicer import PoolServicer
 

@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error, openai_error_body
-from frontend.requests import parse_chat_request
+from frontend.request_parsing import parse_chat_request
 
 
 @pytest.mark.parametrize(

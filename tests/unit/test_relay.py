@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
-from frontend.framing import HEAD_BYTES, TAIL_BYTES, EventFramer, Tail
-from frontend.relay import PassThrough
-from frontend.translate.responses_stream import AnthropicToResponsesStream, ChatToResponsesStream
+from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
+from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
+from frontend.translate.responses.chat_stream import AnthropicToResponsesStream, ChatToResponsesStream
 from frontend.translate.sse import SseParser
-from frontend.translate.stream_to_anthropic import ToAnthropicStream
-from frontend.translate.stream_to_openai import ToOpenAIStream
+from frontend.upstream.framing import HEAD_BYTES, TAIL_BYTES, EventFramer, Tail
+from frontend.upstream.relay import PassThrough
 from frontend.usage import openai_usage_from_body as usage_from_json_body
 from frontend.usage import openai_usage_from_stream
 from tests.support import anthropic_wire, openai_wire

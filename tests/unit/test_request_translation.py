@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from frontend.translate import TranslationError
-from frontend.translate.to_anthropic_request import to_anthropic_request
-from frontend.translate.to_openai_request import to_openai_request
+from frontend.translate.anthropic_to_chat import to_openai_request
+from frontend.translate.chat_to_anthropic import to_anthropic_request
 
 USER = {"role": "user", "content": "hi"}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from frontend.translate.responses import (
+from frontend.translate.anthropic_answer_to_chat import (
     anthropic_usage,
     error_to_anthropic,
     error_to_openai,

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dario.settings import UpstreamLimits
-from frontend.deadlines import CallClock
-from frontend.scrub import MASK, Scrubber, token_of
+from frontend.upstream.deadlines import CallClock
+from frontend.upstream.scrub import MASK, Scrubber, token_of
 from tests.support.splitting import split_at
 
 SECRET = "test-key-scrub-0123456789abcdef"

@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
+from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
 from frontend.translate.sse import SseParser
-from frontend.translate.stream_to_anthropic import ToAnthropicStream
-from frontend.translate.stream_to_openai import ToOpenAIStream
 from tests.support import anthropic_wire, openai_wire
 from tests.support.splitting import split_at
 

@@ -20,11 +20,11 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import UpstreamLimits
-from frontend.deadlines import CallClock, Failure, broken, read_timeout, too_large
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.framing import EventFramer, Tail, only_keepalives
-from frontend.scrub import Scrubber
+from frontend.upstream.deadlines import CallClock, Failure, broken, read_timeout, too_large
+from frontend.upstream.framing import EventFramer, Tail, only_keepalives
+from frontend.upstream.scrub import Scrubber
 from frontend.usage import Usage
 
 

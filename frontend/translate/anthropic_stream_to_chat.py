@@ -10,7 +10,7 @@ import json
 import time
 
 from frontend.translate import ParsedStream, lenient_object, lenient_text
-from frontend.translate.responses import OPENAI_ERRORS, finish_reason, openai_usage
+from frontend.translate.anthropic_answer_to_chat import OPENAI_ERRORS, finish_reason, openai_usage
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 

@@ -18,7 +18,7 @@ from dario.routing import NoRoute, route
 from dario.v1 import pool_pb2
 from frontend.errors import ApiError
 from frontend.metrics import scrape
-from frontend.pool_client import call_admin
+from frontend.services.pool import call_admin
 from frontend.state import STATE, State
 
 HEALTH_TIMEOUT_SECONDS = 0.5

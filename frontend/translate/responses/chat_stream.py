@@ -15,7 +15,9 @@ import re
 import time
 
 from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_objects, lenient_text
-from frontend.translate.responses_answer import (
+from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
+from frontend.translate.chat_stream_to_anthropic import MAX_ARGUMENT_BYTES
+from frontend.translate.responses.answer import (
     call_item,
     custom_input,
     incomplete_details,
@@ -25,10 +27,8 @@ from frontend.translate.responses_answer import (
     responses_usage,
     text_part,
 )
-from frontend.translate.responses_api import new_id, tool_origins
+from frontend.translate.responses.request_to_chat import new_id, tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.translate.stream_to_anthropic import MAX_ARGUMENT_BYTES
-from frontend.translate.stream_to_openai import ToOpenAIStream
 from frontend.usage import Usage
 
 CUSTOM = "custom_tool_call"

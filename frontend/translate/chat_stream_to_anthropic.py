@@ -11,9 +11,9 @@ import json
 import uuid
 
 from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_text
-from frontend.translate.responses import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
+from frontend.translate.anthropic_answer_to_chat import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
+from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.translate.to_anthropic_request import tool_id
 
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024
 SYNTHETIC_SIGNATURE = "dario.v1.synthetic"

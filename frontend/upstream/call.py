@@ -14,14 +14,14 @@ from yarl import URL
 
 from dario import __version__
 from dario.settings import UpstreamLimits
-from frontend.credentials_client import Lease
-from frontend.deadlines import CallClock, Failure
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.relay import ClientSink, PassThrough, Relay, Upstream, read_whole
-from frontend.scrub import Scrubber
+from frontend.services.credentials import Lease
 from frontend.state import STATE
+from frontend.upstream.deadlines import CallClock, Failure
+from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole
+from frontend.upstream.scrub import Scrubber
 
 RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 RETRY_HEADERS = ("retry-after", "retry-after-ms")

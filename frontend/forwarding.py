@@ -14,17 +14,17 @@ from dario.catalog import Backend
 from dario.presets import speaks
 from dario.routing import NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
-from frontend.credentials_client import Lease
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.pool_client import PoolExhausted
-from frontend.relay import Upstream
-from frontend.requests import ParsedRequest
-from frontend.scrub import Scrubber
+from frontend.request_parsing import ParsedRequest
+from frontend.services.credentials import Lease
+from frontend.services.pool import PoolExhausted
 from frontend.state import REQUEST_ID, STATE, State
-from frontend.translated import Plan, plan, respond
-from frontend.upstream import RATE_LIMIT_PREFIXES, RETRY_HEADERS, DeadlineExpired, UpstreamCall, relay
+from frontend.upstream.call import RATE_LIMIT_PREFIXES, RETRY_HEADERS, DeadlineExpired, UpstreamCall, relay
+from frontend.upstream.relay import Upstream
+from frontend.upstream.scrub import Scrubber
+from frontend.upstream.translated import Plan, plan, respond
 
 
 def handler(dialect: Dialect):

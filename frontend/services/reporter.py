@@ -16,7 +16,7 @@ import grpc
 
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend.exchange import Exchange
-from frontend.journal import Journal, Segment
+from frontend.services.journal import Journal, Segment
 
 log = logging.getLogger(__name__)
 

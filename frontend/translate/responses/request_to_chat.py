@@ -19,8 +19,8 @@ from frontend.translate import (
     expect_text,
     lenient_text,
 )
-from frontend.translate.to_anthropic_request import to_anthropic_request
-from frontend.translate.to_openai_request import REASONING_MODELS
+from frontend.translate.anthropic_to_chat import REASONING_MODELS
+from frontend.translate.chat_to_anthropic import to_anthropic_request
 
 STATELESS = "dario keeps no server-side state"
 REFUSED = {

@@ -7,8 +7,8 @@ import json
 import time
 
 from frontend.translate import lenient_object, lenient_objects, lenient_text
-from frontend.translate.responses import error_to_openai, to_openai_completion
-from frontend.translate.responses_api import (
+from frontend.translate.anthropic_answer_to_chat import error_to_openai, to_openai_completion
+from frontend.translate.responses.request_to_chat import (
     ECHOED,
     EFFORTS,
     INCOMPLETE,

@@ -14,8 +14,8 @@ from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
 from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
-from frontend.journal import Journal
-from frontend.reporter import SERVICE, OutcomeReporter
+from frontend.services.journal import Journal
+from frontend.services.reporter import SERVICE, OutcomeReporter
 
 JOURNAL_FOLDER = "journal"  # beside the pool socket, in $DARIO_HOME/run
 

@@ -7,7 +7,7 @@ import time
 import uuid
 
 from frontend.translate import lenient_object, lenient_objects, lenient_text
-from frontend.translate.to_anthropic_request import tool_id
+from frontend.translate.chat_to_anthropic import tool_id
 
 FINISH_FROM_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
                     "refusal": "content_filter", "model_context_window_exceeded": "length", "pause_turn": "stop"}

@@ -14,19 +14,24 @@ from dario.catalog import Backend
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.relay import ClientSink, PassThrough, Relay, StreamMachine, Upstream, read_whole
-from frontend.requests import ParsedRequest
-from frontend.scrub import Scrubber
+from frontend.request_parsing import ParsedRequest
 from frontend.translate import TranslationError
-from frontend.translate.responses import error_to_anthropic, error_to_openai, to_anthropic_message, to_openai_completion
-from frontend.translate.responses_answer import anthropic_to_response, chat_to_response, error_to_responses
-from frontend.translate.responses_api import responses_to_anthropic, responses_to_chat
-from frontend.translate.responses_stream import AnthropicToResponsesStream, ChatToResponsesStream
-from frontend.translate.stream_to_anthropic import ToAnthropicStream
-from frontend.translate.stream_to_openai import ToOpenAIStream
-from frontend.translate.to_anthropic_request import to_anthropic_request
-from frontend.translate.to_openai_request import to_openai_request
-from frontend.upstream import client_headers, record_now
+from frontend.translate.anthropic_answer_to_chat import (
+    error_to_anthropic,
+    error_to_openai,
+    to_anthropic_message,
+    to_openai_completion,
+)
+from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
+from frontend.translate.anthropic_to_chat import to_openai_request
+from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
+from frontend.translate.chat_to_anthropic import to_anthropic_request
+from frontend.translate.responses.answer import anthropic_to_response, chat_to_response, error_to_responses
+from frontend.translate.responses.chat_stream import AnthropicToResponsesStream, ChatToResponsesStream
+from frontend.translate.responses.request_to_chat import responses_to_anthropic, responses_to_chat
+from frontend.upstream.call import client_headers, record_now
+from frontend.upstream.relay import ClientSink, PassThrough, Relay, StreamMachine, Upstream, read_whole
+from frontend.upstream.scrub import Scrubber
 from frontend.usage import NO_USAGE, Usage
 
 DROPPED_HEADER = "x-dario-translation-dropped"
