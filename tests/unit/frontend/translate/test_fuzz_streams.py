@@ -29,7 +29,15 @@ from frontend.usage import (
     openai_usage_from_stream,
 )
 from tests.support import anthropic_wire, openai_wire
-from tests.unit.test_fuzz_translation import HOSTILE_TEXT, JSON, NUMBERS, deep_text, mutated, obj, strings
+from tests.unit.frontend.translate.test_fuzz_translation import (
+    HOSTILE_TEXT,
+    JSON,
+    NUMBERS,
+    deep_text,
+    mutated,
+    obj,
+    strings,
+)
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
