@@ -10,11 +10,10 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import Settings
-from frontend import forwarding
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
 from frontend.config_watch import RoutingWatcher
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
-from frontend.endpoints import admin, count_tokens
+from frontend.endpoints import admin, api, count_tokens, health, models
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
 from frontend.services.credentials import CredentialsClient
@@ -91,17 +90,17 @@ def init(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.body_limit, middlewares=[errors_middleware])
     app.cleanup_ctx.append(lambda app: _clients(app, settings))
     app.on_response_prepare.append(_stamp_request_id)
-    app.router.add_post("/v1/chat/completions", forwarding.handler(OPENAI_CHAT))
-    app.router.add_post("/v1/messages", forwarding.handler(ANTHROPIC_MESSAGES))
-    app.router.add_post("/v1/responses", forwarding.handler(OPENAI_RESPONSES))
+    app.router.add_post("/v1/chat/completions", api.handler(OPENAI_CHAT))
+    app.router.add_post("/v1/messages", api.handler(ANTHROPIC_MESSAGES))
+    app.router.add_post("/v1/responses", api.handler(OPENAI_RESPONSES))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
-    app.router.add_get("/v1/models", admin.models)
-    app.router.add_get("/health", admin.health)
+    app.router.add_get("/v1/models", models.models)
+    app.router.add_get("/health", health.health)
     app.router.add_get("/status", admin.status)
     app.router.add_get("/accounts", admin.accounts)
     app.router.add_get("/metrics", admin.metrics)
     app.router.add_get("/analytics", admin.analytics)
-    app.router.add_get("/", admin.root)
+    app.router.add_get("/", health.root)
     return app
 
 

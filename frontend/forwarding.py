@@ -1,10 +1,10 @@
-"""Client requests to backends: natively (same kind, the body unchanged) or translated (the other kind)."""
+"""A parsed client request to a backend: its route, a credential (local or from pool_service), failover to the
+next credential and to the route's fallbacks, all before a byte reaches the client; then the answer, native
+(same API, the body unchanged) or translated (the other API)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,48 +20,13 @@ from frontend.exchange import Exchange
 from frontend.request_parsing import ParsedRequest
 from frontend.services.credentials import Lease
 from frontend.services.pool import PoolExhausted
-from frontend.state import REQUEST_ID, STATE, State
-from frontend.upstream.call import RATE_LIMIT_PREFIXES, RETRY_HEADERS, DeadlineExpired, UpstreamCall, relay
+from frontend.state import State
+from frontend.translation_plan import Plan, plan
+from frontend.upstream import native, translated
+from frontend.upstream.call import DeadlineExpired, UpstreamCall
+from frontend.upstream.headers import rate_limit_headers
 from frontend.upstream.relay import Upstream
 from frontend.upstream.scrub import Scrubber
-from frontend.upstream.translated import Plan, plan, respond
-
-
-def handler(dialect: Dialect):
-    """The aiohttp handler for one endpoint; every request, failed or not, becomes an analytics outcome."""
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE]
-        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format)
-        state.metrics.in_flight.inc()
-        try:
-            return await _proxy(request, state, exchange, dialect)
-        except ApiError as error:
-            exchange.fail(error.status, error.code or "dario_error")
-            raise
-        except web.HTTPException as error:
-            exchange.fail(error.status, error.reason.lower().replace(" ", "_"))
-            raise
-        except asyncio.CancelledError:  # the client left: aiohttp cancels the handler, and so the upstream read
-            exchange.client_gone()
-            raise
-        finally:
-            exchange.finish()
-            state.metrics.in_flight.dec()
-            state.metrics.observe(exchange)
-            if not exchange.recorded:  # journaled now: a whole-body answer is written out after this returns
-                state.pool.reporter.add(exchange)
-
-    return handle
-
-
-async def read_body(request: web.Request, state: State) -> bytes:
-    """The whole request body, or 408 when the client sends it too slowly (slow-body clients hold a slot)."""
-    try:
-        return await asyncio.wait_for(request.read(), state.settings.body_read_timeout)
-    except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {state.settings.body_read_timeout:.0f}s",
-                       code="request_timeout") from None
 
 
 @dataclass
@@ -103,17 +68,10 @@ def fails_over(status: int) -> bool:
     return status in (401, 403, 429) or status >= 500
 
 
-def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()
-            if name.lower().startswith(RATE_LIMIT_PREFIXES) or name.lower() in RETRY_HEADERS}
-
-
-async def _proxy(request: web.Request, state: State, exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
+async def forward(request: web.Request, state: State, exchange: Exchange, dialect: Dialect, parsed: ParsedRequest,
+                  body: bytes) -> web.StreamResponse:
     """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
     no byte reaches the client before that (in-request failover, SPEC §5)."""
-    body = await read_body(request, state)
-    parsed = dialect.parse(body)
-    exchange.model, exchange.stream = parsed.model, parsed.stream
     first = route_for(state, parsed.model)
     exchange.backend = first.backend.name
     routes = [first, *fallback_routes(first, state.credentials.require_catalog())]
@@ -202,8 +160,8 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
     upstream = Upstream(answer, call.clock, state.settings.upstream_limits, scrubber, state.settings.upstream_timeout)
     try:
         if target.translation is not None:
-            return await respond(request, upstream, target.route.backend, exchange, target.translation)
-        return await relay(request, upstream, exchange, target.dialect)
+            return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)
+        return await native.respond(request, upstream, exchange, target.dialect)
     except (TimeoutError, aiohttp.ClientError) as error:
         raise _unreachable(error, target.route.backend, state) from None
 

@@ -7,8 +7,8 @@ import json
 from aiohttp import web
 
 from dario.routing import NoRoute, route
-from frontend import forwarding
 from frontend.dialects import ANTHROPIC_COUNT_TOKENS
+from frontend.endpoints.api import handler, read_body
 from frontend.errors import ApiError
 from frontend.state import STATE
 
@@ -17,7 +17,7 @@ CHARACTERS_PER_TOKEN = 4
 ESTIMATE_HEADER = "x-dario-token-count"
 COUNTED_FIELDS = ("system", "messages", "tools", "tool_choice")
 
-_native = forwarding.handler(ANTHROPIC_COUNT_TOKENS)
+_native = handler(ANTHROPIC_COUNT_TOKENS)
 
 
 def estimate_tokens(document: dict) -> int:
@@ -27,7 +27,7 @@ def estimate_tokens(document: dict) -> int:
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    body = await forwarding.read_body(request, state)
+    body = await read_body(request, state)
     parsed = ANTHROPIC_COUNT_TOKENS.parse(body)
     try:
         backend = route(parsed.model, state.credentials.require_catalog(), state.routing.current).backend

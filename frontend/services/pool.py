@@ -1,5 +1,5 @@
-"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it (frontend.reporter,
-journaled in $DARIO_HOME/run/journal until pool_service acknowledges them)."""
+"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it
+(frontend.services.reporter, journaled in $DARIO_HOME/run/journal until pool_service acknowledges them)."""
 
 from __future__ import annotations
 

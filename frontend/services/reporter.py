@@ -1,5 +1,5 @@
-"""Outcomes to pool_service: journaled before the client has its answer (frontend.journal), streamed in batches
-bounded by count and bytes, and kept until acknowledged as persisted, so neither a pool_service restart nor a
+"""Outcomes to pool_service: journaled before the client has its answer (frontend.services.journal), streamed in
+batches bounded by count and bytes, and kept until acknowledged as persisted, so neither a pool_service restart nor a
 frontend kill loses one. An outcome pool_service refuses is found by halving its batch and dropped (counted)."""
 
 from __future__ import annotations

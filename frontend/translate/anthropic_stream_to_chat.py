@@ -1,4 +1,4 @@
-"""Anthropic upstream stream → OpenAI client stream, one state machine per request (TRANSLATION.md §7.2).
+"""Anthropic upstream stream → Chat Completions client stream, one state machine per request (TRANSLATION.md §7.2).
 
 Fed upstream bytes split anywhere; returns client bytes. `finish()` at end of input closes the stream properly,
 or with an in-band error if the upstream never sent message_stop.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import time
 
-from frontend.translate import ParsedStream, lenient_object, lenient_text
-from frontend.translate.anthropic_answer_to_chat import OPENAI_ERRORS, finish_reason, openai_usage
+from frontend.translate import lenient_object, lenient_text
+from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
+from frontend.translate.streams import ParsedStream
+from frontend.translate.upstream_errors import OPENAI_ERRORS
 from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 
 DONE = b"data: [DONE]\n\n"
@@ -25,7 +27,7 @@ def _sse(document: dict) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-class ToOpenAIStream(ParsedStream):
+class AnthropicToChatStream(ParsedStream):
     def __init__(self, model: str, include_usage: bool, include_reasoning: bool = False) -> None:
         self.model = model
         self.include_usage = include_usage
@@ -143,7 +145,7 @@ class ToOpenAIStream(ParsedStream):
         out = self._chunk({}, finish_reason(self.stop_reason, self.tool_count > 0))
         if self.include_usage:
             out += _sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                         "model": self.model, "choices": [], "usage": openai_usage(self.usage)})
+                         "model": self.model, "choices": [], "usage": chat_usage(self.usage)})
         return out + DONE
 
     def _on_error(self, data: dict) -> bytes:

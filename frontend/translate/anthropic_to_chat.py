@@ -141,7 +141,7 @@ def convert_tool_choice(choice: dict) -> object:
     raise TranslationError("tool_choice", f"unknown tool_choice type {kind!r}")
 
 
-def to_openai_request(document: dict, model: str) -> tuple[dict, list[str]]:
+def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
     if document.get("mcp_servers"):
         raise TranslationError("mcp_servers", "MCP servers run only on Anthropic backends")
     body: dict = {"model": model, "messages": convert_messages(document.get("system"), document.get("messages") or []),

@@ -1,4 +1,4 @@
-"""OpenAI upstream stream → Anthropic client stream, one state machine per request (TRANSLATION.md §7.1).
+"""Chat Completions upstream stream → Anthropic client stream, one state machine per request (TRANSLATION.md §7.1).
 
 Anthropic event order exactly: message_start, per block start/delta/stop (one block open at a time, indexes
 0..n-1), message_delta with stop reason and usage, message_stop. Parallel tool calls stay apart by key; a tool
@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_text
-from frontend.translate.anthropic_answer_to_chat import ANTHROPIC_ERRORS, anthropic_usage, stop_reason
+from frontend.translate import lenient_object, lenient_text
+from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
+from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
+from frontend.translate.upstream_errors import ANTHROPIC_ERRORS
 
-MAX_ARGUMENT_BYTES = 2 * 1024 * 1024
 SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
 
@@ -37,7 +38,7 @@ class _Tool:
         self.size = 0
 
 
-class ToAnthropicStream(FromChatStream):
+class ChatToAnthropicStream(FromChatStream):
     def __init__(self, model: str) -> None:
         self.model = model
         self.parser = SseParser()

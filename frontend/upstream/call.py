@@ -1,4 +1,5 @@
-"""The upstream call (headers sent, redirects refused, the first-byte deadline) and the native answer relayed back."""
+"""The upstream call: the request posted with its lease (one forced refresh after a 401), redirects refused, and
+the deadline for the answer's headers."""
 
 from __future__ import annotations
 
@@ -8,43 +9,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
-from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from dario import __version__
 from dario.settings import UpstreamLimits
 from frontend.dialects import Dialect
 from frontend.errors import ApiError
-from frontend.exchange import Exchange
 from frontend.services.credentials import Lease
-from frontend.state import STATE
 from frontend.upstream.deadlines import CallClock, Failure
-from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole
+from frontend.upstream.headers import upstream_headers
 from frontend.upstream.scrub import Scrubber
 
-RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
-RETRY_HEADERS = ("retry-after", "retry-after-ms")
-PASSED_HEADER_PREFIXES = (*RATE_LIMIT_PREFIXES, "openai-")
-PASSED_HEADERS = (*RETRY_HEADERS, "content-type")
-UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
-# Non-streamed bodies up to this size are read whole and answered with a Content-Length.
-WHOLE_BODY_LIMIT = 1024 * 1024
-USER_AGENT = f"dario/{__version__}"
-
 log = logging.getLogger(__name__)
-
-
-def upstream_headers(client_headers: CIMultiDict[str], lease: Lease, dialect: Dialect) -> dict[str, str]:
-    """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added."""
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **dialect.default_headers}
-    for name in dialect.passed_headers:
-        value = client_headers.get(name)
-        if value:
-            headers[name] = value
-    if lease.header_name:
-        headers[lease.header_name] = lease.header_value
-    return headers
 
 
 class DeadlineExpired(TimeoutError):
@@ -123,63 +99,3 @@ class UpstreamCall:
                        "follows upstream redirects and sent nothing there: check the backend's base URL")
             raise ApiError(502, Scrubber(self.header_values).text(message), code="upstream_redirect")
         return response
-
-
-def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange, scrubber: Scrubber) -> CIMultiDict[str]:
-    """Headers passed back: rate limits, retry hints and the upstream's request id (renamed), secrets scrubbed."""
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.headers.items():
-        lower = name.lower()
-        if lower.startswith(PASSED_HEADER_PREFIXES) or lower in PASSED_HEADERS:
-            headers.add(name, scrubber.text(value))
-    for name in UPSTREAM_REQUEST_ID_HEADERS:
-        if name in upstream.headers:
-            headers["x-upstream-request-id"] = scrubber.text(upstream.headers[name])
-            break
-    headers["x-dario-backend"] = exchange.backend
-    headers["x-dario-credential"] = exchange.credential
-    if exchange.failover:
-        headers["x-dario-failover"] = " ".join(exchange.failover)
-    if exchange.fallback_from:
-        headers["x-dario-fallback-from"] = exchange.fallback_from
-    return headers
-
-
-async def relay(request: web.Request, upstream: Upstream, exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
-    """The native answer: an error body read whole (bounded, scrubbed); a small body whole, with a Content-Length;
-    anything else streamed as it comes."""
-    answer, limits = upstream.response, upstream.limits
-    headers = client_headers(answer, exchange, upstream.scrubber)
-    exchange.status = answer.status
-    if answer.status >= 400:
-        exchange.error_type = "upstream_error"
-        body = await read_whole(request, upstream, PassThrough(dialect, events=False), exchange, limits.error_bytes,
-                                "upstream_error_bytes")
-        return web.Response(status=answer.status, body=upstream.scrubber.error_body(body), headers=headers)
-    is_stream = answer.content_type == "text/event-stream"
-    length = answer.content_length  # of the body as sent: a compressed one may inflate past WHOLE_BODY_LIMIT
-    whole = not is_stream and length is not None and length <= WHOLE_BODY_LIMIT
-    if is_stream:
-        headers["cache-control"] = "no-cache"
-    sink = ClientSink(request, web.StreamResponse(status=answer.status, headers=headers), exchange,
-                      hold=WHOLE_BODY_LIMIT if whole else 0)
-    if not whole and not await sink.start():
-        return sink.response
-    await Relay(upstream, PassThrough(dialect, events=is_stream), sink, events=is_stream, limit=limits.body_bytes,
-                setting="upstream_body_bytes", record=record_now(request)).run()
-    if sink.open:
-        return await sink.end()
-    body = sink.body()
-    exchange.mark_first_byte()
-    exchange.read_usage_later(dialect.usage_from_body, body)
-    return web.Response(status=answer.status, body=body, headers=headers)
-
-
-def record_now(request: web.Request) -> Callable[[Exchange], None]:
-    """Hands a complete streamed answer's record to the reporter (and so its journal) before its last bytes go out."""
-    reporter = request.app[STATE].pool.reporter
-
-    def record(exchange: Exchange) -> None:
-        exchange.recorded = True
-        reporter.add(exchange)
-    return record

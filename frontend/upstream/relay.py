@@ -22,6 +22,7 @@ from aiohttp import web
 from dario.settings import UpstreamLimits
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
+from frontend.state import STATE
 from frontend.upstream.deadlines import CallClock, Failure, broken, read_timeout, too_large
 from frontend.upstream.framing import EventFramer, Tail, only_keepalives
 from frontend.upstream.scrub import Scrubber
@@ -273,3 +274,13 @@ async def read_whole(request: web.Request, upstream: Upstream, machine: StreamMa
     await Relay(upstream, machine, sink, events=False, limit=limit, setting=setting).run()
     exchange.mark_first_byte()
     return sink.body()
+
+
+def record_now(request: web.Request) -> Callable[[Exchange], None]:
+    """Hands a complete streamed answer's record to the reporter (and so its journal) before its last bytes go out."""
+    reporter = request.app[STATE].pool.reporter
+
+    def record(exchange: Exchange) -> None:
+        exchange.recorded = True
+        reporter.add(exchange)
+    return record

@@ -1,36 +1,20 @@
-"""The translated path: a request in one API sent to a backend of the other kind, and its answer brought back."""
+"""The translated answer: an upstream answer of the other API brought back in the client's (whole bodies, errors
+and streams, through the machine of the request's Plan)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from dario.catalog import Backend
-from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.request_parsing import ParsedRequest
-from frontend.translate import TranslationError
-from frontend.translate.anthropic_answer_to_chat import (
-    error_to_anthropic,
-    error_to_openai,
-    to_anthropic_message,
-    to_openai_completion,
-)
-from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
-from frontend.translate.anthropic_to_chat import to_openai_request
-from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
-from frontend.translate.chat_to_anthropic import to_anthropic_request
-from frontend.translate.responses.answer import anthropic_to_response, chat_to_response, error_to_responses
-from frontend.translate.responses.chat_stream import AnthropicToResponsesStream, ChatToResponsesStream
-from frontend.translate.responses.request_to_chat import responses_to_anthropic, responses_to_chat
-from frontend.upstream.call import client_headers, record_now
-from frontend.upstream.relay import ClientSink, PassThrough, Relay, StreamMachine, Upstream, read_whole
+from frontend.translation_plan import Plan
+from frontend.upstream.headers import client_headers
+from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 from frontend.upstream.scrub import Scrubber
 from frontend.usage import NO_USAGE, Usage
 
@@ -39,50 +23,6 @@ DROPPED_HEADER = "x-dario-translation-dropped"
 PING_SECONDS = 10.0
 # Whole answers larger than this are parsed and translated off the event loop.
 INLINE_TRANSLATION_BYTES = 1024 * 1024
-
-
-@dataclass
-class Plan:
-    """Everything that depends on the direction of one translated request."""
-
-    target: Dialect
-    body: dict
-    warnings: list[str]
-    machine: StreamMachine
-    answer: Callable[[dict], dict]
-    error: Callable[[int, bytes], dict]
-
-
-def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_max_tokens: int,
-         backend_kind: str = "") -> Plan:
-    """How to translate one request; the client keeps seeing the model it asked for."""
-    document, model = parsed.document, parsed.model
-    try:
-        if dialect.api_format == "responses":
-            return _responses_plan(document, model, upstream_model, default_max_tokens, backend_kind)
-        if dialect.api_format == "openai":
-            body, warnings = to_anthropic_request(document, upstream_model, default_max_tokens)
-            include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
-            machine = ToOpenAIStream(model, include_usage, include_reasoning=bool(document.get("reasoning_effort")))
-            return Plan(ANTHROPIC_MESSAGES, body, warnings, machine,
-                        lambda message: to_openai_completion(message, model), error_to_openai)
-        body, warnings = to_openai_request(document, upstream_model)
-        return Plan(OPENAI_CHAT, body, warnings, ToAnthropicStream(model),
-                    lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
-    except TranslationError as error:
-        raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
-
-
-def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,
-                    backend_kind: str) -> Plan:
-    """A Responses client on a backend without /responses: Chat Completions, or Anthropic Messages."""
-    if backend_kind == "anthropic":
-        body, warnings = responses_to_anthropic(document, upstream_model, default_max_tokens)
-        return Plan(ANTHROPIC_MESSAGES, body, warnings, AnthropicToResponsesStream(model, document),
-                    lambda message: anthropic_to_response(message, model, document), error_to_responses)
-    body, warnings = responses_to_chat(document, upstream_model)
-    return Plan(OPENAI_CHAT, body, warnings, ChatToResponsesStream(model, document),
-                lambda completion: chat_to_response(completion, model, document), error_to_responses)
 
 
 async def respond(request: web.Request, upstream: Upstream, backend: Backend, exchange: Exchange,

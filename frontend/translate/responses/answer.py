@@ -1,27 +1,26 @@
 """Responses API answers from the other formats: a Chat Completion or an Anthropic Message becomes a Response
-object, an upstream error the OpenAI error shape; the item builders the stream machines share."""
+object (the request's parameters echoed); and the item builders the stream machines share."""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 
-from frontend.translate import lenient_object, lenient_objects, lenient_text
-from frontend.translate.anthropic_answer_to_chat import error_to_openai, to_openai_completion
-from frontend.translate.responses.request_to_chat import (
-    ECHOED,
-    EFFORTS,
-    INCOMPLETE,
-    SERVER_TOOLS,
-    SUMMARIES,
-    ToolOrigin,
-    new_id,
-    tool_origins,
-)
+from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
+from frontend.translate.anthropic_answer_to_chat import to_chat_completion
+from frontend.translate.responses.tools import SERVER_TOOLS, ToolOrigin, tool_origins
+
+INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+# Request fields a Response echoes as sent (when of the right type).
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+SUMMARIES = ("auto", "concise", "detailed")
+ECHOED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
+          "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
 
 
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 def responses_usage(usage: object) -> dict | None:
@@ -30,13 +29,14 @@ def responses_usage(usage: object) -> dict | None:
         return None
     prompt = lenient_object(usage.get("prompt_tokens_details"))
     completion = lenient_object(usage.get("completion_tokens_details"))
-    input_tokens, output_tokens = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    input_tokens = lenient_count(usage.get("prompt_tokens"))
+    output_tokens = lenient_count(usage.get("completion_tokens"))
     return {"input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": _count(prompt.get("cached_tokens")),
-                                     "cache_write_tokens": _count(prompt.get("cache_write_tokens"))},
+            "input_tokens_details": {"cached_tokens": lenient_count(prompt.get("cached_tokens")),
+                                     "cache_write_tokens": lenient_count(prompt.get("cache_write_tokens"))},
             "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": _count(completion.get("reasoning_tokens"))},
-            "total_tokens": _count(usage.get("total_tokens")) or input_tokens + output_tokens}
+            "output_tokens_details": {"reasoning_tokens": lenient_count(completion.get("reasoning_tokens"))},
+            "total_tokens": lenient_count(usage.get("total_tokens")) or input_tokens + output_tokens}
 
 
 def _echo(document: dict, field: str, kinds: type | tuple[type, ...], default: object = None) -> object:
@@ -209,22 +209,4 @@ def chat_to_response(completion: dict, requested_model: str, request_document: d
 
 def anthropic_to_response(message: dict, requested_model: str, request_document: dict) -> dict:
     """An Anthropic Message → a Response (through the Chat completion it translates to)."""
-    return chat_to_response(to_openai_completion(message, requested_model), requested_model, request_document)
-
-
-def error_to_responses(status: int, body: bytes) -> dict:
-    """An upstream error body, OpenAI or Anthropic shaped (or not JSON at all) → the OpenAI error shape."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        document = None
-    error = document.get("error") if isinstance(document, dict) else None
-    if isinstance(error, str):
-        error = {"message": error}
-    if not isinstance(error, dict) or document.get("type") == "error":
-        return error_to_openai(status, body)  # Anthropic's shape, or no JSON: mapped per TRANSLATION.md §8
-    return {"error": {"message": lenient_text(error.get("message")) or f"upstream error (status {status})",
-                      "type": lenient_text(error.get("type")) or ("invalid_request_error" if status < 500
-                                                                  else "server_error"),
-                      "param": lenient_text(error.get("param")) or None,
-                      "code": lenient_text(error.get("code")) or None}}
+    return chat_to_response(to_chat_completion(message, requested_model), requested_model, request_document)

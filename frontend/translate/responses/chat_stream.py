@@ -1,4 +1,5 @@
-"""Chat Completions stream (or Anthropic, through ToOpenAIStream) → OpenAI Responses stream, one machine per request.
+"""Chat Completions upstream stream → OpenAI Responses client stream, one machine per request (an Anthropic
+upstream comes through AnthropicToChatStream first: responses.anthropic_stream).
 
 Events in the API's order: response.created, response.in_progress; per output item output_item.added, its content
 events, output_item.done; then response.completed or response.incomplete, or `error` + response.failed. One item is
@@ -14,22 +15,21 @@ import json
 import re
 import time
 
-from frontend.translate import FromChatStream, chat_tool_call_key, lenient_object, lenient_objects, lenient_text
-from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
-from frontend.translate.chat_stream_to_anthropic import MAX_ARGUMENT_BYTES
+from frontend.translate import lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses.answer import (
     call_item,
     custom_input,
     incomplete_details,
     message_item,
+    new_id,
     reasoning_item,
     response_object,
     responses_usage,
     text_part,
 )
-from frontend.translate.responses.request_to_chat import new_id, tool_origins
+from frontend.translate.responses.tools import tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.usage import Usage
+from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
 
 CUSTOM = "custom_tool_call"
 CALLS = ("function_call", CUSTOM)
@@ -297,39 +297,3 @@ class ChatToResponsesStream(FromChatStream):
                                  usage=responses_usage(self.usage), error={"code": code, "message": message})
         self.finished = True
         return out + self._emit("response.failed", {"response": failed})
-
-
-class AnthropicToResponsesStream:
-    """Anthropic upstream stream → Responses client stream: Anthropic → Chat (ToOpenAIStream) → Responses."""
-
-    def __init__(self, requested_model: str, request_document: dict) -> None:
-        self.chat = ToOpenAIStream(requested_model, include_usage=True, include_reasoning=True)
-        self.responses = ChatToResponsesStream(requested_model, request_document)
-
-    @property
-    def started(self) -> bool:
-        return self.responses.started
-
-    @property
-    def finished(self) -> bool:
-        return self.responses.finished
-
-    @property
-    def delivered(self) -> bool:
-        return self.responses.finished
-
-    @property
-    def progress(self) -> int:
-        return self.chat.progress
-
-    def upstream_usage(self) -> Usage:
-        return self.chat.upstream_usage()
-
-    def fail(self, message: str, code: str) -> bytes:
-        return self.responses.fail(message, code)
-
-    def feed(self, chunk: bytes) -> bytes:
-        return self.responses.feed(self.chat.feed(chunk))
-
-    def finish(self) -> bytes:
-        return self.responses.feed(self.chat.finish()) + self.responses.finish()

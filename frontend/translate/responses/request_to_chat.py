@@ -1,26 +1,17 @@
-"""OpenAI Responses API requests through Chat Completions (TRANSLATION.md §3); the answers are in responses_answer.
+"""An OpenAI Responses request → a Chat Completions request (TRANSLATION.md §3): the conversation from
+`instructions` and `input` items, the sampling and format fields, and the tools (responses.tools).
 
 dario keeps no server-side state: fields that need it are refused with a 400 naming them. Anthropic backends are
-reached by chaining the Chat ⇄ Anthropic translators, so both paths share one mapping.
+reached through this Chat request (responses.request_to_anthropic), so both paths share one mapping.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import uuid
-from dataclasses import dataclass
 
-from frontend.translate import (
-    TranslationError,
-    expect_list,
-    expect_object,
-    expect_text,
-    lenient_text,
-)
+from frontend.translate import TranslationError, expect_flag, expect_list, expect_object, expect_text, require_text
 from frontend.translate.anthropic_to_chat import REASONING_MODELS
-from frontend.translate.chat_to_anthropic import to_anthropic_request
+from frontend.translate.responses.tools import chat_tool_choice, chat_tool_name, chat_tools, tool_origins
 
 STATELESS = "dario keeps no server-side state"
 REFUSED = {
@@ -32,92 +23,8 @@ REFUSED = {
     "top_logprobs": "log probabilities cannot be returned through a translated backend",
     "moderation": "moderated responses are only available from OpenAI's Responses API",
 }
-INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-# Chat field names a translation error or warning can carry, as the Responses client knows them.
-RESPONSES_NAMES = {"max_completion_tokens": "max_output_tokens", "reasoning_effort": "reasoning.effort",
-                   "response_format": "text.format", "verbosity": "text.verbosity", "logprobs": "include"}
-_MESSAGE_PARAM = re.compile(r"^messages\[(\d+)\]")
-# Request fields a Response echoes as sent (when of the right type).
-EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-SUMMARIES = ("auto", "concise", "detailed")
-# Tools that run on OpenAI's servers (or need a client protocol Chat lacks): left out with a warning, so the model
-# answers without that capability; a tool_choice forcing one is refused.
-SERVER_TOOLS = ("web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26",
-                "file_search", "code_interpreter", "computer", "computer_use_preview", "image_generation", "mcp",
-                "local_shell", "shell", "apply_patch", "tool_search")
 # Input items with nothing a translated backend can read: tools (taken into `tools`), OpenAI-encrypted reasoning.
 SKIPPED_ITEMS = ("reasoning", "additional_tools", "compaction_trigger")
-CHAT_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # valid for OpenAI and Anthropic tool names alike
-NAMESPACE_SEPARATOR = "__"
-GRAMMAR_LIMIT = 8000  # characters of a custom tool's grammar quoted in the description
-CUSTOM_PARAMETERS = {"type": "object", "properties": {"input": {
-    "type": "string", "description": "The tool's whole input as raw text, exactly as the tool expects it."}},
-    "required": ["input"], "additionalProperties": False}
-ECHOED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
-          "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
-
-
-@dataclass(frozen=True)
-class ToolOrigin:
-    """The Responses tool behind a flattened Chat function: its own name, its namespace, and whether it is custom."""
-
-    name: str
-    namespace: str | None
-    custom: bool
-
-
-def chat_tool_name(name: str, namespace: str | None) -> str:
-    """`<namespace>__<name>` for a namespaced tool (made valid and at most 64 characters, deterministically)."""
-    if not namespace:
-        return name
-    joined = f"{namespace}{NAMESPACE_SEPARATOR}{name}"
-    if CHAT_TOOL_NAME.match(joined):
-        return joined
-    digest = hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{re.sub(r'[^a-zA-Z0-9_-]', '_', joined)[:53]}_{digest}"
-
-
-def _tool_entries(document: dict) -> list[tuple[str, object]]:
-    """(where, tool) for the request's `tools` and the tools of its `additional_tools` input items (Codex's way)."""
-    tools = document.get("tools")
-    entries: list[tuple[str, object]] = [(f"tools[{index}]", tool) for index, tool in enumerate(tools)] \
-        if isinstance(tools, list) else []
-    source = document.get("input")
-    for index, item in enumerate(source if isinstance(source, list) else []):
-        if isinstance(item, dict) and item.get("type") == "additional_tools" and isinstance(item.get("tools"), list):
-            entries += [(f"input[{index}].tools[{position}]", tool) for position, tool in enumerate(item["tools"])]
-    return entries
-
-
-def _members(where: str, tool: object, strict: bool) -> list[tuple[str, object, str | None]]:
-    """A namespace tool's members with their namespace, or the tool itself (namespace None)."""
-    if not isinstance(tool, dict) or tool.get("type") != "namespace":
-        return [(where, tool, None)]
-    if strict:
-        namespace = _required_text(tool.get("name"), f"{where}.name")
-        members = expect_list(tool.get("tools"), f"{where}.tools")
-    else:
-        namespace, members = lenient_text(tool.get("name")), tool.get("tools")
-        if not namespace or not isinstance(members, list):
-            return []
-    return [(f"{where}.tools[{index}]", member, namespace) for index, member in enumerate(members)]
-
-
-def tool_origins(document: dict) -> dict[str, ToolOrigin]:
-    """Chat function name → the namespaced or custom Responses tool it stands for (plain functions map to themselves,
-    so they are left out). Read leniently: it maps answers back, after the request was checked."""
-    origins = {}
-    for where, tool in _tool_entries(document):
-        for _, member, namespace in _members(where, tool, strict=False):
-            kind = member.get("type") if isinstance(member, dict) else None
-            name = lenient_text(member.get("name")) if isinstance(member, dict) else ""
-            if kind in ("function", "custom") and name and (namespace or kind == "custom"):
-                origins.setdefault(chat_tool_name(name, namespace), ToolOrigin(name, namespace, kind == "custom"))
-    return origins
 
 
 class _Conversation:
@@ -188,13 +95,13 @@ class _Conversation:
             raise TranslationError(f"{where}.role", f"role {role!r} is not supported")
 
     def _function_call(self, item: dict, where: str, custom: bool) -> None:
-        name = chat_tool_name(_required_text(item.get("name"), f"{where}.name"),
+        name = chat_tool_name(require_text(item.get("name"), f"{where}.name"),
                               expect_text(item.get("namespace"), f"{where}.namespace"))
         if custom:  # a custom tool is a function of one string parameter, `input`, on the backend
             arguments = json.dumps({"input": expect_text(item.get("input"), f"{where}.input")}, ensure_ascii=False)
         else:
             arguments = expect_text(item.get("arguments"), f"{where}.arguments") or "{}"
-        call = {"id": _required_text(item.get("call_id"), f"{where}.call_id"), "type": "function",
+        call = {"id": require_text(item.get("call_id"), f"{where}.call_id"), "type": "function",
                 "function": {"name": name, "arguments": arguments}}
         last = self.messages[-1] if self.messages else None
         if last is not None and last["role"] == "assistant":  # one assistant turn: its text, then all its calls
@@ -203,7 +110,7 @@ class _Conversation:
             self.add({"role": "assistant", "content": None, "tool_calls": [call]}, where)
 
     def _function_output(self, item: dict, where: str) -> None:
-        call_id = _required_text(item.get("call_id"), f"{where}.call_id")
+        call_id = require_text(item.get("call_id"), f"{where}.call_id")
         output = item.get("output")
         if output is None or isinstance(output, str):
             text = output or ""
@@ -249,7 +156,7 @@ def _image(part: dict, where: str) -> dict:
     if part.get("file_id"):
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send image_url "
                                "(an https URL or a base64 data URL) instead")
-    image = {"url": _required_text(part.get("image_url"), f"{where}.image_url")}
+    image = {"url": require_text(part.get("image_url"), f"{where}.image_url")}
     if part.get("detail") in ("auto", "low", "high"):
         image["detail"] = part["detail"]
     return {"type": "image_url", "image_url": image}
@@ -260,93 +167,10 @@ def _file(part: dict, where: str) -> dict:
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send file_data instead")
     if part.get("file_url"):
         raise TranslationError(f"{where}.file_url", "dario does not fetch URLs: send file_data instead")
-    file = {"file_data": _required_text(part.get("file_data"), f"{where}.file_data")}
+    file = {"file_data": require_text(part.get("file_data"), f"{where}.file_data")}
     if expect_text(part.get("filename"), f"{where}.filename"):
         file["filename"] = part["filename"]
     return {"type": "file", "file": file}
-
-
-def _tools(document: dict) -> tuple[list[dict], list[str]]:
-    """(Chat function tools, warnings): function, custom and namespaced tools flattened; server tools left out."""
-    converted, warnings, names = [], [], set()
-    for entry, tool in _tool_entries(document):
-        for where, member, namespace in _members(entry, tool, strict=True):
-            kind = member.get("type") if isinstance(member, dict) else None
-            if not isinstance(kind, str) or not kind:
-                raise TranslationError(f"{where}.type", "is required: function, custom, namespace or a built-in tool")
-            if kind not in ("function", "custom"):
-                warnings.append(f"{where} ({kind})")  # the model answers without that capability
-                continue
-            function = _function(member, where, namespace)
-            if function["name"] in names:
-                warnings.append(f"{where} (repeated name {function['name']})")
-                continue
-            names.add(function["name"])
-            converted.append({"type": "function", "function": function})
-    return converted, warnings
-
-
-def _function(tool: dict, where: str, namespace: str | None) -> dict:
-    """A Responses function or custom tool → a Chat function (Responses tools are flat; Chat nests them)."""
-    function: dict = {"name": chat_tool_name(_required_text(tool.get("name"), f"{where}.name"), namespace)}
-    description = expect_text(tool.get("description"), f"{where}.description")
-    if tool["type"] == "custom":
-        description = "\n\n".join(text for text in (description, _custom_note(tool, where)) if text)
-        function["parameters"] = json.loads(json.dumps(CUSTOM_PARAMETERS))
-    else:
-        function["parameters"] = expect_object(tool.get("parameters"), f"{where}.parameters") \
-            or {"type": "object", "properties": {}}
-    if description:
-        function["description"] = description
-    if tool["type"] == "function" and tool.get("strict") is not None:
-        function["strict"] = _flag(tool["strict"], f"{where}.strict")
-    return function
-
-
-def _custom_note(tool: dict, where: str) -> str:
-    """How a freeform tool's input goes into `input`, with its grammar when it has one."""
-    note = "Put the tool's whole input in `input` as raw text (not JSON)."
-    input_format = expect_object(tool.get("format"), f"{where}.format")
-    if input_format.get("type") != "grammar":
-        return note
-    definition = expect_text(input_format.get("definition"), f"{where}.format.definition")
-    syntax = expect_text(input_format.get("syntax"), f"{where}.format.syntax") or "lark"
-    if len(definition) > GRAMMAR_LIMIT:
-        definition = definition[:GRAMMAR_LIMIT] + "\n[grammar truncated]"
-    return f"{note} It must follow this {syntax} grammar:\n{definition}"
-
-
-def _chosen(choice: dict, where: str, tools: list[dict], origins: dict[str, ToolOrigin]) -> str:
-    """The Chat name of the function or custom tool a tool_choice entry names."""
-    name = _required_text(choice.get("name"), f"{where}.name")
-    namespace = expect_text(choice.get("namespace"), f"{where}.namespace")
-    if namespace or any(tool["function"]["name"] == name for tool in tools):
-        return chat_tool_name(name, namespace)
-    matches = [chat_name for chat_name, origin in origins.items() if origin.name == name]
-    return matches[0] if len(matches) == 1 else name  # a bare name that only one namespaced tool carries
-
-
-def _tool_choice(choice: object, tools: list[dict], origins: dict[str, ToolOrigin]) -> tuple[object, list[dict]]:
-    """(Chat tool_choice, tools kept): allowed_tools becomes a filter on the tools, which both backends can honour."""
-    if choice is None or choice in ("auto", "none", "required"):
-        return choice, tools
-    kind = choice.get("type") if isinstance(choice, dict) else None
-    if kind in ("function", "custom"):
-        return {"type": "function", "function": {"name": _chosen(choice, "tool_choice", tools, origins)}}, tools
-    if kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
-        allowed = expect_list(choice.get("tools"), "tool_choice.tools")
-        names = {_chosen(tool, "tool_choice.tools", tools, origins) for tool in allowed
-                 if isinstance(tool, dict) and tool.get("type") in ("function", "custom")}
-        kept = [tool for tool in tools if tool["function"]["name"] in names]
-        if not kept:
-            raise TranslationError("tool_choice.tools", "names none of the function or custom tools in `tools` "
-                                   "(built-in tools are left out on a translated backend)")
-        return choice.get("mode", "auto"), kept
-    if isinstance(kind, str) and kind:
-        raise TranslationError("tool_choice", f"forces the {kind!r} tool, which runs only on OpenAI's servers and "
-                               "is left out on a translated backend: use auto, required, or a function tool")
-    raise TranslationError("tool_choice", "must be auto, none, required, {type: function, name}, {type: custom, "
-                           "name} or {type: allowed_tools}")
 
 
 def _response_format(text: dict) -> dict | None:
@@ -362,7 +186,7 @@ def _response_format(text: dict) -> dict | None:
         if expect_text(output_format.get("description"), "text.format.description"):
             schema["description"] = output_format["description"]
         if output_format.get("strict") is not None:
-            schema["strict"] = _flag(output_format["strict"], "text.format.strict")
+            schema["strict"] = expect_flag(output_format["strict"], "text.format.strict")
         return {"type": "json_schema", "json_schema": schema}
     raise TranslationError("text.format.type", "must be text, json_object or json_schema")
 
@@ -374,18 +198,6 @@ def _refuse_state_and_extras(document: dict) -> None:
     if "message.output_text.logprobs" in expect_list(document.get("include"), "include"):
         raise TranslationError("include", REFUSED["top_logprobs"])
 
-
-def _required_text(value: object, where: str) -> str:
-    text = expect_text(value, where)
-    if not text:
-        raise TranslationError(where, "is required")
-    return text
-
-
-def _flag(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise TranslationError(where, "must be a boolean")
-    return value
 
 
 def _number(document: dict, field: str, low: float, high: float, integer: bool = False) -> int | float | None:
@@ -399,7 +211,7 @@ def _number(document: dict, field: str, low: float, high: float, integer: bool =
     return value
 
 
-def _translate(document: dict, model: str, reasoning_capable: bool) -> tuple[dict, list[str], list[str]]:
+def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[dict, list[str], list[str]]:
     """(Chat request, warnings, origin of each Chat message)."""
     _refuse_state_and_extras(document)
     conversation = _Conversation()
@@ -417,10 +229,10 @@ def _translate(document: dict, model: str, reasoning_capable: bool) -> tuple[dic
         raise TranslationError("input", "is required: there is nothing for the model to answer")
     body: dict = {"model": model, "messages": messages}
     expect_list(document.get("tools"), "tools")
-    tools, warnings = _tools(document)
+    tools, warnings = chat_tools(document)
     choice = document.get("tool_choice")
     if tools or (isinstance(choice, dict) and choice.get("type") not in ("function", "custom", "allowed_tools")):
-        choice, tools = _tool_choice(choice, tools, tool_origins(document))
+        choice, tools = chat_tool_choice(choice, tools, tool_origins(document))
     if tools:
         body["tools"] = tools
         if choice is not None:
@@ -460,22 +272,5 @@ def _translate(document: dict, model: str, reasoning_capable: bool) -> tuple[dic
 
 def responses_to_chat(document: dict, upstream_model: str) -> tuple[dict, list[str]]:
     """A Responses request → a Chat Completions request for an OpenAI-compatible backend, and the fields warned."""
-    body, warnings, _ = _translate(document, upstream_model, reasoning_capable=False)
+    body, warnings, _ = chat_request(document, upstream_model, reasoning_capable=False)
     return body, warnings
-
-
-def _responses_param(param: str, origins: list[str]) -> str:
-    match = _MESSAGE_PARAM.match(param)
-    if match and int(match[1]) < len(origins):
-        return origins[int(match[1])]
-    return RESPONSES_NAMES.get(param, param)
-
-
-def responses_to_anthropic(document: dict, upstream_model: str, default_max_tokens: int) -> tuple[dict, list[str]]:
-    """A Responses request → an Anthropic Messages request (through Chat), errors named as the client sent them."""
-    chat, warnings, origins = _translate(document, upstream_model, reasoning_capable=True)
-    try:
-        body, more = to_anthropic_request(chat, upstream_model, default_max_tokens)
-    except TranslationError as error:
-        raise TranslationError(_responses_param(error.param, origins), str(error).partition(": ")[2]) from None
-    return body, warnings + [_responses_param(field, origins) for field in more]

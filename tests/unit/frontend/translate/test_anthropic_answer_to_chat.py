@@ -6,16 +6,9 @@ import json
 
 import pytest
 
-from frontend.translate.anthropic_answer_to_chat import (
-    anthropic_usage,
-    error_to_anthropic,
-    error_to_openai,
-    finish_reason,
-    openai_usage,
-    stop_reason,
-    to_anthropic_message,
-    to_openai_completion,
-)
+from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason, to_chat_completion
+from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason, to_anthropic_message
+from frontend.translate.upstream_errors import error_to_anthropic, error_to_openai
 from tests.support import anthropic_wire, openai_wire
 
 
@@ -40,7 +33,7 @@ def test_finish_reason_to_stop_reason_with_overrides(finish: str | None, saw_too
 
 
 def test_usage_formulas_both_ways() -> None:
-    assert openai_usage(anthropic_wire.usage(10, 5, cache_read=100, cache_creation=20)) == {
+    assert chat_usage(anthropic_wire.usage(10, 5, cache_read=100, cache_creation=20)) == {
         "prompt_tokens": 130, "completion_tokens": 5, "total_tokens": 135,
         "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20}}
     assert anthropic_usage(openai_wire.usage(130, 5, cached=100, reasoning=3)) == {
@@ -52,7 +45,7 @@ def test_usage_formulas_both_ways() -> None:
 
 def test_anthropic_message_to_openai_completion() -> None:
     message = anthropic_wire.message("claude-opus-5", "Hi ", anthropic_wire.usage(3, 4), tools=[("f", {"a": 1})])
-    completion = to_openai_completion(message, "claude-opus-5")
+    completion = to_chat_completion(message, "claude-opus-5")
     choice = completion["choices"][0]
     assert completion["object"] == "chat.completion" and completion["id"].startswith("chatcmpl-msg_")
     assert choice["message"]["content"] == "Hi " and choice["finish_reason"] == "tool_calls"

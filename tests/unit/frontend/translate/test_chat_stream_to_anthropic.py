@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
-from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
+from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
+from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
 from frontend.translate.sse import SseParser
 from tests.support import anthropic_wire, openai_wire
 from tests.support.splitting import split_at
@@ -85,7 +85,7 @@ def test_anthropic_stream_to_openai_client_under_any_split(cuts: list[int], tool
     tools = TOOLS[:tool_count]
     upstream = anthropic_wire.stream_events("claude-opus-5", TEXT, anthropic_wire.usage(12, 34, cache_read=5),
                                             tools=tools)
-    output = run(ToOpenAIStream("claude-opus-5", True), split_at(upstream, cuts))
+    output = run(AnthropicToChatStream("claude-opus-5", True), split_at(upstream, cuts))
     text, calls, finish, usage, done = openai_result(output)
     assert text == TEXT and calls == tools and done
     assert finish == ("tool_calls" if tools else "stop")
@@ -99,7 +99,7 @@ def test_openai_stream_to_anthropic_client_under_any_split(cuts: list[int], tool
     tools = TOOLS[:tool_count]
     usage_body = openai_wire.usage(40, 9, cached=8)
     upstream = openai_wire.stream_events("gpt-4o", TEXT, usage_body, include_usage=True, tools=tools)
-    text, calls, stop, usage = anthropic_result(run(ToAnthropicStream("gpt-4o"), split_at(upstream, cuts)))
+    text, calls, stop, usage = anthropic_result(run(ChatToAnthropicStream("gpt-4o"), split_at(upstream, cuts)))
     assert text == TEXT and calls == tools
     assert stop == ("tool_use" if tools else "end_turn")
     assert (usage["input_tokens"], usage["output_tokens"], usage["cache_read_input_tokens"]) == (32, 9, 8)
@@ -108,14 +108,14 @@ def test_openai_stream_to_anthropic_client_under_any_split(cuts: list[int], tool
 def test_zero_argument_tool_reaches_openai_clients_as_empty_object() -> None:
     upstream = anthropic_wire.stream_events("m", "", None, tools=[("ping", {})]).replace(
         b'"partial_json": "{}"', b'"partial_json": ""')
-    _, calls, finish, _, _ = openai_result(run(ToOpenAIStream("m", False), [upstream]))
+    _, calls, finish, _, _ = openai_result(run(AnthropicToChatStream("m", False), [upstream]))
     assert calls == [("ping", {})] and finish == "tool_calls"
 
 
 def test_ollama_stop_with_tool_calls_becomes_tool_use() -> None:
     upstream = openai_wire.stream_events("llama", "", None, include_usage=False, tools=[TOOLS[0]]).replace(
         b'"finish_reason": "tool_calls"', b'"finish_reason": "stop"')
-    _, calls, stop, _ = anthropic_result(run(ToAnthropicStream("llama"), [upstream]))
+    _, calls, stop, _ = anthropic_result(run(ChatToAnthropicStream("llama"), [upstream]))
     assert calls == [TOOLS[0]] and stop == "tool_use"
 
 
@@ -132,7 +132,7 @@ def test_parallel_calls_reusing_index_zero_stay_apart() -> None:
         chunk({}, "tool_calls"),
         b"data: [DONE]\n\n",
     ])
-    _, calls, stop, _ = anthropic_result(run(ToAnthropicStream("g"), [upstream]))
+    _, calls, stop, _ = anthropic_result(run(ChatToAnthropicStream("g"), [upstream]))
     assert stop == "tool_use"
     assert sorted(calls) == [("one", {"x": 1}), ("two", {"y": 2})]
 
@@ -141,7 +141,7 @@ def test_upstream_error_mid_stream_becomes_an_error_event_without_message_stop()
     upstream = openai_wire.stream_events("g", TEXT, None, include_usage=False)
     cut = upstream.index(b"data: ", 200)
     broken = upstream[:cut] + b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n'
-    output = run(ToAnthropicStream("g"), [broken])
+    output = run(ChatToAnthropicStream("g"), [broken])
     names = [event.name for event in SseParser().feed(output)]
     assert names[-1] == "error" and "message_stop" not in names
 
@@ -151,7 +151,7 @@ def test_anthropic_error_event_reaches_openai_clients_without_done() -> None:
     cut = upstream.index(b"event: content_block_stop")
     broken = upstream[:cut] + anthropic_wire.event("error", {"type": "error", "error": {
         "type": "overloaded_error", "message": "Overloaded"}})
-    output = run(ToOpenAIStream("m", False), [broken])
+    output = run(AnthropicToChatStream("m", False), [broken])
     last = SseParser().feed(output)[-1]
     assert json.loads(last.data)["error"]["message"] == "Overloaded"
     assert b"[DONE]" not in output
@@ -159,8 +159,8 @@ def test_anthropic_error_event_reaches_openai_clients_without_done() -> None:
 
 def test_streams_that_end_early_say_so() -> None:
     anthropic_stream = anthropic_wire.stream_events("m", TEXT, None)
-    output = run(ToOpenAIStream("m", False), [anthropic_stream[: len(anthropic_stream) // 2]])
+    output = run(AnthropicToChatStream("m", False), [anthropic_stream[: len(anthropic_stream) // 2]])
     assert b"ended prematurely" in output and b"[DONE]" not in output
     openai_stream = openai_wire.stream_events("g", TEXT, None, include_usage=False)
-    output = run(ToAnthropicStream("g"), [openai_stream[: len(openai_stream) // 3]])
+    output = run(ChatToAnthropicStream("g"), [openai_stream[: len(openai_stream) // 3]])
     assert b"event: error" in output and b"message_stop" not in output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frontend.translate import TranslationError
-from frontend.translate.anthropic_to_chat import to_openai_request
+from frontend.translate.anthropic_to_chat import to_chat_request
 from frontend.translate.chat_to_anthropic import to_anthropic_request
 
 USER = {"role": "user", "content": "hi"}
@@ -18,7 +18,7 @@ def to_anthropic(**fields: object) -> tuple[dict, list[str]]:
 
 def to_openai(**fields: object) -> tuple[dict, list[str]]:
     document = {"model": "gpt-4o", "max_tokens": 100, "messages": [USER], **fields}
-    return to_openai_request(document, document["model"])
+    return to_chat_request(document, document["model"])
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_claude_code_shaped_request_maps_to_openai() -> None:
 
 def test_reasoning_models_get_reasoning_effort() -> None:
     document = {"model": "o3-mini", "max_tokens": 10, "messages": [USER], "output_config": {"effort": "max"}}
-    body, _ = to_openai_request(document, "o3-mini")
+    body, _ = to_chat_request(document, "o3-mini")
     assert body["reasoning_effort"] == "high"
 
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
-from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
+from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
+from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
 from frontend.translate.sse import MAX_LINE_BYTES, Event, SseParser
 from frontend.upstream.framing import EventFramer
 from frontend.usage import (
@@ -130,11 +130,11 @@ def test_the_framer_passes_whole_events_only_and_loses_nothing(data: bytes, cuts
 # same input can be compared byte for byte.
 
 
-def run(make: Callable[[], ToOpenAIStream | ToAnthropicStream], pieces: list[bytes]) -> bytes:
+def run(make: Callable[[], AnthropicToChatStream | ChatToAnthropicStream], pieces: list[bytes]) -> bytes:
     numbers = itertools.count()
     with mock.patch.object(uuid, "uuid4", lambda: uuid.UUID(int=next(numbers))):
         machine = make()
-        if isinstance(machine, ToOpenAIStream):
+        if isinstance(machine, AnthropicToChatStream):
             machine.created = 0
         out = b"".join(machine.feed(piece) for piece in pieces) + machine.finish()
         assert machine.finished
@@ -254,12 +254,12 @@ def openai_upstream(chunks: list[object], ending: bytes) -> bytes:
                     for chunk in chunks).replace(b"\n", ending)
 
 
-def to_openai() -> ToOpenAIStream:
-    return ToOpenAIStream("claude-opus-5", include_usage=True, include_reasoning=True)
+def to_openai() -> AnthropicToChatStream:
+    return AnthropicToChatStream("claude-opus-5", include_usage=True, include_reasoning=True)
 
 
-def to_anthropic() -> ToAnthropicStream:
-    return ToAnthropicStream("gpt-4o")
+def to_anthropic() -> ChatToAnthropicStream:
+    return ChatToAnthropicStream("gpt-4o")
 
 
 @FUZZ

@@ -16,14 +16,11 @@ from hypothesis import strategies as st
 from frontend.errors import ApiError
 from frontend.request_parsing import parse_chat_request, parse_count_tokens_request, parse_messages_request
 from frontend.translate import TranslationError
-from frontend.translate.anthropic_answer_to_chat import (
-    error_to_anthropic,
-    error_to_openai,
-    to_anthropic_message,
-    to_openai_completion,
-)
-from frontend.translate.anthropic_to_chat import to_openai_request
+from frontend.translate.anthropic_answer_to_chat import to_chat_completion
+from frontend.translate.anthropic_to_chat import to_chat_request
+from frontend.translate.chat_answer_to_anthropic import to_anthropic_message
 from frontend.translate.chat_to_anthropic import to_anthropic_request
+from frontend.translate.upstream_errors import error_to_anthropic, error_to_openai
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -166,7 +163,7 @@ def encode(document: object) -> bytes:
 
 
 def sent_upstream(body: dict) -> bytes:
-    """What the proxy does with a translated body before sending it (frontend/proxy.py)."""
+    """What the proxy does with a translated body before sending it (frontend/forwarding.py)."""
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -196,7 +193,7 @@ def assert_anthropic_request(body: bytes, model: str) -> None:
         assert error.status == 400 and error.message
         return
     try:
-        translated, warnings = to_openai_request(parsed.document, model)
+        translated, warnings = to_chat_request(parsed.document, model)
     except TranslationError as error:
         assert error.param and isinstance(error.param, str)
         return
@@ -298,7 +295,7 @@ def test_wrong_types_in_chat_requests_are_400s_naming_the_field(document: dict) 
 ])
 def test_wrong_types_in_messages_requests_are_400s_naming_the_field(document: dict) -> None:
     with pytest.raises(TranslationError) as raised:
-        to_openai_request(document, "gpt-4o")
+        to_chat_request(document, "gpt-4o")
     assert raised.value.param
 
 
@@ -330,7 +327,7 @@ def assert_client_answer(answer: dict) -> None:
 @FUZZ
 @given(ANTHROPIC_ANSWER | st.dictionaries(HOSTILE_TEXT, JSON, max_size=5))
 def test_any_anthropic_answer_translates_for_openai_clients(message: dict) -> None:
-    completion = to_openai_completion(message, "claude-opus-5")
+    completion = to_chat_completion(message, "claude-opus-5")
     assert_client_answer(completion)
     answer = completion["choices"][0]["message"]
     assert answer["content"] is None or isinstance(answer["content"], str)
@@ -386,7 +383,7 @@ def test_an_error_body_nested_too_deeply_is_reported_as_non_json() -> None:
     {"stop_reason": ["end_turn"]}, {"usage": 5}, {"usage": {"output_tokens_details": 5}},
 ])
 def test_malformed_anthropic_answers_still_translate(message: dict) -> None:
-    assert_client_answer(to_openai_completion(message, "claude-opus-5"))
+    assert_client_answer(to_chat_completion(message, "claude-opus-5"))
 
 
 @pytest.mark.parametrize("completion", [
@@ -401,5 +398,5 @@ def test_malformed_openai_answers_still_translate(completion: dict) -> None:
 
 
 def test_nan_and_infinity_in_usage_count_as_nothing() -> None:
-    usage = to_openai_completion({"usage": {"input_tokens": math.inf, "output_tokens": math.nan}}, "m")["usage"]
+    usage = to_chat_completion({"usage": {"input_tokens": math.inf, "output_tokens": math.nan}}, "m")["usage"]
     assert usage["prompt_tokens"] == usage["completion_tokens"] == 0

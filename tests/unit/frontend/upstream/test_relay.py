@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
-from frontend.translate.anthropic_stream_to_chat import ToOpenAIStream
-from frontend.translate.chat_stream_to_anthropic import ToAnthropicStream
-from frontend.translate.responses.chat_stream import AnthropicToResponsesStream, ChatToResponsesStream
+from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
+from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
+from frontend.translate.responses.anthropic_stream import AnthropicToResponsesStream
+from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.sse import SseParser
 from frontend.upstream.framing import HEAD_BYTES, TAIL_BYTES, EventFramer, Tail
 from frontend.upstream.relay import PassThrough
@@ -122,8 +123,8 @@ def machines() -> list[tuple[str, object, Dialect, bytes]]:
         ("pass-through chat", PassThrough(OPENAI_CHAT, events=True), OPENAI_CHAT, CHAT_STREAM),
         ("pass-through anthropic", PassThrough(ANTHROPIC_MESSAGES, events=True), ANTHROPIC_MESSAGES,
          ANTHROPIC_STREAM),
-        ("chat→anthropic", ToAnthropicStream("m"), OPENAI_CHAT, CHAT_STREAM),
-        ("anthropic→chat", ToOpenAIStream("m", include_usage=True), ANTHROPIC_MESSAGES, ANTHROPIC_STREAM),
+        ("chat→anthropic", ChatToAnthropicStream("m"), OPENAI_CHAT, CHAT_STREAM),
+        ("anthropic→chat", AnthropicToChatStream("m", include_usage=True), ANTHROPIC_MESSAGES, ANTHROPIC_STREAM),
         ("chat→responses", ChatToResponsesStream("m", request), OPENAI_CHAT, CHAT_STREAM),
         ("anthropic→responses", AnthropicToResponsesStream("m", request), ANTHROPIC_MESSAGES, ANTHROPIC_STREAM),
     ]

@@ -15,10 +15,13 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from frontend.translate import TranslationError
-from frontend.translate.responses.answer import anthropic_to_response, chat_to_response, error_to_responses
-from frontend.translate.responses.chat_stream import AnthropicToResponsesStream, ChatToResponsesStream
-from frontend.translate.responses.request_to_chat import responses_to_anthropic, responses_to_chat
+from frontend.translate.responses.answer import anthropic_to_response, chat_to_response
+from frontend.translate.responses.anthropic_stream import AnthropicToResponsesStream
+from frontend.translate.responses.chat_stream import ChatToResponsesStream
+from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
+from frontend.translate.responses.request_to_chat import responses_to_chat
 from frontend.translate.sse import SseParser
+from frontend.translate.upstream_errors import error_to_responses
 from tests.support import anthropic_wire, openai_wire
 from tests.support.splitting import split_at
 
