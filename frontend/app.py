@@ -14,6 +14,7 @@ from frontend.access import check_browser, check_json_body, check_key, cors_pref
 from frontend.config_watch import RoutingWatcher
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
 from frontend.endpoints import admin, api, count_tokens, health, models
+from frontend.error_mapping import from_http_exception
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
 from frontend.services.credentials import CredentialsClient
@@ -55,22 +56,12 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return error_response(_from_http_exception(request, error), api_format)
+        limit = request.app[STATE].settings.body_limit
+        return error_response(from_http_exception(error, request.method, request.path, limit), api_format)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         failure = ApiError(500, "dario hit an internal error; see $DARIO_HOME/logs", code="internal_error")
         return error_response(failure, api_format)
-
-
-def _from_http_exception(request: web.Request, error: web.HTTPException) -> ApiError:
-    if error.status == 404:
-        return ApiError(404, f"unknown path {request.path}", code="unknown_path")
-    if error.status == 405:
-        return ApiError(405, f"method {request.method} is not allowed on {request.path}", code="method_not_allowed")
-    if error.status == 413:
-        limit = request.app[STATE].settings.body_limit
-        return ApiError(413, f"the request body is larger than the limit of {limit} bytes", code="request_too_large")
-    return ApiError(error.status, error.reason, code=error.reason.lower().replace(" ", "_"))
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:

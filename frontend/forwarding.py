@@ -15,15 +15,15 @@ from dario.presets import speaks
 from dario.routing import NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
 from frontend.dialects import Dialect
-from frontend.errors import ApiError
+from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
+from frontend.errors import ApiError, NoUsableCredential, PoolExhausted
 from frontend.exchange import Exchange
 from frontend.request_parsing import ParsedRequest
 from frontend.services.credentials import Lease
-from frontend.services.pool import PoolExhausted
 from frontend.state import State
 from frontend.translation_plan import Plan, plan
 from frontend.upstream import native, translated
-from frontend.upstream.call import DeadlineExpired, UpstreamCall
+from frontend.upstream.call import UpstreamCall
 from frontend.upstream.headers import rate_limit_headers
 from frontend.upstream.relay import Upstream
 from frontend.upstream.scrub import Scrubber
@@ -108,7 +108,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 exchange.attempts += 1
                 try:
                     call = await _send(request, state, target, credential)
-                except (TimeoutError, aiohttp.ClientError) as error:
+                except UPSTREAM_ERRORS as error:
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
                     tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
@@ -162,18 +162,12 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
         if target.translation is not None:
             return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)
         return await native.respond(request, upstream, exchange, target.dialect)
-    except (TimeoutError, aiohttp.ClientError) as error:
+    except UPSTREAM_ERRORS as error:
         raise _unreachable(error, target.route.backend, state) from None
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
-    if isinstance(error, DeadlineExpired):
-        return ApiError(error.failure.status, error.failure.message, code=error.failure.error_type)
-    if isinstance(error, TimeoutError):
-        return ApiError(504, f"backend {backend.name!r} did not answer within {state.settings.upstream_timeout:.0f}s",
-                        code="upstream_timeout")
-    return ApiError(502, f"could not reach backend {backend.name!r} at {backend.base_url}: {error}",
-                    code="upstream_unreachable")
+    return from_upstream_error(error, backend.name, backend.base_url, state.settings.upstream_timeout)
 
 
 def _error_type(status: int) -> str:
@@ -184,14 +178,10 @@ def route_for(state: State, model: str) -> Route:
     try:
         chosen = route(model, state.credentials.require_catalog(), state.routing.current)
     except NoRoute as error:
-        raise ApiError(404, str(error), param="model", code="model_not_found") from None
+        raise from_no_route(error) from None
     if not chosen.backend.credentials:
         raise ApiError(503, f"backend {chosen.backend.name!r} has no credentials; add one with `dario accounts add`")
     return chosen
-
-
-class NoUsableCredential(ApiError):
-    pass
 
 
 def usable_credentials(backend: Backend) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
-from frontend.errors import ApiError
+from frontend.error_mapping import from_translation_error
 from frontend.request_parsing import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.anthropic_answer_to_chat import to_chat_completion
@@ -56,7 +56,7 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
         return Plan(OPENAI_CHAT, body, warnings, ChatToAnthropicStream(model),
                     lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
     except TranslationError as error:
-        raise ApiError(400, str(error), param=error.param, code="unsupported_parameter") from None
+        raise from_translation_error(error) from None
 
 
 def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,

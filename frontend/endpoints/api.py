@@ -9,6 +9,7 @@ import asyncio
 from aiohttp import web
 
 from frontend.dialects import Dialect
+from frontend.error_mapping import http_error_code
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.forwarding import forward
@@ -31,7 +32,7 @@ def handler(dialect: Dialect):
             exchange.fail(error.status, error.code or "dario_error")
             raise
         except web.HTTPException as error:
-            exchange.fail(error.status, error.reason.lower().replace(" ", "_"))
+            exchange.fail(error.status, http_error_code(error))
             raise
         except asyncio.CancelledError:  # the client left: aiohttp cancels the handler, and so the upstream read
             exchange.client_gone()

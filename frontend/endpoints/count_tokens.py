@@ -9,7 +9,7 @@ from aiohttp import web
 from dario.routing import NoRoute, route
 from frontend.dialects import ANTHROPIC_COUNT_TOKENS
 from frontend.endpoints.api import handler, read_body
-from frontend.errors import ApiError
+from frontend.error_mapping import from_no_route
 from frontend.state import STATE
 
 # Roughly four characters a token for English text and JSON; an estimate, and the header says so.
@@ -32,7 +32,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     try:
         backend = route(parsed.model, state.credentials.require_catalog(), state.routing.current).backend
     except NoRoute as error:
-        raise ApiError(404, str(error), param="model", code="model_not_found") from None
+        raise from_no_route(error) from None
     if backend.kind == "anthropic":
         return await _native(request)
     return web.json_response(

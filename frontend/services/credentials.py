@@ -18,7 +18,8 @@ import grpc
 from dario.catalog import Catalog, catalog_from_proto
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
-from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
+from frontend.error_mapping import from_rpc_error
+from frontend.errors import ApiError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import grpc
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
-from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error
+from frontend.error_mapping import from_acquire_error, from_rpc_error
+from frontend.errors import ServiceUnavailable
 from frontend.services.journal import Journal
 from frontend.services.reporter import SERVICE, OutcomeReporter
 
@@ -85,9 +86,7 @@ class PoolClient:
         try:
             return await self.stub.Acquire(request, timeout=self.queue_timeout, wait_for_ready=True)
         except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise PoolExhausted(error.details() or "no credential has room", _retry_after(error)) from None
-            raise from_rpc_error(error, SERVICE, self.socket_path) from None
+            raise from_acquire_error(error, SERVICE, self.socket_path) from None
 
 
 async def call_admin(client: PoolClient, method: str, request: object) -> object:
@@ -96,19 +95,3 @@ async def call_admin(client: PoolClient, method: str, request: object) -> object
         return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path) from None
-
-
-class PoolExhausted(ApiError):
-    """Every credential of a backend is rate-limited (or was tried); the client may retry after retry_after s."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(429, message, code="rate_limited", headers={"retry-after": str(retry_after)})
-        self.retry_after = retry_after
-
-
-def _retry_after(error: grpc.RpcError) -> int:
-    for key, value in error.trailing_metadata() or ():
-        if key == "retry-after":
-            with contextlib.suppress(ValueError):
-                return max(1, int(float(value)))
-    return 1

@@ -14,21 +14,13 @@ from yarl import URL
 
 from dario.settings import UpstreamLimits
 from frontend.dialects import Dialect
-from frontend.errors import ApiError
+from frontend.errors import ApiError, DeadlineExpired
 from frontend.services.credentials import Lease
-from frontend.upstream.deadlines import CallClock, Failure
+from frontend.upstream.deadlines import CallClock
 from frontend.upstream.headers import upstream_headers
 from frontend.upstream.scrub import Scrubber
 
 log = logging.getLogger(__name__)
-
-
-class DeadlineExpired(TimeoutError):
-    """The upstream sent no answer (not even its headers) within the call's deadline: a timeout like any other."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
 
 
 def location_origin(location: str, base: URL) -> str:

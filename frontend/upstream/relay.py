@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from dario.settings import UpstreamLimits
-from frontend.errors import ApiError
+from frontend.errors import RelayFailed
 from frontend.exchange import Exchange
 from frontend.state import STATE
 from frontend.upstream.deadlines import CallClock, Failure, broken, read_timeout, too_large
@@ -103,13 +103,6 @@ class Upstream:
     limits: UpstreamLimits
     scrubber: Scrubber
     read_seconds: float  # aiohttp's own per-read timeout ([limits] upstream_seconds), named when it fires
-
-
-class RelayFailed(ApiError):
-    """The upstream answer failed before a byte of it reached the client: an ordinary error answer."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.status, failure.message, code=failure.error_type)
 
 
 class ClientSink:

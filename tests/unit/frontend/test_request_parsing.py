@@ -5,7 +5,8 @@ import json
 import grpc
 import pytest
 
-from frontend.errors import ApiError, ServiceUnavailable, from_rpc_error, openai_error_body
+from frontend.error_mapping import from_rpc_error
+from frontend.errors import ApiError, ServiceUnavailable, openai_error_body
 from frontend.request_parsing import parse_chat_request
 
 
