@@ -25,7 +25,7 @@ from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from frontend.app import new_request_id
 from frontend.dialects import api_format_of
 from frontend.error_mapping import from_http_exception
-from frontend.errors import ApiError, MalformedBody, anthropic_error_body, error_response, openai_error_body
+from frontend.errors import ApiError, MalformedBody, error_body, error_response
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ def path_of(head: bytes) -> str:
 
 def raw_error(error: ApiError, head: bytes) -> bytes:
     """A complete HTTP/1.1 error answer that closes the connection, for when no aiohttp response can be made."""
-    anthropic = api_format_of(path_of(head)) == "anthropic"
-    payload = anthropic_error_body(error) if anthropic else openai_error_body(error)
+    payload = error_body(error, api_format_of(path_of(head)))
     request_id = new_request_id().encode()
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
             b"request-id: %s\r\nx-request-id: %s\r\ncontent-length: %d\r\n\r\n"
