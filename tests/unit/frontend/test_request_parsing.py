@@ -1,12 +1,10 @@
-"""Client request checks name the wrong field; errors have the OpenAI shape; gRPC failures map once."""
+"""Client request checks name the wrong field."""
 
-import json
+from __future__ import annotations
 
-import grpc
 import pytest
 
-from frontend.error_mapping import from_rpc_error
-from frontend.errors import ApiError, ServiceUnavailable, openai_error_body
+from frontend.errors import ApiError
 from frontend.request_parsing import parse_chat_request
 
 
@@ -39,43 +37,3 @@ def test_malformed_bodies_are_400(body: bytes) -> None:
 def test_valid_request_reads_model_and_stream() -> None:
     parsed = parse_chat_request(b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}')
     assert parsed.model == "gpt-4o" and parsed.stream is True
-
-
-def test_error_body_has_the_openai_shape() -> None:
-    body = json.loads(openai_error_body(ApiError(404, "no route", param="model", code="model_not_found")))
-    assert body == {
-        "error": {"message": "no route", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
-    }
-
-
-class FakeRpcError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str = "") -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-
-def test_unavailable_service_becomes_503_naming_it_and_how_to_start() -> None:
-    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE), "pool_service", "/h/run/pool.sock")
-    assert isinstance(error, ServiceUnavailable)
-    assert error.status == 503
-    assert "pool_service" in error.message and "/h/run/pool.sock" in error.message
-    assert "supervisord -c deploy/dario.conf" in error.message
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        (grpc.StatusCode.DEADLINE_EXCEEDED, 503),
-        (grpc.StatusCode.NOT_FOUND, 404),
-        (grpc.StatusCode.INVALID_ARGUMENT, 400),
-        (grpc.StatusCode.FAILED_PRECONDITION, 503),
-        (grpc.StatusCode.INTERNAL, 500),
-    ],
-)
-def test_grpc_codes_map_to_http_statuses(code: grpc.StatusCode, status: int) -> None:
-    assert from_rpc_error(FakeRpcError(code, "detail"), "credential_service", "/s").status == status

@@ -1,8 +1,10 @@
-"""Usage read from Anthropic bodies and streams: message_start's counts overwritten by message_delta's totals."""
+"""Usage read from upstream bodies and streams: Chat usage from the last chunk carrying one, Anthropic's from
+message_start overwritten by message_delta's totals."""
 
 import json
 
-from frontend.usage import anthropic_usage_from_body, anthropic_usage_from_stream
+from frontend.usage import anthropic_usage_from_body, anthropic_usage_from_stream, openai_usage_from_stream
+from frontend.usage import openai_usage_from_body as usage_from_json_body
 from tests.support import anthropic_wire
 
 
@@ -35,3 +37,51 @@ def test_broken_or_missing_usage_gives_minus_one() -> None:
         usage = anthropic_usage_from_stream(head, tail)
         assert usage.input_tokens == -1 and usage.output_tokens == -1
     assert anthropic_usage_from_body(b"<html>").output_tokens == -1
+
+
+def usage_from_sse_tail(tail: bytes):
+    return openai_usage_from_stream(b"", tail)
+
+
+EVENTS = [
+    b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n',
+    'data: {"choices":[{"index":0,"delta":{"content":"h\u00e9llo \u2603 \U0001f680"}}]}\n\n'.encode(),
+    b'data: {"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}\n\n',
+    b"data: [DONE]\n\n",
+]
+STREAM = b"".join(EVENTS)
+
+
+def test_usage_is_read_from_the_stream_tail() -> None:
+    usage = usage_from_sse_tail(STREAM)
+    assert (usage.input_tokens, usage.output_tokens) == (11, 7)
+
+
+def test_stream_without_usage_reports_minus_one() -> None:
+    usage = usage_from_sse_tail(b"".join(EVENTS[:2]) + EVENTS[3])
+    assert usage.input_tokens == -1 and usage.output_tokens == -1
+
+
+def test_usage_with_cache_and_reasoning_details_from_a_whole_body() -> None:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 100,
+            "completion_tokens": 50,
+            "prompt_tokens_details": {"cached_tokens": 64},
+            "completion_tokens_details": {"reasoning_tokens": 20},
+        },
+    }
+    usage = usage_from_json_body(json.dumps(body).encode())
+    counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens)
+    assert counts == (100, 50, 64, 20)
+    assert usage.served_model == "gpt-4o-mini-2024-07-18"
+
+
+def test_garbage_bodies_give_no_usage_and_no_exception() -> None:
+    for body in (b"", b"<html>502</html>", b'{"usage": "lots"}', b"[1,2]", b'{"usage":{"prompt_tokens":-3}}'):
+        assert usage_from_json_body(body).input_tokens == -1
+    assert usage_from_sse_tail(b"data: {broken\n\ndata: [DONE]\n\n").input_tokens == -1

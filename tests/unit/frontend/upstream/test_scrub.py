@@ -1,4 +1,4 @@
-"""The secrets scrubbed from what upstreams send back, however the network cuts them, and the call's deadlines."""
+"""The secrets scrubbed from what upstreams send back, however the network cuts them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dario.settings import UpstreamLimits
-from frontend.upstream.deadlines import CallClock
 from frontend.upstream.scrub import MASK, Scrubber, token_of
 from tests.support.splitting import split_at
 
@@ -49,19 +47,3 @@ def test_an_error_body_spelling_the_secret_with_json_escapes_is_scrubbed() -> No
 def test_without_secrets_bodies_pass_untouched() -> None:
     stream = Scrubber([]).stream(whole_events=False)
     assert stream.feed(BODY) == BODY and stream.flush() == b""
-
-
-LIMITS = UpstreamLimits(first_byte_seconds=10.0, stall_seconds=3.0, total_seconds=60.0)
-
-
-def test_the_clock_waits_for_the_first_byte_then_for_each_next_one_then_the_total() -> None:
-    clock = CallClock(LIMITS, "b", sent_at=100.0)
-    assert clock.expiry() == 110.0 and clock.failure(110.0).error_type == "upstream_timeout"
-    clock.progressed(105.0)
-    assert clock.expiry() == 108.0 and clock.failure(108.0).error_type == "upstream_stalled"
-    clock.excuse(2.0)  # writing to a slow client: not the upstream's silence
-    assert clock.expiry() == 110.0
-    clock.progressed(159.0)
-    assert clock.expiry() == 160.0 and clock.failure(160.0).error_type == "upstream_deadline"
-    assert all(failure.status == 504 for failure in (clock.failure(160.0), clock.failure(120.0)))
-    assert "upstream_total_seconds" in clock.failure(160.0).message and "'b'" in clock.failure(160.0).message
