@@ -1,6 +1,7 @@
 """Foreign errors become the client's ApiError here, once per boundary (the tree is in frontend.errors):
 
-- gRPC: a failed call to credential_service or pool_service (from_rpc_error; Acquire's own from_acquire_error);
+- gRPC: a failed call to credential_service or pool_service: away → 503, connected but too slow → 504, its
+  own refusals as their HTTP status (from_rpc_error; Acquire's own from_acquire_error);
 - aiohttp client errors of an upstream call: unreachable → 502, timed out → 504 (from_upstream_error);
 - routing: no backend serves the model → 404 (from_no_route);
 - aiohttp's own HTTP errors, raised before or around a handler (from_http_exception);
@@ -16,11 +17,11 @@ import grpc
 from aiohttp import web
 
 from dario.routing import NoRoute
-from frontend.errors import ApiError, DeadlineExpired, PoolExhausted, ServiceUnavailable
+from frontend.errors import ApiError, DeadlineExpired, PoolExhausted, ServiceTimedOut, ServiceUnavailable
 from frontend.translate import TranslationError
 
-# gRPC codes that say the service itself is away (not running, restarting) or too slow: told as its absence.
-_AWAY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED, None)
+# gRPC codes that say the service itself is away (not running, restarting): told as its absence.
+_AWAY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, None)
 # The other codes a service answers with, as the HTTP status the client gets.
 _RPC_STATUSES = {
     grpc.StatusCode.NOT_FOUND: 404,
@@ -32,23 +33,29 @@ _RPC_STATUSES = {
 }
 
 
-def from_rpc_error(error: grpc.RpcError, service: str, socket_path: str) -> ApiError:
-    """Maps a failed call to one of dario's services onto the error the client sees."""
+def from_rpc_error(error: grpc.RpcError, service: str, socket_path: str,
+                   channel: grpc.aio.Channel | None = None) -> ApiError:
+    """Maps a failed call to one of dario's services onto the error the client sees. A passed deadline is a 504
+    when the service was connected (there, but too slow), and a 503 when the call only waited for it to come
+    (`channel` tells which): as a gateway answers a slow upstream and one it cannot reach."""
     code = error.code() if hasattr(error, "code") else None
     detail = error.details() if hasattr(error, "details") else ""
-    if code in _AWAY:
-        reason = "no answer in time" if code == grpc.StatusCode.DEADLINE_EXCEEDED else "not running"
-        return ServiceUnavailable(service, socket_path, reason)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and (
+            channel is None or channel.get_state() == grpc.ChannelConnectivity.READY):
+        return ServiceTimedOut(service, socket_path)
+    if code in _AWAY or code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ServiceUnavailable(service, socket_path, "not running")
     status = _RPC_STATUSES.get(code, 500)
     return ApiError(status, f"{service}: {detail or code.name.lower()}", code=code.name.lower())
 
 
-def from_acquire_error(error: grpc.RpcError, service: str, socket_path: str) -> ApiError:
+def from_acquire_error(error: grpc.RpcError, service: str, socket_path: str,
+                       channel: grpc.aio.Channel | None = None) -> ApiError:
     """A failed Acquire: RESOURCE_EXHAUSTED is pool_service saying no credential has room (429 with the retry-after
     it sent); anything else as from_rpc_error."""
     if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return PoolExhausted(error.details() or "no credential has room", _retry_after(error))
-    return from_rpc_error(error, service, socket_path)
+    return from_rpc_error(error, service, socket_path, channel)
 
 
 def _retry_after(error: grpc.RpcError) -> int:

@@ -2,6 +2,7 @@
 
     ApiError                  an error dario answers itself: status, message, param, code, headers
     ├── ServiceUnavailable    one of dario's services does not answer (503)
+    │   └── ServiceTimedOut   ... or not within the call's deadline (504)
     ├── PoolExhausted         every credential of the backend is rate-limited or was tried (429, retry-after)
     ├── NoUsableCredential    no credential of the backend can serve now, e.g. all need a login (503)
     ├── MalformedBody         the request body's framing or encoding broke (400)
@@ -82,6 +83,16 @@ class ServiceUnavailable(ApiError):
             f"dario's {service} is not available{reason}; it listens on {socket_path}. {START_HINT}",
             code="service_unavailable",
         )
+        self.service = service
+
+
+class ServiceTimedOut(ServiceUnavailable):
+    """One of dario's own services took longer than the call's deadline (gRPC DEADLINE_EXCEEDED): a gateway
+    timeout, as Envoy answers an upstream that is there but too slow (504, where an absent one is a 503)."""
+
+    def __init__(self, service: str, socket_path: str) -> None:
+        ApiError.__init__(self, 504, f"dario's {service} did not answer in time; it listens on {socket_path}. "
+                                     "See its log in $DARIO_HOME/logs", code="service_timeout")
         self.service = service
 
 

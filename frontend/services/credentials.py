@@ -141,7 +141,7 @@ class CredentialsClient:
                 wait_for_ready=True,
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error, SERVICE, self.socket_path) from None
+            raise from_rpc_error(error, SERVICE, self.socket_path, self.channel) from None
         lease = lease_from_proto(answer)
         cached = self._leases.get((backend, credential))
         if cached is None or cached.revision <= lease.revision:
@@ -153,7 +153,7 @@ class CredentialsClient:
         try:
             answer = await self.stub.ListBackends(credentials_pb2.ListBackendsRequest(), timeout=self.timeout)
         except grpc.RpcError as error:
-            raise from_rpc_error(error, SERVICE, self.socket_path) from None
+            raise from_rpc_error(error, SERVICE, self.socket_path, self.channel) from None
         return list(answer.backends)
 
     async def force_refresh(self, backend: str, credential: str, rejected: Lease) -> Lease | None:

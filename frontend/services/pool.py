@@ -86,7 +86,7 @@ class PoolClient:
         try:
             return await self.stub.Acquire(request, timeout=self.queue_timeout, wait_for_ready=True)
         except grpc.RpcError as error:
-            raise from_acquire_error(error, SERVICE, self.socket_path) from None
+            raise from_acquire_error(error, SERVICE, self.socket_path, self.channel) from None
 
 
 async def call_admin(client: PoolClient, method: str, request: object) -> object:
@@ -94,4 +94,4 @@ async def call_admin(client: PoolClient, method: str, request: object) -> object
     try:
         return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
     except grpc.RpcError as error:
-        raise from_rpc_error(error, SERVICE, client.socket_path) from None
+        raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None
