@@ -12,7 +12,8 @@
 Foreign errors become ApiErrors once, at their boundary (frontend.error_mapping): gRPC errors of dario's
 services, aiohttp client errors of an upstream call, routing's NoRoute, aiohttp's own HTTP errors, and the
 translators' TranslationError. An upstream's own error answer is no ApiError: it is passed on with its status,
-its body translated when the client speaks another API (frontend.translate.upstream_errors).
+its body translated when the client speaks another API (frontend.translate.upstream_errors), with the same
+table of error types as dario's own errors.
 """
 
 from __future__ import annotations
@@ -25,12 +26,31 @@ from aiohttp import web
 if TYPE_CHECKING:
     from frontend.upstream.deadlines import Failure
 
-# HTTP status → OpenAI error `type`, for errors dario raises itself.
-_OPENAI_TYPES = {
+# The one table of each API (TRANSLATION §8, SPEC §3): the error `type` a status gets, for the errors dario answers
+# itself and for an upstream's error told in the client's API (its status kept, its body translated).
+# Anthropic: each type with the statuses it stands for, Anthropic's own first.
+ANTHROPIC_ERROR_TYPES: dict[str, tuple[int, ...]] = {
+    "invalid_request_error": (400, 422),
+    "authentication_error": (401,),
+    "billing_error": (402,),
+    "permission_error": (403,),
+    "not_found_error": (404,),
+    "conflict_error": (409,),
+    "request_too_large": (413,),
+    "rate_limit_error": (429,),
+    "api_error": (500, 502),
+    "timeout_error": (504, 408),
+    "overloaded_error": (529, 503),
+}
+_ANTHROPIC_BY_STATUS = {status: kind for kind, statuses in ANTHROPIC_ERROR_TYPES.items() for status in statuses}
+# The OpenAI error shape, which Chat Completions and the Responses API share: status → `type`. An Anthropic
+# upstream's error gets the type of its own type's status here (overloaded_error, 529 → overloaded_error).
+OPENAI_ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
     401: "authentication_error",
+    402: "insufficient_quota",
     403: "permission_error",
-    404: "invalid_request_error",
+    404: "not_found_error",
     405: "invalid_request_error",
     408: "timeout",
     413: "invalid_request_error",
@@ -40,20 +60,6 @@ _OPENAI_TYPES = {
     502: "server_error",
     503: "service_unavailable",
     504: "timeout",
-}
-
-# HTTP status → Anthropic error `type` (SPEC §3 shape {"type": "error", "error": {"type", "message"}}).
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    504: "timeout_error",
     529: "overloaded_error",
 }
 
@@ -133,11 +139,16 @@ class DeadlineExpired(TimeoutError):
 
 
 def openai_error_type(status: int) -> str:
-    return _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    return OPENAI_ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
 
 
 def anthropic_error_type(status: int) -> str:
-    return _ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    return _ANTHROPIC_BY_STATUS.get(status, "invalid_request_error" if status < 500 else "api_error")
+
+
+def anthropic_status(error_type: str) -> int:
+    """The status Anthropic answers an error type with (500, an api_error's, for a type it does not have)."""
+    return ANTHROPIC_ERROR_TYPES.get(error_type, ANTHROPIC_ERROR_TYPES["api_error"])[0]
 
 
 def openai_error_body(error: ApiError) -> bytes:

@@ -13,7 +13,7 @@ from frontend.translate import lenient_object, lenient_text
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.streams import ParsedStream
-from frontend.translate.upstream_errors import OPENAI_ERRORS
+from frontend.translate.upstream_errors import openai_error_of
 from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 
 DONE = b"data: [DONE]\n\n"
@@ -150,5 +150,5 @@ class AnthropicToChatStream(ParsedStream):
 
     def _on_error(self, data: dict) -> bytes:
         error = lenient_object(data.get("error"))
-        error_type, code = OPENAI_ERRORS.get(lenient_text(error.get("type")) or "api_error", ("server_error", None))
+        error_type, code = openai_error_of(lenient_text(error.get("type")) or "api_error")
         return self._error(error_type, lenient_text(error.get("message")) or "upstream error", code)

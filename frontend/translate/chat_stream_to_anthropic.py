@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 
+from frontend.errors import anthropic_error_type
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
-from frontend.translate.upstream_errors import ANTHROPIC_ERRORS
 
 SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
@@ -85,7 +85,7 @@ class ChatToAnthropicStream(FromChatStream):
         if isinstance(chunk.get("error"), dict):
             error = chunk["error"]
             status = error.get("code") if isinstance(error.get("code"), int) else 500
-            return self._error(ANTHROPIC_ERRORS.get(status, "api_error"),
+            return self._error(anthropic_error_type(status),
                                lenient_text(error.get("message")) or "upstream error")
         out = self._start(chunk)
         self.keep_usage(chunk)

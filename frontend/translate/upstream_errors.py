@@ -1,25 +1,23 @@
 """An upstream's error body told in the client's API (TRANSLATION.md §8): the status is kept by the caller, the
-body translated; Anthropic, Chat and Responses clients each get their own shape."""
+body translated; Anthropic, Chat and Responses clients each get their own shape, with the error type the one
+table of their API gives (frontend.errors), the same as for dario's own errors."""
 
 from __future__ import annotations
 
 import json
 
+from frontend.errors import anthropic_error_type, anthropic_status, openai_error_type
 from frontend.translate import lenient_object, lenient_text
 
-# Anthropic error type → (OpenAI type, code); and OpenAI status → Anthropic type.
-OPENAI_ERRORS = {"invalid_request_error": ("invalid_request_error", None),
-                 "authentication_error": ("authentication_error", "invalid_api_key"),
-                 "billing_error": ("insufficient_quota", "insufficient_quota"),
-                 "permission_error": ("permission_error", None),
-                 "not_found_error": ("not_found_error", "model_not_found"),
-                 "request_too_large": ("invalid_request_error", "request_too_large"),
-                 "rate_limit_error": ("rate_limit_error", "rate_limit_exceeded"), "api_error": ("server_error", None),
-                 "timeout_error": ("timeout", None), "overloaded_error": ("overloaded_error", None)}
-ANTHROPIC_ERRORS = {400: "invalid_request_error", 422: "invalid_request_error", 401: "authentication_error",
-                    402: "billing_error", 403: "permission_error", 404: "not_found_error", 408: "timeout_error",
-                    413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 502: "api_error",
-                    503: "overloaded_error", 504: "timeout_error", 529: "overloaded_error"}
+# The OpenAI `code` that goes with an Anthropic error type (its `type` comes from the one OpenAI table).
+OPENAI_CODES = {"authentication_error": "invalid_api_key", "billing_error": "insufficient_quota",
+                "not_found_error": "model_not_found", "request_too_large": "request_too_large",
+                "rate_limit_error": "rate_limit_exceeded"}
+
+
+def openai_error_of(anthropic_type: str) -> tuple[str, str | None]:
+    """An Anthropic error type → the OpenAI (type, code): the type the OpenAI table gives its status."""
+    return openai_error_type(anthropic_status(anthropic_type)), OPENAI_CODES.get(anthropic_type)
 
 
 def _parse(body: bytes) -> dict | None:
@@ -35,7 +33,7 @@ def error_to_openai(status: int, body: bytes) -> dict:
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
     message = lenient_text(error.get("message")) or f"upstream returned non-JSON (status {status})"
-    error_type, code = OPENAI_ERRORS.get(lenient_text(error.get("type")) or "api_error", ("server_error", None))
+    error_type, code = openai_error_of(lenient_text(error.get("type")) or "api_error")
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
@@ -44,7 +42,7 @@ def error_to_anthropic(status: int, body: bytes) -> dict:
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
     message = lenient_text(error.get("message")) or f"upstream returned non-JSON (status {status})"
-    error_type = ANTHROPIC_ERRORS.get(status, "invalid_request_error" if status < 500 else "api_error")
+    error_type = anthropic_error_type(status)
     if error.get("code") == "insufficient_quota":
         error_type = "billing_error"
     return {"type": "error", "error": {"type": error_type, "message": message}}
@@ -62,7 +60,6 @@ def error_to_responses(status: int, body: bytes) -> dict:
     if not isinstance(error, dict) or document.get("type") == "error":
         return error_to_openai(status, body)  # Anthropic's shape, or no JSON: mapped per TRANSLATION.md §8
     return {"error": {"message": lenient_text(error.get("message")) or f"upstream error (status {status})",
-                      "type": lenient_text(error.get("type")) or ("invalid_request_error" if status < 500
-                                                                  else "server_error"),
+                      "type": lenient_text(error.get("type")) or openai_error_type(status),
                       "param": lenient_text(error.get("param")) or None,
                       "code": lenient_text(error.get("code")) or None}}
