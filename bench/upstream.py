@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.threaded import serve_until_terminated
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.threaded import serve_until_terminated
 
 
 def main() -> None:

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 import grpc
 
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault, VaultError
+from dario.config import Config, ConfigWatcher
 from dario.grpc_server import run_service, serve_unix
-from dario.settings import Settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 
-async def serve(settings: Settings) -> None:
-    vault = Vault(settings.paths.vault)
+async def serve(config: Config) -> None:
+    vault = Vault(config.paths.vault)
 
     tasks: list[asyncio.Task] = []
+    watchers: list[ConfigWatcher] = []
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
-        # The environment once, at start: config.toml's key_env variables are looked up in it (at every reload).
-        servicer = CredentialsServicer(vault, settings, stopping, environ=os.environ)
+        # config.toml's key_env variables are looked up in the environment the process started with.
+        servicer = CredentialsServicer(vault, config, stopping)
         credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
         tasks.append(asyncio.create_task(servicer.run_refresher()))
-        tasks.append(asyncio.create_task(servicer.run_config_watch()))
+        servicer.watcher.start()
+        watchers.append(servicer.watcher)
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]
 
     async def stop_refresher() -> None:
         for task in tasks:
             await task  # ends once stopping is set
+        for watcher in watchers:
+            await watcher.close()
 
-    await serve_unix(settings.paths.credential_socket, register, on_stop=stop_refresher)
+    await serve_unix(config.paths.credential_socket, register, on_stop=stop_refresher)
 
 
 def main() -> int:

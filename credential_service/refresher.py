@@ -24,8 +24,8 @@ import aiohttp
 from yarl import URL
 
 from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Stale, Vault, token_url_allowed
+from dario.config import Config
 from dario.redaction import redact
-from dario.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ def refresh_form(credential: Credential) -> dict[str, str]:
 class Refresher:
     """Keeps every refreshable credential's access token valid; see the module docstring."""
 
-    def __init__(self, vault: Vault, settings: Settings, write_lock: asyncio.Lock,
+    def __init__(self, vault: Vault, config: Config, write_lock: asyncio.Lock,
                  announce: Callable[[], Awaitable[None]]) -> None:
-        self.vault, self.settings = vault, settings
+        self.vault, self.config = vault, config
         self._write_lock, self._announce = write_lock, announce
         self._flights: dict[Key, asyncio.Task[Result]] = {}
         self._failures: dict[Key, tuple[int, str]] = {}  # consecutive failures, the last error
@@ -185,7 +185,7 @@ class Refresher:
         if not credential.secret or credential.expires_at <= 0:
             return 0.0
         lifetime = credential.expires_at - credential.last_refresh if credential.last_refresh else float("inf")
-        return credential.expires_at - min(self.settings.refresh_ahead, max(lifetime, 0.0) / 2)
+        return credential.expires_at - min(self.config.credentials.refresh_ahead_seconds, max(lifetime, 0.0) / 2)
 
     def poke(self) -> None:
         """The vault changed (a credential added or replaced): look again at what is due."""
@@ -256,7 +256,7 @@ class Refresher:
         self.token_requests += 1
         try:
             answer = await token_request(self.session(), credential.token_url, refresh_form(credential),
-                                         self.settings.token_timeout, credential.secrets())
+                                         self.config.credentials.token_timeout_seconds, credential.secrets())
         except TokenError as error:
             return await self._failed(key, credential, error)
         now = time.time()
@@ -291,7 +291,8 @@ class Refresher:
             log.warning("refresh of %s/%s refused: %s; the credential needs a new login (`dario login %s`)",
                         *key, error, key[0])
         else:
-            backoff = min(self.settings.refresh_retry_max, self.settings.refresh_retry * 2 ** (failures - 1))
+            timings = self.config.credentials
+            backoff = min(timings.refresh_retry_max_seconds, timings.refresh_retry_seconds * 2 ** (failures - 1))
             delay = backoff * random.uniform(0.5, 1.0)  # jitter: restarts and pools don't retry in lockstep
             self._retry_at[key] = time.time() + delay
             valid = credential.expires_at - time.time()

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -27,13 +27,12 @@ from credential_service.vault import (
     auth_header,
     validate_credential,
 )
+from dario.config import Config, ConfigWatcher
 from dario.names import check_base_url
 from dario.presets import KINDS
-from dario.settings import ConfigError, Settings, file_signature, read_config_file
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 log = logging.getLogger(__name__)
-CONFIG_POLL_SECONDS = 1.0  # config.toml is re-read this soon after it changes (as the frontend's routing is)
 
 _CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
           Invalid: grpc.StatusCode.INVALID_ARGUMENT}
@@ -98,38 +97,27 @@ def credential_from_proto(request: credentials_pb2.AddCredentialRequest) -> Cred
 class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     """Writes go one at a time (a lock, file I/O in a thread); reads see the vault's last committed state."""
 
-    def __init__(self, vault: Vault, settings: Settings, stopping: asyncio.Event | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, vault: Vault, config: Config, stopping: asyncio.Event | None = None) -> None:
         self.vault = vault
-        self.settings = settings
-        self.environ = dict(environ or {})  # where config.toml's key_env variables are looked up
-        self.config = config_backends.ConfigBackends()
+        self.config = config  # as read at start: of config.toml, only [backends] apply while running (watcher)
+        self.config_backends = config_backends.ConfigBackends()
         self.config_error = ""  # why config.toml's [backends] are not (all) in force, if they are not
-        self._config_signature: tuple[float, int] | None = None
         self.generation = 1
         self.stopping = stopping or asyncio.Event()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._stop_watcher: asyncio.Task | None = None
         self.watchers = 0  # open WatchBackends/WatchLeases streams; back to 0 once clients go away
-        self.refresher = Refresher(vault, settings, self._lock, self._announce)
-        self.reload_config()
+        self.refresher = Refresher(vault, config, self._lock, self._announce)
+        self.watcher = ConfigWatcher(config, "the backends config.toml declared before stay in force",
+                                     self._config_changed)
+        self.apply_config_backends(config)
 
-    def reload_config(self) -> bool:
-        """Re-reads config.toml's [backends] when the file changed; True when the catalog changed. A bad file
-        keeps the previous ones in force (logged, as the frontend does for routes)."""
-        path = self.settings.paths.config
-        signature = file_signature(path)
-        if signature == self._config_signature:
-            return False
-        self._config_signature = signature
-        try:
-            parsed = config_backends.parse(read_config_file(path), self.environ,
-                                           config_backends.revisions_of(self.config))
-        except (ConfigError, OSError) as error:
-            self.config_error = str(error)
-            log.error("%s; the backends config.toml declared before stay in force", error)
-            return False
+    def apply_config_backends(self, config: Config) -> bool:
+        """Takes config.toml's [backends], their keys looked up in the environment; True when the catalog changed.
+        A file that does not parse never gets here: the watcher keeps the previous ones in force."""
+        parsed = config_backends.resolve(config.backends, config.environment.variables,
+                                         config_backends.revisions_of(self.config_backends))
         stored = {backend.name for backend in self.vault.backends()}
         clashes = sorted(backend.name for backend in parsed.backends if backend.name in stored)
         self.config_error = (f"backend(s) {', '.join(clashes)} of config.toml are also in the vault and are "
@@ -141,26 +129,23 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         for backend, credential in sorted(parsed.missing):
             log.warning("config.toml: backend %s, account %s: environment variable %s is not set", backend,
                         credential, parsed.key_envs[(backend, credential)])
-        changed = parsed.backends != self.config.backends or parsed.missing != self.config.missing
-        self.config = parsed
+        changed = parsed.backends != self.config_backends.backends or parsed.missing != self.config_backends.missing
+        self.config_backends = parsed
         if changed:
             log.info("config.toml declares %d backend(s)", len(parsed.backends))
         return changed
 
-    async def run_config_watch(self) -> None:
-        """Polls config.toml until stopping; a change of its [backends] is pushed like any vault change."""
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), CONFIG_POLL_SECONDS)
-            if not self.stopping.is_set() and self.reload_config():
-                await self._announce()
+    async def _config_changed(self, config: Config) -> None:
+        """A change of config.toml's [backends] is pushed like any vault change."""
+        if self.apply_config_backends(config):
+            await self._announce()
 
     def _all_backends(self) -> list[StoredBackend]:
         """The vault's backends, then config.toml's."""
-        return [*self.vault.backends(), *self.config.backends]
+        return [*self.vault.backends(), *self.config_backends.backends]
 
     def _credential(self, backend: str, name: str) -> Credential:
-        declared = self.config.find(backend)
+        declared = self.config_backends.find(backend)
         if declared is None:
             return self.vault.credential(backend, name)
         for credential in declared.credentials:
@@ -169,7 +154,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
         raise NotFound(f"backend {backend!r} has no credential named {name!r}")
 
     async def _refuse_config_backend(self, context: grpc.aio.ServicerContext, name: str, what: str) -> None:
-        if self.config.find(name) is not None:
+        if self.config_backends.find(name) is not None:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"backend {name!r} is declared in config.toml ([backends.{name}]): {what}")
 
@@ -212,8 +197,8 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
             self.watchers -= 1  # runs when the client cancels too: grpc.aio cancels the waiting task
 
     def _public(self, backend: StoredBackend) -> credentials_pb2.Backend:
-        if self.config.find(backend.name) is backend:
-            return config_backend_to_proto(backend, self.config)
+        if self.config_backends.find(backend.name) is backend:
+            return config_backend_to_proto(backend, self.config_backends)
         return backend_to_proto(backend, self.refresher)
 
     async def AddBackend(self, request: credentials_pb2.AddBackendRequest, context: grpc.aio.ServicerContext):
@@ -317,7 +302,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
             await self._abort(context, error)
         try:
             answer = await exchange_code(self.refresher.session(), draft, request.code, request.code_verifier,
-                                         request.redirect_uri, self.settings.token_timeout)
+                                         request.redirect_uri, self.config.credentials.token_timeout_seconds)
         except TokenError as error:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"the login was refused: {error}")
         if not answer.refresh_token:
@@ -400,12 +385,12 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
                 for backend in self._all_backends()
                 for credential in backend.credentials
                 if credential.state != NEEDS_LOGIN and (credential.secret or not credential.refreshable)
-                and (backend.name, credential.name) not in self.config.missing
+                and (backend.name, credential.name) not in self.config_backends.missing
             ]
             yield credentials_pb2.WatchLeasesResponse(leases=leases, generation=generation)
 
     def _grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
-        if self.config.find(backend.name) is backend:  # a key from the environment: in memory only
+        if self.config_backends.find(backend.name) is backend:  # a key from the environment: in memory only
             return LeaseGrant(*auth_header(backend.kind, credential.secret), time.time() + API_KEY_LEASE_SECONDS,
                               credential.revision)
         return self.vault.lease(backend.name, credential.name)
@@ -419,7 +404,7 @@ class CredentialsServicer(credentials_pb2_grpc.CredentialsServicer):
     async def Lease(self, request: credentials_pb2.LeaseRequest, context: grpc.aio.ServicerContext):
         try:
             credential = self._credential(request.backend, request.credential)
-            backend = self.config.find(request.backend) or self.vault.backend(request.backend)
+            backend = self.config_backends.find(request.backend) or self.vault.backend(request.backend)
             return self._lease(backend, credential)
         except VaultError as error:
             await self._abort(context, error)

@@ -15,9 +15,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dario.config import Config, ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.redaction import setup_logging
-from dario.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +89,19 @@ CHANNEL_OPTIONS = (
 )
 
 
-def run_service(process: str, serve: Callable[[Settings], Awaitable[None]], *expected: type[Exception]) -> int:
+def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expected: type[Exception]) -> int:
     """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures.
 
     The service dies with its parent and holds run/PROCESS.lock for its whole life, taken before its socket or
     its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
     try:
-        die_with_parent(process)
-        settings = load_settings()
-        settings.paths.ensure()
-        with hold_instance_lock(settings.paths.run_dir, process):
-            asyncio.run(serve(settings))
+        environment = Environment.read()  # the one read of the process environment
+        die_with_parent(process, environment.variables)
+        config = load_config(environment)
+        config.paths.ensure()
+        with hold_instance_lock(config.paths.run_dir, process):
+            asyncio.run(serve(config))
     except (ConfigError, InstanceError, *expected) as error:
         print(f"{process}: {error}", file=sys.stderr)
         return 2

@@ -95,7 +95,7 @@ def _holder_pid(descriptor: int) -> str:
         time.sleep(0.01)
 
 
-def die_with_parent(service: str, environ: Mapping[str, str] = os.environ) -> None:
+def die_with_parent(service: str, environ: Mapping[str, str]) -> None:
     """Asks for SIGTERM (a clean drain) when the parent dies; raises ParentGone if it already has.
 
     Linux: PR_SET_PDEATHSIG. The signal fires when the parent *thread* that forked exits, so this suits a

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from dario.catalog import Backend, Catalog
-from dario.routes import RoutingConfig, Rule
+from dario.config import RoutingConfig, Rule
 
 OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-")
 ANTHROPIC_PREFIXES = ("claude-",)

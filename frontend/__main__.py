@@ -7,9 +7,9 @@ import asyncio
 import dataclasses
 import sys
 
+from dario.config import ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.redaction import setup_logging
-from dario.settings import ConfigError, load_settings
 from frontend.access import refuse_exposed_without_key
 from frontend.app import SHUTDOWN_GRACE_SECONDS, init
 from frontend.serving import serve
@@ -21,33 +21,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port to bind (default 3456, or DARIO_PORT)")
     arguments = parser.parse_args(argv)
     try:
-        die_with_parent("frontend")
-        settings = load_settings()
+        environment = Environment.read()  # the one read of the process environment
+        die_with_parent("frontend", environment.variables)
+        config = load_config(environment)
     except (ConfigError, InstanceError) as error:
         print(f"dario frontend: {error}", file=sys.stderr)
         return 2
-    settings = dataclasses.replace(
-        settings,
-        host=arguments.host or settings.host,
-        port=arguments.port if arguments.port is not None else settings.port,
+    server = dataclasses.replace(
+        config.server,
+        host=arguments.host or config.server.host,
+        port=arguments.port if arguments.port is not None else config.server.port,
     )
-    refusal = refuse_exposed_without_key(settings.host, settings.api_key)
+    config = dataclasses.replace(config, server=server)
+    refusal = refuse_exposed_without_key(server.host, server.api_key)
     if refusal:
         print(f"dario frontend: {refusal}", file=sys.stderr)
         return 2
-    settings.paths.ensure()
+    config.paths.ensure()
     setup_logging("frontend")
     try:
-        instance = hold_instance_lock(settings.paths.run_dir, "frontend")  # before the port: one per DARIO_HOME
+        instance = hold_instance_lock(config.paths.run_dir, "frontend")  # before the port: one per DARIO_HOME
     except InstanceError as error:
         print(f"dario frontend: {error}", file=sys.stderr)
         return 2
     try:
         with instance:
-            asyncio.run(serve(init(settings), settings.host, settings.port, settings.header_read_timeout,
+            asyncio.run(serve(init(config), server.host, server.port, config.limits.header_seconds,
                               SHUTDOWN_GRACE_SECONDS))
     except OSError as error:  # the port is taken, or the address cannot be bound
-        print(f"dario frontend: cannot listen on {settings.host}:{settings.port}: {error.strerror}", file=sys.stderr)
+        print(f"dario frontend: cannot listen on {server.host}:{server.port}: {error.strerror}", file=sys.stderr)
         return 2
     return 0
 

@@ -8,7 +8,7 @@ import ipaddress
 
 from aiohttp import web
 
-from dario.settings import Settings
+from dario.config import Config
 from frontend.errors import ApiError
 
 OPEN_PATHS = ("/health",)
@@ -53,13 +53,13 @@ def is_loopback_name(name: str) -> bool:
     return name.endswith(".localhost") or is_loopback(name)
 
 
-def check_browser(request: web.Request, settings: Settings) -> None:
+def check_browser(request: web.Request, config: Config) -> None:
     """Raises 403 for requests only a foreign web page sends. Without a key, the Host must be a loopback name
     or one in [server] allowed_hosts; with a key, a page cannot send it cross-site anyway (CORS would ask first)."""
     host = request.headers.get("host")
-    if not settings.api_key and host is not None:
+    if not config.server.api_key and host is not None:
         name = host_name(host)
-        if not is_loopback_name(name) and name not in settings.allowed_hosts:
+        if not is_loopback_name(name) and name not in config.server.allowed_hosts:
             raise ApiError(403, f"dario does not serve the host {_shown(host)}: without DARIO_API_KEY it answers "
                                 "only loopback names (localhost, 127.0.0.1, [::1]), so that a web page cannot reach "
                                 "it by DNS rebinding. To reach it by this name, add it to [server] allowed_hosts in "
@@ -67,11 +67,11 @@ def check_browser(request: web.Request, settings: Settings) -> None:
     origin = request.headers.get("origin")
     if origin is not None:
         origin = origin.strip().lower()
-        if origin == settings.cors_origin and origin:
+        if origin == config.server.cors_origin and origin:
             return
         if host is not None and origin in (f"http://{host.lower()}", f"https://{host.lower()}"):
             return  # same origin: a page dario itself served
-        configured = f"it is {settings.cors_origin}" if settings.cors_origin else "none is set"
+        configured = f"it is {config.server.cors_origin}" if config.server.cors_origin else "none is set"
         raise ApiError(403, f"requests from the web page at {_shown(origin)} are refused: only the origin in "
                             f"DARIO_CORS_ORIGIN ({configured}) may call dario from a browser. Set DARIO_CORS_ORIGIN "
                             "to the origin of the web app allowed to call dario", code="origin_not_allowed")

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from dario.settings import Settings
+from dario.config import Config, ConfigWatcher
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
-from frontend.config_watch import RoutingWatcher
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
 from frontend.endpoints import admin, api, count_tokens, health, models
 from frontend.error_mapping import from_http_exception
@@ -39,13 +38,13 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     """Gives every request an id and turns every failure into an error in the client's API format."""
     request[REQUEST_ID] = new_request_id()
     api_format = api_format_of(request.path)
-    settings = request.app[STATE].settings
+    config = request.app[STATE].config
     try:
-        check_browser(request, settings)  # before all else: a refused page learns nothing, not even a 401
-        preflight = cors_preflight(request, settings.cors_origin)
+        check_browser(request, config)  # before all else: a refused page learns nothing, not even a 401
+        preflight = cors_preflight(request, config.server.cors_origin)
         if preflight is not None:
             return preflight
-        check_key(request, settings.api_key)
+        check_key(request, config.server.api_key)
         check_json_body(request)
         return await handler(request)
     except ApiError as error:
@@ -56,7 +55,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        limit = request.app[STATE].settings.body_limit
+        limit = request.app[STATE].config.limits.body_bytes
         return error_response(from_http_exception(error, request.method, request.path, limit), api_format)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
@@ -68,7 +67,7 @@ async def _stamp_request_id(request: web.Request, response: web.StreamResponse) 
     request_id = request.get(REQUEST_ID) or new_request_id()
     response.headers["request-id"] = request_id
     response.headers["x-request-id"] = request_id
-    origin = request.app[STATE].settings.cors_origin
+    origin = request.app[STATE].config.server.cors_origin
     if origin:
         vary = response.headers.get("vary", "")  # the answer differs by Origin: caches must not share it
         if "origin" not in vary.lower():
@@ -77,9 +76,9 @@ async def _stamp_request_id(request: web.Request, response: web.StreamResponse) 
             response.headers["access-control-allow-origin"] = origin
 
 
-def init(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.body_limit, middlewares=[errors_middleware])
-    app.cleanup_ctx.append(lambda app: _clients(app, settings))
+def init(config: Config) -> web.Application:
+    app = web.Application(client_max_size=config.limits.body_bytes, middlewares=[errors_middleware])
+    app.cleanup_ctx.append(lambda app: _clients(app, config))
     app.on_response_prepare.append(_stamp_request_id)
     app.router.add_post("/v1/chat/completions", api.handler(OPENAI_CHAT))
     app.router.add_post("/v1/messages", api.handler(ANTHROPIC_MESSAGES))
@@ -95,12 +94,17 @@ def init(settings: Settings) -> web.Application:
     return app
 
 
-async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    credentials = CredentialsClient(str(settings.paths.credential_socket), settings.grpc_timeout,
-                                    refresh_timeout=settings.token_timeout + 5.0)
-    pool = PoolClient(str(settings.paths.pool_socket), settings.grpc_timeout, queue_timeout=settings.queue_seconds)
+async def _log_routing(config: Config) -> None:
+    log.info("routing: %d rule(s), %d alias(es)", len(config.routing.rules), len(config.routing.aliases))
+
+
+async def _clients(app: web.Application, config: Config) -> AsyncIterator[None]:
+    credentials = CredentialsClient(str(config.paths.credential_socket), config.limits.grpc_seconds,
+                                    refresh_timeout=config.credentials.token_timeout_seconds + 5.0)
+    pool = PoolClient(str(config.paths.pool_socket), config.limits.grpc_seconds,
+                      queue_timeout=config.pools.queue_seconds)
     timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=settings.connect_timeout, sock_read=settings.upstream_timeout
+        total=None, sock_connect=config.limits.connect_seconds, sock_read=config.limits.upstream_seconds
     )
     session = aiohttp.ClientSession(
         timeout=timeout,
@@ -108,15 +112,16 @@ async def _clients(app: web.Application, settings: Settings) -> AsyncIterator[No
         auto_decompress=True,
         raise_for_status=False,
     )
-    routing = RoutingWatcher(settings)
-    app[STATE] = State(settings=settings, credentials=credentials, pool=pool, session=session, routing=routing,
+    watcher = ConfigWatcher(config, "the previous routing rules stay in force", _log_routing)
+    app[STATE] = State(config=config, credentials=credentials, pool=pool, session=session, config_watcher=watcher,
                        metrics=Metrics())
     await credentials.start()
     await pool.start()
-    await routing.start()
+    await watcher.check()  # the rules as config.toml holds them now, before the first request
+    watcher.start()
     await credentials.wait_for_first_catalog(STARTUP_CATALOG_SECONDS)
     yield
-    await routing.close()
+    await watcher.close()
     await session.close()
     await pool.close()
     await credentials.close()

@@ -42,7 +42,7 @@ class Target:
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
     if not speaks(backend.kind, dialect.native_kind):
-        translation = plan(dialect, parsed, route_.model, state.settings.default_max_tokens, backend.kind)
+        translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind)
         return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
                       translation)
     if route_.model != parsed.model:
@@ -146,7 +146,7 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
         url = f"{url}?{request.rel_url.query_string}"
     call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
-                        state.settings.upstream_limits)
+                        state.config.limits.upstream)
     call.response = await call.post(url, target.payload, target.dialect)
     return call
 
@@ -157,7 +157,8 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
     exchange.rate_limit_headers = rate_limit_headers(answer.headers)
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
     scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
-    upstream = Upstream(answer, call.clock, state.settings.upstream_limits, scrubber, state.settings.upstream_timeout)
+    limits = state.config.limits
+    upstream = Upstream(answer, call.clock, limits.upstream, scrubber, limits.upstream_seconds)
     try:
         if target.translation is not None:
             return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)
@@ -167,7 +168,7 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
-    return from_upstream_error(error, backend.name, backend.base_url, state.settings.upstream_timeout)
+    return from_upstream_error(error, backend.name, backend.base_url, state.config.limits.upstream_seconds)
 
 
 def _error_type(status: int) -> str:
@@ -176,7 +177,7 @@ def _error_type(status: int) -> str:
 
 def route_for(state: State, model: str) -> Route:
     try:
-        chosen = route(model, state.credentials.require_catalog(), state.routing.current)
+        chosen = route(model, state.credentials.require_catalog(), state.routing)
     except NoRoute as error:
         raise from_no_route(error) from None
     if not chosen.backend.credentials:

@@ -1,4 +1,4 @@
-"""What the frontend's handlers share: settings, the clients of the two services, and the upstream session."""
+"""What the frontend's handlers share: config, the clients of the two services, and the upstream session."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from dario.settings import Settings
-from frontend.config_watch import RoutingWatcher
+from dario.config import Config, ConfigWatcher, RoutingConfig
 from frontend.metrics import Metrics
 from frontend.services.credentials import CredentialsClient
 from frontend.services.pool import PoolClient
@@ -16,12 +15,17 @@ from frontend.services.pool import PoolClient
 
 @dataclass(frozen=True)
 class State:
-    settings: Settings
+    config: Config  # as read at start: of config.toml, only the routing applies while running (config_watcher)
     credentials: CredentialsClient
     pool: PoolClient
     session: aiohttp.ClientSession
-    routing: RoutingWatcher
+    config_watcher: ConfigWatcher
     metrics: Metrics
+
+    @property
+    def routing(self) -> RoutingConfig:
+        """The routing rules in force: config.toml's last good ones."""
+        return self.config_watcher.current.routing
 
 
 STATE = web.AppKey("state", State)

@@ -1,1 +1,2 @@
-"""The real-client matrix: scripted upstream, recording tap, stack and client drivers (see docs/clients.md)."""
+"""The real-client matrix as a tool (`python -m matrix`): installs the clients and writes docs/clients.md. Its engine
+is dario.testing.matrix; the clients' scripts and installs (.venvs/, node_modules/) live here."""

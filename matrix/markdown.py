@@ -6,9 +6,9 @@ import datetime
 import pathlib
 import re
 
-from matrix.report import Outcome, client_name
+from dario.testing.matrix.report import Outcome, client_name
 
-BEGIN, END = "<!-- matrix:begin (written by matrix/run.py) -->", "<!-- matrix:end -->"
+BEGIN, END = "<!-- matrix:begin (written by python -m matrix) -->", "<!-- matrix:end -->"
 HEADER = ("| client | version | API it speaks | backend format | streaming | tool call | result | what it sends "
           "| what dario did |\n|---|---|---|---|---|---|---|---|---|")
 SHOWN_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta", "originator", "x-app", "x-stainless-lang")
@@ -116,7 +116,7 @@ def render(outcomes: list[Outcome]) -> str:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     passed = sum(outcome.passed for outcome in outcomes)
     ran = sum(not outcome.skipped for outcome in outcomes)
-    body = [BEGIN, "", f"Measured {stamp} by `python matrix/run.py`: {passed} of {ran} run cases passed "
+    body = [BEGIN, "", f"Measured {stamp} by `python -m matrix`: {passed} of {ran} run cases passed "
             f"({len(outcomes) - ran} not run).", "", HEADER, *[row(outcome) for outcome in outcomes], "",
             "### What each client sent, in detail", ""]
     body += [text for text in (details(outcome) for outcome in outcomes) if text]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from dario.settings import Settings
+from dario.config import Config
 from pool_service.pricing import Pricing
 
 log = logging.getLogger(__name__)
@@ -139,10 +139,11 @@ class AnalyticsStore:
         self._ready.wait(10)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AnalyticsStore:
-        """The store pool_service runs: its path, retention_days and config.toml's [pricing] from Settings."""
-        overrides = settings.extra.get("pricing", {})
-        return cls(settings.paths.analytics_db, pricing=Pricing.load(overrides), retention_days=settings.retention_days)
+    def from_config(cls, config: Config) -> AnalyticsStore:
+        """The store pool_service runs: its path, [analytics] retention_days, and prices with config.toml's
+        [pricing] and [aliases]."""
+        return cls(config.paths.analytics_db, pricing=Pricing.from_config(config),
+                   retention_days=config.analytics.retention_days)
 
     def submit(self, rows: list[dict], on_done: Callable[[bool], None]) -> None:
         """Queues rows; on_done(True) once committed, on_done(False) if the write failed."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.resources
-import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
-from dario.routes import DEFAULT_ALIASES
-from dario.settings import ConfigError
+from dario.config import DEFAULT_ALIASES, Config
+from dario.config.prices import parse_prices
 
 PER_TOKENS = 1_000_000
 _WILDCARDS = frozenset("*?[]")
@@ -46,31 +45,9 @@ def _best_match(entries: Mapping[str, Mapping[str, object]], model: str) -> Mapp
     return best
 
 
-def _validated(table: object, source: str) -> dict[str, dict[str, object]]:
-    """{lower-cased glob: fields} from a [pricing] table, or ConfigError naming the bad field."""
-    if not isinstance(table, Mapping):
-        raise ConfigError(f'{source} must be a table of model globs, like [pricing."gpt-4o*"]')
-    entries: dict[str, dict[str, object]] = {}
-    for pattern, entry in table.items():
-        name = f'{source}."{pattern}"'
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{name} must be a table with input = … and output = … (USD per million tokens)")
-        known = {price_field.name for price_field in fields(Price)}
-        for key, value in entry.items():
-            if key not in known:
-                raise ConfigError(f"{name}.{key} is not a pricing field; use {', '.join(sorted(known))}")
-            if key == "input_includes_cache_read":
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{name}.{key} must be true or false, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name}.{key} must be a number of USD per million tokens ≥ 0, got {value!r}")
-        entries[str(pattern).lower()] = dict(entry)
-    return entries
-
-
 def _shipped() -> dict[str, dict[str, object]]:
     text = importlib.resources.files("pool_service").joinpath("pricing.toml").read_text(encoding="utf-8")
-    return _validated(tomllib.loads(text).get("pricing", {}), "pool_service/pricing.toml: pricing")
+    return parse_prices(tomllib.loads(text).get("pricing", {}), "pool_service/pricing.toml: pricing")
 
 
 @dataclass(frozen=True)
@@ -83,18 +60,15 @@ class Pricing:
 
     @classmethod
     def load(cls, overrides: Mapping | None = None, aliases: Mapping[str, str] | None = None) -> Pricing:
-        """The shipped prices with config.toml's [pricing] table (settings.extra["pricing"]) on top, and the
+        """The shipped prices with a [pricing] table of overrides (checked as config.toml's) on top, and the
         aliases requests may name (the built-in ones unless given)."""
-        return cls(shipped=_shipped(), overrides=_validated(overrides or {}, "config.toml: pricing"),
+        return cls(shipped=_shipped(), overrides=parse_prices(overrides or {}, "config.toml: pricing"),
                    aliases=DEFAULT_ALIASES if aliases is None else aliases)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> Pricing:
-        """From a parsed config.toml: its [pricing], and its [aliases] over the built-in ones."""
-        aliases = config.get("aliases", {})
-        extra = {name: model for name, model in aliases.items() if isinstance(model, str)} \
-            if isinstance(aliases, Mapping) else {}
-        return cls.load(config.get("pricing", {}), {**DEFAULT_ALIASES, **extra})
+    def from_config(cls, config: Config) -> Pricing:
+        """From config.toml: its [pricing], and its [aliases] with the built-in ones."""
+        return cls(shipped=_shipped(), overrides=config.pricing, aliases=config.routing.aliases)
 
     def price(self, model: str) -> Price | None:
         """The price of model (an alias: of the model it names), or None when no glob matches it."""

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import grpc
 
-from dario.settings import Settings
+from dario.config import Config
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore, row_from_outcome
 from pool_service.reports import report
@@ -81,10 +81,10 @@ def account_message(account: Account) -> pool_pb2.AccountState:
 
 class PoolServicer(pool_pb2_grpc.PoolServicer):
     def __init__(
-        self, store: AnalyticsStore, settings: Settings, stopping: asyncio.Event | None = None, pool: Pool | None = None
+        self, store: AnalyticsStore, config: Config, stopping: asyncio.Event | None = None, pool: Pool | None = None
     ) -> None:
         self.store = store
-        self.settings = settings
+        self.config = config
         self.stopping = stopping or asyncio.Event()
         self.pool = pool or Pool()
         self.queue_depth = 0
@@ -145,16 +145,16 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
             if len(candidates) > 1
             else f"the only credential of backend {backend!r} is"
         ) + " rate-limited"
-        if self.queue_depth >= self.settings.queue_depth:
+        if self.queue_depth >= self.config.pools.queue_depth:
             await self._exhausted(
-                context, backend, candidates, tried, f"{limited}; the queue is full ({self.settings.queue_depth})"
+                context, backend, candidates, tried, f"{limited}; the queue is full ({self.config.pools.queue_depth})"
             )
         remaining = context.time_remaining()
         # Give up a little before the client's deadline, so it gets retry-after rather than a bare timeout.
         wait = (
-            self.settings.queue_seconds
+            self.config.pools.queue_seconds
             if remaining is None
-            else min(self.settings.queue_seconds, remaining - DEADLINE_MARGIN)
+            else min(self.config.pools.queue_seconds, remaining - DEADLINE_MARGIN)
         )
         now = time.time()
         recovers_at = self.pool.available_at(backend, candidates, now, exclude=tried)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from collections.abc import Mapping
 
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
-from dario.settings import Paths
+from dario.config import Paths
 from dario.v1 import credentials_pb2, pool_pb2
 
 
-def secret_from(arguments: argparse.Namespace, option: str, what: str, required: bool = True) -> str:
-    """A secret from `--OPTION-stdin` or `--OPTION-env VAR`: never from the command line itself."""
+def secret_from(arguments: argparse.Namespace, variables: Mapping[str, str], option: str, what: str,
+                required: bool = True) -> str:
+    """A secret from `--OPTION-stdin` or `--OPTION-env VAR` (looked up in variables, the environment): never from
+    the command line itself."""
     if getattr(arguments, f"{option}_stdin", False):
         value = sys.stdin.read().strip()
         if not value:
@@ -24,7 +26,7 @@ def secret_from(arguments: argparse.Namespace, option: str, what: str, required:
         return value
     variable = getattr(arguments, f"{option}_env", None)
     if variable:
-        value = os.environ.get(variable, "").strip()
+        value = variables.get(variable, "").strip()
         if not value:
             raise CliError(f"environment variable {variable} is not set or empty")
         return value
@@ -34,7 +36,7 @@ def secret_from(arguments: argparse.Namespace, option: str, what: str, required:
     return ""
 
 
-def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
+def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key, variables: Mapping[str, str]) -> int:
     stdin_users = [name for name in ("key_stdin", "refresh_token_stdin", "client_secret_stdin")
                    if getattr(arguments, name, False)]
     if len(stdin_users) > 1:
@@ -47,10 +49,10 @@ def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key) -> int:
         request.kind = "oauth" if arguments.oauth else "client_credentials"
         request.oauth.token_url, request.oauth.client_id = arguments.token_url, arguments.client_id
         request.oauth.scope = arguments.scope
-        request.oauth.client_secret = secret_from(arguments, "client_secret", "client secret",
+        request.oauth.client_secret = secret_from(arguments, variables, "client_secret", "client secret",
                                                   required=arguments.client_credentials)
         if arguments.oauth:
-            request.oauth.refresh_token = secret_from(arguments, "refresh_token", "refresh token")
+            request.oauth.refresh_token = secret_from(arguments, variables, "refresh_token", "refresh token")
     else:
         request.kind, request.api_key = "api_key", read_key(arguments)
     with AdminClient(paths) as client:

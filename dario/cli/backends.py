@@ -14,13 +14,14 @@ from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
-from dario.cli.routes_command import read_routing, rules_using
+from dario.cli.routes_command import rules_using
+from dario.config import Paths, RoutingConfig
 from dario.presets import KINDS, PRESETS, preset_base_url, speaks
-from dario.settings import Paths
 from dario.v1 import credentials_pb2
 
 PROBE_CALL_TIMEOUT_SECONDS = 60.0  # credential_service gives each probe request 8 s; an add may make three
 ReadKey = Callable[..., str]
+ReadRouting = Callable[[], RoutingConfig]
 
 
 def _location(arguments: argparse.Namespace) -> tuple[str, str, bool, str]:
@@ -147,9 +148,9 @@ def backend_list(paths: Paths, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def backend_remove(paths: Paths, arguments: argparse.Namespace) -> int:
+def backend_remove(paths: Paths, arguments: argparse.Namespace, read_routing: ReadRouting) -> int:
     try:
-        uses = rules_using(read_routing(paths), arguments.name)
+        uses = rules_using(read_routing(), arguments.name)
     except CliError as error:  # a broken config.toml must not keep a backend from being removed
         uses = []
         print(f"warning: could not check config.toml's rules: {error}", file=sys.stderr)
@@ -166,8 +167,8 @@ def backend_remove(paths: Paths, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def add_backend_arguments(commands: argparse._SubParsersAction, add_key_options: Callable, read_key: ReadKey
-                          ) -> None:
+def add_backend_arguments(commands: argparse._SubParsersAction, add_key_options: Callable, read_key: ReadKey,
+                          read_routing: ReadRouting) -> None:
     backend = commands.add_parser("backend", help="add, list, test and remove backends").add_subparsers(
         dest="action", required=True)
     add = backend.add_parser("add", help="add a backend (or another credential to one), probing it first")
@@ -193,4 +194,4 @@ def add_backend_arguments(commands: argparse._SubParsersAction, add_key_options:
     remove = backend.add_parser("remove", help="remove a backend and its credentials")
     remove.add_argument("name")
     remove.add_argument("--force", action="store_true", help="remove it even though config.toml's rules name it")
-    remove.set_defaults(handler=backend_remove)
+    remove.set_defaults(handler=lambda paths, arguments: backend_remove(paths, arguments, read_routing))

@@ -9,7 +9,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from dario.settings import Paths
+from dario.config import Paths
 from dario.v1 import credentials_pb2_grpc, pool_pb2_grpc
 
 TIMEOUT_SECONDS = 5.0

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dario.cli.client import AdminClient, CliError
+from dario.config import Paths
 from dario.names import check_base_url
 from dario.presets import PRESETS, preset_base_url
-from dario.settings import Paths
 from dario.v1 import credentials_pb2
 
 CALLBACK_PATH = "/callback"

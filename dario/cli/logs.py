@@ -10,7 +10,7 @@ import time
 
 from dario.cli.client import CliError
 from dario.cli.supervisor_client import PROGRAMS
-from dario.settings import Paths
+from dario.config import Paths
 
 LOGS = (*PROGRAMS, "supervisord")
 FOLLOW_POLL_SECONDS = 0.2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
+from collections.abc import Mapping
 
 from dario import __version__
 from dario.cli import accounts, logs, stack, status
@@ -15,14 +15,14 @@ from dario.cli.backends import add_backend_arguments
 from dario.cli.client import AdminClient, CliError
 from dario.cli.login import add_login_arguments, login
 from dario.cli.output import add_json_option, console
-from dario.cli.routes_command import routes
+from dario.cli.routes_command import read_routing, routes
+from dario.config import ConfigError, Environment, Paths, load_config
 from dario.presets import KINDS
-from dario.settings import ConfigError, load_settings
 from dario.v1 import pool_pb2
 
 
-def read_key(arguments: argparse.Namespace, preset_variable: str = "") -> str:
-    """The key from stdin, an environment variable, or (with a warning) the command line."""
+def read_key(arguments: argparse.Namespace, variables: Mapping[str, str], preset_variable: str = "") -> str:
+    """The key from stdin, an environment variable (of variables), or (with a warning) the command line."""
     if arguments.key_stdin:
         # At a terminal, prompt without echo rather than wait silently for EOF.
         key = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.read()
@@ -32,7 +32,7 @@ def read_key(arguments: argparse.Namespace, preset_variable: str = "") -> str:
                            f"to paste the key, or `export {variable}=…` and use --key-env {variable}")
         return key.strip()
     if arguments.key_env:
-        value = os.environ.get(arguments.key_env)
+        value = variables.get(arguments.key_env)
         if value is None:
             raise CliError(f"environment variable {arguments.key_env} is not set: `export {arguments.key_env}=…` "
                            "first (or give the key with --key-stdin)")
@@ -63,7 +63,13 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
     keys.add_argument("--key", help=argparse.SUPPRESS)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(environment: Environment) -> argparse.ArgumentParser:
+    """The commands; those that look a variable up (--key-env VAR, the routing's DARIO_DEFAULT_BACKEND) take it
+    from environment."""
+
+    def key_reader(arguments: argparse.Namespace, preset_variable: str = "") -> str:
+        return read_key(arguments, environment.variables, preset_variable)
+
     root = argparse.ArgumentParser(prog="dario", description="dario, a local LLM router. Start it with `dario up`. "
                                    + stack.PORT_HELP)
     root.add_argument("--version", action="version", version=f"dario {__version__}")
@@ -72,34 +78,37 @@ def parser() -> argparse.ArgumentParser:
     logs_parser = commands.add_parser("logs", help="show (or follow with -f) the processes' logs")
     logs.add_arguments(logs_parser)
     logs_parser.set_defaults(handler=logs.logs)
-    add_backend_arguments(commands, add_key_options, read_key)
+    add_backend_arguments(commands, add_key_options, key_reader, lambda: read_routing(environment))
     status_parser = commands.add_parser("status", help="every process, and each credential's state; exits 1 when "
                                                        "one is down")
     add_json_option(status_parser)
-    status_parser.set_defaults(with_settings=status.status)
+    status_parser.set_defaults(with_config=status.status)
     accounts.add_account_arguments(commands, add_key_options).set_defaults(
-        handler=lambda paths, arguments: accounts.accounts_add(paths, arguments, read_key))
+        handler=lambda paths, arguments: accounts.accounts_add(paths, arguments, key_reader, environment.variables))
     login_parser = commands.add_parser("login", help="log in with OAuth (authorization code + PKCE)")
     add_login_arguments(login_parser, KINDS)
     login_parser.set_defaults(handler=lambda paths, arguments: login(
-        paths, arguments, accounts.secret_from(arguments, "client_secret", "client secret", required=False)))
+        paths, arguments, accounts.secret_from(arguments, environment.variables, "client_secret", "client secret",
+                                               required=False)))
     analytics_parser = commands.add_parser("analytics", help="requests, tokens, cost, burn rate and forecast")
     analytics_view.add_arguments(analytics_parser)
     analytics_parser.set_defaults(handler=analytics)
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes_parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
     add_json_option(routes_parser)
-    routes_parser.set_defaults(handler=routes)
+    routes_parser.set_defaults(handler=lambda paths, arguments: routes(environment, arguments))
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    environment = Environment.read()  # the one read of the process environment
+    arguments = parser(environment).parse_args(argv)
     try:
-        settings = load_settings()
-        if getattr(arguments, "with_settings", None):
-            return arguments.with_settings(settings, arguments)
-        return arguments.handler(settings.paths, arguments)
+        # Only the commands that need config.toml read it: a broken file names its line there, and never keeps
+        # `dario down`, `logs` or `backend remove` from working.
+        if getattr(arguments, "with_config", None):
+            return arguments.with_config(load_config(environment), arguments)
+        return arguments.handler(Paths(environment.home), arguments)
     except (CliError, ConfigError) as error:
         print(f"dario: {error}", file=sys.stderr)
         return 1

@@ -3,32 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from rich.table import Table
 
 from dario.catalog import catalog_from_proto
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import console, print_json
-from dario.routes import RoutingConfig, parse_routing
+from dario.config import ConfigError, Environment, Paths, RoutingConfig, load_config
 from dario.routing import NoRoute, route
-from dario.settings import ConfigError, Paths
 from dario.v1 import credentials_pb2
 
 SAMPLE_MODELS = ("claude-sonnet-5-5", "gpt-4o-mini", "o3-mini")
 
 
-def read_routing(paths: Paths) -> RoutingConfig:
+def read_routing(environment: Environment) -> RoutingConfig:
     """config.toml's routing as the frontend would take it; CliError naming the line when it is broken."""
-    text = paths.config.read_text(encoding="utf-8") if paths.config.exists() else ""
     try:
-        return parse_routing(text, os.environ.get("DARIO_DEFAULT_BACKEND", ""))
+        return load_config(environment).routing
     except ConfigError as error:
         raise CliError(f"{error} (the frontend keeps the last good rules until this is fixed)") from None
 
 
-def routes(paths: Paths, arguments: argparse.Namespace) -> int:
-    routing = read_routing(paths)
+def routes(environment: Environment, arguments: argparse.Namespace) -> int:
+    routing = read_routing(environment)
+    paths = Paths(environment.home)
     with AdminClient(paths) as client:
         listing = client.call("credential_service", client.credentials().ListBackends,
                               credentials_pb2.ListBackendsRequest())

@@ -19,10 +19,10 @@ import time
 from dario import __version__
 from dario.cli.client import CliError
 from dario.cli.logs import log_path, read_since, size_of, tail
-from dario.cli.status import FrontendState, forget_url, frontend_url, probe_frontend, record_url, url_from_settings
+from dario.cli.status import FrontendState, forget_url, frontend_url, probe_frontend, record_url, url_from_config
 from dario.cli.supervisor_client import PROGRAMS, Supervisor, alive, pid_from_file, terminate, wait_gone
 from dario.cli.supervisor_config import write_config
-from dario.settings import Paths, Settings
+from dario.config import Config, Paths
 
 UP_TIMEOUT_SECONDS = 60.0
 DOWN_TIMEOUT_SECONDS = 90.0  # supervisord stops the frontend first (it drains up to 20 s), stopwaitsecs 30 each
@@ -35,14 +35,14 @@ PORT_HELP = ("The frontend listens on 127.0.0.1:3456: set DARIO_PORT=N (or --por
              "loopback needs DARIO_API_KEY). DARIO_HOME (default ~/.dario) holds config, vault, logs and sockets.")
 
 
-def _settings(settings: Settings, arguments: argparse.Namespace) -> Settings:
+def _with_port(config: Config, arguments: argparse.Namespace) -> Config:
     port = getattr(arguments, "port", None)
-    return dataclasses.replace(settings, port=port) if port else settings
+    return dataclasses.replace(config, server=dataclasses.replace(config.server, port=port)) if port else config
 
 
-def _environment(settings: Settings, arguments: argparse.Namespace) -> dict[str, str]:
+def _environment(config: Config, arguments: argparse.Namespace) -> dict[str, str]:
     """supervisord's (and so the services') environment: this shell's, with the home and port resolved."""
-    environment = dict(os.environ, DARIO_HOME=str(settings.paths.home))
+    environment = dict(config.environment.variables, DARIO_HOME=str(config.paths.home))
     if getattr(arguments, "port", None):
         environment["DARIO_PORT"] = str(arguments.port)
     if getattr(arguments, "model", None):
@@ -50,24 +50,26 @@ def _environment(settings: Settings, arguments: argparse.Namespace) -> dict[str,
     return environment
 
 
-def up(settings: Settings, arguments: argparse.Namespace) -> int:
-    settings = _settings(settings, arguments)
-    paths = settings.paths
+def up(config: Config, arguments: argparse.Namespace) -> int:
+    config = _with_port(config, arguments)
+    paths = config.paths
     paths.ensure()
     supervisor = Supervisor(paths)
     if supervisor.running():
-        url = frontend_url(paths, settings)
+        url = frontend_url(paths, config)
         print(f"dario is already up (supervisord pid {supervisor.pid()}, DARIO_HOME={paths.home})")
-        return _wait_serving(supervisor, paths, url, {}, arguments.timeout, started=False, api_key=settings.api_key)
-    config = _write_config(paths)
-    url = url_from_settings(settings)
+        return _wait_serving(supervisor, paths, url, {}, arguments.timeout, started=False,
+                             api_key=config.server.api_key)
+    supervisor_config = _write_config(paths)
+    url = url_from_config(config)
     offsets = {program: size_of(log_path(paths, program)) for program in PROGRAMS}
-    problem = _start_supervisord(["-c", str(config)], _environment(settings, arguments), paths)
+    problem = _start_supervisord(["-c", str(supervisor_config)], _environment(config, arguments), paths)
     if problem:
         print(f"dario: supervisord did not start: {problem}", file=sys.stderr)
         return 1
     record_url(paths, url)
-    return _wait_serving(supervisor, paths, url, offsets, arguments.timeout, started=True, api_key=settings.api_key)
+    return _wait_serving(supervisor, paths, url, offsets, arguments.timeout, started=True,
+                         api_key=config.server.api_key)
 
 
 def _write_config(paths: Paths) -> os.PathLike:
@@ -187,8 +189,7 @@ def stop(paths: Paths, timeout: float = DOWN_TIMEOUT_SECONDS) -> list[int]:
     return left
 
 
-def down(settings: Settings, arguments: argparse.Namespace) -> int:
-    paths = settings.paths
+def down(paths: Paths, arguments: argparse.Namespace) -> int:
     supervisor = Supervisor(paths)
     pid = supervisor.pid() or pid_from_file(supervisor.pidfile)
     if not supervisor.running() and not alive(pid):
@@ -202,22 +203,22 @@ def down(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def restart(settings: Settings, arguments: argparse.Namespace) -> int:
-    code = down(settings, argparse.Namespace(timeout=DOWN_TIMEOUT_SECONDS))
-    return code or up(settings, arguments)
+def restart(config: Config, arguments: argparse.Namespace) -> int:
+    code = down(config.paths, argparse.Namespace(timeout=DOWN_TIMEOUT_SECONDS))
+    return code or up(config, arguments)
 
 
-def proxy(settings: Settings, arguments: argparse.Namespace) -> int:
+def proxy(config: Config, arguments: argparse.Namespace) -> int:
     """The whole stack in the foreground (supervisord -n) until Ctrl-C; --model forces one model for every request."""
-    settings = _settings(settings, arguments)
-    paths = settings.paths
+    config = _with_port(config, arguments)
+    paths = config.paths
     paths.ensure()
     if Supervisor(paths).running():
         raise CliError(f"dario is already running in the background on {paths.home}: `dario down` first")
-    config = _write_config(paths)
-    record_url(paths, url_from_settings(settings))
-    command = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(config)]
-    os.execve(sys.executable, command, _environment(settings, arguments))
+    supervisor_config = _write_config(paths)
+    record_url(paths, url_from_config(config))
+    command = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(supervisor_config)]
+    os.execve(sys.executable, command, _environment(config, arguments))
     return 0  # not reached
 
 
@@ -227,18 +228,18 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
                                                 "frontend, and waits until the frontend answers. " + PORT_HELP)
     up_parser.add_argument("--port", type=int, help="port of the frontend (default DARIO_PORT, [server] port, 3456)")
     up_parser.add_argument("--timeout", type=float, default=UP_TIMEOUT_SECONDS, help="seconds to wait (default 60)")
-    up_parser.set_defaults(with_settings=up)
+    up_parser.set_defaults(with_config=up)
     down_parser = commands.add_parser("down", help="stop the stack; returns once every process is gone")
     down_parser.add_argument("--timeout", type=float, default=DOWN_TIMEOUT_SECONDS,
                              help=f"seconds to wait (default {DOWN_TIMEOUT_SECONDS:.0f})")
-    down_parser.set_defaults(with_settings=down)
+    down_parser.set_defaults(handler=down)  # config.toml unread: a broken one must not keep dario up
     restart_parser = commands.add_parser("restart", help="down, then up (picks up [server] and environment changes)",
                                          description=PORT_HELP)
     restart_parser.add_argument("--port", type=int, help="port of the frontend")
     restart_parser.add_argument("--timeout", type=float, default=UP_TIMEOUT_SECONDS, help="seconds to wait")
-    restart_parser.set_defaults(with_settings=restart)
+    restart_parser.set_defaults(with_config=restart)
     proxy_parser = commands.add_parser("proxy", help="run the whole stack in the foreground (Ctrl-C stops it)",
                                        description=PORT_HELP)
     proxy_parser.add_argument("--model", help="force this model for every request")
     proxy_parser.add_argument("--port", type=int, help="port of the frontend (default 3456)")
-    proxy_parser.set_defaults(with_settings=proxy)
+    proxy_parser.set_defaults(with_config=proxy)

@@ -18,7 +18,7 @@ from dario.cli import accounts
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import console, print_json, styled
 from dario.cli.supervisor_client import Supervisor
-from dario.settings import Paths, Settings
+from dario.config import Config, Paths
 from dario.v1 import pool_pb2
 
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -37,22 +37,22 @@ class FrontendState:
         return self.state in ("ok", "degraded")
 
 
-def url_from_settings(settings: Settings) -> str:
-    host = settings.host
+def url_from_config(config: Config) -> str:
+    host = config.server.host
     if host in ("0.0.0.0", "::", ""):  # bound everywhere: clients on this machine use loopback
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return f"http://{host}:{config.server.port}"
 
 
-def frontend_url(paths: Paths, settings: Settings) -> str:
-    """The URL `dario up` recorded while the stack runs, else the one this shell's settings name."""
+def frontend_url(paths: Paths, config: Config) -> str:
+    """The URL `dario up` recorded while the stack runs, else the one this shell's config names."""
     with contextlib.suppress(OSError):
         recorded = (paths.run_dir / URL_FILE).read_text(encoding="utf-8").strip()
         if recorded.startswith("http://") and Supervisor(paths).running():
             return recorded
-    return url_from_settings(settings)
+    return url_from_config(config)
 
 
 def record_url(paths: Paths, url: str) -> None:
@@ -85,11 +85,11 @@ def probe_frontend(url: str, paths: Paths, timeout: float = HEALTH_TIMEOUT_SECON
     return FrontendState(url, "degraded", version, f"it cannot reach {', '.join(down) or 'a service'}")
 
 
-def status(settings: Settings, arguments: argparse.Namespace) -> int:
-    paths = settings.paths
+def status(config: Config, arguments: argparse.Namespace) -> int:
+    paths = config.paths
     supervisor = Supervisor(paths)
     programs = supervisor.processes()
-    frontend = probe_frontend(frontend_url(paths, settings), paths)
+    frontend = probe_frontend(frontend_url(paths, config), paths)
     report: dict = {"home": str(paths.home), "frontend": asdict(frontend),
                     "supervisord": {"running": bool(programs), "pid": supervisor.pid() if programs else None,
                                     "programs": {name: {"state": info["statename"], "pid": info["pid"] or None}

@@ -13,7 +13,7 @@ import xmlrpc.client
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from dario.settings import Paths
+from dario.config import Paths
 
 PROGRAMS = ("credential_service", "pool_service", "frontend")
 RPC_TIMEOUT_SECONDS = 5.0

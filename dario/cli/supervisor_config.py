@@ -14,7 +14,7 @@ import re
 import shlex
 import sys
 
-from dario.settings import Paths
+from dario.config import Paths
 
 TEMPLATE = "supervisord.conf"  # in the dario package: a link to deploy/dario.conf in a checkout, a copy in a wheel
 CONFIG_NAME = "supervisord.conf"

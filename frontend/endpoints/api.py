@@ -50,7 +50,7 @@ def handler(dialect: Dialect):
 async def read_body(request: web.Request, state: State) -> bytes:
     """The whole request body, or 408 when the client sends it too slowly (slow-body clients hold a slot)."""
     try:
-        return await asyncio.wait_for(request.read(), state.settings.body_read_timeout)
+        return await asyncio.wait_for(request.read(), state.config.limits.body_read_seconds)
     except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {state.settings.body_read_timeout:.0f}s",
+        raise ApiError(408, f"the request body did not arrive within {state.config.limits.body_read_seconds:.0f}s",
                        code="request_timeout") from None

@@ -30,7 +30,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, state)
     parsed = ANTHROPIC_COUNT_TOKENS.parse(body)
     try:
-        backend = route(parsed.model, state.credentials.require_catalog(), state.routing.current).backend
+        backend = route(parsed.model, state.credentials.require_catalog(), state.routing).backend
     except NoRoute as error:
         raise from_no_route(error) from None
     if backend.kind == "anthropic":

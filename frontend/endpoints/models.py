@@ -9,8 +9,8 @@ import aiohttp
 from aiohttp import web
 
 from dario.catalog import Backend
+from dario.config import RoutingConfig
 from dario.presets import speaks
-from dario.routes import RoutingConfig
 from dario.routing import NoRoute, route
 from frontend.state import STATE, State
 
@@ -30,9 +30,9 @@ async def models(request: web.Request) -> web.Response:
             if model_id not in seen:
                 seen.add(model_id)
                 data.append({"id": model_id, "object": "model", "created": 0, "owned_by": backend.name})
-    for model_id in _configured_models(state.routing.current):
+    for model_id in _configured_models(state.routing):
         try:
-            owner = route(model_id, catalog, state.routing.current).backend.name
+            owner = route(model_id, catalog, state.routing).backend.name
         except NoRoute:
             continue
         if model_id not in seen:

@@ -168,6 +168,11 @@ class CredentialsClient:
             )
         except grpc.RpcError as error:
             log.warning("forced refresh of %s/%s failed: %s", backend, credential, error.code().name)
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                # The token was refused and the vault cannot be asked for a new one: say that (a 503 naming
+                # credential_service, a 504 when it answered too late), not the upstream's 401, which would send
+                # the user after a good credential.
+                raise from_rpc_error(error, SERVICE, self.socket_path, self.channel) from None
             return None
         result = next(iter(answer.results), None)
         if result is None or result.credential.revision <= rejected.revision:

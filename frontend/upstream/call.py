@@ -12,7 +12,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from frontend.dialects import Dialect
 from frontend.errors import ApiError, DeadlineExpired
 from frontend.services.credentials import Lease

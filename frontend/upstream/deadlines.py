@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from frontend.errors import RelayFailed
 from frontend.exchange import Exchange
 from frontend.state import STATE

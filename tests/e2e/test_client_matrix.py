@@ -2,24 +2,21 @@
 a key, completes a task with one tool call and its result against a scripted upstream of the other format.
 
 The official openai and anthropic SDKs always run. The Agents SDK runs where it is importable (or installed by
-`python matrix/run.py --install agents-sdk`). Claude Code, Codex CLI, aider and the `llm` CLI run only with
-DARIO_MATRIX=1 after `python matrix/run.py --install`; `python matrix/run.py` runs them all and writes the doc.
+`python -m matrix --install agents-sdk`). Claude Code, Codex CLI, aider and the `llm` CLI run only with
+DARIO_MATRIX=1 after `python -m matrix --install`; `python -m matrix` runs them all and writes the doc.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from matrix.clients import CASES, Case, missing
-from matrix.report import run_case
-from matrix.stack import Matrix, matrix_stack
+from dario.testing.matrix.clients import CASES, Case, missing
+from dario.testing.matrix.report import run_case
+from dario.testing.matrix.stack import Matrix, matrix_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 CLIENT_SECONDS = 240.0
@@ -31,28 +28,13 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         yield running
 
 
-def responses_endpoint_missing(matrix: Matrix) -> bool:
-    """True while dario answers POST /v1/responses with its unknown-path 404 (the endpoint is not wired yet)."""
-    request = urllib.request.Request(f"{matrix.stack.base_url}/v1/responses", data=b"{}",
-                                     headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10):
-            return False
-    except urllib.error.HTTPError as error:
-        if error.code != 404:
-            return False
-        return json.loads(error.read() or b"{}").get("error", {}).get("code") == "unknown_path"
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_client_completes_one_tool_call_through_dario(case: Case, matrix: Matrix, tmp_path: pathlib.Path) -> None:
     if case.heavy and os.environ.get("DARIO_MATRIX") != "1":
-        pytest.skip("a heavy client: runs with DARIO_MATRIX=1 (after `python matrix/run.py --install`)")
+        pytest.skip("a heavy client: runs with DARIO_MATRIX=1 (after `python -m matrix --install`)")
     why_not = missing(case.client)
     if why_not:
         pytest.skip(why_not)
-    if case.api == "Responses" and responses_endpoint_missing(matrix):
-        pytest.skip("dario answers POST /v1/responses with 404 unknown_path: the endpoint is not wired yet")
 
     outcome = run_case(case, matrix, tmp_path / case.id, timeout=CLIENT_SECONDS)
 

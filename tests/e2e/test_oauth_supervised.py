@@ -20,16 +20,16 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.supervised import Supervised, supervised_stack
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.supervised import Supervised, supervised_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 CLIENT_ID = "dario-e2e-client"
 CLIENT_SECRET = "client-secret-e2e-0123456789"
 CONFIG = """
 [credentials]
-refresh_ahead_seconds = 3
+refresh_ahead_seconds = 10
 refresh_retry_seconds = 0.1
 refresh_retry_max_seconds = 0.5
 """
@@ -37,7 +37,9 @@ refresh_retry_max_seconds = 0.5
 
 @pytest.fixture
 def oauth() -> Iterator[OAuthServer]:
-    with ThreadedOAuthServer(expires_in=8) as server:
+    # Refreshed 10 s into a 20 s life: the old token outlives a restart of credential_service by ~10 s, even on
+    # a loaded machine (with 8 s and 3 s ahead, a restart slower than 3 s met an expired token).
+    with ThreadedOAuthServer(expires_in=20) as server:
         server.add_client(CLIENT_ID, CLIENT_SECRET)
         yield server
 

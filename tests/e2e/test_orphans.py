@@ -15,9 +15,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.processes import REPO
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.supervised import PROGRAMS, Supervised, alive, free_port, service_pids, supervised_stack
+from dario.testing.processes import REPO
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.supervised import PROGRAMS, Supervised, alive, free_port, service_pids, supervised_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG")]

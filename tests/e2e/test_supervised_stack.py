@@ -18,8 +18,8 @@ import httpx2
 import openai
 import pytest
 
-from tests.support.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
-from tests.support.supervised import Supervised, supervised_stack
+from dario.testing.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
+from dario.testing.supervised import Supervised, supervised_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 KEY = "test-key-e2e-0123456789abcdef"

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.support.supervised import BIN, alive, free_port, service_pids
+from dario.testing.supervised import BIN, alive, free_port, service_pids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 
 TEST_KEY = "test-key-upstream-0123456789"
 
@@ -34,7 +34,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstrea
 @pytest.fixture
 async def frontend(services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.scripts.clear()
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 1)
         yield server
 
@@ -52,7 +52,7 @@ def both_kinds(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstr
 @pytest.fixture
 async def both_kinds_frontend(both_kinds: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(both_kinds.settings) as server:
+    async with running_frontend(both_kinds.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

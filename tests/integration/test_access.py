@@ -3,7 +3,6 @@ and no start on a non-loopback address without a key."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 
@@ -12,11 +11,11 @@ import anthropic
 import openai
 import pytest
 
-from dario.settings import ConfigError, load_settings
+from dario.config import ConfigError, Environment, load_config
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, wait_for_backends, with_server
 from frontend.access import is_loopback, refuse_exposed_without_key
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "dario-local-key-0123456789"
@@ -41,8 +40,8 @@ def test_frontend_refuses_to_start_exposed_without_a_key(tmp_path) -> None:
 
 async def test_with_a_key_every_endpoint_but_health_requires_it(services: Services,
                                                                 upstream: ScriptedUpstream) -> None:
-    settings = dataclasses.replace(services.settings, api_key=KEY)
-    async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
+    config = with_server(services.config, api_key=KEY)
+    async with running_frontend(config) as server, aiohttp.ClientSession() as session:
         await wait_for_backends(server, 1)
         url = server.make_url("/v1/chat/completions")
         async with session.post(url, json=BODY) as answer:
@@ -68,12 +67,12 @@ async def test_with_a_key_every_endpoint_but_health_requires_it(services: Servic
 
 async def test_cors_is_off_by_default_and_opt_in_for_one_origin(services: Services) -> None:
     origin = "http://localhost:5173"
-    async with running_frontend(services.settings) as server, aiohttp.ClientSession() as session:
+    async with running_frontend(services.config) as server, aiohttp.ClientSession() as session:
         async with session.options(server.make_url("/v1/chat/completions"), headers={"origin": origin}) as answer:
             assert answer.status == 403 and "access-control-allow-origin" not in answer.headers
             assert (await answer.json())["error"]["code"] == "origin_not_allowed"
-    settings = dataclasses.replace(services.settings, cors_origin=origin)
-    async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
+    config = with_server(services.config, cors_origin=origin)
+    async with running_frontend(config) as server, aiohttp.ClientSession() as session:
         await wait_for_backends(server, 1)
         async with session.options(server.make_url("/v1/chat/completions"), headers={"origin": origin}) as answer:
             assert answer.status == 204 and answer.headers["access-control-allow-origin"] == origin
@@ -86,20 +85,22 @@ async def test_cors_is_off_by_default_and_opt_in_for_one_origin(services: Servic
 
 
 def test_settings_read_the_key_and_origin_from_the_environment(tmp_path) -> None:
-    settings = load_settings({"DARIO_HOME": str(tmp_path), "DARIO_API_KEY": KEY, "DARIO_CORS_ORIGIN": "http://a"})
-    assert settings.api_key == KEY and settings.cors_origin == "http://a"
-    assert KEY not in repr(settings)
+    config = load_config(Environment.read({"DARIO_HOME": str(tmp_path), "DARIO_API_KEY": KEY,
+                                           "DARIO_CORS_ORIGIN": "http://a"}))
+    assert config.server.api_key == KEY and config.server.cors_origin == "http://a"
+    assert KEY not in repr(config)
 
 
 def test_the_cors_origin_is_kept_as_browsers_send_it_and_a_wildcard_is_refused(tmp_path) -> None:
     home = {"DARIO_HOME": str(tmp_path)}
-    assert load_settings(dict(home, DARIO_CORS_ORIGIN="HTTP://LocalHost:5173/")).cors_origin == "http://localhost:5173"
+    upper = load_config(Environment.read(dict(home, DARIO_CORS_ORIGIN="HTTP://LocalHost:5173/")))
+    assert upper.server.cors_origin == "http://localhost:5173"
     for wrong in ("*", "null", "localhost:5173", "http://localhost:5173/app", "ftp://x"):
         with pytest.raises(ConfigError, match="DARIO_CORS_ORIGIN"):
-            load_settings(dict(home, DARIO_CORS_ORIGIN=wrong))
+            load_config(Environment.read(dict(home, DARIO_CORS_ORIGIN=wrong)))
     (tmp_path / "config.toml").write_text('[server]\ncors_origin = "http://app.lan"\nallowed_hosts = ["Dario.LAN."]\n')
-    settings = load_settings(home)
-    assert settings.cors_origin == "http://app.lan" and settings.allowed_hosts == ("dario.lan",)
+    config = load_config(Environment.read(home))
+    assert config.server.cors_origin == "http://app.lan" and config.server.allowed_hosts == ("dario.lan",)
     (tmp_path / "config.toml").write_text('[server]\nallowed_hosts = "dario.lan"\n')
     with pytest.raises(ConfigError, match="allowed_hosts"):
-        load_settings(home)
+        load_config(Environment.read(home))

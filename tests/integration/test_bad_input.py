@@ -3,15 +3,13 @@ now a clear error in the API format of the path called, with a request-id, and t
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.raw_http import RawAnswer, RawConnection, exchange
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, with_limits, with_server
 from tests.integration.conftest import async_analytics_rows
-from tests.support.raw_http import RawAnswer, RawConnection, exchange
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend
 
 pytestmark = pytest.mark.timeout(120)
 CHAT, MESSAGES, COUNT, RESPONSES = "/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"
@@ -78,8 +76,8 @@ async def test_an_encoded_surrogate_on_a_translated_route_is_a_400(frontend: Tes
 @pytest.mark.parametrize("header", [b"x-api-key: \xff", b"Authorization: Bearer \xff\xfe", b"x-api-key: " + KEY.encode()
                                     + b"\xff"])
 async def test_a_key_header_that_is_not_utf8_is_a_401(services: Services, header: bytes) -> None:
-    settings = dataclasses.replace(services.settings, api_key=KEY)
-    async with running_frontend(settings) as server:
+    config = with_server(services.config, api_key=KEY)
+    async with running_frontend(config) as server:
         for path in (CHAT, MESSAGES):
             answer = await post(server, path, body_for(path, NATIVE[path]), header + b"\r\n")
             assert answer.status == 401, answer.body
@@ -193,8 +191,8 @@ async def test_http_errors_come_in_the_paths_api_shape_with_a_request_id(fronten
 
 
 async def test_the_header_deadline_408_has_a_request_id(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, header_seconds=0.5)
+    async with running_frontend(config) as server:
         for path in (CHAT, MESSAGES):
             async with RawConnection(server.host, server.port) as connection:
                 await connection.send(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Ty" % path.encode())

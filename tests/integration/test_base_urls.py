@@ -13,9 +13,9 @@ import anthropic
 import openai
 import pytest
 
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-base-urls-0123456789"
@@ -77,7 +77,7 @@ async def test_an_anthropic_backend_added_as_its_sdk_base_url_serves_the_anthrop
                   f"{host}/anthropic/v1", "--account", "second")  # the /v1 form names the same backend
     assert again.returncode == 0 and "has 2 credential(s)" in again.stdout, again.stderr
     assert stored_url(services, "deepseek-like") == f"{host}/anthropic/v1"
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 1)
         client = anthropic.AsyncAnthropic(base_url=str(server.make_url("")), api_key="dario", max_retries=0)
         message = await client.messages.create(model="claude-sonnet-5-5", max_tokens=50, messages=MESSAGES)
@@ -124,10 +124,10 @@ async def test_an_openai_url_without_a_version_is_stored_where_the_api_answers(
     tested = dario(services.home, "backend", "test", "unversioned", "--json")
     assert tested.returncode == 0
     assert json.loads(tested.stdout)["results"][0]["url"] == f"{unversioned.base_url}/models"
-    services.settings.paths.config.write_text('[[routes]]\nmatch = "local-*"\nbackend = "local"\n\n[[routes]]\n'
+    services.config.paths.config.write_text('[[routes]]\nmatch = "local-*"\nbackend = "local"\n\n[[routes]]\n'
                                               'match = "bare-*"\nbackend = "unversioned"\n')
     try:
-        async with running_frontend(services.settings) as server:
+        async with running_frontend(services.config) as server:
             await wait_for_backends(server, 3)
             client = openai.AsyncOpenAI(base_url=str(server.make_url("/v1")), api_key="dario", max_retries=0)
             for model, upstream, path in (("local-model", versioned, "/v1/chat/completions"),
@@ -136,4 +136,4 @@ async def test_an_openai_url_without_a_version_is_stored_where_the_api_answers(
                 assert answer.choices[0].message.content
                 assert upstream.requests[-1].path == path
     finally:
-        services.settings.paths.config.unlink()
+        services.config.paths.config.unlink()

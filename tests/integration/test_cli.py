@@ -13,9 +13,9 @@ import pytest
 from grpc_health.v1 import health, health_pb2_grpc
 
 from dario import __version__
-from tests.support.processes import REPO, environment, running_module
-from tests.support.stack import Services, running_services
-from tests.support.supervised import free_port
+from dario.testing.processes import REPO, environment, running_module
+from dario.testing.stack import Services, running_services
+from dario.testing.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-cli-abcdef0123456789"
@@ -118,7 +118,7 @@ def test_with_no_service_running_the_cli_names_the_socket_and_how_to_start(tmp_p
 def test_routes_shows_rules_and_where_models_go(stack: Services) -> None:
     for name, kind in (("claude", "anthropic"), ("fast-llama", "openai")):
         dario(stack.home, "backend", "add", name, "--kind", kind, "--base-url", "http://127.0.0.1:9/v1")
-    stack.settings.paths.config.write_text(
+    stack.config.paths.config.write_text(
         'default_backend = "fast-llama"\n[aliases]\nquick = "llama-3.1-8b"\n\n[[routes]]\nmatch = "llama-*"\n'
         'backend = "fast-llama"\nmodel = "llama-3.3-70b"\n')
     try:
@@ -127,11 +127,22 @@ def test_routes_shows_rules_and_where_models_go(stack: Services) -> None:
         assert "llama-3.3-70b" in result.stdout and "rule at line 5" in result.stdout
         assert "claude-opus-5-5" in result.stdout and "claude" in result.stdout
         assert "default backend: fast-llama" in result.stdout
-        stack.settings.paths.config.write_text("[[routes]]\nmatch = 3\n")
+        stack.config.paths.config.write_text("[[routes]]\nmatch = 3\n")
         broken = dario(stack.home, "routes")
         assert broken.returncode != 0 and "line 1" in broken.stderr and "last good rules" in broken.stderr
     finally:
-        stack.settings.paths.config.unlink()
+        stack.config.paths.config.unlink()
+
+
+def test_a_broken_config_toml_stops_up_naming_its_line_but_never_down(tmp_path: pathlib.Path) -> None:
+    home = tmp_path / "broken-home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text('[server]\nport = 3457\n\n[[routes]]\nmatch = "a-*"\nbackend = 5\n')
+    started = dario(home, "up", "--timeout", "5")
+    assert started.returncode == 1 and "config.toml line 4: routes[0].backend" in started.stderr
+    assert not (home / "run" / "supervisord.pid").exists()  # refused before anything started
+    stopped = dario(home, "down")
+    assert stopped.returncode == 0 and "not running" in stopped.stdout
 
 
 def test_version_prints_the_package_version() -> None:

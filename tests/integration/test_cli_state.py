@@ -15,10 +15,10 @@ import grpc
 import pytest
 
 from dario import __version__
+from dario.testing.processes import REPO, environment, running_module
+from dario.testing.stack import Services, running_services
+from dario.testing.supervised import free_port
 from dario.v1 import pool_pb2, pool_pb2_grpc
-from tests.support.processes import REPO, environment, running_module
-from tests.support.stack import Services, running_services
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-cli-state-0123456789"
@@ -47,7 +47,7 @@ def report_status(services: Services, backend: str, credential: str, status: int
     """What the frontend reports after an upstream answer from a credential it chose itself."""
     outcome = pool_pb2.Outcome(request_id=f"cli-{time.monotonic_ns()}", backend=backend, credential=credential,
                                status=status, local=True, started_at=time.time(), model="m")
-    with grpc.insecure_channel(f"unix:{services.settings.paths.pool_socket}") as channel:
+    with grpc.insecure_channel(f"unix:{services.config.paths.pool_socket}") as channel:
         batch = pool_pb2.ReportRequest(sequence=1, outcomes=[outcome])
         answers = pool_pb2_grpc.PoolStub(channel).Report(iter([batch]), timeout=10)
         assert [answer.sequence for answer in answers] == [1]
@@ -127,7 +127,7 @@ def test_backend_list_json_never_holds_a_key(stack: Services) -> None:
 def test_removing_a_backend_a_rule_uses_needs_force(stack: Services) -> None:
     dario(stack.home, "backend", "add", "doomed", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1",
           "--no-probe")
-    stack.settings.paths.config.write_text('[[routes]]\nmatch = "x-*"\nbackend = "spare"\nfallbacks = ["doomed"]\n')
+    stack.config.paths.config.write_text('[[routes]]\nmatch = "x-*"\nbackend = "spare"\nfallbacks = ["doomed"]\n')
     try:
         refused = dario(stack.home, "backend", "remove", "doomed")
         assert refused.returncode == 1 and "line 1" in refused.stderr and "--force" in refused.stderr
@@ -136,7 +136,7 @@ def test_removing_a_backend_a_rule_uses_needs_force(stack: Services) -> None:
         assert forced.returncode == 0 and "still names 'doomed'" in forced.stderr
         assert "doomed" not in dario(stack.home, "backend", "list").stdout
     finally:
-        stack.settings.paths.config.unlink()
+        stack.config.paths.config.unlink()
 
 
 def test_replace_says_replaced_and_refresh_of_an_unknown_backend_says_so(stack: Services) -> None:

@@ -17,9 +17,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
-from dario.settings import Paths, Settings
+from dario.config import Config, Paths
+from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(60)
 KEY = "test-key-credential-service-0123456789abcdef"
@@ -162,7 +162,7 @@ def test_every_watcher_gets_a_snapshot_at_once_and_one_after_each_change(
 
 
 async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path) -> None:
-    servicer = CredentialsServicer(Vault(tmp_path / "vault.json"), Settings(paths=Paths(tmp_path)))
+    servicer = CredentialsServicer(Vault(tmp_path / "vault.json"), Config(paths=Paths(tmp_path)))
     server = grpc.aio.server()
     credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 'test.sock'}")

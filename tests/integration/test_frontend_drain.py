@@ -10,10 +10,10 @@ import signal
 import aiohttp
 import pytest
 
-from tests.support.processes import running_module
-from tests.support.scripted_upstream import Script, ThreadedUpstream
-from tests.support.stack import running_services, wait_routable
-from tests.support.supervised import free_port
+from dario.testing.processes import running_module
+from dario.testing.scripted_upstream import Script, ThreadedUpstream
+from dario.testing.stack import running_services, wait_routable
+from dario.testing.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

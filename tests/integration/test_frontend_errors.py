@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 
@@ -12,8 +11,8 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, wait_for_backends, with_limits
 
 pytestmark = pytest.mark.timeout(120)
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -75,8 +74,8 @@ async def test_unknown_path_is_404_and_wrong_method_is_405(frontend: TestServer)
 
 
 async def test_body_over_the_limit_is_413(services: Services, upstream: ScriptedUpstream) -> None:
-    settings = dataclasses.replace(services.settings, body_limit=1024)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, body_bytes=1024)
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"' + b"x" * 4096 + b'"}]}'
         status, document, _ = await post(server, body)
@@ -110,8 +109,8 @@ async def test_root_answers_probes(frontend: TestServer) -> None:
 
 
 async def test_upstream_past_its_deadline_is_504(services: Services, upstream: ScriptedUpstream) -> None:
-    settings = dataclasses.replace(services.settings, upstream_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, upstream_seconds=0.5)
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         upstream.push(Script(delay=2.0))
         status, document, _ = await post(server, b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}')
@@ -119,8 +118,8 @@ async def test_upstream_past_its_deadline_is_504(services: Services, upstream: S
 
 
 async def test_a_body_sent_too_slowly_is_408(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, body_read_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, body_read_seconds=0.5)
+    async with running_frontend(config) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"model\":")
@@ -133,8 +132,8 @@ async def test_a_body_sent_too_slowly_is_408(services: Services) -> None:
 @pytest.mark.parametrize(("path", "shape"), [(b"/v1/chat/completions", "openai"), (b"/v1/messages", "anthropic")])
 async def test_headers_sent_too_slowly_are_408_in_the_paths_format(services: Services, path: bytes,
                                                                   shape: str) -> None:
-    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, header_seconds=0.5)
+    async with running_frontend(config) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         started = time.monotonic()
         writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Ty")  # and then nothing more
@@ -155,16 +154,16 @@ async def test_headers_sent_too_slowly_are_408_in_the_paths_format(services: Ser
 
 
 async def test_a_connection_that_never_sends_anything_is_closed(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, header_seconds=0.5)
+    async with running_frontend(config) as server:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, with nothing to answer
         writer.close()
 
 
 async def test_a_keep_alive_connection_dribbling_its_second_request_is_408(services: Services) -> None:
-    settings = dataclasses.replace(services.settings, header_read_timeout=0.5)
-    async with running_frontend(settings) as server:
+    config = with_limits(services.config, header_seconds=0.5)
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         reader, writer = await asyncio.open_connection(server.host, server.port)
         writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")

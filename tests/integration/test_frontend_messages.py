@@ -9,9 +9,9 @@ import anthropic
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-anthropic-0123456789"
@@ -30,7 +30,7 @@ def anthropic_services(tmp_path_factory: pytest.TempPathFactory, upstream: Scrip
 @pytest.fixture
 async def frontend(anthropic_services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.scripts.clear()
-    async with running_frontend(anthropic_services.settings) as server:
+    async with running_frontend(anthropic_services.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

@@ -11,9 +11,9 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services
 from tests.integration.conftest import TEST_KEY, async_analytics_rows
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services
 
 pytestmark = pytest.mark.timeout(120)
 UNICODE = "héllo wörld ☃ 🚀 — ünïcödé split everywhere"

@@ -7,9 +7,9 @@ import pathlib
 import aiohttp
 import pytest
 
-from dario.settings import load_settings
-from tests.support.scripted_upstream import ThreadedUpstream
-from tests.support.stack import running_frontend, running_services, wait_for_backends
+from dario.config import Environment, load_config
+from dario.testing.scripted_upstream import ThreadedUpstream
+from dario.testing.stack import running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -17,9 +17,9 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 async def test_frontend_waits_for_its_services_and_recovers_without_a_restart(tmp_path: pathlib.Path) -> None:
     home = tmp_path / "home"
-    settings = load_settings({"DARIO_HOME": str(home)})
-    settings.paths.ensure()
-    async with running_frontend(settings) as server, aiohttp.ClientSession() as session:
+    config = load_config(Environment.read({"DARIO_HOME": str(home)}))
+    config.paths.ensure()
+    async with running_frontend(config) as server, aiohttp.ClientSession() as session:
         async with session.post(server.make_url("/v1/chat/completions"), json=BODY) as answer:
             document = await answer.json()
             assert answer.status == 503

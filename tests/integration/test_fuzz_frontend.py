@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDictProxy
 
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
-from tests.support.threaded import Threaded
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.threaded import Threaded
 from tests.unit.frontend.translate.test_fuzz_streams import anthropic_client_events, openai_client_events
 from tests.unit.frontend.translate.test_fuzz_translation import CHAT_DOCUMENT, JSON, MESSAGES_DOCUMENT
 
@@ -62,7 +62,7 @@ def fuzz_services(tmp_path_factory: pytest.TempPathFactory, tolerant_upstream: S
 
 @pytest.fixture
 async def frontend(fuzz_services: Services) -> AsyncIterator[TestServer]:
-    async with running_frontend(fuzz_services.settings) as server:
+    async with running_frontend(fuzz_services.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

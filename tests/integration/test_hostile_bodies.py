@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
+from dario.testing.hostile import HostileBody, request_body
+from dario.testing.processes import running_module
+from dario.testing.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import running_services, wait_routable, write_limits
+from dario.testing.supervised import free_port
 from tests.integration.conftest import async_analytics_rows
-from tests.support.hostile import HostileBody, request_body, write_limits
-from tests.support.processes import running_module
-from tests.support.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import running_services, wait_routable
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(180)
 MIB, GIB = 1 << 20, 1 << 30

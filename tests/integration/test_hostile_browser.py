@@ -4,7 +4,6 @@ clients that must keep working (SDKs, Claude Code's HEAD /, the configured CORS 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import aiohttp
@@ -13,8 +12,8 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, wait_for_backends, with_server
 
 pytestmark = pytest.mark.timeout(120)
 CHAT = "/v1/chat/completions"
@@ -143,8 +142,8 @@ async def test_a_preflight_from_an_origin_not_configured_is_refused(services: Se
         "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type",
         "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})
     for cors_origin in ("", DEV_APP):
-        settings = dataclasses.replace(services.settings, cors_origin=cors_origin)
-        async with running_frontend(settings) as server:
+        config = with_server(services.config, cors_origin=cors_origin)
+        async with running_frontend(config) as server:
             status, document, answer = await send(server, "OPTIONS", CHAT, preflight)
             assert_refused(status, document, answer, 403, "origin_not_allowed")
 
@@ -177,8 +176,8 @@ async def test_sdks_and_claude_code_are_served(frontend: TestServer, upstream: S
 
 
 async def test_the_configured_cors_origin_is_served(services: Services, upstream: ScriptedUpstream) -> None:
-    settings = dataclasses.replace(services.settings, cors_origin=DEV_APP)
-    async with running_frontend(settings) as server:
+    config = with_server(services.config, cors_origin=DEV_APP)
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         host = {"Host": f"localhost:{server.port}"}
         preflight = dict(page_fetch(DEV_APP, "same-site"), **host, **{
@@ -193,8 +192,8 @@ async def test_the_configured_cors_origin_is_served(services: Services, upstream
 
 
 async def test_a_name_in_allowed_hosts_is_served(services: Services, upstream: ScriptedUpstream) -> None:
-    settings = dataclasses.replace(services.settings, allowed_hosts=("dario.lan",))
-    async with running_frontend(settings) as server:
+    config = with_server(services.config, allowed_hosts=("dario.lan",))
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         for host in ("dario.lan", f"DARIO.LAN:{server.port}"):
             status, document, _ = await send(server, "POST", CHAT, {"Host": host, "Content-Type": "application/json"},
@@ -208,8 +207,8 @@ async def test_with_a_key_any_host_is_served_but_foreign_pages_are_not(services:
     """With DARIO_API_KEY dario may listen beyond loopback, reached by any name; the key defeats rebinding
     (a page cannot learn it), and a foreign Origin or a form type is still refused."""
     key = "sk-test-browser-key"
-    settings = dataclasses.replace(services.settings, api_key=key)
-    async with running_frontend(settings) as server:
+    config = with_server(services.config, api_key=key)
+    async with running_frontend(config) as server:
         await wait_for_backends(server, 1)
         authorized = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         body = json.dumps(QUESTION).encode()

@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.hostile import HostileBody, request_body
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, both_kinds, running_frontend, wait_for_backends, write_limits
 from frontend.translate.sse import SseParser
 from tests.integration.conftest import async_analytics_rows
-from tests.support import anthropic_wire, openai_wire
-from tests.support.hostile import HostileBody, both_kinds, request_body, write_limits
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 FIRST_BYTE, STALL, TOTAL = 2.0, 1.0, 5.0
@@ -57,14 +57,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) 
                  upstream_total_seconds=TOTAL)
     with both_kinds(home, upstream.base_url, "test-key-openai-deadline-0123456789",
                     "test-key-anthropic-deadline-0123") as started:
-        assert started.settings.upstream_limits.stall_seconds == STALL
+        assert started.config.limits.upstream.stall_seconds == STALL
         yield started
 
 
 @pytest.fixture
 async def frontend(stack: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(stack.settings) as server:
+    async with running_frontend(stack.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

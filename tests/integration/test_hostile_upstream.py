@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.hostile import HostileBody, request_body
+from dario.testing.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
+from dario.testing.stack import Services, both_kinds, running_frontend, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
-from tests.support.hostile import HostileBody, both_kinds, request_body
-from tests.support.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
-from tests.support.stack import Services, running_frontend, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 OPENAI_KEY, ANTHROPIC_KEY = "test-key-openai-hostile-0123456789", "test-key-anthropic-hostile-0123456789"
@@ -39,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) 
 @pytest.fixture
 async def frontend(stack: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(stack.settings) as server:
+    async with running_frontend(stack.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

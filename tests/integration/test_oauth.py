@@ -25,13 +25,13 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.supervised import free_port
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.state import STATE
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(180)
 CLIENT_ID = "dario-test-client"
@@ -83,7 +83,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, guarded: ScriptedUpstream
     home.mkdir(mode=0o700, parents=True)
     (home / "config.toml").write_text(CONFIG)
     with running_services(home) as started:
-        with grpc.insecure_channel(f"unix:{started.settings.paths.credential_socket}") as channel:
+        with grpc.insecure_channel(f"unix:{started.config.paths.credential_socket}") as channel:
             stub = credentials_pb2_grpc.CredentialsStub(channel)
             for name in BACKENDS:
                 stub.AddBackend(credentials_pb2.AddBackendRequest(
@@ -93,7 +93,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, guarded: ScriptedUpstream
 
 @pytest.fixture
 async def frontend(services: Services, guarded: ScriptedUpstream) -> AsyncIterator[TestServer]:
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, len(BACKENDS))
         yield server
 
@@ -111,7 +111,7 @@ def one_test_one_login(services: Services) -> Iterator[None]:
 
 
 def stub(services: Services) -> tuple[grpc.Channel, credentials_pb2_grpc.CredentialsStub]:
-    channel = grpc.insecure_channel(f"unix:{services.settings.paths.credential_socket}")
+    channel = grpc.insecure_channel(f"unix:{services.config.paths.credential_socket}")
     return channel, credentials_pb2_grpc.CredentialsStub(channel)
 
 

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 import pytest
 
+from dario.testing.processes import running_module
 from dario.v1 import pool_pb2, pool_pb2_grpc
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(60)
 QUEUE_SECONDS = 2

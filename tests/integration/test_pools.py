@@ -23,13 +23,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from dario.testing.limited_upstream import KeyLimits
+from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
+from dario.testing.supervised import free_port
 from frontend.state import STATE
 from tests.integration.conftest import async_analytics_rows
-from tests.support.limited_upstream import KeyLimits
-from tests.support.processes import REPO, environment
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(180)
 KEYS = {"key-a": "test-key-pool-a-0123456789", "key-b": "test-key-pool-b-0123456789",
@@ -80,7 +80,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, limited: ScriptedUpstream
 
 @pytest.fixture
 async def frontend(services: Services) -> AsyncIterator[TestServer]:
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 4)
         yield server
 

@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from dario.testing.scripted_upstream import ScriptedUpstream
+from dario.testing.stack import Services, running_services
 from tests.integration.conftest import async_analytics_rows
-from tests.support.scripted_upstream import ScriptedUpstream
-from tests.support.stack import Services, running_services
 
 pytestmark = pytest.mark.timeout(180)
 KEYS = {"key-a": "test-key-records-a-0123456789", "key-b": "test-key-records-b-0123456789"}

@@ -12,9 +12,9 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 WEATHER = ("get_weather", {"city": "Paris"})
@@ -51,7 +51,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstrea
 @pytest.fixture
 async def frontend(services: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.clear()
-    async with running_frontend(services.settings) as server:
+    async with running_frontend(services.config) as server:
         await wait_for_backends(server, 3)
         yield server
 

@@ -10,9 +10,9 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from frontend.state import STATE
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -28,18 +28,18 @@ def two_backends(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUps
 
 @pytest.fixture
 async def frontend(two_backends: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
-    two_backends.settings.paths.config.unlink(missing_ok=True)
+    two_backends.config.paths.config.unlink(missing_ok=True)
     upstream.scripts.clear()
-    async with running_frontend(two_backends.settings) as server:
+    async with running_frontend(two_backends.config) as server:
         await wait_for_backends(server, 2)
         yield server
 
 
 async def write_config(server: TestServer, services: Services, text: str, expect_error: bool = False) -> None:
     """Writes config.toml and waits (bounded) until the frontend's watcher has read it."""
-    watcher = server.app[STATE].routing
+    watcher = server.app[STATE].config_watcher
     before = watcher.current
-    path = services.settings.paths.config
+    path = services.config.paths.config
     path.write_text(text)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -64,7 +64,7 @@ async def test_rules_reload_on_change_and_a_bad_file_keeps_the_last_good_rules(
     assert upstream.requests[-1].json["model"] == "gpt-4.1"  # the rewrite reaches the upstream
     await write_config(frontend, two_backends, '[[routes]]\nmatch = "gpt-*"\nbackend = "second"\nmodel = 5\n',
                        expect_error=True)
-    assert "line 1" in frontend.app[STATE].routing.error
+    assert "line 1" in frontend.app[STATE].config_watcher.error
     assert await served_by(frontend, "gpt-4o") == ("second", "gpt-4.1")
 
 

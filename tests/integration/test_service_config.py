@@ -14,11 +14,11 @@ import uuid
 import grpc
 import pytest
 
+from dario.testing.processes import running_module
+from dario.testing.scripted_upstream import ThreadedUpstream
+from dario.testing.stack import running_services
+from dario.testing.supervised import free_port
 from dario.v1 import credentials_pb2, credentials_pb2_grpc, pool_pb2, pool_pb2_grpc
-from tests.support.processes import running_module
-from tests.support.scripted_upstream import ThreadedUpstream
-from tests.support.stack import running_services
-from tests.support.supervised import free_port
 
 pytestmark = pytest.mark.timeout(120)
 ENV_KEY = "test-key-from-environment-0123456789"

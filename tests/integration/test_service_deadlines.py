@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from dario.testing.processes import running_module
 from frontend.errors import ApiError, ServiceTimedOut, ServiceUnavailable
 from frontend.services.credentials import CredentialsClient
 from frontend.services.pool import PoolClient
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(120)
 DEADLINE_SECONDS = 0.5  # of each call here: the stopped service never answers, so every call ends by it

@@ -12,8 +12,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc, pool_pb2, pool_pb2_grpc
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(120)
 KEY = "test-key-services-0123456789"

@@ -15,9 +15,9 @@ import grpc
 import pytest
 
 from dario.cli.login import pkce_pair
+from dario.testing.oauth_server import OAuthServer, ThreadedOAuthServer
+from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
-from tests.support.oauth_server import OAuthServer, ThreadedOAuthServer
-from tests.support.processes import running_module
 
 pytestmark = pytest.mark.timeout(120)
 CLIENT_ID = "dario-redirect-client"

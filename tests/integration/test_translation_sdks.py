@@ -11,10 +11,10 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.scripted_upstream import Script, ScriptedUpstream
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from frontend.translate.sse import SseParser
 from tests.integration.conftest import async_analytics_rows
-from tests.support.scripted_upstream import Script, ScriptedUpstream
-from tests.support.stack import Services, running_frontend, running_services, wait_for_backends
 
 pytestmark = pytest.mark.timeout(120)
 UNICODE = "héllo wörld ☃ 🚀"
@@ -39,7 +39,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, upstream: ScriptedUpstream) -
 @pytest.fixture
 async def frontend(both: Services, upstream: ScriptedUpstream) -> AsyncIterator[TestServer]:
     upstream.scripts.clear()
-    async with running_frontend(both.settings) as server:
+    async with running_frontend(both.config) as server:
         await wait_for_backends(server, 2)
         yield server
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.errors import ApiError, anthropic_error_body, openai_error_body
 from frontend.translate.upstream_errors import error_to_anthropic, error_to_openai
-from tests.support import anthropic_wire, openai_wire
 
 STATUSES = (400, 401, 402, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529)
 

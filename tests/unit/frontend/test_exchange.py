@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 
+from dario.testing import openai_wire
 from dario.v1 import pool_pb2
 from frontend import bounds
 from frontend.exchange import Exchange
 from frontend.usage import Usage, openai_usage_from_body
-from tests.support import openai_wire
 
 
 def served_exchange() -> Exchange:

@@ -3,9 +3,9 @@ message_start overwritten by message_delta's totals."""
 
 import json
 
+from dario.testing import anthropic_wire
 from frontend.usage import anthropic_usage_from_body, anthropic_usage_from_stream, openai_usage_from_stream
 from frontend.usage import openai_usage_from_body as usage_from_json_body
-from tests.support import anthropic_wire
 
 
 def test_anthropic_body_usage_keeps_cache_reads_apart() -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
+from dario.config import Config, Paths
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
-from dario.settings import Paths, Settings
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.services.credentials import CredentialsClient
 
@@ -51,7 +51,7 @@ async def credential_service(home: pathlib.Path) -> AsyncIterator[Service]:
     paths = Paths(home)
     paths.ensure()
     stopping = asyncio.Event()
-    servicer = CredentialsServicer(Vault(paths.vault), Settings(paths=paths), stopping, environ={})
+    servicer = CredentialsServicer(Vault(paths.vault), Config(paths=paths), stopping)
     server = grpc.aio.server()
     credentials_pb2_grpc.add_CredentialsServicer_to_server(servicer, server)
     server.add_insecure_port(unix_target(paths.credential_socket))

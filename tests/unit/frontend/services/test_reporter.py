@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
+from dario.config import Config, Paths
 from dario.grpc_server import CHANNEL_OPTIONS, unix_target
-from dario.settings import Paths, Settings
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
 from frontend.exchange import Exchange
@@ -46,7 +46,7 @@ async def pool_service(home: pathlib.Path) -> AsyncIterator[Running]:
     paths = Paths(home)
     paths.ensure()
     store = AnalyticsStore(paths.analytics_db)
-    servicer = PoolServicer(store, Settings(paths=paths))
+    servicer = PoolServicer(store, Config(paths=paths))
     server = grpc.aio.server()
     pool_pb2_grpc.add_PoolServicer_to_server(servicer, server)
     server.add_insecure_port(unix_target(paths.pool_socket))

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from dario.testing import anthropic_wire
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason, to_chat_completion
-from tests.support import anthropic_wire
 
 
 @pytest.mark.parametrize(

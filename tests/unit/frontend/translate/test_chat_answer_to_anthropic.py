@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dario.testing import openai_wire
 from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason, to_anthropic_message
-from tests.support import openai_wire
 
 
 @pytest.mark.parametrize(

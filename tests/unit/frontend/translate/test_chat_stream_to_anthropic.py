@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.splitting import split_at
 from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
 from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
 from frontend.translate.sse import SseParser
-from tests.support import anthropic_wire, openai_wire
-from tests.support.splitting import split_at
 from tests.unit.frontend.translate.stream_checks import TEXT, TOOLS, anthropic_result, run
 
 

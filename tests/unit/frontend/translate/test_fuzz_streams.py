@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
 from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
 from frontend.translate.sse import MAX_LINE_BYTES, Event, SseParser
@@ -28,7 +29,6 @@ from frontend.usage import (
     openai_usage_from_body,
     openai_usage_from_stream,
 )
-from tests.support import anthropic_wire, openai_wire
 from tests.unit.frontend.translate.test_fuzz_translation import (
     HOSTILE_TEXT,
     JSON,

@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dario.testing.splitting import split_at
 from frontend.translate.sse import Event, SseParser
-from tests.support.splitting import split_at
 
 STREAM = "event: a\ndata: héllo ☃\n\n: comment\ndata:no-space\ndata: second line\n\nid: 7\nretry: 10\ndata: 🚀\n\n"
 EXPECTED = [Event("a", "héllo ☃"), Event("", "no-space\nsecond line"), Event("", "🚀")]

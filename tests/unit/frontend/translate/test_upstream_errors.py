@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.translate.upstream_errors import error_to_anthropic, error_to_openai, error_to_responses
-from tests.support import anthropic_wire, openai_wire
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dario.settings import UpstreamLimits
+from dario.config import UpstreamLimits
 from frontend.upstream.deadlines import CallClock
 
 LIMITS = UpstreamLimits(first_byte_seconds=10.0, stall_seconds=3.0, total_seconds=60.0)

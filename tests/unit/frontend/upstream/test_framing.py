@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dario.testing.splitting import split_at
 from frontend.upstream.framing import TAIL_BYTES, EventFramer, Tail
-from tests.support.splitting import split_at
 from tests.unit.frontend.test_usage import STREAM
 
 

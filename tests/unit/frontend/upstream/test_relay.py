@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dario.testing import anthropic_wire, openai_wire
+from dario.testing.splitting import split_at
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
 from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
@@ -17,8 +19,6 @@ from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.sse import SseParser
 from frontend.upstream.framing import HEAD_BYTES, TAIL_BYTES
 from frontend.upstream.relay import PassThrough
-from tests.support import anthropic_wire, openai_wire
-from tests.support.splitting import split_at
 
 CHAT_STREAM = openai_wire.stream_events("gpt-4o-2024-08-06", "héllo ☃", openai_wire.usage(12, 5, cached=3), True)
 ANTHROPIC_STREAM = anthropic_wire.stream_events("claude-opus-5-20260101", "héllo ☃",

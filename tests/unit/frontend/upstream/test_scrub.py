@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dario.testing.splitting import split_at
 from frontend.upstream.scrub import MASK, Scrubber, token_of
-from tests.support.splitting import split_at
 
 SECRET = "test-key-scrub-0123456789abcdef"
 OTHER = "test-token-oauth-abcdefghijklmn"

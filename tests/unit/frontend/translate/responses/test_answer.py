@@ -7,8 +7,8 @@ import json
 import pytest
 from openai.types.responses import Response
 
+from dario.testing import anthropic_wire, openai_wire
 from frontend.translate.responses.answer import anthropic_to_response, chat_to_response
-from tests.support import anthropic_wire, openai_wire
 from tests.unit.frontend.translate.responses.checks import CODEX, CODEX_CALLS, REQUEST, check_codex_calls, client_for
 from tests.unit.frontend.translate.stream_checks import TOOLS
 

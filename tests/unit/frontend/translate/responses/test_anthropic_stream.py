@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types.responses import Response
 
+from dario.testing import anthropic_wire
+from dario.testing.splitting import split_at
 from frontend.translate.responses.answer import anthropic_to_response
 from frontend.translate.responses.anthropic_stream import AnthropicToResponsesStream
-from tests.support import anthropic_wire
-from tests.support.splitting import split_at
 from tests.unit.frontend.translate.responses.checks import (
     REQUEST,
     check_grammar,

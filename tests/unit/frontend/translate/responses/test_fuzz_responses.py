@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.responses import Response
 
+from dario.testing import openai_wire
+from dario.testing.splitting import split_at
 from frontend.translate import TranslationError
 from frontend.translate.responses.answer import chat_to_response
 from frontend.translate.responses.anthropic_stream import AnthropicToResponsesStream
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
-from tests.support import openai_wire
-from tests.support.splitting import split_at
 from tests.unit.frontend.translate.responses.checks import REQUEST, checked_events
 from tests.unit.frontend.translate.stream_checks import run
 

@@ -8,10 +8,10 @@ import re
 import pytest
 from openai.types.responses import Response
 
+from dario.testing import openai_wire
 from frontend.translate.responses.answer import chat_to_response
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
-from tests.support import openai_wire
 from tests.unit.frontend.translate.responses.checks import CODEX, CODEX_NAMES, EXEC_GRAMMAR, FUNCTION_TOOLS
 
 
