@@ -10,13 +10,14 @@ import aiohttp
 from aiohttp import web
 
 from dario.config import Config, ConfigWatcher
-from frontend import count_tokens, info, proxy
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
-from frontend.credentials_client import CredentialsClient
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
+from frontend.endpoints import admin, api, count_tokens, health, models
+from frontend.error_mapping import from_http_exception
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
-from frontend.pool_client import PoolClient
+from frontend.services.credentials import CredentialsClient
+from frontend.services.pool import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
 
 log = logging.getLogger(__name__)
@@ -54,22 +55,12 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return error_response(_from_http_exception(request, error), api_format)
+        limit = request.app[STATE].config.limits.body_bytes
+        return error_response(from_http_exception(error, request.method, request.path, limit), api_format)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         failure = ApiError(500, "dario hit an internal error; see $DARIO_HOME/logs", code="internal_error")
         return error_response(failure, api_format)
-
-
-def _from_http_exception(request: web.Request, error: web.HTTPException) -> ApiError:
-    if error.status == 404:
-        return ApiError(404, f"unknown path {request.path}", code="unknown_path")
-    if error.status == 405:
-        return ApiError(405, f"method {request.method} is not allowed on {request.path}", code="method_not_allowed")
-    if error.status == 413:
-        limit = request.app[STATE].config.limits.body_bytes
-        return ApiError(413, f"the request body is larger than the limit of {limit} bytes", code="request_too_large")
-    return ApiError(error.status, error.reason, code=error.reason.lower().replace(" ", "_"))
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -89,17 +80,17 @@ def init(config: Config) -> web.Application:
     app = web.Application(client_max_size=config.limits.body_bytes, middlewares=[errors_middleware])
     app.cleanup_ctx.append(lambda app: _clients(app, config))
     app.on_response_prepare.append(_stamp_request_id)
-    app.router.add_post("/v1/chat/completions", proxy.handler(OPENAI_CHAT))
-    app.router.add_post("/v1/messages", proxy.handler(ANTHROPIC_MESSAGES))
-    app.router.add_post("/v1/responses", proxy.handler(OPENAI_RESPONSES))
+    app.router.add_post("/v1/chat/completions", api.handler(OPENAI_CHAT))
+    app.router.add_post("/v1/messages", api.handler(ANTHROPIC_MESSAGES))
+    app.router.add_post("/v1/responses", api.handler(OPENAI_RESPONSES))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
-    app.router.add_get("/v1/models", info.models)
-    app.router.add_get("/health", info.health)
-    app.router.add_get("/status", info.status)
-    app.router.add_get("/accounts", info.accounts)
-    app.router.add_get("/metrics", info.metrics)
-    app.router.add_get("/analytics", info.analytics)
-    app.router.add_get("/", info.root)
+    app.router.add_get("/v1/models", models.models)
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/status", admin.status)
+    app.router.add_get("/accounts", admin.accounts)
+    app.router.add_get("/metrics", admin.metrics)
+    app.router.add_get("/analytics", admin.analytics)
+    app.router.add_get("/", health.root)
     return app
 
 

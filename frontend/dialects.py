@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from frontend.errors import anthropic_stream_error_event, openai_stream_error_event, responses_stream_error_event
-from frontend.requests import (
+from frontend.request_parsing import (
     ParsedRequest,
     parse_chat_request,
     parse_count_tokens_request,

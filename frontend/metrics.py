@@ -13,7 +13,7 @@ from dario.v1 import pool_pb2
 from frontend.bounds import bounded
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
-from frontend.pool_client import PoolClient, call_admin
+from frontend.services.pool import PoolClient, call_admin
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 # Clients choose model names freely: a model gets a label of its own once a backend served it (a 2xx), if it is

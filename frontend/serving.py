@@ -24,7 +24,8 @@ from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from frontend.app import new_request_id
 from frontend.dialects import api_format_of
-from frontend.errors import ApiError, anthropic_error_body, error_response, openai_error_body
+from frontend.error_mapping import from_http_exception
+from frontend.errors import ApiError, MalformedBody, error_body, error_response
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ def path_of(head: bytes) -> str:
 
 def raw_error(error: ApiError, head: bytes) -> bytes:
     """A complete HTTP/1.1 error answer that closes the connection, for when no aiohttp response can be made."""
-    anthropic = api_format_of(path_of(head)) == "anthropic"
-    payload = anthropic_error_body(error) if anthropic else openai_error_body(error)
+    payload = error_body(error, api_format_of(path_of(head)))
     request_id = new_request_id().encode()
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
             b"request-id: %s\r\nx-request-id: %s\r\ncontent-length: %d\r\n\r\n"
@@ -53,15 +53,6 @@ def timeout_response(head: bytes, seconds: float) -> bytes:
     """The 408 for headers that took too long, in the Anthropic shape when the request line names /v1/messages."""
     error = ApiError(408, f"the request headers did not arrive within {seconds:g}s", code="request_timeout")
     return raw_error(error, head)
-
-
-class MalformedBody(ApiError):
-    """A request body whose HTTP framing or encoding broke (a bad chunk, a corrupt gzip): what reading it raises,
-    so the request is answered, and recorded, as the client's 400."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(400, f"the request body is malformed: {detail.split(chr(10), 1)[0].rstrip(':')}",
-                         code="invalid_body")
 
 
 def with_request_id(response: web.Response) -> web.Response:
@@ -196,10 +187,7 @@ def shaping_http_errors(handler: Callable[[web.BaseRequest], Awaitable[web.Strea
         except web.HTTPException as error:
             if error.status < 400:
                 raise
-            message = error.text or error.reason
-            if error.status == 417:
-                message = f"{message}; only Expect: 100-continue is supported"
-            return error_response(ApiError(error.status, message, code=error.reason.lower().replace(" ", "_")),
+            return error_response(from_http_exception(error, request.method, request.path),
                                   api_format_of(request.path))
 
     return handle

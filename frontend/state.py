@@ -8,9 +8,9 @@ import aiohttp
 from aiohttp import web
 
 from dario.config import Config, ConfigWatcher, RoutingConfig
-from frontend.credentials_client import CredentialsClient
 from frontend.metrics import Metrics
-from frontend.pool_client import PoolClient
+from frontend.services.credentials import CredentialsClient
+from frontend.services.pool import PoolClient
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,7 @@
-"""OpenAI ⇄ Anthropic translation: requests, responses, errors and stream state machines (pure, no I/O)."""
+"""Translation between the client APIs (Anthropic Messages, OpenAI Chat Completions, OpenAI Responses), one module
+per direction (pure, no I/O); here the error a request field raises, and the field readers every translator shares."""
 
 from __future__ import annotations
-
-from collections.abc import Callable, Mapping
-
-from frontend.translate.sse import SseParser
-from frontend.usage import NO_USAGE, Usage, usage_from_openai
 
 
 class TranslationError(ValueError):
@@ -41,6 +37,19 @@ def expect_text(value: object, where: str) -> str:
     return value
 
 
+def require_text(value: object, where: str) -> str:
+    text = expect_text(value, where)
+    if not text:
+        raise TranslationError(where, "is required")
+    return text
+
+
+def expect_flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TranslationError(where, "must be a boolean")
+    return value
+
+
 # Upstream answers are translated, never refused: what has the wrong type counts as absent.
 def lenient_object(value: object) -> dict:
     return value if isinstance(value, dict) else {}
@@ -54,63 +63,6 @@ def lenient_text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def chat_tool_call_key(position: int, call: dict, known: Mapping[object, object],
-                       id_of: Callable[[object], str]) -> object:
-    """Which tool call a Chat Completions stream fragment belongs to: its `index` (its position when it has
-    none), or its id when a server reuses index 0 for calls with distinct ids. `known` maps the keys seen so
-    far to their calls; `id_of` reads a known call's id."""
-    index = call.get("index") if isinstance(call.get("index"), int) else position
-    identifier = lenient_text(call.get("id"))
-    seen = known.get(index)
-    if seen is not None and identifier and identifier != id_of(seen):
-        return identifier
-    if identifier and identifier in known:
-        return identifier
-    return index
-
-
-class ParsedStream:
-    """What the relay loop reads of a translating stream machine (the protocol of frontend.relay.StreamMachine)
-    that parses its upstream with an SseParser."""
-
-    parser: SseParser
-    finished: bool
-
-    @property
-    def progress(self) -> int:
-        """Upstream events taken in so far (keep-alives not counted)."""
-        return self.parser.events
-
-    @property
-    def delivered(self) -> bool:
-        return self.finished
-
-
-class FromChatStream(ParsedStream):
-    """A machine reading a Chat Completions stream: its usage is the last chunk's that carried one, and once a
-    finish_reason has come, a failure of the relay (a missing [DONE]) still completes the answer."""
-
-    usage: dict | None = None
-    usage_model: object = None  # the model named by the chunk carrying the usage
-    finish_reason: str | None = None
-
-    def keep_usage(self, chunk: dict) -> None:
-        if isinstance(chunk.get("usage"), dict):
-            self.usage, self.usage_model = chunk["usage"], chunk.get("model")
-
-    def upstream_usage(self) -> Usage:
-        """The usage the upstream reported, as analytics records it."""
-        return usage_from_openai({"usage": self.usage, "model": self.usage_model}) or NO_USAGE
-
-    def fail(self, message: str, code: str) -> bytes:
-        if self.finished:
-            return b""
-        if self.finish_reason is not None:
-            return self._complete()
-        return self._failed(message, code)
-
-    def _complete(self) -> bytes:
-        raise NotImplementedError
-
-    def _failed(self, message: str, code: str) -> bytes:
-        raise NotImplementedError
+def lenient_count(value: object) -> int:
+    """A token count: a positive integer, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

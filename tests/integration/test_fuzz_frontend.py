@@ -20,8 +20,8 @@ from multidict import CIMultiDictProxy
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
 from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from dario.testing.threaded import Threaded
-from tests.unit.test_fuzz_streams import anthropic_client_events, openai_client_events
-from tests.unit.test_fuzz_translation import CHAT_DOCUMENT, JSON, MESSAGES_DOCUMENT
+from tests.unit.frontend.translate.test_fuzz_streams import anthropic_client_events, openai_client_events
+from tests.unit.frontend.translate.test_fuzz_translation import CHAT_DOCUMENT, JSON, MESSAGES_DOCUMENT
 
 pytestmark = pytest.mark.timeout(240)
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,

@@ -260,7 +260,7 @@ async def test_client_that_disconnects_from_a_translated_stream_cancels_the_upst
 
 async def test_a_silent_upstream_gets_the_client_keepalive_pings(frontend: TestServer, upstream: ScriptedUpstream,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("frontend.translated.PING_SECONDS", 0.2)
+    monkeypatch.setattr("frontend.upstream.translated.PING_SECONDS", 0.2)
     upstream.push(Script(content="late answer", split=400, chunk_delay=0.6))
     async with aiohttp.ClientSession() as session:
         async with session.post(frontend.make_url("/v1/messages"), json={

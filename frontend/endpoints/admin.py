@@ -1,0 +1,53 @@
+"""Admin endpoints (no secret in any): GET /status (credentials, asked of credential_service), GET /accounts (the
+pool, asked of pool_service), GET /analytics (pool_service's report) and GET /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from dario.conversions import account_to_json, credential_status_to_json, report_to_json
+from dario.v1 import pool_pb2
+from frontend.errors import ApiError
+from frontend.metrics import scrape
+from frontend.services.pool import call_admin
+from frontend.state import STATE
+
+
+async def status(request: web.Request) -> web.Response:
+    """GET /status: every credential's kind, expiry and refresh state, asked of credential_service (no secret)."""
+    state = request.app[STATE]
+    backends = await state.credentials.list_backends()
+    now = time.time()
+    credentials = [credential_status_to_json(backend, credential, now)
+                   for backend in backends for credential in backend.credentials]
+    return web.json_response({"credentials": credentials, "lease_generation": state.credentials.lease_generation,
+                              "forced_refreshes": state.credentials.forced_refreshes})
+
+
+async def accounts(request: web.Request) -> web.Response:
+    """GET /accounts: the pool state of every credential (headroom, windows, cooldown, in flight), no secret."""
+    state = request.app[STATE]
+    answer = await call_admin(state.pool, "Accounts", pool_pb2.AccountsRequest())
+    return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
+                              "queue_depth": answer.queue_depth})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return await scrape(state.metrics, state.pool)
+
+
+async def analytics(request: web.Request) -> web.Response:
+    """GET /analytics[?window=SECONDS]: pool_service's report (window and all-time totals, groups, burn, forecast)."""
+    state = request.app[STATE]
+    try:
+        window = float(request.query.get("window", "3600"))
+    except ValueError:
+        window = -1.0
+    if not 0 < window <= 10 * 365 * 86400:
+        raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
+                       code="invalid_window")
+    answer = await call_admin(state.pool, "Analytics", pool_pb2.AnalyticsRequest(window_seconds=window))
+    return web.json_response(report_to_json(answer))

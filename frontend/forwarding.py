@@ -1,0 +1,196 @@
+"""A parsed client request to a backend: its route, a credential (local or from pool_service), failover to the
+next credential and to the route's fallbacks, all before a byte reaches the client; then the answer, native
+(same API, the body unchanged) or translated (the other API)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from dario.catalog import Backend
+from dario.presets import speaks
+from dario.routing import NoRoute, Route, fallback_routes, route
+from dario.v1 import pool_pb2
+from frontend.dialects import Dialect
+from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
+from frontend.errors import ApiError, NoUsableCredential, PoolExhausted
+from frontend.exchange import Exchange
+from frontend.request_parsing import ParsedRequest
+from frontend.services.credentials import Lease
+from frontend.state import State
+from frontend.translation_plan import Plan, plan
+from frontend.upstream import native, translated
+from frontend.upstream.call import UpstreamCall
+from frontend.upstream.headers import rate_limit_headers
+from frontend.upstream.relay import Upstream
+from frontend.upstream.scrub import Scrubber
+
+
+@dataclass
+class Target:
+    """One route made ready: what to send, in which API, and how its answer comes back."""
+
+    route: Route
+    dialect: Dialect  # the API spoken upstream
+    payload: bytes
+    translation: Plan | None
+
+
+def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
+    backend = route_.backend
+    if not speaks(backend.kind, dialect.native_kind):
+        translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind)
+        return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
+                      translation)
+    if route_.model != parsed.model:
+        body = json.dumps(dict(parsed.document, model=route_.model), ensure_ascii=False).encode()
+    return Target(route_, dialect, body, None)
+
+
+@dataclass
+class Held:
+    """The last failed upstream answer, kept open: it goes to the client as it came when nothing else serves."""
+
+    call: UpstreamCall
+    target: Target
+    credential: str
+
+    @property
+    def upstream(self) -> aiohttp.ClientResponse:
+        return self.call.response
+
+
+def fails_over(status: int) -> bool:
+    """Answers another credential or backend may not give: rate limits, refused credentials, server errors."""
+    return status in (401, 403, 429) or status >= 500
+
+
+async def forward(request: web.Request, state: State, exchange: Exchange, dialect: Dialect, parsed: ParsedRequest,
+                  body: bytes) -> web.StreamResponse:
+    """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
+    no byte reaches the client before that (in-request failover, SPEC §5)."""
+    first = route_for(state, parsed.model)
+    exchange.backend = first.backend.name
+    routes = [first, *fallback_routes(first, state.credentials.require_catalog())]
+    held: Held | None = None
+    failure: ApiError | None = None
+    try:
+        for number, chosen in enumerate(routes):
+            try:
+                target = _prepare(chosen, dialect, parsed, body, state)
+            except ApiError:
+                if number == 0:
+                    raise
+                continue  # this fallback cannot take the request (a field its format cannot carry)
+            backend, tried = chosen.backend, []
+            while True:
+                try:
+                    usable = usable_credentials(backend)
+                    credential = state.pool.choose_locally(backend.name, usable, tried)
+                    local = credential is not None
+                    if not local:
+                        granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model,
+                                                           tried)
+                        credential = granted.credential
+                        exchange.queued_ms += granted.queued_ms
+                except (PoolExhausted, NoUsableCredential) as error:
+                    failure = failure or error
+                    break  # this backend has nothing left for the request: the next fallback, if any
+                if held is not None:
+                    held.upstream.release()
+                    held = None
+                exchange.backend, exchange.credential = backend.name, credential
+                exchange.acquired, exchange.local = not local, local
+                exchange.fallback_from = first.backend.name if number else ""
+                exchange.attempts += 1
+                try:
+                    call = await _send(request, state, target, credential)
+                except UPSTREAM_ERRORS as error:
+                    failure = _unreachable(error, backend, state)
+                    kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
+                    tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
+                    exchange.failover.append(f"{credential}:{kind}")
+                    exchange.acquired = exchange.local = False  # the next Acquire settles it
+                    continue
+                upstream = call.response
+                if fails_over(upstream.status):
+                    held = Held(call, target, credential)
+                    tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,
+                                                  headers=rate_limit_headers(upstream.headers),
+                                                  error_type=_error_type(upstream.status), local=local))
+                    exchange.failover.append(f"{credential}:{upstream.status}")
+                    exchange.acquired = exchange.local = False
+                    continue
+                async with upstream:
+                    return await _answer(request, state, call, target, exchange)
+        if held is not None:  # every option failed: the last upstream answer goes back as it came
+            exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
+            return await _answer(request, state, held.call, held.target, exchange)
+        raise failure or ApiError(503, f"no credential of backend {first.backend.name!r} could serve")
+    finally:
+        if held is not None:
+            held.upstream.release()
+
+
+async def _send(request: web.Request, state: State, target: Target, credential: str) -> UpstreamCall:
+    backend = target.route.backend
+    lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
+
+    async def reauthenticate(rejected: Lease) -> Lease | None:
+        return await state.credentials.force_refresh(backend.name, credential, rejected)
+
+    url = backend.endpoint(target.dialect.upstream_path)
+    if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
+        url = f"{url}?{request.rel_url.query_string}"
+    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
+                        state.config.limits.upstream)
+    call.response = await call.post(url, target.payload, target.dialect)
+    return call
+
+
+async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
+                  exchange: Exchange) -> web.StreamResponse:
+    answer = call.response
+    exchange.rate_limit_headers = rate_limit_headers(answer.headers)
+    # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
+    scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
+    limits = state.config.limits
+    upstream = Upstream(answer, call.clock, limits.upstream, scrubber, limits.upstream_seconds)
+    try:
+        if target.translation is not None:
+            return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)
+        return await native.respond(request, upstream, exchange, target.dialect)
+    except UPSTREAM_ERRORS as error:
+        raise _unreachable(error, target.route.backend, state) from None
+
+
+def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
+    return from_upstream_error(error, backend.name, backend.base_url, state.config.limits.upstream_seconds)
+
+
+def _error_type(status: int) -> str:
+    return {429: "rate_limited", 401: "unauthorized", 403: "forbidden"}.get(status, "upstream_5xx")
+
+
+def route_for(state: State, model: str) -> Route:
+    try:
+        chosen = route(model, state.credentials.require_catalog(), state.routing)
+    except NoRoute as error:
+        raise from_no_route(error) from None
+    if not chosen.backend.credentials:
+        raise ApiError(503, f"backend {chosen.backend.name!r} has no credentials; add one with `dario accounts add`")
+    return chosen
+
+
+def usable_credentials(backend: Backend) -> tuple[str, ...]:
+    """The credentials that can serve; 503 naming the fix when none can (e.g. every one needs a login)."""
+    usable = backend.usable()
+    if not usable:
+        states = ", ".join(f"{name}: {state}" for name, state in zip(backend.credentials, backend.states))
+        raise NoUsableCredential(503, f"no credential of backend {backend.name!r} can serve now ({states}); see "
+                                      f"`dario status`, and `dario login {backend.name}` for those that need a login",
+                                 code="no_usable_credential")
+    return usable

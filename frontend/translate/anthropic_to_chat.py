@@ -1,0 +1,191 @@
+"""An Anthropic Messages request → an OpenAI Chat Completions request (TRANSLATION.md §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from frontend.translate import TranslationError, expect_list, expect_object, expect_text
+
+EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+# Backends that accept reasoning_effort (others answer 400 "reasoning_effort not supported"): data, not code paths.
+REASONING_MODELS = re.compile(r"^(o\d|gpt-5|deepseek-reasoner|qwq)|thinking|reasoning", re.IGNORECASE)
+
+
+def _text(blocks: object, where: str) -> str:
+    if isinstance(blocks, str):
+        return blocks
+    if not isinstance(blocks, list):
+        raise TranslationError(where, "must be a string or a list of blocks")
+    texts = (expect_text(block.get("text"), f"{where}[{index}].text") for index, block in enumerate(blocks)
+             if isinstance(block, dict) and block.get("type") == "text")
+    return "\n\n".join(text for text in texts if text.strip())
+
+
+def _image_part(block: dict, where: str) -> dict:
+    source = expect_object(block.get("source"), f"{where}.source")
+    if source.get("type") == "base64":
+        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
+        return {"type": "image_url", "image_url": {"url": url}}
+    if source.get("type") == "url":
+        return {"type": "image_url", "image_url": {"url": source.get("url", "")}}
+    raise TranslationError(where, f"image source {source.get('type')!r} cannot be sent to an OpenAI backend")
+
+
+def _user_messages(content: object, where: str) -> list[dict]:
+    """One tool message per tool_result (first), then the user's other content as one user message."""
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}] if content.strip() else []
+    if not isinstance(content, list):
+        raise TranslationError(where, "must be a string or a list of blocks")
+    tool_messages, parts, seen = [], [], set()
+    for index, block in enumerate(content):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "tool_result":
+            if block.get("tool_use_id") is not None:
+                expect_text(block["tool_use_id"], f"{where}[{index}].tool_use_id")
+            if block.get("tool_use_id") in seen:
+                continue  # "each tool_use must have a single result": keep the first
+            seen.add(block.get("tool_use_id"))
+            text = _text(block.get("content") or "", f"{where}[{index}].content")
+            if block.get("is_error"):
+                text = f"Error: {text}"
+            tool_messages.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": text})
+            images = [item for item in block.get("content") or [] if isinstance(item, dict) and
+                      item.get("type") == "image"] if isinstance(block.get("content"), list) else []
+            parts += [_image_part(image, f"{where}[{index}].content") for image in images]
+        elif kind == "text":
+            if expect_text(block.get("text"), f"{where}[{index}].text").strip():
+                parts.append({"type": "text", "text": block["text"]})
+        elif kind == "image":
+            parts.append(_image_part(block, f"{where}[{index}]"))
+        elif kind in ("thinking", "redacted_thinking"):
+            continue
+        else:
+            raise TranslationError(f"{where}[{index}]", f"block type {kind!r} cannot be sent to an OpenAI backend")
+    messages = list(tool_messages)
+    if parts:
+        only_text = all(part["type"] == "text" for part in parts)
+        body = "\n\n".join(part["text"] for part in parts) if only_text else parts
+        messages.append({"role": "user", "content": body})
+    return messages
+
+
+def _assistant_message(content: object, where: str) -> dict | None:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content} if content.strip() else None
+    texts, calls = [], []
+    for index, block in enumerate(content if isinstance(content, list) else []):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and expect_text(block.get("text"), f"{where}[{index}].text").strip():
+            texts.append(block["text"])
+        elif kind == "tool_use":
+            calls.append({"id": block.get("id", ""), "type": "function", "function": {
+                "name": block.get("name", ""), "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
+        elif kind in ("thinking", "redacted_thinking", "text"):
+            continue
+        else:
+            raise TranslationError(f"{where}[{index}]", f"block type {kind!r} cannot be sent to an OpenAI backend")
+    if not texts and not calls:
+        return None
+    message: dict = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def convert_messages(system: object, messages: list) -> list[dict]:
+    """One leading system string (system blocks and inline system messages merged), then the turns."""
+    system_texts = [_text(system, "system")] if system else []
+    converted: list[dict] = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}].content"
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "system":
+            system_texts.append(_text(message.get("content"), where))
+        elif role == "user":
+            converted += _user_messages(message.get("content"), where)
+        elif role == "assistant":
+            assistant = _assistant_message(message.get("content"), where)
+            if assistant is not None:
+                converted.append(assistant)
+        else:
+            raise TranslationError(f"messages[{index}].role", f"role {role!r} is not supported")
+    system_text = "\n\n".join(text for text in system_texts if text.strip())
+    return ([{"role": "system", "content": system_text}] if system_text else []) + converted
+
+
+def convert_tools(tools: list) -> list[dict]:
+    converted = []
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise TranslationError(f"tools[{index}]", "must be an object")
+        kind = tool.get("type", "custom")
+        if kind not in (None, "custom"):  # server tools (web_search_*, bash_*, …) run only at Anthropic
+            raise TranslationError(f"tools[{index}]", f"server tool {kind!r} cannot run on an OpenAI backend")
+        function = {"name": tool.get("name", ""), "parameters": tool.get("input_schema") or {"type": "object"}}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        converted.append({"type": "function", "function": function})
+    return converted
+
+
+def convert_tool_choice(choice: dict) -> object:
+    kind = choice.get("type")
+    mapped = {"auto": "auto", "any": "required", "none": "none"}.get(kind) if isinstance(kind, str) else None
+    if mapped is not None:
+        return mapped
+    if kind == "tool":
+        return {"type": "function", "function": {"name": choice.get("name", "")}}
+    raise TranslationError("tool_choice", f"unknown tool_choice type {kind!r}")
+
+
+def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
+    if document.get("mcp_servers"):
+        raise TranslationError("mcp_servers", "MCP servers run only on Anthropic backends")
+    body: dict = {"model": model, "messages": convert_messages(document.get("system"), document.get("messages") or []),
+                  "max_tokens": document.get("max_tokens")}
+    if document.get("stop_sequences"):
+        body["stop"] = list(expect_list(document["stop_sequences"], "stop_sequences"))
+    for field in ("temperature", "top_p"):
+        if document.get(field) is not None:
+            body[field] = document[field]
+    user = expect_object(document.get("metadata"), "metadata").get("user_id")
+    if user:
+        body["user"] = hashlib.sha256(str(user).encode()).hexdigest()[:64]  # Claude Code sends a long JSON string
+    tools = expect_list(document.get("tools"), "tools")
+    if tools:
+        body["tools"] = convert_tools(tools)
+        choice = document.get("tool_choice")
+        if isinstance(choice, dict):
+            body["tool_choice"] = convert_tool_choice(choice)
+            if choice.get("disable_parallel_tool_use"):
+                body["parallel_tool_calls"] = False
+    warnings = [field for field in ("top_k",) if document.get(field) is not None]
+    effort = reasoning_effort(document)
+    if effort is not None:
+        if REASONING_MODELS.search(model):
+            body["reasoning_effort"] = effort
+        else:
+            warnings.append("thinking")  # a non-reasoning model answers the same without it
+    output_format = expect_object(document.get("output_config"), "output_config").get("format")
+    if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "output", "schema": output_format.get("schema") or {}, "strict": True}}
+    if document.get("stream"):
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body, warnings
+
+
+def reasoning_effort(document: dict) -> str | None:
+    """output_config.effort by name, else a thinking budget bucketed (TRANSLATION.md §6.3); None when off."""
+    effort = expect_object(document.get("output_config"), "output_config").get("effort")
+    if isinstance(effort, str) and effort in EFFORTS:
+        return EFFORTS[effort]
+    thinking = expect_object(document.get("thinking"), "thinking")
+    if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
+        budget = thinking["budget_tokens"]
+        return "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+    return None

@@ -1,0 +1,192 @@
+"""Chat Completions upstream stream → Anthropic client stream, one state machine per request (TRANSLATION.md §7.1).
+
+Anthropic event order exactly: message_start, per block start/delta/stop (one block open at a time, indexes
+0..n-1), message_delta with stop reason and usage, message_stop. Parallel tool calls stay apart by key; a tool
+whose fragments arrive while another tool block is open is buffered and emitted at the end, whole.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from frontend.errors import anthropic_error_type
+from frontend.translate import lenient_object, lenient_text
+from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
+from frontend.translate.chat_to_anthropic import tool_id
+from frontend.translate.sse import Event, SseParser, StreamTooLarge
+from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
+
+SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
+
+
+def _event(name: str, document: dict) -> bytes:
+    body = json.dumps(dict(document, type=name), ensure_ascii=False, separators=(",", ":"))
+    try:
+        return f"event: {name}\ndata: {body}\n\n".encode()
+    except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
+        body = json.dumps(dict(document, type=name), separators=(",", ":"))
+        return f"event: {name}\ndata: {body}\n\n".encode()
+
+
+class _Tool:
+    def __init__(self, identifier: str, name: str) -> None:
+        self.id = identifier
+        self.name = name
+        self.pending: list[str] = []
+        self.started = False
+        self.size = 0
+
+
+class ChatToAnthropicStream(FromChatStream):
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.parser = SseParser()
+        self.started = False
+        self.finished = False
+        self.open: tuple[str, object] | None = None  # ("text" | "thinking" | "tool", tool key)
+        self.next_index = 0
+        self.tools: dict[object, _Tool] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict | None = None
+        self.message_id = "msg_" + uuid.uuid4().hex[:24]
+
+    def feed(self, chunk: bytes) -> bytes:
+        try:
+            events = self.parser.feed(chunk)
+        except StreamTooLarge as error:
+            return b"" if self.finished else self._error("api_error", f"upstream stream refused: {error}")
+        return b"".join(self._handle(event) for event in events if not self.finished)
+
+    def finish(self) -> bytes:
+        out = b"".join(self._handle(event) for event in self.parser.finish() if not self.finished)
+        if self.finished:
+            return out
+        if self.finish_reason is not None:
+            return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
+        return out + self._error("api_error", "upstream stream ended prematurely")
+
+    def _failed(self, message: str, code: str) -> bytes:
+        return self._error("api_error", message)
+
+    def _error(self, error_type: str, message: str) -> bytes:
+        self.finished = True
+        return _event("error", {"error": {"type": error_type, "message": message}})
+
+    def _handle(self, event: Event) -> bytes:
+        if event.data.strip() == "[DONE]":
+            return self._complete()
+        try:
+            chunk = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return self._error("api_error", "upstream sent an event that is not JSON")
+        if not isinstance(chunk, dict):
+            return b""
+        if isinstance(chunk.get("error"), dict):
+            error = chunk["error"]
+            status = error.get("code") if isinstance(error.get("code"), int) else 500
+            return self._error(anthropic_error_type(status),
+                               lenient_text(error.get("message")) or "upstream error")
+        out = self._start(chunk)
+        self.keep_usage(chunk)
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return out
+        delta = lenient_object(choices[0].get("delta"))
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            out += self._text_like("thinking", reasoning)
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            out += self._text_like("text", delta["content"])
+        calls = delta.get("tool_calls")
+        for position, call in enumerate(calls if isinstance(calls, list) else []):
+            if isinstance(call, dict):
+                out += self._tool_fragment(position, call)
+        if lenient_text(choices[0].get("finish_reason")):
+            self.finish_reason = choices[0]["finish_reason"]
+        return out
+
+    def _start(self, chunk: dict) -> bytes:
+        if self.started:
+            return b""
+        self.started = True
+        if chunk.get("id"):
+            self.message_id = "msg_" + tool_id(str(chunk["id"]))
+        message = {"id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
+                   "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(None)}
+        return _event("message_start", {"message": message})
+
+    def _open_block(self, kind: str, block: dict, key: object = None) -> bytes:
+        out = self._close()
+        self.open = (kind, key)
+        out += _event("content_block_start", {"index": self.next_index, "content_block": block})
+        return out
+
+    def _close(self) -> bytes:
+        if self.open is None:
+            return b""
+        kind, key = self.open
+        out = b""
+        if kind == "thinking":
+            out += _event("content_block_delta", {"index": self.next_index, "delta": {
+                "type": "signature_delta", "signature": SYNTHETIC_SIGNATURE}})
+        out += _event("content_block_stop", {"index": self.next_index})
+        self.open = None
+        self.next_index += 1
+        return out
+
+    def _text_like(self, kind: str, text: str) -> bytes:
+        out = b""
+        if self.open is None or self.open[0] != kind:
+            block = {"type": "text", "text": ""} if kind == "text" else {"type": "thinking", "thinking": "",
+                                                                         "signature": ""}
+            out += self._open_block(kind, block)
+        delta = {"type": "text_delta", "text": text} if kind == "text" else {"type": "thinking_delta",
+                                                                              "thinking": text}
+        return out + _event("content_block_delta", {"index": self.next_index, "delta": delta})
+
+    def _tool_fragment(self, position: int, call: dict) -> bytes:
+        key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.id)
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        tool = self.tools.get(key)
+        if tool is None:
+            tool = _Tool(tool_id(lenient_text(call.get("id")) or "toolu_" + uuid.uuid4().hex[:24]), "")
+            self.tools[key] = tool
+        if lenient_text(function.get("name")) and not tool.name:
+            tool.name = function["name"]  # empty names (LM Studio) do not count; a name is never sent twice
+        arguments = function.get("arguments")
+        if isinstance(arguments, str) and arguments:
+            tool.size += len(arguments)
+            if tool.size > MAX_ARGUMENT_BYTES:
+                return self._error("api_error", "a tool call's arguments exceeded the size dario relays")
+            if self.open == ("tool", key):
+                return _event("content_block_delta", {"index": self.next_index, "delta": {
+                    "type": "input_json_delta", "partial_json": arguments}})
+            tool.pending.append(arguments)
+        if not tool.started and tool.name and (self.open is None or self.open[0] != "tool"):
+            return self._start_tool(key)
+        return b""
+
+    def _start_tool(self, key: object) -> bytes:
+        tool = self.tools[key]
+        tool.started = True
+        out = self._open_block("tool", {"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}}, key)
+        if tool.pending:
+            out += _event("content_block_delta", {"index": self.next_index, "delta": {
+                "type": "input_json_delta", "partial_json": "".join(tool.pending)}})
+            tool.pending = []
+        return out
+
+    def _complete(self) -> bytes:
+        out = self._start({}) + self._close()
+        for key, tool in list(self.tools.items()):
+            if not tool.started:  # calls buffered behind another tool block, in the order they began
+                tool.name = tool.name or "unknown_tool"
+                out += self._start_tool(key) + self._close()
+        saw_tool = bool(self.tools)
+        usage = anthropic_usage(self.usage)
+        out += _event("message_delta", {"delta": {"stop_reason": stop_reason(self.finish_reason, saw_tool),
+                                                  "stop_sequence": None}, "usage": usage})
+        out += _event("message_stop", {})
+        self.finished = True
+        return out

@@ -1,0 +1,44 @@
+"""Anthropic upstream stream → OpenAI Responses client stream: Anthropic → Chat (AnthropicToChatStream) → Responses
+(ChatToResponsesStream), so both upstream kinds share the one Responses grammar."""
+
+from __future__ import annotations
+
+from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
+from frontend.translate.responses.chat_stream import ChatToResponsesStream
+from frontend.usage import Usage
+
+
+class AnthropicToResponsesStream:
+    """Anthropic upstream stream → Responses client stream: Anthropic → Chat (AnthropicToChatStream) → Responses."""
+
+    def __init__(self, requested_model: str, request_document: dict) -> None:
+        self.chat = AnthropicToChatStream(requested_model, include_usage=True, include_reasoning=True)
+        self.responses = ChatToResponsesStream(requested_model, request_document)
+
+    @property
+    def started(self) -> bool:
+        return self.responses.started
+
+    @property
+    def finished(self) -> bool:
+        return self.responses.finished
+
+    @property
+    def delivered(self) -> bool:
+        return self.responses.finished
+
+    @property
+    def progress(self) -> int:
+        return self.chat.progress
+
+    def upstream_usage(self) -> Usage:
+        return self.chat.upstream_usage()
+
+    def fail(self, message: str, code: str) -> bytes:
+        return self.responses.fail(message, code)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self.responses.feed(self.chat.feed(chunk))
+
+    def finish(self) -> bytes:
+        return self.responses.feed(self.chat.finish()) + self.responses.finish()

@@ -1,0 +1,299 @@
+"""Chat Completions upstream stream → OpenAI Responses client stream, one machine per request (an Anthropic
+upstream comes through AnthropicToChatStream first: responses.anthropic_stream).
+
+Events in the API's order: response.created, response.in_progress; per output item output_item.added, its content
+events, output_item.done; then response.completed or response.incomplete, or `error` + response.failed. One item is
+open at a time: a tool call that begins while another is open is sent whole at the end, and content that follows
+the first tool call is sent after the calls, so no fragment is ever lost or reordered within an item.
+Calls to flattened namespace or custom tools go back as the client declared them: a function_call with its
+`namespace`, or a custom_tool_call whose input (unwrapped from `{"input": …}`) is sent whole when the call ends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from frontend.translate import lenient_object, lenient_objects, lenient_text
+from frontend.translate.responses.answer import (
+    call_item,
+    custom_input,
+    incomplete_details,
+    message_item,
+    new_id,
+    reasoning_item,
+    response_object,
+    responses_usage,
+    text_part,
+)
+from frontend.translate.responses.tools import tool_origins
+from frontend.translate.sse import Event, SseParser, StreamTooLarge
+from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
+
+CUSTOM = "custom_tool_call"
+CALLS = ("function_call", CUSTOM)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# content kind → (its part, the delta event, the done event, the part's text field)
+PARTS = {
+    "output_text": (text_part, "response.output_text.delta", "response.output_text.done", "text"),
+    "refusal": (lambda text: {"type": "refusal", "refusal": text}, "response.refusal.delta", "response.refusal.done",
+                "refusal"),
+    "reasoning_text": (lambda text: {"type": "reasoning_text", "text": text}, "response.reasoning_text.delta",
+                       "response.reasoning_text.done", "text"),
+}
+
+
+class _Tool:
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.name = ""
+        self.pending: list[str] = []
+        self.size = 0
+        self.item: dict | None = None  # set once its output item is added
+
+
+class ChatToResponsesStream(FromChatStream):
+    def __init__(self, requested_model: str, request_document: dict) -> None:
+        self.model = requested_model
+        self.document = request_document
+        self.parser = SseParser()
+        self.id = new_id("resp")
+        self.created_at = int(time.time())
+        self.sequence = 0
+        self.started = False
+        self.finished = False
+        self.output: list[dict] = []  # items done, in output order
+        self.current: dict | None = None  # the one open item
+        self.tools: dict[object, _Tool] = {}
+        self.origins = tool_origins(request_document)
+        self.current_tool: _Tool | None = None  # the tool of the open call item
+        self.trailing: list[tuple[str, str]] = []  # content after the first tool call, sent after the calls
+        self.deferring = True
+        self.finish_reason: str | None = None
+        self.usage: dict | None = None
+
+    def _failed(self, message: str, code: str) -> bytes:
+        return self._fail("server_error", message, code)
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.finished:
+            return b""
+        try:
+            events = self.parser.feed(chunk)
+        except StreamTooLarge as error:
+            return self._fail("server_error", str(error))
+        return b"".join(self._handle(event) for event in events if not self.finished)
+
+    def finish(self) -> bytes:
+        if self.finished:
+            return b""
+        out = b"".join(self._handle(event) for event in self.parser.finish() if not self.finished)
+        if self.finished:
+            return out
+        if self.finish_reason is not None:
+            return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
+        return out + self._fail("server_error", "upstream stream ended prematurely")
+
+    def _emit(self, name: str, fields: dict) -> bytes:
+        document = {"type": name, **fields, "sequence_number": self.sequence}
+        self.sequence += 1
+        data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        # A lone surrogate (an upstream's "\ud800" escape) is no text: strict parsers (Codex's serde) drop the event.
+        data = LONE_SURROGATE.sub("\ufffd", data)
+        return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
+
+    def _response(self, status: str, **extra: object) -> dict:
+        return response_object(self.id, self.model, self.document, status, list(self.output),
+                               created_at=self.created_at, **extra)
+
+    def _start(self) -> bytes:
+        if self.started:
+            return b""
+        self.started = True
+        snapshot = {"response": self._response("in_progress")}
+        return self._emit("response.created", snapshot) + self._emit("response.in_progress", snapshot)
+
+    def _handle(self, event: Event) -> bytes:
+        if event.data.strip() == "[DONE]":
+            return self._complete()
+        try:
+            chunk = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return self._fail("server_error", "upstream sent an event that is not JSON")
+        if not isinstance(chunk, dict):
+            return b""
+        out = self._start()
+        if chunk.get("error"):
+            return out + self._upstream_error(chunk["error"])
+        self.keep_usage(chunk)
+        choices = lenient_objects(chunk.get("choices"))
+        if not choices:
+            return out
+        delta = lenient_object(choices[0].get("delta"))
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        for kind, text in (("reasoning_text", reasoning), ("output_text", delta.get("content")),
+                           ("refusal", delta.get("refusal"))):
+            if isinstance(text, str) and text:
+                out += self._content(kind, text)
+        for position, call in enumerate(lenient_objects(delta.get("tool_calls"))):
+            out += self._tool_fragment(position, call)
+        self.finish_reason = lenient_text(choices[0].get("finish_reason")) or self.finish_reason
+        return out
+
+    def _open(self, item: dict) -> bytes:
+        out = self._close()
+        self.current = item
+        return out + self._emit("response.output_item.added", {"output_index": len(self.output), "item": item})
+
+    def _where(self) -> dict:
+        return {"item_id": self.current["id"], "output_index": len(self.output)}
+
+    def _close_part(self) -> bytes:
+        if self.current is None or self.current["type"] in CALLS or not self.current["content"]:
+            return b""
+        content = self.current["content"]
+        part, index = content[-1], len(content) - 1
+        _, _, done_event, field = PARTS[part["type"]]
+        done = {**self._where(), "content_index": index, field: part[field]}
+        if part["type"] == "output_text":
+            done["logprobs"] = []
+        return (self._emit(done_event, done) +
+                self._emit("response.content_part.done", {**self._where(), "content_index": index, "part": part}))
+
+    def _close(self, status: str = "completed") -> bytes:
+        if self.current is None:
+            return b""
+        item, out = self.current, b""
+        if item["type"] == "custom_tool_call":
+            out += self._custom_input()
+        elif item["type"] == "function_call":
+            if not item["arguments"]:  # a tool without arguments reaches clients as "{}", never ""
+                out += self._arguments_delta("{}")
+            out += self._emit("response.function_call_arguments.done", {**self._where(),
+                                                                        "arguments": item["arguments"]})
+        else:
+            out += self._close_part()
+        if "status" in item:  # custom_tool_call items have none
+            item["status"] = status
+        out += self._emit("response.output_item.done", {"output_index": len(self.output), "item": item})
+        self.output.append(item)
+        self.current, self.current_tool = None, None
+        return out
+
+    def _custom_input(self) -> bytes:
+        """A custom tool's input, unwrapped once its JSON arguments are whole: one delta, then done."""
+        tool, out = self.current_tool, b""
+        arguments = "".join(tool.pending) if tool is not None else ""
+        if tool is not None:
+            tool.pending = []
+        self.current["input"] = custom_input(arguments) if arguments else ""
+        if self.current["input"]:
+            out += self._emit("response.custom_tool_call_input.delta", {**self._where(),
+                                                                        "delta": self.current["input"]})
+        return out + self._emit("response.custom_tool_call_input.done", {**self._where(),
+                                                                         "input": self.current["input"]})
+
+    def _content(self, kind: str, text: str) -> bytes:
+        if self.tools and self.deferring:  # the calls have begun: this content is sent after them
+            self.trailing.append((kind, text))
+            return b""
+        out = b""
+        item_type = "reasoning" if kind == "reasoning_text" else "message"
+        if self.current is None or self.current["type"] != item_type:
+            item = (reasoning_item(new_id("rs"), [], "in_progress") if item_type == "reasoning"
+                    else message_item(new_id("msg"), [], "in_progress"))
+            out += self._open(item)
+        content = self.current["content"]
+        make_part, delta_event, _, field = PARTS[kind]
+        if not content or content[-1]["type"] != kind:
+            out += self._close_part()
+            content.append(make_part(""))
+            out += self._emit("response.content_part.added", {**self._where(), "content_index": len(content) - 1,
+                                                              "part": make_part("")})
+        content[-1][field] += text
+        delta = {**self._where(), "content_index": len(content) - 1, "delta": text}
+        if kind == "output_text":
+            delta["logprobs"] = []
+        return out + self._emit(delta_event, delta)
+
+    def _tool_fragment(self, position: int, call: dict) -> bytes:
+        key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.call_id)
+        function = lenient_object(call.get("function"))
+        name, arguments = lenient_text(function.get("name")), lenient_text(function.get("arguments"))
+        tool = self.tools.get(key)
+        if tool is None:
+            if not (lenient_text(call.get("id")) or name or arguments):
+                return b""  # an empty fragment announces nothing
+            tool = self.tools[key] = _Tool(lenient_text(call.get("id")) or new_id("call"))
+        if name and not tool.name:
+            tool.name = name  # empty names (LM Studio) do not count; a name is never sent twice
+        if arguments:
+            tool.size += len(arguments)
+            if tool.size > MAX_ARGUMENT_BYTES:
+                return self._fail("server_error", "a tool call's arguments exceeded the size dario relays")
+            tool.pending.append(arguments)
+        tool_open = self.current is not None and self.current["type"] in CALLS
+        if tool.item is None and tool.name and not tool_open:
+            return self._start_tool(tool)
+        if tool.item is not None and tool.item is self.current and tool.pending and tool.item["type"] != CUSTOM:
+            return self._flush_arguments(tool)
+        return b""
+
+    def _start_tool(self, tool: _Tool) -> bytes:
+        tool.item = call_item(self.origins, tool.call_id, tool.name or "unknown_tool", "", "in_progress")
+        out = self._open(tool.item)
+        self.current_tool = tool
+        if tool.item["type"] == CUSTOM:
+            return out  # its input is unwrapped from the whole arguments when the call ends
+        return out + self._flush_arguments(tool)
+
+    def _flush_arguments(self, tool: _Tool) -> bytes:
+        if not tool.pending:
+            return b""
+        delta, tool.pending = "".join(tool.pending), []
+        return self._arguments_delta(delta)
+
+    def _arguments_delta(self, delta: str) -> bytes:
+        self.current["arguments"] += delta
+        return self._emit("response.function_call_arguments.delta", {**self._where(), "delta": delta})
+
+    def _complete(self) -> bytes:
+        out = self._start()
+        details = incomplete_details(self.finish_reason)
+        waiting = [tool for tool in self.tools.values() if tool.item is None]
+
+        def status(last: bool) -> str:  # a cut-off answer leaves its last item incomplete
+            return "incomplete" if details and last else "completed"
+
+        out += self._close(status(not waiting and not self.trailing))
+        for position, tool in enumerate(waiting):
+            out += self._start_tool(tool) + self._close(status(position == len(waiting) - 1 and not self.trailing))
+        self.deferring = False
+        for kind, text in self.trailing:
+            out += self._content(kind, text)
+        out += self._close(status(True))
+        usage = responses_usage(self.usage)
+        self.finished = True
+        if details:
+            return out + self._emit("response.incomplete", {"response": self._response(
+                "incomplete", usage=usage, incomplete_details=details)})
+        return out + self._emit("response.completed", {"response": self._response("completed", usage=usage)})
+
+    def _upstream_error(self, error: object) -> bytes:
+        error = error if isinstance(error, dict) else {"message": lenient_text(error)}
+        upstream_code = lenient_text(error.get("code")) or lenient_text(error.get("type"))
+        code = "rate_limit_exceeded" if "rate_limit" in f"{error.get('type')} {error.get('code')}" else "server_error"
+        return self._fail(code, lenient_text(error.get("message")) or "upstream error", upstream_code or code)
+
+    def _fail(self, code: str, message: str, event_code: str | None = None) -> bytes:
+        """`error`, then the terminal response.failed carrying what was produced so far (Codex waits for it)."""
+        out = self._start()
+        output = list(self.output)
+        if self.current is not None:
+            output.append(dict(self.current, status="incomplete"))
+        out += self._emit("error", {"code": event_code or code, "message": message, "param": None})
+        failed = response_object(self.id, self.model, self.document, "failed", output, created_at=self.created_at,
+                                 usage=responses_usage(self.usage), error={"code": code, "message": message})
+        self.finished = True
+        return out + self._emit("response.failed", {"response": failed})
