@@ -3,8 +3,8 @@
 A probe is `GET {root}/models` with the credential's header, which every OpenAI-compatible server and Anthropic's
 API answer without cost. An Anthropic-compatible endpoint that lists no models gets an empty Messages request
 instead (`POST {root}/messages` with no messages): the API refuses it with a 400 before any model runs, so it
-costs nothing and still tells a right path from a wrong one. Redirects are never followed (SPEC: upstream traffic
-goes only to the configured base URL); the key is sent nowhere else.
+costs nothing and still tells a right path from a wrong one. Redirects are never followed (upstream traffic goes
+only to the configured base URL: architecture.md, Security); the key is sent nowhere else.
 """
 
 from __future__ import annotations

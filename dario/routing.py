@@ -1,4 +1,5 @@
-"""Chooses the backend and upstream model for a requested model: config rules, aliases, then SPEC §4 defaults."""
+"""Chooses the backend and upstream model for a requested model: config rules, aliases, then the defaults (README,
+Routing)."""
 
 from __future__ import annotations
 

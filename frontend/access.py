@@ -1,5 +1,6 @@
-"""Who may call the frontend (SPEC §7): loopback by default, DARIO_API_KEY for anything wider, CORS by opt-in,
-and nothing a web page could send on its own: a foreign Host (DNS rebinding), a foreign Origin, a form POST."""
+"""Who may call the frontend (architecture.md, Security): loopback by default, DARIO_API_KEY for anything wider, CORS
+by opt-in, and nothing a web page could send on its own: a foreign Host (DNS rebinding), a foreign Origin, a form
+POST."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from frontend.upstream.deadlines import Failure
 
-# The one table of each API (TRANSLATION §8, SPEC §3): the error `type` a status gets, for the errors dario answers
+# The one table of each API (translation.md §7): the error `type` a status gets, for the errors dario answers
 # itself and for an upstream's error told in the client's API (its status kept, its body translated).
 # Anthropic: each type with the statuses it stands for, Anthropic's own first.
 ANTHROPIC_ERROR_TYPES: dict[str, tuple[int, ...]] = {
@@ -63,7 +63,7 @@ OPENAI_ERROR_TYPES: dict[int, str] = {
     529: "overloaded_error",
 }
 
-START_HINT = "Start the stack: supervisord -c deploy/dario.conf"
+START_HINT = "Start the stack: dario up"
 
 
 class ApiError(Exception):

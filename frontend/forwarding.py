@@ -71,7 +71,7 @@ def fails_over(status: int) -> bool:
 async def forward(request: web.Request, state: State, exchange: Exchange, dialect: Dialect, parsed: ParsedRequest,
                   body: bytes) -> web.StreamResponse:
     """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
-    no byte reaches the client before that (in-request failover, SPEC §5)."""
+    no byte reaches the client before that (in-request failover, architecture.md, Contracts)."""
     first = route_for(state, parsed.model)
     exchange.backend = first.backend.name
     routes = [first, *fallback_routes(first, state.credentials.require_catalog())]

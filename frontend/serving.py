@@ -1,8 +1,8 @@
 """Serving the frontend app: aiohttp's runner, plus what its connection handler does not do for an API server.
 
-- A deadline on request headers (SPEC §7: slow headers → 408). aiohttp bounds idle keep-alive connections but
-  not a client that sends its request line and headers a byte at a time (slowloris). Here every request's head
-  must arrive within `header_timeout` of its first byte (of the connection, for the first one).
+- A deadline on request headers (slow headers → 408; architecture.md, Security). aiohttp bounds idle keep-alive
+  connections but not a client that sends its request line and headers a byte at a time (slowloris). Here every
+  request's head must arrive within `header_timeout` of its first byte (of the connection, for the first one).
 - Errors aiohttp answers itself (its HTTP parser's 400s, header limits, a handler crash outside the app's
   middleware, an unknown Expect) come in the API format the request line names, with a request-id.
 - Pipelined requests are parsed one at a time, so that bytes the parser rejects cost only their own request:

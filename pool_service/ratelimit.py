@@ -148,7 +148,7 @@ def window_fraction(window: Window, now: float) -> float:
 
 
 def headroom(windows: Iterable[Window], now: float) -> float:
-    """The smallest fraction left over every window (SPEC §5); 1.0 when nothing was reported."""
+    """The smallest fraction left over every window (architecture.md, Contracts); 1.0 when nothing was reported."""
     return min((window_fraction(window, now) for window in windows), default=1.0)
 
 

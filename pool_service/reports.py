@@ -37,7 +37,7 @@ _AGGREGATES = (
     ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
-# Rate-limit window names (SPEC §5 headers) → what they count; suffixed names ("tokens_usage_based",
+# Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
 _UNITS = (
     ("requests", "requests"),

@@ -1,4 +1,4 @@
-"""`dario`: start and stop the stack, manage backends, and see the state of it all (SPEC §8)."""
+"""`dario`: start and stop the stack, manage backends, and see the state of it all (README, CLI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A whole Anthropic Message → a Chat Completion for an OpenAI client (TRANSLATION.md §6.1, §6.2, §6.5): text,
+"""A whole Anthropic Message → a Chat Completion for an OpenAI client (translation.md §5, §5.1, §5.2): text,
 tool calls and thinking, the finish_reason, and the usage counted as Chat counts it."""
 
 from __future__ import annotations

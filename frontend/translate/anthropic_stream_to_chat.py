@@ -1,4 +1,4 @@
-"""Anthropic upstream stream → Chat Completions client stream, one state machine per request (TRANSLATION.md §7.2).
+"""Anthropic upstream stream → Chat Completions client stream, one state machine per request (translation.md §6.2).
 
 Fed upstream bytes split anywhere; returns client bytes. `finish()` at end of input closes the stream properly,
 or with an in-band error if the upstream never sent message_stop.

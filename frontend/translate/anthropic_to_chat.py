@@ -1,4 +1,4 @@
-"""An Anthropic Messages request → an OpenAI Chat Completions request (TRANSLATION.md §5)."""
+"""An Anthropic Messages request → an OpenAI Chat Completions request (translation.md §3)."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
 
 
 def reasoning_effort(document: dict) -> str | None:
-    """output_config.effort by name, else a thinking budget bucketed (TRANSLATION.md §6.3); None when off."""
+    """output_config.effort by name, else a thinking budget bucketed (translation.md §5.3); None when off."""
     effort = expect_object(document.get("output_config"), "output_config").get("effort")
     if isinstance(effort, str) and effort in EFFORTS:
         return EFFORTS[effort]

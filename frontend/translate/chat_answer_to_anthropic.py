@@ -1,4 +1,4 @@
-"""A whole Chat Completion → an Anthropic Message for an Anthropic client (TRANSLATION.md §6.2, §6.4, §6.5):
+"""A whole Chat Completion → an Anthropic Message for an Anthropic client (translation.md §5.1, §5.3, §5.2):
 reasoning, text and tool calls as blocks, the stop_reason, and the usage counted as Anthropic counts it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chat Completions upstream stream → Anthropic client stream, one state machine per request (TRANSLATION.md §7.1).
+"""Chat Completions upstream stream → Anthropic client stream, one state machine per request (translation.md §6.1).
 
 Anthropic event order exactly: message_start, per block start/delta/stop (one block open at a time, indexes
 0..n-1), message_delta with stop reason and usage, message_stop. Parallel tool calls stay apart by key; a tool

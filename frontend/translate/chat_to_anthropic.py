@@ -1,4 +1,4 @@
-"""An OpenAI Chat Completions request → an Anthropic Messages request (TRANSLATION.md §4, §5.2).
+"""An OpenAI Chat Completions request → an Anthropic Messages request (translation.md §2).
 
 Returns the body and the names of fields dropped with a warning; raises TranslationError for fields whose loss
 would change the answer.
@@ -233,7 +233,7 @@ def apply_response_format(body: dict, response_format: object) -> None:
 
 
 def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
-    """reasoning_effort → thinking (TRANSLATION.md §6.3); returns warnings when it cannot be honoured."""
+    """reasoning_effort → thinking (translation.md §5.3); returns warnings when it cannot be honoured."""
     if effort in (None, "none"):
         return []
     if not isinstance(effort, str):

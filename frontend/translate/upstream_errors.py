@@ -1,4 +1,4 @@
-"""An upstream's error body told in the client's API (TRANSLATION.md §8): the status is kept by the caller, the
+"""An upstream's error body told in the client's API (translation.md §7): the status is kept by the caller, the
 body translated; Anthropic, Chat and Responses clients each get their own shape, with the error type the one
 table of their API gives (frontend.errors), the same as for dario's own errors."""
 
@@ -58,7 +58,7 @@ def error_to_responses(status: int, body: bytes) -> dict:
     if isinstance(error, str):
         error = {"message": error}
     if not isinstance(error, dict) or document.get("type") == "error":
-        return error_to_openai(status, body)  # Anthropic's shape, or no JSON: mapped per TRANSLATION.md §8
+        return error_to_openai(status, body)  # Anthropic's shape, or no JSON: mapped per translation.md §7
     return {"error": {"message": lenient_text(error.get("message")) or f"upstream error (status {status})",
                       "type": lenient_text(error.get("type")) or openai_error_type(status),
                       "param": lenient_text(error.get("param")) or None,

@@ -1,5 +1,5 @@
-"""SPEC §7 access rules: the key when set (both header forms, constant-time), /health open, CORS only by opt-in,
-and no start on a non-loopback address without a key."""
+"""The access rules (architecture.md, Security): the key when set (both header forms, constant-time), /health open,
+CORS only by opt-in, and no start on a non-loopback address without a key."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ async def test_frontend_waits_for_its_services_and_recovers_without_a_restart(tm
             document = await answer.json()
             assert answer.status == 503
             assert "credential_service" in document["error"]["message"]
-            assert "supervisord -c deploy/dario.conf" in document["error"]["message"]
+            assert "dario up" in document["error"]["message"]
             assert answer.headers["request-id"].startswith("req_")
         async with session.get(server.make_url("/health")) as answer:
             health = await answer.json()

@@ -1,4 +1,4 @@
-"""Upstream bodies too large to hold (SPEC §7), against the real frontend process: gzip bombs, huge answers to
+"""Upstream bodies too large to hold (architecture.md, Security), against the real frontend: gzip bombs, huge answers to
 translate, huge error bodies. Each ends with an error naming its [limits] setting, the frontend's memory stays
 bounded, and other requests are answered meanwhile."""
 

@@ -1,5 +1,5 @@
-"""Upstreams that never finish (SPEC §7): the first-byte, stall and total deadlines of [limits], set small in the
-test's config.toml, end each answer in the client's API format, and analytics records why."""
+"""Upstreams that never finish (architecture.md, Security). The first-byte, stall and total deadlines of [limits],
+set small in the test's config.toml, end each answer in the client's API format, and analytics records why."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hostile upstreams (SPEC §7): redirects are never followed, echoed keys never reach the client, and a cut body is
-never passed on as a whole one."""
+"""Hostile upstreams (architecture.md, Security): redirects are never followed, echoed keys never reach the client,
+and a cut body is never passed on as a whole one."""
 
 from __future__ import annotations
 

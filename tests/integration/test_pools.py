@@ -1,7 +1,7 @@
 """Pools end to end: three keys with different limits behind one backend, a scripted upstream that enforces
 them and reports them in the providers' real headers, the real services and frontend, the official SDKs.
 
-The goal (SPEC §5): no client sees a 429 while any key has room; a key that 429s is cooled down and the
+The goal (README, Pools): no client sees a 429 while any key has room; a key that 429s is cooled down and the
 request that met it succeeds on another; when all are exhausted requests queue (bounded) and then get a 429
 with retry-after in their API format; a backend that is down is replaced by its route's fallback.
 """

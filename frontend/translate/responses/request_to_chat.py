@@ -1,4 +1,4 @@
-"""An OpenAI Responses request → a Chat Completions request (TRANSLATION.md §3): the conversation from
+"""An OpenAI Responses request → a Chat Completions request (translation.md §4): the conversation from
 `instructions` and `input` items, the sampling and format fields, and the tools (responses.tools).
 
 dario keeps no server-side state: fields that need it are refused with a 400 naming them. Anthropic backends are

@@ -1,4 +1,4 @@
-"""SPEC §4 default routing rules, table-driven."""
+"""README, Routing default routing rules, table-driven."""
 
 import pytest
 

@@ -29,7 +29,7 @@ def test_unavailable_service_becomes_503_naming_it_and_how_to_start() -> None:
     assert isinstance(error, ServiceUnavailable)
     assert error.status == 503
     assert "pool_service" in error.message and "/h/run/pool.sock" in error.message
-    assert "supervisord -c deploy/dario.conf" in error.message
+    assert "dario up" in error.message
 
 
 @pytest.mark.parametrize(

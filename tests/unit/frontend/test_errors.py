@@ -29,7 +29,7 @@ def test_an_anthropic_client_gets_one_type_per_status_from_dario_and_from_a_tran
 
 
 def test_a_503_is_overloaded_for_anthropic_clients_whoever_answers_it() -> None:
-    """TRANSLATION §8: an OpenAI upstream's 503 is Anthropic's overloaded_error; dario's own 503 (a service or
+    """translation.md §7: an OpenAI upstream's 503 is Anthropic's overloaded_error; dario's own 503 (a service or
     every credential unavailable) is told the same way, not as api_error."""
     own = json.loads(anthropic_error_body(ApiError(503, "pool_service is not available")))
     assert own == {"type": "error", "error": {"type": "overloaded_error", "message": "pool_service is not available"}}

@@ -1,4 +1,4 @@
-"""Whole Anthropic Messages → Chat Completions: finish reasons, usage, content (TRANSLATION.md §6.1, §6.2)."""
+"""Whole Anthropic Messages → Chat Completions: finish reasons, usage, content (translation.md §5, §5.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anthropic streams → Chat Completions client streams, under any split (TRANSLATION.md §7.2)."""
+"""Anthropic streams → Chat Completions client streams, under any split (translation.md §6.2)."""
 
 from __future__ import annotations
 

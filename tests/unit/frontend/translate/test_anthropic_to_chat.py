@@ -1,5 +1,5 @@
 """Anthropic Messages requests → Chat Completions requests, table-driven on shapes from the SDKs' types
-(TRANSLATION.md §5)."""
+(translation.md §3)."""
 
 from __future__ import annotations
 

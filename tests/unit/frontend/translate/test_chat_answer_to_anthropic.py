@@ -1,5 +1,5 @@
 """Whole Chat Completions → Anthropic Messages: stop reasons with their overrides, usage, content
-(TRANSLATION.md §6.2, §6.4)."""
+(translation.md §5.1, §5.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chat Completions streams → Anthropic client streams, under any split (TRANSLATION.md §7.1)."""
+"""Chat Completions streams → Anthropic client streams, under any split (translation.md §6.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Chat Completions requests → Anthropic Messages requests, table-driven on shapes from the SDKs' types
-(TRANSLATION.md §4)."""
+(translation.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Upstream error bodies told in the client's API, the status kept (TRANSLATION.md §8)."""
+"""Upstream error bodies told in the client's API, the status kept (translation.md §7)."""
 
 from __future__ import annotations
 
