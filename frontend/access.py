@@ -29,9 +29,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# The addresses dario may bind without DARIO_API_KEY: the default one and its IPv6 and named forms. Another
+# loopback address (127.0.0.2) is as local, but the rule users read is "any other address needs the key", and
+# a non-default bind is a deliberate choice the key makes explicit.
+KEYLESS_BINDS = ("127.0.0.1", "::1", "localhost")
+
+
 def refuse_exposed_without_key(host: str, api_key: str) -> str | None:
-    """The message to refuse start with, when binding beyond loopback with no key; else None."""
-    if is_loopback(host) or api_key:
+    """The message to refuse start with, when binding anything but 127.0.0.1 (::1, localhost) with no key."""
+    if host.lower() in KEYLESS_BINDS or api_key:
         return None
     return (f"refusing to listen on {host}: anyone who can reach it could spend your credentials. "
             "Set DARIO_API_KEY (clients then send it as x-api-key or Authorization: Bearer), "

@@ -22,20 +22,22 @@ KEY = "dario-local-key-0123456789"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.5", True), ("::1", True),
-                                                ("localhost", True), ("0.0.0.0", False), ("192.0.2.10", False),
-                                                ("::", False), ("example.invalid", False)])
-def test_only_loopback_addresses_count_as_local(host: str, loopback: bool) -> None:
+@pytest.mark.parametrize(("host", "loopback", "keyless"), [
+    ("127.0.0.1", True, True), ("::1", True, True), ("localhost", True, True),
+    ("127.0.0.2", True, False), ("127.0.0.5", True, False),  # loopback, but not the default bind: the key is asked
+    ("0.0.0.0", False, False), ("192.0.2.10", False, False), ("::", False, False), ("example.invalid", False, False)])
+def test_only_the_default_bind_starts_without_a_key(host: str, loopback: bool, keyless: bool) -> None:
     assert is_loopback(host) is loopback
-    assert (refuse_exposed_without_key(host, "") is None) is loopback
+    assert (refuse_exposed_without_key(host, "") is None) is keyless
     assert refuse_exposed_without_key(host, KEY) is None
 
 
-def test_frontend_refuses_to_start_exposed_without_a_key(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "frontend", "--host", "0.0.0.0", "--port", "0"],
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.2"])
+def test_frontend_refuses_to_start_on_another_address_without_a_key(tmp_path, host: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "frontend", "--host", host, "--port", "0"],
                             env=environment(tmp_path / "home"), capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2
-    assert "DARIO_API_KEY" in result.stderr and "0.0.0.0" in result.stderr
+    assert "DARIO_API_KEY" in result.stderr and host in result.stderr
 
 
 async def test_with_a_key_every_endpoint_but_health_requires_it(services: Services,
