@@ -66,6 +66,7 @@ API_FORMATS = Names(pool_pb2.ApiFormat, {
     pool_pb2.API_FORMAT_OPENAI: "openai",
     pool_pb2.API_FORMAT_ANTHROPIC: "anthropic",
     pool_pb2.API_FORMAT_RESPONSES: "responses",
+    pool_pb2.API_FORMAT_EMBEDDINGS: "embeddings",
 })
 ACCOUNT_STATUSES = Names(pool_pb2.AccountStatus, {
     pool_pb2.ACCOUNT_STATUS_OK: "ok",

@@ -14,7 +14,8 @@ from frontend.errors import ApiError
 
 OPEN_PATHS = ("/health",)
 CORS_HEADERS = "authorization, content-type, x-api-key, anthropic-version, anthropic-beta"
-JSON_POSTS = frozenset({"/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/messages/count_tokens"})
+JSON_POSTS = frozenset({"/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/messages/count_tokens",
+                        "/v1/embeddings"})
 # Sec-Fetch-Site values of requests no other origin made: the page's own, or the user's (address bar, bookmark).
 OWN_FETCH_SITES = ("same-origin", "none")
 SHOWN_CHARACTERS = 80  # of a refused Host or Origin, in the error message

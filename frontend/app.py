@@ -11,7 +11,7 @@ from aiohttp import web
 
 from dario.config import Config, ConfigWatcher
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
-from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, api_format_of
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_EMBEDDINGS, OPENAI_RESPONSES, api_format_of
 from frontend.endpoints import admin, api, count_tokens, health, models
 from frontend.error_mapping import from_http_exception
 from frontend.errors import ApiError, error_response
@@ -83,6 +83,7 @@ def init(config: Config) -> web.Application:
     app.router.add_post("/v1/chat/completions", api.handler(OPENAI_CHAT))
     app.router.add_post("/v1/messages", api.handler(ANTHROPIC_MESSAGES))
     app.router.add_post("/v1/responses", api.handler(OPENAI_RESPONSES))
+    app.router.add_post("/v1/embeddings", api.handler(OPENAI_EMBEDDINGS))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", models.models)
     app.router.add_get("/health", health.health)

@@ -10,6 +10,7 @@ from frontend.request_parsing import (
     ParsedRequest,
     parse_chat_request,
     parse_count_tokens_request,
+    parse_embeddings_request,
     parse_messages_request,
     parse_responses_request,
 )
@@ -95,6 +96,20 @@ OPENAI_RESPONSES = Dialect(
     usage_from_stream=responses_usage_from_stream,
     stream_error=responses_stream_error_event,
     end_marker=b'"response.completed"',
+)
+
+
+# Embeddings pass through to OpenAI-compatible backends only: the Anthropic API has none to translate to.
+OPENAI_EMBEDDINGS = Dialect(
+    api_format="embeddings",
+    native_kind="openai",
+    upstream_path="/embeddings",
+    parse=parse_embeddings_request,
+    usage_from_body=openai_usage_from_body,
+    usage_of=usage_from_openai,
+    usage_from_stream=openai_usage_from_stream,
+    stream_error=openai_stream_error_event,
+    end_marker=b"",
 )
 
 

@@ -120,3 +120,16 @@ def parse_responses_request(body: bytes) -> ParsedRequest:
     if stream is not None and not isinstance(stream, bool):
         raise ApiError(400, "stream: must be a boolean", param="stream", code="invalid_type")
     return ParsedRequest(model, bool(stream), document)
+
+
+def parse_embeddings_request(body: bytes) -> ParsedRequest:
+    """An OpenAI embeddings body: a model and a non-empty `input` (a string, or an array of strings or token
+    arrays); never streamed."""
+    document = _document(body)
+    model = document.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ApiError(400, "model: a non-empty string is required", param="model", code="missing_required_parameter")
+    given = document.get("input")
+    if not isinstance(given, str | list) or not given:
+        raise ApiError(400, "input: a non-empty string or array is required", param="input", code="invalid_type")
+    return ParsedRequest(model, False, document)

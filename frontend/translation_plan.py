@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.error_mapping import from_translation_error
+from frontend.errors import ApiError
 from frontend.request_parsing import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.anthropic_answer_to_chat import to_chat_completion
@@ -43,6 +44,10 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
     """How to translate one request; the client keeps seeing the model it asked for."""
     document, model = parsed.document, parsed.model
     try:
+        if dialect.api_format == "embeddings":
+            raise ApiError(400, f"model {model!r} routes to a backend of the Anthropic Messages API, which has no "
+                                "embeddings: route it to an OpenAI-compatible backend", param="model",
+                           code="unsupported_endpoint")
         if dialect.api_format == "responses":
             return _responses_plan(document, model, upstream_model, default_max_tokens, backend_kind)
         if dialect.api_format == "openai":

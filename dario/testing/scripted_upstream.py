@@ -142,6 +142,7 @@ class ScriptedUpstream:
         app.router.add_post(f"{self.prefix}/messages", self._messages)
         app.router.add_post(f"{self.prefix}/messages/count_tokens", self._count_tokens)
         app.router.add_post(f"{self.prefix}/responses", self._responses)
+        app.router.add_post(f"{self.prefix}/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -286,6 +287,17 @@ class ScriptedUpstream:
         self.prompt_tokens += answer["usage"]["input_tokens"]
         self.completion_tokens += answer["usage"]["output_tokens"]
         return await self._send(request, script, 200, headers, "application/json", json.dumps(answer).encode())
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """OpenAI's embeddings answer: one 3-number vector per input, usage counted like the API (prompt tokens)."""
+        body = await request.read()
+        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
+        document = json.loads(body)
+        inputs = document["input"] if isinstance(document["input"], list) else [document["input"]]
+        data = [{"object": "embedding", "index": index, "embedding": [0.1, 0.2, 0.3]} for index in range(len(inputs))]
+        tokens = sum(max(1, len(str(item)) // 4) for item in inputs)
+        return web.json_response({"object": "list", "data": data, "model": document["model"],
+                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -13,6 +13,7 @@ class ApiFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     API_FORMAT_OPENAI: _ClassVar[ApiFormat]
     API_FORMAT_ANTHROPIC: _ClassVar[ApiFormat]
     API_FORMAT_RESPONSES: _ClassVar[ApiFormat]
+    API_FORMAT_EMBEDDINGS: _ClassVar[ApiFormat]
 
 class AccountStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -25,6 +26,7 @@ API_FORMAT_UNSPECIFIED: ApiFormat
 API_FORMAT_OPENAI: ApiFormat
 API_FORMAT_ANTHROPIC: ApiFormat
 API_FORMAT_RESPONSES: ApiFormat
+API_FORMAT_EMBEDDINGS: ApiFormat
 ACCOUNT_STATUS_UNSPECIFIED: AccountStatus
 ACCOUNT_STATUS_OK: AccountStatus
 ACCOUNT_STATUS_COOLDOWN: AccountStatus
