@@ -16,6 +16,7 @@ from frontend.endpoints import admin, api, count_tokens, health, models
 from frontend.error_mapping import from_http_exception
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
+from frontend.services import access_log
 from frontend.services.credentials import CredentialsClient
 from frontend.services.pool import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
@@ -104,6 +105,8 @@ async def _clients(app: web.Application, config: Config) -> AsyncIterator[None]:
                                     refresh_timeout=config.credentials.token_timeout_seconds + 5.0)
     pool = PoolClient(str(config.paths.pool_socket), config.limits.grpc_seconds,
                       queue_timeout=config.pools.queue_seconds)
+    if config.server.access_log:
+        pool.reporter.on_outcome = access_log.write
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=config.limits.connect_seconds, sock_read=config.limits.upstream_seconds
     )

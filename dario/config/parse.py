@@ -94,7 +94,14 @@ def _server(server: Mapping[str, object], environment: Environment) -> ServerCon
         api_key=environment.api_key,
         cors_origin=_origin(environment.cors_origin or str(server.get("cors_origin", ""))),
         allowed_hosts=_host_names(server.get("allowed_hosts", [])),
+        access_log=_flag(server.get("access_log", default.access_log), "server.access_log"),
     )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def parse_config(text: str, environment: Environment | None = None, paths: Paths | None = None,

@@ -28,6 +28,7 @@ class ServerConfig:
     cors_origin: str = ""  # the one browser origin allowed; CORS is off when empty
     # Host names served besides loopback ones when no API key is set (DNS rebinding)
     allowed_hosts: tuple[str, ...] = ()
+    access_log: bool = True  # one line per request in the frontend's log (never a body or a secret)
 
 
 @dataclass(frozen=True)

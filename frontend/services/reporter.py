@@ -9,7 +9,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -70,6 +70,7 @@ class OutcomeReporter:
         self._probe_size = BATCH_SIZE
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self.on_outcome: Callable[[pool_pb2.Outcome], None] | None = None  # e.g. the access log
 
     def add(self, item: pool_pb2.Outcome | Exchange) -> None:
         """Journals and queues an outcome (a finished Exchange is turned into one now: its record is on disk before
@@ -81,6 +82,8 @@ class OutcomeReporter:
             log.exception("could not build the outcome of a request; it is not recorded")
             self.refused += 1
             return
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
         if len(data) > self.max_outcome_bytes:
             self._refuse(Entry(outcome, len(data), None, 0.0), "too large to send")
             return

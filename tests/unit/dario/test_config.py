@@ -34,10 +34,16 @@ def test_every_section_comes_from_one_parse_with_the_environment_on_top(tmp_path
     ('[pricing."x"]\ninput = "a lot"\n', 'pricing."x".input must be a number'),
     ('[backends.b]\nkind = "openai"\n', "backends.b needs preset"),
     ("\nlimits = 3\n", "line 2: limits must be a table"),
+    ('[server]\naccess_log = "no"\n', "server.access_log must be true or false"),
 ])
 def test_a_bad_value_in_any_section_refuses_the_whole_file(text: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)):
         parse_config(text)
+
+
+def test_the_access_log_is_on_unless_config_turns_it_off() -> None:
+    assert parse_config("").server.access_log is True
+    assert parse_config("[server]\naccess_log = false\n").server.access_log is False
 
 
 async def wait_for(condition, what: str) -> None:
