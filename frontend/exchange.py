@@ -37,6 +37,7 @@ class Exchange:
     queued_ms: float = 0.0
     finished: float = 0.0  # perf_counter when the handler was done
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
+    counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
@@ -96,4 +97,6 @@ class Exchange:
             fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
+            usage_estimated=self.usage.estimated,
+            counted_tokens=self.counted_tokens,
         )
