@@ -50,7 +50,7 @@ COLUMNS = {
     "queued_ms": float,
     "cache_write_tokens": int,
     "cost_usd": float,
-    # Issue 16: 1 when the token counts are dario's estimate; the tokens a count_tokens request counted.
+    # Issue 16 (migration m004): 1 when the token counts are dario's estimate; what a count_tokens request counted.
     "usage_estimated": int,
     "counted_tokens": int,
 }
