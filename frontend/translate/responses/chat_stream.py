@@ -305,10 +305,11 @@ class ChatToResponsesStream(FromChatStream):
         status, _, _ = anthropic_error_of(error)
         code = openai_error_code(error) or ("invalid_prompt" if 400 <= status < 500 else "server_error")
         message = lenient_text(error.get("message")) or "upstream error"
-        return self._fail(code, message, failure=(status, "upstream_error"))
+        return self._fail(code, message, failure=(status, "upstream_error"),
+                          error_type=lenient_text(error.get("type")) or None)
 
     def _fail(self, code: str, message: str, event_code: str | None = None,
-              failure: tuple[int, str] | None = None) -> bytes:
+              failure: tuple[int, str] | None = None, error_type: str | None = None) -> bytes:
         """`error`, then the terminal response.failed carrying what was produced so far (Codex waits for it);
         `failure` is what the record says (the relay records its own failures)."""
         self.failure = failure
@@ -317,7 +318,8 @@ class ChatToResponsesStream(FromChatStream):
         if self.current is not None:
             output.append(dict(self.current, status="incomplete"))
         out += self._emit("error", {"code": event_code or code, "message": message, "param": None})
+        error = {"code": code, "message": message, **({"type": error_type} if error_type else {})}
         failed = response_object(self.id, self.model, self.document, "failed", output, created_at=self.created_at,
-                                 usage=responses_usage(self.client_usage()), error={"code": code, "message": message})
+                                 usage=responses_usage(self.client_usage()), error=error)
         self.finished = True
         return out + self._emit("response.failed", {"response": failed})
