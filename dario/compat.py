@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import importlib.resources
 import tomllib
 from collections.abc import Mapping
@@ -152,6 +153,7 @@ def parse_models(document: object, source: str) -> Mapping[str, Mapping[str, obj
     return MappingProxyType(entries)
 
 
+@functools.cache
 def shipped_models() -> Mapping[str, Mapping[str, object]]:
     """The capabilities shipped with dario (a broken file is a bug of the package: it raises)."""
     text = importlib.resources.files("dario").joinpath(MODELS_FILE).read_text(encoding="utf-8")
@@ -183,3 +185,8 @@ class Profile:
         caps = [cap for cap in (self.compat.context_tokens, self.model.context_tokens) if cap > 0]
         return min(caps) if caps else 0
 
+
+
+def default_profile(model: str, preset: str = "") -> Profile:
+    """A preset's profile with the shipped capabilities of a model (what a backend gets with no configuration)."""
+    return Profile(compat_for(preset, {}), ModelTable(MappingProxyType({}), shipped_models()).capabilities(model))
