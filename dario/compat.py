@@ -40,7 +40,8 @@ class Compat:
     stop_max: int = 0  # most stop sequences accepted (0: no limit)
     prefill: str = "keep"  # a trailing assistant turn: kept, "continue" (vLLM's continue_final_message), "reject"
     reasoning_replay: bool = False  # thinking of earlier turns sent back as `reasoning_content` (DeepSeek)
-    billing_header: bool = False  # Claude Code's `x-anthropic-billing-header:` system block kept (Anthropic only)
+    # Claude Code's `x-anthropic-billing-header:` system block kept on the native path (never sent to Chat backends)
+    billing_header: bool = True
     max_output_tokens: int = 0  # the client's output limit is clamped to this (0: no cap)
     context_tokens: int = 0  # the model's context: the output limit is clamped to what the prompt leaves of it
 
@@ -64,7 +65,11 @@ PRESET_COMPAT: Mapping[str, Mapping[str, object]] = MappingProxyType({
     # form; more than 4 stop sequences are refused.
     "openai": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4},
     "azure": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4},
-    "anthropic": {"billing_header": True},
+    # Anthropic-compatible endpoints of other providers: Claude Code's billing block is only prompt text there.
+    "deepseek-anthropic": {"billing_header": False},
+    "moonshot-anthropic": {"billing_header": False},
+    "zai-anthropic": {"billing_header": False},
+    "minimax-anthropic": {"billing_header": False},
     "vllm": {"prefill": "continue"},  # continue_final_message + add_generation_prompt: false
     "deepseek": {"reasoning_replay": True},  # thinking mode wants its reasoning_content back across a tool loop
 })
@@ -98,11 +103,13 @@ def check_fields(table: Mapping[str, object], fields: Mapping[str, object], wher
     return checked
 
 
-def preset_of(base_url: str) -> str:
-    """The preset whose documented URL a backend's base URL is on (same host and port), else ""."""
+def preset_of(base_url: str, kind: str = "") -> str:
+    """The preset of the backend's kind whose documented URL its base URL is on (same host and port), else ""."""
     parts = urlsplit(base_url)
     where = ((parts.hostname or "").replace("localhost", "127.0.0.1"), parts.port)
     for name, preset in PRESETS.items():
+        if kind and (preset.kind == "anthropic") != (kind == "anthropic"):
+            continue
         known = urlsplit(preset.base_url)
         if ((known.hostname or "").replace("localhost", "127.0.0.1"), known.port) == where:
             return name
