@@ -22,6 +22,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "max_tokens_field": ("max_tokens", "max_completion_tokens"),
     "tool_call_content": ("", "null"),
     "tool_names": ("openai", "any"),
+    "tool_ids": ("any", "mistral9"),
     "prefill": ("keep", "continue", "reject"),
     "thinking": ("adaptive", "budget", "none"),
 })
@@ -38,6 +39,9 @@ class Compat:
     system_inline: bool = False  # system messages after the first stay where they are (else merged into the first)
     tool_names: str = "openai"  # "openai": at most 64 of [a-zA-Z0-9_-], longer or other names shortened; "any"
     stop_max: int = 0  # most stop sequences accepted (0: no limit)
+    tools_max: int = 0  # most tools accepted (0: no limit)
+    top_k: bool = False  # Anthropic's top_k sent as is (vLLM, llama.cpp, Ollama, LM Studio, OpenRouter take it)
+    tool_ids: str = "any"  # "mistral9": tool-call ids told as 9 letters and digits (Mistral refuses others)
     prefill: str = "keep"  # a trailing assistant turn: kept, "continue" (vLLM's continue_final_message), "reject"
     reasoning_replay: bool = False  # thinking of earlier turns sent back as `reasoning_content` (DeepSeek)
     # Claude Code's `x-anthropic-billing-header:` system block kept on the native path (never sent to Chat backends)
@@ -63,14 +67,21 @@ class Capabilities:
 PRESET_COMPAT: Mapping[str, Mapping[str, object]] = MappingProxyType({
     # OpenAI: max_tokens is deprecated and refused by its reasoning models; null content is its own documented
     # form; more than 4 stop sequences are refused.
-    "openai": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4},
-    "azure": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4},
+    "openai": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4,
+               "tools_max": 128},
+    "azure": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4,
+              "tools_max": 128},
     # Anthropic-compatible endpoints of other providers: Claude Code's billing block is only prompt text there.
     "deepseek-anthropic": {"billing_header": False},
     "moonshot-anthropic": {"billing_header": False},
     "zai-anthropic": {"billing_header": False},
     "minimax-anthropic": {"billing_header": False},
-    "vllm": {"prefill": "continue"},  # continue_final_message + add_generation_prompt: false
+    "vllm": {"prefill": "continue", "top_k": True},  # continue_final_message + add_generation_prompt: false
+    "llamacpp": {"top_k": True},
+    "ollama": {"top_k": True},
+    "lmstudio": {"top_k": True},
+    "openrouter": {"top_k": True},
+    "mistral": {"tool_ids": "mistral9"},
     "deepseek": {"reasoning_replay": True},  # thinking mode wants its reasoning_content back across a tool loop
 })
 

@@ -25,7 +25,12 @@ from frontend.translate.responses.anthropic_stream import AnthropicToResponsesSt
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
-from frontend.translate.tool_names import RestoredNames, restore_in_completion, shorten_tool_names
+from frontend.translate.tool_names import (
+    RestoredNames,
+    nine_character_ids,
+    restore_in_completion,
+    shorten_tool_names,
+)
 from frontend.translate.upstream_errors import error_to_anthropic, error_to_openai, error_to_responses
 from frontend.upstream.relay import StreamMachine
 
@@ -54,6 +59,8 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
         chosen.headers[CLAMPED_HEADER] = clamped
     if chosen.target is OPENAI_CHAT and profile.compat.tool_names == "openai":
         _restore_names(chosen, shorten_tool_names(chosen.body))
+    if chosen.target is OPENAI_CHAT and profile.compat.tool_ids == "mistral9":
+        nine_character_ids(chosen.body)
     return chosen
 
 

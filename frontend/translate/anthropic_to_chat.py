@@ -185,6 +185,9 @@ def to_chat_request(document: dict, model: str, profile: Profile | None = None) 
     if user:
         body["user"] = hashlib.sha256(str(user).encode()).hexdigest()[:64]  # Claude Code sends a long JSON string
     tools = expect_list(document.get("tools"), "tools")
+    if profile.compat.tools_max and len(tools) > profile.compat.tools_max:
+        raise TranslationError("tools", f"this backend takes at most {profile.compat.tools_max} tools, and "
+                               f"{len(tools)} were sent")
     if tools:
         body["tools"] = convert_tools(tools)
         choice = document.get("tool_choice")
@@ -192,7 +195,12 @@ def to_chat_request(document: dict, model: str, profile: Profile | None = None) 
             body["tool_choice"] = convert_tool_choice(choice)
             if choice.get("disable_parallel_tool_use"):
                 body["parallel_tool_calls"] = False
-    warnings = [field for field in ("top_k",) if document.get(field) is not None]
+    warnings = []
+    if document.get("top_k") is not None:
+        if profile.compat.top_k:
+            body["top_k"] = document["top_k"]
+        else:
+            warnings.append("top_k")
     effort = reasoning_effort(document)
     if effort is not None:
         if profile.model.reasoning_effort:

@@ -56,6 +56,31 @@ def shorten_tool_names(body: dict) -> dict[str, str]:
     return {short: original for original, short in renamed.items()}
 
 
+_NINE = re.compile(r"^[a-zA-Z0-9]{9}$")
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def nine_character_id(identifier: str) -> str:
+    """Mistral's tool-call id form (9 letters and digits): kept when it has it, else derived from a hash, so a
+    call and its result keep matching."""
+    if _NINE.match(identifier):
+        return identifier
+    number = int.from_bytes(hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).digest()[:8], "big")
+    return "".join(_ALPHABET[(number >> (6 * position)) % len(_ALPHABET)] for position in range(9))
+
+
+def nine_character_ids(body: dict) -> None:
+    """Every tool-call id of a Chat request's history in Mistral's form, in place."""
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        if isinstance(message.get("tool_call_id"), str):
+            message["tool_call_id"] = nine_character_id(message["tool_call_id"])
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                call["id"] = nine_character_id(call["id"])
+
+
 def restore_in_completion(completion: dict, names: dict[str, str]) -> dict:
     """A Chat completion (or stream chunk) with the backend's tool names told as the client declared them."""
     for choice in completion.get("choices") or []:

@@ -233,6 +233,9 @@ def chat_request(document: dict, model: str, reasoning_capable: bool,
     body: dict = {"model": model, "messages": messages}
     expect_list(document.get("tools"), "tools")
     tools, warnings = chat_tools(document)
+    if profile.compat.tools_max and len(tools) > profile.compat.tools_max:
+        raise TranslationError("tools", f"this backend takes at most {profile.compat.tools_max} tools, and "
+                               f"{len(tools)} were sent")
     choice = document.get("tool_choice")
     if tools or (isinstance(choice, dict) and choice.get("type") not in ("function", "custom", "allowed_tools")):
         choice, tools = chat_tool_choice(choice, tools, tool_origins(document))

@@ -16,7 +16,8 @@ def test_the_generic_profile_suits_openai_compatible_servers_and_openai_keeps_it
     assert (openai.max_tokens_field, openai.tool_call_content, openai.stop_max) == ("max_completion_tokens", "null", 4)
     assert Profile(openai).tool_call_content is None and Profile(generic).tool_call_content == ""
     assert compat_for("vllm", {}).prefill == "continue" and compat_for("deepseek", {}).reasoning_replay
-    assert compat_for("ollama", {}) == compat_for("lmstudio", {}) == compat_for("openrouter", {}) == Compat()
+    assert compat_for("ollama", {}) == compat_for("lmstudio", {}) == compat_for("openrouter", {}) == Compat(top_k=True)
+    assert compat_for("groq", {}) == compat_for("litellm", {}) == compat_for("", {}) == Compat()
 
 
 @pytest.mark.parametrize(("url", "preset"), [

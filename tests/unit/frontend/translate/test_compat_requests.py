@@ -152,3 +152,39 @@ def test_json_object_is_emulated_toward_anthropic_with_an_instruction() -> None:
     body, warnings = to_anthropic_request(document, "m", 4096)
     assert body["system"][0] == {"type": "text", "text": "S"}
     assert "one valid JSON object" in body["system"][-1]["text"] and "output_config" not in body and not warnings
+
+
+def test_top_k_goes_to_servers_that_take_it_and_is_warned_elsewhere() -> None:
+    document = {"model": "m", "max_tokens": 10, "messages": [USER], "top_k": 40}
+    body, warnings = to_chat_request(document, "m", default_profile("m", "vllm"))
+    assert body["top_k"] == 40 and "top_k" not in warnings
+    body, warnings = to_chat_request(document, "m", default_profile("m", "groq"))
+    assert "top_k" not in body and warnings == ["top_k"]
+
+
+def test_more_tools_than_openai_takes_is_refused_naming_the_field() -> None:
+    tools = [{"name": f"t{index}", "input_schema": {"type": "object"}} for index in range(129)]
+    with pytest.raises(TranslationError, match="tools: .*at most 128"):
+        anthropic(default_profile("gpt-4o", "openai"), tools=tools)
+    assert len(anthropic(default_profile("m"), tools=tools)["tools"]) == 129
+    responses_tools = [{"type": "function", "name": f"t{index}", "parameters": {}} for index in range(129)]
+    with pytest.raises(TranslationError, match="tools: "):
+        responses_to_chat({"input": "x", "tools": responses_tools}, "gpt-4o", default_profile("gpt-4o", "openai"))
+
+
+def test_tool_call_ids_go_to_mistral_as_nine_letters_and_digits_and_still_match() -> None:
+    from frontend.dialects import ANTHROPIC_MESSAGES
+    from frontend.request_parsing import ParsedRequest
+    from frontend.translation_plan import plan
+
+    document = {"model": "m", "max_tokens": 10, "messages": [
+        USER, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01ABCdef", "name": "f",
+                                                 "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01ABCdef", "content": "ok"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "Ab3dE6gH9", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "Ab3dE6gH9", "content": "ok"}]}]}
+    parsed = ParsedRequest(document=document, model="m", stream=False)
+    messages = plan(ANTHROPIC_MESSAGES, parsed, "m", 4096, "openai", default_profile("m", "mistral")).body["messages"]
+    first = messages[1]["tool_calls"][0]["id"]
+    assert len(first) == 9 and first.isalnum() and messages[2]["tool_call_id"] == first
+    assert messages[3]["tool_calls"][0]["id"] == messages[4]["tool_call_id"] == "Ab3dE6gH9"
