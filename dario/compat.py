@@ -66,11 +66,11 @@ class Capabilities:
 # preset) gets the defaults.
 PRESET_COMPAT: Mapping[str, Mapping[str, object]] = MappingProxyType({
     # OpenAI: max_tokens is deprecated and refused by its reasoning models; null content is its own documented
-    # form; more than 4 stop sequences are refused.
+    # form; more than 4 stop sequences and 128 tools are refused; system messages are taken anywhere.
     "openai": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4,
-               "tools_max": 128},
+               "tools_max": 128, "system_inline": True},
     "azure": {"max_tokens_field": "max_completion_tokens", "tool_call_content": "null", "stop_max": 4,
-              "tools_max": 128},
+              "tools_max": 128, "system_inline": True},
     # Anthropic-compatible endpoints of other providers: Claude Code's billing block is only prompt text there.
     "deepseek-anthropic": {"billing_header": False},
     "moonshot-anthropic": {"billing_header": False},

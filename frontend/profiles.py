@@ -31,4 +31,35 @@ def adjust_native(document: dict, api_format: str, profile: Profile) -> tuple[di
             changed["system"] = system
             if not system:
                 del changed["system"]
+    if api_format == "openai" and isinstance(changed.get("messages"), list):
+        messages = chat_messages_for(changed["messages"], profile)
+        if messages is not None:
+            changed["messages"], dropped = messages, True
     return (changed if clamped or dropped else None), headers
+
+
+def chat_messages_for(messages: list, profile: Profile) -> list | None:
+    """A Chat client's own messages as the backend takes them (None when they already are): `content: null` of
+    tool-call turns told as "" where the profile says so (llama-cpp-python answers 500 to null), and system
+    messages after the first merged into a leading one where it accepts none there (Gemma's, Qwen's templates)."""
+    changed = False
+    result = []
+    for message in messages:
+        if (profile.tool_call_content == "" and isinstance(message, dict) and message.get("role") == "assistant"
+                and message.get("tool_calls") and message.get("content", "") is None):
+            message, changed = {**message, "content": ""}, True
+        result.append(message)
+    if not profile.compat.system_inline:
+        late = [index for index, message in enumerate(result) if isinstance(message, dict) and index and
+                message.get("role") == "system" and isinstance(message.get("content"), str) and
+                any(isinstance(earlier, dict) and earlier.get("role") != "system" for earlier in result[:index])]
+        if late:
+            texts = [result[index]["content"] for index in late]
+            rest = [message for index, message in enumerate(result) if index not in late]
+            if rest and isinstance(rest[0], dict) and rest[0].get("role") == "system" and \
+                    isinstance(rest[0].get("content"), str):
+                rest[0] = {**rest[0], "content": "\n\n".join([rest[0]["content"], *texts])}
+            else:
+                rest.insert(0, {"role": "system", "content": "\n\n".join(texts)})
+            result, changed = rest, True
+    return result if changed else None

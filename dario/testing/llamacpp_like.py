@@ -1,14 +1,15 @@
-"""A scripted OpenAI-compatible server with the quirks of llama-cpp-python's server and llama.cpp's (what dario was
-seen failing against, issue 16): 500 to an assistant turn with `content: null`, 500 to a system message whose
-content is a list, fields it does not know refused (strict) or ignored, a system message after the first refused
-(Gemma's and Qwen's templates), and no usage in streams whatever the client asks. docs/compatibility.md lists
-which quirk stands for which server.
+"""Scripted OpenAI-compatible servers with the quirks of real ones: llama-cpp-python's and llama.cpp's (what dario
+was seen failing against, issue 16: 500 to an assistant turn with `content: null` and to a system message whose
+content is a list, fields it does not know refused, no usage in streams whatever the client asks), a system
+message after the first refused (Gemma's and Qwen's templates), Ollama's `finish_reason: "stop"` after tool calls.
+SERVERS names the mimic of each server docs/compatibility.md lists.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -27,8 +28,29 @@ MESSAGE_FIELDS = {"system": {"role", "content", "name"}, "user": {"role", "conte
                   "tool": {"role", "content", "tool_call_id"}}
 
 
-def problem_of(document: dict, strict: bool = True, system_first_only: bool = True) -> tuple[int, str] | None:
+@dataclass(frozen=True)
+class Quirks:
+    strict: bool = False  # fields outside REQUEST_FIELDS (and unknown message keys) refused with a 400
+    null_content_500: bool = False  # an assistant `content: null` (and a list as system content) answered 500
+    system_first_only: bool = False  # a system message after the first answered 500 (the chat template's error)
+    stream_usage: bool = True  # a usage chunk when the client asks with stream_options.include_usage
+    tool_finish_reason: str = "tool_calls"  # what finish_reason says after tool calls (Ollama: "stop")
+
+
+# The mimic of each server (docs/compatibility.md): what each was seen or documented doing.
+SERVERS = {
+    "llama.cpp": Quirks(strict=True, null_content_500=True, system_first_only=True, stream_usage=False),
+    "vLLM": Quirks(system_first_only=True),
+    "Ollama": Quirks(stream_usage=False, tool_finish_reason="stop"),
+    "LM Studio": Quirks(),
+    "LiteLLM": Quirks(),
+    "OpenRouter": Quirks(),
+}
+
+
+def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
     """(status, message) this server would answer instead of a completion, or None."""
+    strict, system_first_only = quirks.strict, quirks.system_first_only
     extra = sorted(set(document) - REQUEST_FIELDS)
     if strict and extra:
         return 400, f"Extra inputs are not permitted: {', '.join(extra)}"
@@ -37,28 +59,28 @@ def problem_of(document: dict, strict: bool = True, system_first_only: bool = Tr
         unknown = sorted(set(message) - MESSAGE_FIELDS.get(role, set()))
         if strict and unknown:
             return 400, f"messages.{index}: Extra inputs are not permitted: {', '.join(unknown)}"
-        if role == "assistant" and "content" in message and message["content"] is None:
+        if quirks.null_content_500 and role == "assistant" and "content" in message and message["content"] is None:
             return 500, "Internal Server Error"  # llama-cpp-python's request models take only a string
-        if role == "system" and not isinstance(message.get("content"), str):
+        if quirks.null_content_500 and role == "system" and not isinstance(message.get("content"), str):
             return 500, "Internal Server Error"
         if role == "system" and index > 0 and system_first_only:
             return 500, "System message must be at the beginning."  # what Gemma's and Qwen's templates raise
     return None
 
 
-class LlamaCppLike(ScriptedUpstream):
-    """ScriptedUpstream's scripts and records, answered as llama.cpp-family servers answer."""
+class QuirkyServer(ScriptedUpstream):
+    """ScriptedUpstream's scripts and records, answered with one server's quirks (llama.cpp's by default)."""
 
-    def __init__(self, strict: bool = True, **options: object) -> None:
+    def __init__(self, quirks: Quirks = SERVERS["llama.cpp"], **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
-        self.strict = strict
+        self.quirks = quirks
         self.refused: list[tuple[int, str]] = []  # (status, message) of every request it refused
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, script = await self._receive(request)
         headers = {"x-request-id": "req_" + uuid.uuid4().hex, **script.headers}
         document = json.loads(body)
-        found = problem_of(document, self.strict)
+        found = problem_of(document, self.quirks)
         if found is not None:
             self.refused.append(found)
             status, message = found
@@ -70,8 +92,13 @@ class LlamaCppLike(ScriptedUpstream):
             return await self._error(request, script, headers)
         _, model, content = self._question(body, script)
         if document.get("stream"):
-            payload = openai_wire.stream_events(model, content, None, include_usage=False, piece=script.piece,
-                                                tools=script.tools)  # never a usage chunk
+            asked = bool((document.get("stream_options") or {}).get("include_usage")) and self.quirks.stream_usage
+            usage = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
+            payload = openai_wire.stream_events(model, content, usage, include_usage=asked, piece=script.piece,
+                                                tools=script.tools)
+            if script.tools and self.quirks.tool_finish_reason != "tool_calls":
+                payload = payload.replace(b'"finish_reason": "tool_calls"',
+                                          f'"finish_reason": "{self.quirks.tool_finish_reason}"'.encode())
             content_type = "text/event-stream"
         else:
             usage = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
@@ -81,6 +108,10 @@ class LlamaCppLike(ScriptedUpstream):
         return await self._send(request, script, 200, headers, content_type, payload)
 
 
-def ThreadedLlamaCpp(**options: object) -> Threaded[LlamaCppLike]:  # noqa: N802 - reads like a class
-    """`with ThreadedLlamaCpp() as upstream:` a LlamaCppLike on its own loop in a background thread."""
-    return Threaded(LlamaCppLike(**options), name="llamacpp-like")  # type: ignore[arg-type]
+LlamaCppLike = QuirkyServer  # its default quirks are llama.cpp's
+
+
+def ThreadedLlamaCpp(**options: object) -> Threaded[QuirkyServer]:  # noqa: N802 - reads like a class
+    """`with ThreadedLlamaCpp() as upstream:` a llama.cpp-like server on its own loop in a background thread (give
+    quirks=SERVERS[name] for another server's)."""
+    return Threaded(QuirkyServer(**options), name="quirky-server")  # type: ignore[arg-type]

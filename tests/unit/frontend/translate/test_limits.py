@@ -61,3 +61,16 @@ def test_a_native_request_is_rewritten_only_when_its_profile_changes_something()
     assert adjusted is not None and "system" not in adjusted and "system" in billed
     deepseek = profile_for(config, Backend("ds", "anthropic", "https://api.deepseek.com/anthropic/v1", (), ()), "m")
     assert not deepseek.compat.billing_header
+
+
+def test_a_chat_clients_own_tool_loop_is_told_as_the_backend_takes_it() -> None:
+    turns = [{"role": "system", "content": "S"}, {"role": "user", "content": "go"},
+             {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function",
+                                                                    "function": {"name": "f", "arguments": "{}"}}]},
+             {"role": "tool", "tool_call_id": "c", "content": "ok"}, {"role": "system", "content": "Later."}]
+    document = {"model": "m", "messages": turns}
+    adjusted, _ = adjust_native(document, "openai", default_profile("m"))
+    assert adjusted is not None and turns[2]["content"] is None
+    assert adjusted["messages"][0] == {"role": "system", "content": "S\n\nLater."}
+    assert adjusted["messages"][2]["content"] == "" and len(adjusted["messages"]) == 4
+    assert adjust_native(document, "openai", default_profile("gpt-4o", "openai")) == (None, {})  # OpenAI takes it
