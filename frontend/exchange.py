@@ -35,6 +35,7 @@ class Exchange:
     failover: list[str] = field(default_factory=list)  # "credential:status" of each attempt that failed over
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
+    reply_headers: dict[str, str] = field(default_factory=dict)  # dario's own headers for the client (issue 16)
     finished: float = 0.0  # perf_counter when the handler was done
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
