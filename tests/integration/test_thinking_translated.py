@@ -33,3 +33,21 @@ async def test_thinking_blocks_follow_the_clients_setting_streamed_and_whole(
         assert whole.content[0].signature  # never empty: the client sends it back as is
     else:
         assert kinds == ["text"]
+
+
+async def test_thinking_from_an_openai_backend_is_not_sent_to_an_anthropic_one(
+        both_kinds_frontend: TestServer, upstream: ScriptedUpstream) -> None:
+    """A conversation whose first turn an OpenAI-compatible backend served (its thinking carries dario's signature)
+    goes on with a Claude model: the block Anthropic could not verify stays out (item 8)."""
+    client = anthropic.AsyncAnthropic(base_url=str(both_kinds_frontend.make_url("")), api_key="d", max_retries=0)
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    upstream.push(Script(content=ANSWER, rewrite=quirks.with_reasoning(REASONING)))
+    first = await client.messages.create(model=MODEL, max_tokens=2048, messages=QUESTION, thinking=thinking)
+    history = [*QUESTION, {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+               {"role": "user", "content": "And again?"}]
+    raw = await client.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=2048,
+                                                         messages=history, thinking=thinking)
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1/messages" and raw.headers["x-dario-translation-dropped"] == "thinking_blocks"
+    assert [block["type"] for block in sent.json["messages"][1]["content"]] == ["text"]
+    assert sent.json["thinking"] == thinking  # the last turn calls no tool: thinking stays on
