@@ -37,7 +37,7 @@ def without_finish_reason(body: bytes) -> bytes:
     return _written(payloads)
 
 
-def error_after(events: int, error: dict) -> Callable[[bytes], bytes]:
+def error_after(events: int, error: dict[str, object]) -> Callable[[bytes], bytes]:
     """The stream's first `events` data events, then an in-band error event, then nothing (as OpenAI-compatible
     servers report a failure once the 200 is sent, e.g. a context overflow found mid-way)."""
 

@@ -17,7 +17,7 @@ def _unverifiable(block: object) -> bool:
     return not isinstance(signature, str) or not signature or signature == SYNTHETIC_SIGNATURE
 
 
-def without_unverifiable_thinking(document: dict) -> tuple[dict | None, list[str]]:
+def without_unverifiable_thinking(document: dict[str, object]) -> tuple[dict[str, object] | None, list[str]]:
     """(the request without them, or None when it has none; what was dropped, for the header). An assistant turn
     left empty is left out (Anthropic joins the turns around it). When the last assistant turn lost its thinking
     and calls tools while thinking is enabled, thinking is turned off for this request: Anthropic requires that
