@@ -9,6 +9,7 @@ from dario.compat import Profile, compat_for, preset_of
 from dario.config import Config
 from frontend.translate.anthropic_to_chat import without_billing_header
 from frontend.translate.limits import CLAMPED_HEADER, clamp_output
+from frontend.translate.thinking_history import without_unverifiable_thinking
 
 
 def profile_for(config: Config, backend: Backend, model: str) -> Profile:
@@ -31,6 +32,11 @@ def adjust_native(document: dict, api_format: str, profile: Profile) -> tuple[di
             changed["system"] = system
             if not system:
                 del changed["system"]
+    if api_format == "anthropic":  # thinking blocks no Anthropic backend can verify (answers16, issue 16 item 8)
+        cleaned, notes = without_unverifiable_thinking(changed)
+        if cleaned is not None:
+            changed, dropped = cleaned, True
+            headers["x-dario-translation-dropped"] = ",".join(notes)
     if api_format == "openai" and isinstance(changed.get("messages"), list):
         messages = chat_messages_for(changed["messages"], profile)
         if messages is not None:
