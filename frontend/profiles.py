@@ -4,11 +4,15 @@ what a native request needs of it (a clamped output limit, Claude Code's billing
 
 from __future__ import annotations
 
+from typing import Any
+
 from dario.catalog import Backend
 from dario.compat import Profile, compat_for, preset_of
 from dario.config import Config
 from frontend.translate.anthropic_to_chat import without_billing_header
 from frontend.translate.limits import CLAMPED_HEADER, clamp_output
+
+JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 
 def profile_for(config: Config, backend: Backend, model: str) -> Profile:
@@ -17,7 +21,7 @@ def profile_for(config: Config, backend: Backend, model: str) -> Profile:
     return Profile(compat, config.models.capabilities(model))
 
 
-def adjust_native(document: dict, api_format: str, profile: Profile) -> tuple[dict | None, dict[str, str]]:
+def adjust_native(document: JsonObject, api_format: str, profile: Profile) -> tuple[JsonObject | None, dict[str, str]]:
     """(the body to send instead, or None when the client's goes unchanged; dario's headers for the client)."""
     changed, headers = dict(document), {}  # a shallow copy: the client's document is never modified
     clamped = clamp_output(changed, api_format, profile)
@@ -38,7 +42,7 @@ def adjust_native(document: dict, api_format: str, profile: Profile) -> tuple[di
     return (changed if clamped or dropped else None), headers
 
 
-def chat_messages_for(messages: list, profile: Profile) -> list | None:
+def chat_messages_for(messages: list[Any], profile: Profile) -> list[Any] | None:
     """A Chat client's own messages as the backend takes them (None when they already are): `content: null` of
     tool-call turns told as "" where the profile says so (llama-cpp-python answers 500 to null), and system
     messages after the first merged into a leading one where it accepts none there (Gemma's, Qwen's templates)."""

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from dario.testing import openai_wire
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.threaded import Threaded
+
+JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 # The fields of llama-cpp-python's CreateChatCompletionRequest (with stream_options): no max_completion_tokens.
 REQUEST_FIELDS = frozenset({
@@ -48,7 +51,7 @@ SERVERS = {
 }
 
 
-def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
+def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
     """(status, message) this server would answer instead of a completion, or None."""
     strict, system_first_only = quirks.strict, quirks.system_first_only
     extra = sorted(set(document) - REQUEST_FIELDS)

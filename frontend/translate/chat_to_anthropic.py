@@ -11,7 +11,7 @@ import re
 
 from dario.compat import Profile, default_profile
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
-from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema
+from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema, tool_input_schema
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
            "audio": "audio output is not supported by Anthropic"}
@@ -144,7 +144,9 @@ def convert_tools(tools: list) -> list[dict]:
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
             raise TranslationError(f"tools[{index}]", "only function tools can be translated to Anthropic")
         function = expect_object(tool.get("function"), f"tools[{index}].function")
-        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        parameters = expect_object(function.get("parameters"), f"tools[{index}].function.parameters")
+        schema = tool_input_schema(parameters, f"tools[{index}].function.parameters") if parameters \
+            else {"type": "object", "properties": {}}
         entry = {"name": function.get("name", ""), "input_schema": schema}
         if function.get("description"):
             entry["description"] = function["description"]

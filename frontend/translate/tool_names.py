@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 from frontend.translate.sse import SseParser
 from frontend.usage import Usage
+
+JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
@@ -26,7 +29,7 @@ def short_name(name: str, taken: set[str]) -> str:
     raise ValueError("no unique short name")  # 64 hex digits of SHA-256 collided: not in this universe
 
 
-def _named(body: dict) -> list[dict]:
+def _named(body: JsonObject) -> list[JsonObject]:
     """Every object of a Chat request holding a tool name: functions, tool_choice, and calls in the history."""
     found = [tool["function"] for tool in body.get("tools") or []
              if isinstance(tool, dict) and isinstance(tool.get("function"), dict)]
@@ -40,7 +43,7 @@ def _named(body: dict) -> list[dict]:
     return found
 
 
-def shorten_tool_names(body: dict) -> dict[str, str]:
+def shorten_tool_names(body: JsonObject) -> dict[str, str]:
     """Renames invalid tool names of a Chat request in place; returns {name sent: the client's name}."""
     named = _named(body)
     names = {entry.get("name") for entry in named if isinstance(entry.get("name"), str)}
@@ -69,7 +72,7 @@ def nine_character_id(identifier: str) -> str:
     return "".join(_ALPHABET[(number >> (6 * position)) % len(_ALPHABET)] for position in range(9))
 
 
-def nine_character_ids(body: dict) -> None:
+def nine_character_ids(body: JsonObject) -> None:
     """Every tool-call id of a Chat request's history in Mistral's form, in place."""
     for message in body.get("messages") or []:
         if not isinstance(message, dict):
@@ -81,7 +84,7 @@ def nine_character_ids(body: dict) -> None:
                 call["id"] = nine_character_id(call["id"])
 
 
-def restore_in_completion(completion: dict, names: dict[str, str]) -> dict:
+def restore_in_completion(completion: JsonObject, names: dict[str, str]) -> JsonObject:
     """A Chat completion (or stream chunk) with the backend's tool names told as the client declared them."""
     for choice in completion.get("choices") or []:
         if not isinstance(choice, dict):
@@ -107,7 +110,7 @@ class RestoredNames:
     def __getattr__(self, name: str) -> object:  # started, finished, delivered, progress, … as the inner machine's
         return getattr(self.inner, name)
 
-    def _events(self, events: list) -> bytes:
+    def _events(self, events: list[Any]) -> bytes:
         out = []
         for event in events:
             data = event.data

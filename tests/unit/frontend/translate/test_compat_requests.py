@@ -188,3 +188,19 @@ def test_tool_call_ids_go_to_mistral_as_nine_letters_and_digits_and_still_match(
     first = messages[1]["tool_calls"][0]["id"]
     assert len(first) == 9 and first.isalnum() and messages[2]["tool_call_id"] == first
     assert messages[3]["tool_calls"][0]["id"] == messages[4]["tool_call_id"] == "Ab3dE6gH9"
+
+
+def test_draft_04_tool_schemas_are_told_in_the_json_schema_anthropic_checks() -> None:
+    parameters = {"$schema": "http://json-schema.org/draft-04/schema#", "properties": {
+        "count": {"type": "integer", "minimum": 1, "exclusiveMinimum": True, "maximum": 9, "exclusiveMaximum": False},
+        "path": {"type": "string", "required": True}, "mode": {"enum": [{"required": True}]}}}
+    document = {"model": "m", "messages": [USER], "tools": [{"type": "function", "function": {
+        "name": "f", "parameters": parameters}}]}
+    schema = to_anthropic_request(document, "m", 4096)[0]["tools"][0]["input_schema"]
+    assert schema == {"type": "object", "required": ["path"], "properties": {
+        "count": {"type": "integer", "exclusiveMinimum": 1, "maximum": 9}, "path": {"type": "string"},
+        "mode": {"enum": [{"required": True}]}}}
+    assert "$schema" in parameters and parameters["properties"]["path"]["required"] is True
+    with pytest.raises(TranslationError, match=r"tools\[0\].function.parameters: must be a JSON schema of type"):
+        to_anthropic_request(dict(document, tools=[{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "array"}}}]), "m", 4096)
