@@ -11,6 +11,7 @@ import re
 
 from dario.compat import Profile, default_profile
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
+from frontend.translate.chat_forms import core_form
 from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema, tool_input_schema
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
@@ -51,6 +52,20 @@ def _image(url: object, where: str) -> dict:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match["data"]}}
 
 
+def _document(file: dict, where: str) -> dict:
+    """A PDF file part (base64 data URL) → a document block titled with its filename."""
+    if file.get("file_id"):
+        raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send file_data")
+    match = _DATA_URL.match(expect_text(file.get("file_data"), f"{where}.file_data"))
+    if match is None or match["type"] != "application/pdf":
+        raise TranslationError(f"{where}.file_data", "must be a base64 data URL of a PDF (application/pdf)")
+    block: dict = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                                  "data": match["data"]}}
+    if expect_text(file.get("filename"), f"{where}.filename"):
+        block["title"] = file["filename"]
+    return block
+
+
 def _user_blocks(content: object, where: str) -> list[dict]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content.strip() else []
@@ -65,6 +80,9 @@ def _user_blocks(content: object, where: str) -> list[dict]:
         elif kind == "image_url":
             url = part.get("image_url", {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
             blocks.append(_image(url, f"{where}[{index}].image_url"))
+        elif kind == "file":
+            blocks.append(_document(expect_object(part.get("file"), f"{where}[{index}].file"),
+                                    f"{where}[{index}].file"))
         else:
             raise TranslationError(f"{where}[{index}]", f"content part type {kind!r} is not supported by Anthropic")
     return blocks
@@ -178,6 +196,7 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
                          profile: Profile | None = None) -> tuple[dict, list[str]]:
     """The Anthropic request; what the model accepts (thinking, sampling) comes from its capabilities."""
     profile = profile or default_profile(model)
+    document = core_form(document)
     for field, reason in REFUSED.items():
         value = document.get(field)
         if value is None or (field == "n" and value == 1) or (field == "logit_bias" and not value):

@@ -204,3 +204,41 @@ def test_draft_04_tool_schemas_are_told_in_the_json_schema_anthropic_checks() ->
     with pytest.raises(TranslationError, match=r"tools\[0\].function.parameters: must be a JSON schema of type"):
         to_anthropic_request(dict(document, tools=[{"type": "function", "function": {
             "name": "f", "parameters": {"type": "array"}}}]), "m", 4096)
+
+
+def test_legacy_function_calling_is_told_as_tools_toward_anthropic() -> None:
+    document = {"model": "m", "functions": [{"name": "f", "parameters": {"type": "object"}}],
+                "function_call": {"name": "f"}, "messages": [
+                    USER, {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+                    {"role": "function", "name": "f", "content": "42"}]}
+    body, _ = to_anthropic_request(document, "m", 4096)
+    assert [tool["name"] for tool in body["tools"]] == ["f"] and body["tool_choice"] == {"type": "tool", "name": "f"}
+    call = body["messages"][1]["content"][0]
+    assert call["type"] == "tool_use" and body["messages"][2]["content"][0] == {
+        "type": "tool_result", "tool_use_id": call["id"], "content": "42"}
+
+
+def test_allowed_tools_filters_the_tools_sent_to_anthropic() -> None:
+    tools = [{"type": "function", "function": {"name": name, "parameters": {"type": "object"}}} for name in "abc"]
+    choice = {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [
+        {"type": "function", "function": {"name": "b"}}]}}
+    body, _ = to_anthropic_request({"model": "m", "messages": [USER], "tools": tools, "tool_choice": choice}, "m",
+                                   4096)
+    assert [tool["name"] for tool in body["tools"]] == ["b"] and body["tool_choice"] == {"type": "any"}
+
+
+def test_pdfs_cross_both_ways_as_documents_and_file_parts() -> None:
+    part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+    body, _ = to_anthropic_request({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Summarise."}, part]}]}, "m", 4096)
+    document = body["messages"][0]["content"][1]
+    assert document == {"type": "document", "title": "a.pdf", "source": {
+        "type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}
+    chat = anthropic(default_profile("m"), messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Summarise."}, document,
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}}]}])
+    assert chat["messages"][0]["content"][1] == part and chat["messages"][0]["content"][2] == {
+        "type": "text", "text": "notes"}
+    with pytest.raises(TranslationError, match="document source 'url'"):
+        anthropic(default_profile("m"), messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}])
