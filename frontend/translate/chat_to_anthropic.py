@@ -15,7 +15,8 @@ from frontend.translate.chat_forms import core_form
 from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema, tool_input_schema
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
-           "audio": "audio output is not supported by Anthropic"}
+           "audio": "audio output is not supported by Anthropic",
+           "web_search_options": "web search runs on OpenAI's servers: give the model a search tool instead"}
 BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 WARNED = ("seed", "presence_penalty", "frequency_penalty", "verbosity")
 _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
@@ -150,7 +151,7 @@ def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
     if turns and turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation start)"}]})
     if turns and turns[-1]["role"] == "assistant":
-        last = turns[-1]["content"][-1]
+        last = turns[-1]["content"][-1]  # a prefill (refused before this on models that take none)
         if last["type"] == "text":
             last["text"] = last["text"].rstrip()  # Anthropic rejects a prefill ending in whitespace
     return system, turns
@@ -208,6 +209,9 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
         raise TranslationError("modalities", "only text output is available from Anthropic")
     expect_object(document.get("stream_options"), "stream_options")  # its include_usage is read for the stream
     system, turns = convert_messages(expect_list(document.get("messages"), "messages"))
+    if turns and turns[-1]["role"] == "assistant" and not profile.model.prefill:
+        raise TranslationError("messages", f"model {model!r} does not continue a final assistant turn (a "
+                               "prefill): end the conversation with a user turn")
     limit = "max_completion_tokens" if document.get("max_completion_tokens") else "max_tokens"
     max_tokens = document.get(limit) or default_max_tokens
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):

@@ -124,3 +124,32 @@ def _recursive(schema: JsonObject, definitions: JsonObject) -> bool:
                 seen.add(name)
                 stack.extend(graph.get(name, ()))
     return False
+
+
+# What Gemini's OpenAI-compatible endpoint refuses in a tool's parameters ("Invalid JSON payload received").
+GEMINI_REFUSED = ("$schema", "additionalProperties", "$id", "$comment", "examples")
+
+
+def without_keywords(node: object, keywords: tuple[str, ...]) -> object:
+    """A copy of a schema without those keywords anywhere (a property of that name is kept)."""
+    if isinstance(node, list):
+        return [without_keywords(item, keywords) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result: JsonObject = {}
+    for key, value in node.items():
+        if key in keywords:
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            result[key] = {name: without_keywords(item, keywords) for name, item in value.items()}
+        else:
+            result[key] = without_keywords(value, keywords)
+    return result
+
+
+def gemini_tool_schemas(body: JsonObject) -> None:
+    """The tools of a Chat request with what Gemini refuses left out of their parameters, in place."""
+    for tool in body.get("tools") or []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("parameters"), dict):
+            function["parameters"] = without_keywords(function["parameters"], GEMINI_REFUSED)

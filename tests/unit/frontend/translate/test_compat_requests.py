@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from dario.compat import Compat, Profile, default_profile
+from dario.compat import Capabilities, Compat, Profile, default_profile
+from frontend.dialects import ANTHROPIC_MESSAGES
+from frontend.request_parsing import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.anthropic_to_chat import to_chat_request
 from frontend.translate.chat_to_anthropic import to_anthropic_request
 from frontend.translate.responses.request_to_chat import responses_to_chat
+from frontend.translation_plan import plan
 
 USER = {"role": "user", "content": "hi"}
 TOOL_TURN = [USER, {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
@@ -173,10 +176,6 @@ def test_more_tools_than_openai_takes_is_refused_naming_the_field() -> None:
 
 
 def test_tool_call_ids_go_to_mistral_as_nine_letters_and_digits_and_still_match() -> None:
-    from frontend.dialects import ANTHROPIC_MESSAGES
-    from frontend.request_parsing import ParsedRequest
-    from frontend.translation_plan import plan
-
     document = {"model": "m", "max_tokens": 10, "messages": [
         USER, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01ABCdef", "name": "f",
                                                  "input": {}}]},
@@ -242,3 +241,27 @@ def test_pdfs_cross_both_ways_as_documents_and_file_parts() -> None:
     with pytest.raises(TranslationError, match="document source 'url'"):
         anthropic(default_profile("m"), messages=[{"role": "user", "content": [
             {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}])
+
+
+def test_a_prefill_is_refused_toward_a_model_whose_capabilities_say_it_takes_none() -> None:
+    document = {"model": "m", "messages": [USER, {"role": "assistant", "content": "Sure:"}]}
+    assert to_anthropic_request(document, "m", 4096)[0]["messages"][-1]["content"][0]["text"] == "Sure:"
+    with pytest.raises(TranslationError, match="messages: .*prefill"):
+        to_anthropic_request(document, "m", 4096, Profile(model=Capabilities(prefill=False)))
+
+
+def test_web_search_options_are_refused_toward_anthropic() -> None:
+    with pytest.raises(TranslationError, match="web_search_options"):
+        to_anthropic_request({"model": "m", "messages": [USER], "web_search_options": {}}, "m", 4096)
+
+
+def test_gemini_gets_tool_schemas_without_the_keywords_it_refuses() -> None:
+    schema = {"$schema": "x", "type": "object", "additionalProperties": False,
+              "properties": {"additionalProperties": {"type": "string", "examples": ["a"]}}}
+    document = {"model": "g", "max_tokens": 10, "messages": [USER],
+                "tools": [{"name": "f", "input_schema": schema}]}
+    parsed = ParsedRequest(document=document, model="g", stream=False)
+    sent = plan(ANTHROPIC_MESSAGES, parsed, "gemini-2.5-pro", 4096, "openai",
+                default_profile("gemini-2.5-pro", "gemini")).body["tools"][0]["function"]["parameters"]
+    assert sent == {"type": "object", "properties": {"additionalProperties": {"type": "string"}}}
+    assert schema["$schema"] == "x"
