@@ -94,7 +94,7 @@ def _plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_
             return Plan(ANTHROPIC_MESSAGES, body, warnings, machine,
                         lambda message: to_chat_completion(message, model), error_to_openai)
         body, warnings = to_chat_request(document, upstream_model, profile)
-        return Plan(OPENAI_CHAT, body, warnings, ChatToAnthropicStream(model),
+        return Plan(OPENAI_CHAT, body, warnings, ChatToAnthropicStream(model, request=body),
                     lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
     except TranslationError as error:
         raise from_translation_error(error) from None
@@ -108,5 +108,5 @@ def _responses_plan(document: dict, model: str, upstream_model: str, default_max
         return Plan(ANTHROPIC_MESSAGES, body, warnings, AnthropicToResponsesStream(model, document),
                     lambda message: anthropic_to_response(message, model, document), error_to_responses)
     body, warnings = responses_to_chat(document, upstream_model, profile)
-    return Plan(OPENAI_CHAT, body, warnings, ChatToResponsesStream(model, document),
+    return Plan(OPENAI_CHAT, body, warnings, ChatToResponsesStream(model, document, request=body),
                 lambda completion: chat_to_response(completion, model, document), error_to_responses)
