@@ -58,8 +58,8 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
     clamped = clamp_output(chosen.body, chosen.target.api_format, profile)
     if clamped:
         chosen.headers[CLAMPED_HEADER] = clamped
-    if chosen.target is OPENAI_CHAT and profile.compat.tool_names == "openai":
-        _restore_names(chosen, shorten_tool_names(chosen.body))
+    if profile.compat.tool_names == "openai":
+        _restore_names(chosen, shorten_tool_names(chosen.body, anthropic=chosen.target is ANTHROPIC_MESSAGES))
     if chosen.target is OPENAI_CHAT and profile.compat.tool_ids == "mistral9":
         nine_character_ids(chosen.body)
     if chosen.target is OPENAI_CHAT and profile.compat.tool_schemas == "gemini":
