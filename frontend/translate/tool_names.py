@@ -103,7 +103,8 @@ def nine_character_ids(body: JsonObject) -> None:
 def restore_in_completion(completion: JsonObject, names: dict[str, str]) -> JsonObject:
     """A Chat completion or stream chunk, or an Anthropic message or stream event, with the backend's tool names
     told as the client declared them."""
-    blocks = completion.get("content") if isinstance(completion.get("content"), list) else []
+    content = completion.get("content")
+    blocks: list[Any] = content if isinstance(content, list) else []
     block = completion.get("content_block")
     for item in [*blocks, block] if isinstance(block, dict) else blocks:
         if isinstance(item, dict) and item.get("type") == "tool_use" and item.get("name") in names:
