@@ -4,6 +4,7 @@ what a native request needs of it (a clamped output limit, Claude Code's billing
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from dario.catalog import Backend
@@ -15,9 +16,13 @@ from frontend.translate.limits import CLAMPED_HEADER, clamp_output
 JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 
-def profile_for(config: Config, backend: Backend, model: str) -> Profile:
+def profile_for(config: Config, backend: Backend, model: str, route_cap: int = 0) -> Profile:
+    """The profile of a request to model on backend; a route's cap (its rule's max_output_tokens) lowers the
+    backend's."""
     declared = next((item.preset for item in config.backends if item.name == backend.name and item.preset), "")
     compat = compat_for(declared or preset_of(backend.base_url, backend.kind), config.compat.get(backend.name, {}))
+    if route_cap and not 0 < compat.max_output_tokens <= route_cap:
+        compat = dataclasses.replace(compat, max_output_tokens=route_cap)
     return Profile(compat, config.models.capabilities(model))
 
 
