@@ -118,6 +118,7 @@ def check_fields(table: Mapping[str, object], fields: Mapping[str, object], wher
     return checked
 
 
+@functools.lru_cache(maxsize=256)  # asked per request, of a handful of backends
 def preset_of(base_url: str, kind: str = "") -> str:
     """The preset of the backend's kind whose documented URL its base URL is on (same host and port), else ""."""
     parts = urlsplit(base_url)
