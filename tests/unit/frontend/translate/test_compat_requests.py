@@ -265,3 +265,18 @@ def test_gemini_gets_tool_schemas_without_the_keywords_it_refuses() -> None:
                 default_profile("gemini-2.5-pro", "gemini")).body["tools"][0]["function"]["parameters"]
     assert sent == {"type": "object", "properties": {"additionalProperties": {"type": "string"}}}
     assert schema["$schema"] == "x"
+
+
+def test_a_responses_clients_reasoning_items_go_back_as_reasoning_content_to_deepseek() -> None:
+    items = [{"role": "user", "content": "hi"},
+             {"type": "reasoning", "id": "rs_1", "summary": [],
+              "content": [{"type": "reasoning_text", "text": "Need f."}]},
+             {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+             {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+             {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "  "}]},
+             {"role": "user", "content": "again"}]
+    body, _ = responses_to_chat({"input": items}, "deepseek-reasoner", default_profile("deepseek-reasoner", "deepseek"))
+    assert body["messages"][1]["reasoning_content"] == "Need f." and body["messages"][1]["tool_calls"]
+    assert all("reasoning_content" not in message for message in body["messages"][2:])
+    plain, _ = responses_to_chat({"input": items}, "m", default_profile("m"))
+    assert all("reasoning_content" not in message for message in plain["messages"])
