@@ -104,6 +104,7 @@ class Rule:
     model: str = ""  # rewrite: the model sent upstream; empty keeps the requested one
     fallbacks: tuple[str, ...] = ()  # other targets, "backend" or "backend:model" (used by pools)
     line: int = 0  # its line in config.toml, for messages
+    max_output_tokens: int = 0  # the output limit of its requests is clamped to this (0: no cap; issue 16)
 
 
 @dataclass(frozen=True)
