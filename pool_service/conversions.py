@@ -122,7 +122,8 @@ def recent_filters(request: pool_pb2.RecentRequestsRequest) -> dict[str, str | i
 
 def recorded_to_proto(row: Mapping[str, object]) -> pool_pb2.RecordedRequest:
     """An analytics row as the dashboard lists it (issue 14): NULLs left absent (or the field's default)."""
-    fields = {name: value for name, value in row.items() if value is not None}
+    known = pool_pb2.RecordedRequest.DESCRIPTOR.fields_by_name
+    fields = {name: value for name, value in row.items() if value is not None and name in known}
     fields["stream"] = bool(fields.get("stream"))
     return pool_pb2.RecordedRequest(**fields)
 

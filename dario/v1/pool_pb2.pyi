@@ -422,7 +422,7 @@ class RecentRequestsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ..., offset: _Optional[int] = ..., backend: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ...) -> None: ...
 
 class RecordedRequest(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "served_model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "stream", "attempts", "failover", "fallback_from", "queued_ms", "client", "session", "project", "tags")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "served_model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "stream", "attempts", "failover", "fallback_from", "queued_ms", "client", "session", "project", "tags", "reasoning_tokens")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     API_FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -448,6 +448,7 @@ class RecordedRequest(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
     api_format: str
@@ -473,7 +474,8 @@ class RecordedRequest(_message.Message):
     session: str
     project: str
     tags: str
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., served_model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., stream: _Optional[bool] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ...) -> None: ...
+    reasoning_tokens: int
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., served_model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., stream: _Optional[bool] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ..., reasoning_tokens: _Optional[int] = ...) -> None: ...
 
 class RecentRequestsResponse(_message.Message):
     __slots__ = ("requests", "total")
