@@ -51,7 +51,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         return await handler(request)
     except ApiError as error:
         if dashboard.is_ui(request.path) and error.status in (401, 403):  # a browser: a page, not JSON
-            return dashboard.login_page() if error.status == 401 else dashboard.refused_page(error.message)
+            return dashboard.refused_page(error.message) if error.status == 403 else dashboard.needs_login(request)
         response = error_response(error, api_format)
         if request.content.exception() is not None:  # its body broke (e.g. a bad chunk): the stream is lost
             response.force_close()

@@ -23,8 +23,8 @@ SECURITY_HEADERS = {
                                "form-action 'self'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
+    # same-origin, not no-referrer: under no-referrer a form POST carries "Origin: null", which access.py refuses.
+    "referrer-policy": "same-origin",
 }
 KEY_CHARACTERS = 4096
 Response = TypeVar("Response", bound=web.StreamResponse)
@@ -61,6 +61,14 @@ def login_page(message: str = "", status: int = 401) -> web.Response:
             "<input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"current-password\" required autofocus>"
             "<button type=\"submit\">Log in</button></form></main>")
     return secured(web.Response(status=status, text=_document("dario · log in", body), content_type="text/html"))
+
+
+def needs_login(request: web.Request) -> web.Response:
+    """A browser without the key: the dashboard itself sends it to the login form (a page without a console
+    error), anything else under /ui gets the form with a 401."""
+    if request.method == "GET" and request.path in (PREFIX, PREFIX + "/"):
+        return secured(_see_other(PREFIX + "/login"))
+    return login_page()
 
 
 def refused_page(message: str, status: int = 403) -> web.Response:

@@ -23,7 +23,7 @@ export function mount(container, shell) {
   const sections = Object.fromEntries(GROUPS.map(([key]) => [key, el("div", { id: `totals-${key}` })]));
   container.append(el("h1", { text: "Sessions and projects" }),
     el("div", { class: "controls" }, select("window", "window", WINDOWS, state.window, (value) => { state.window = value; refresh(); })),
-    GROUPS.map(([key, title]) => el("section", { class: "card" }, el("h2", { text: title }), sections[key])));
+    ...GROUPS.map(([key, title]) => el("section", { class: "card" }, el("h2", { text: title }), sections[key])));
 
   function render(key) {
     const rows = reports[key];
