@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from dario.v1 import pool_pb2
+from pool_service import timeline as timeline_module
 from pool_service.analytics import AnalyticsStore
 from pool_service.conversions import recorded_to_proto, timeline_to_proto
 from pool_service.pricing import Pricing
@@ -85,14 +86,31 @@ def test_errors_are_counted_per_status_and_bucket(database: pathlib.Path) -> Non
     assert errors[500][-2] == 1 and sum(errors[500]) == 1
 
 
-def test_percentiles_are_nearest_rank_per_bucket_and_absent_without_samples(database: pathlib.Path) -> None:
-    result = timeline(database, NOW, 3600)
-    assert result["latency_p50_ms"][-1] == 200  # of 100, 200, 300
-    assert result["latency_p95_ms"][-1] == 300
-    assert result["ttfb_p50_ms"][-1] == 10  # of 10, 30: the 0 (no byte sent) is no sample
-    assert result["ttfb_p95_ms"][-1] == 30
-    assert result["latency_p50_ms"][-2] == 50
+def check_percentiles(result: dict, approximately: dict) -> None:
+    assert result["latency_p50_ms"][-1] == approximately(200)  # of 100, 200, 300
+    assert result["latency_p95_ms"][-1] == approximately(300)
+    assert result["ttfb_p50_ms"][-1] == approximately(10)  # of 10, 30: the 0 (no byte sent) is no sample
+    assert result["ttfb_p95_ms"][-1] == approximately(30)
+    assert result["latency_p50_ms"][-2] == approximately(50)
     assert result["latency_p50_ms"][-3] == NO_SAMPLE
+
+
+def test_percentiles_per_bucket_are_within_one_percent_and_absent_without_samples(database: pathlib.Path) -> None:
+    # A bin is 2% wide and shown by its centre, rounded to 0.1 ms.
+    check_percentiles(timeline(database, NOW, 3600), lambda value: pytest.approx(value, abs=value * 0.0101 + 0.05))
+
+
+def test_without_sqlite_math_functions_percentiles_are_the_exact_nearest_rank(database: pathlib.Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeline_module, "_has_math", lambda connection: False)
+    check_percentiles(timeline(database, NOW, 3600), lambda value: value)
+
+
+def test_a_scan_and_the_index_give_the_same_timeline(database: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeline_module, "SCAN_SHARE", 1.0)  # never a scan
+    through_index = timeline(database, NOW, 3600, by="model")
+    monkeypatch.setattr(timeline_module, "SCAN_SHARE", -1.0)  # always
+    assert timeline(database, NOW, 3600, by="model") == through_index
 
 
 def test_parts_past_the_eighth_are_summed_into_other(tmp_path: pathlib.Path) -> None:
