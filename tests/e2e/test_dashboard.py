@@ -117,7 +117,12 @@ def test_traffic_totals_equal_analytics(dashboard: DashboardStack, page: Page) -
     for backend in ("pool", "claude", "solo"):
         expect(legend).to_contain_text(backend)
     page.select_option("#choose-by", "model")
+    expect(page.locator("#page[data-shown='3600/model']")).to_be_attached()
     expect(page.locator("#chart-requests .u-legend")).to_contain_text("gpt-4o-mini")
+    page.select_option("#choose-window", "604800")
+    expect(page.locator("#page[data-shown='604800/model']")).to_be_attached()
+    week = dashboard.get_json("/analytics?window=604800")["window"]
+    expect(totals.locator("[data-field=requests]")).to_have_text(f"{week['requests']:,}")
 
 
 def test_the_requests_table_is_the_latest_requests_filtered_and_paged(dashboard: DashboardStack, page: Page) -> None:

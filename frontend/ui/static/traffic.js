@@ -13,7 +13,7 @@ function chartWidth(node) {
 
 // Stacked areas: each part is drawn as the running sum up to it, the largest sum first so the smaller ones
 // paint over it; the legend shows each part's own value.
-function stackedChart(node, title, starts, parts, pick, formatValue) {
+function stackedChart(node, title, starts, parts, pick, formatValue, whole = false) {
   const raw = parts.map((part) => pick(part));
   const sums = [];
   raw.forEach((values, index) => sums.push(values.map((value, slot) => value + (index ? sums[index - 1][slot] : 0))));
@@ -25,21 +25,25 @@ function stackedChart(node, title, starts, parts, pick, formatValue) {
     value: (chart, value, seriesIndex, slot) => (slot === null || slot === undefined ? "–" : formatValue(raw[index][slot])),
   })));
   const data = [starts].concat(order.map((index) => sums[index]));
-  return chart(node, title, series, data, formatValue);
+  return chart(node, title, series, data, formatValue, whole);
 }
 
-function lineChart(node, title, starts, lines, formatValue) {
+function lineChart(node, title, starts, lines, formatValue, whole = false) {
   const series = [{}].concat(lines.map((line, index) => ({
-    label: line.label, stroke: COLOURS[index % COLOURS.length], width: 2, spanGaps: false,
+    label: line.label, stroke: COLOURS[index % COLOURS.length], width: 2, spanGaps: false, points: { size: 4 },
     value: (chart, value) => (value === null || value === undefined ? "–" : formatValue(value)),
   })));
-  return chart(node, title, series, [starts].concat(lines.map((line) => line.values)), formatValue);
+  return chart(node, title, series, [starts].concat(lines.map((line) => line.values)), formatValue, whole);
 }
 
-function chart(node, title, series, data, formatValue) {
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+
+function chart(node, title, series, data, formatValue, whole = false) {
+  const axis = { values: (plot, ticks) => ticks.map((tick) => formatValue(tick)), size: 70 };
+  if (whole) axis.incrs = WHOLE_STEPS; // counts: no tick between two whole numbers
   const options = {
     title, width: chartWidth(node), height: 220, series,
-    axes: [{}, { values: (plot, ticks) => ticks.map((tick) => formatValue(tick)), size: 70 }],
+    axes: [{}, axis],
     scales: { x: { time: true } },
     cursor: { drag: { x: false, y: false } },
   };
@@ -88,20 +92,21 @@ export function mount(container, shell) {
       };
       const starts = timeline.starts;
       const parts = timeline.series;
-      const whole = (value) => format.integer(Math.round(value));
-      plots.push(stackedChart(box("chart-requests"), `requests by ${timeline.by}`, starts, parts, (part) => part.requests, whole));
+      const counted = (value) => format.integer(Math.round(value));
+      plots.push(stackedChart(box("chart-requests"), `requests by ${timeline.by}`, starts, parts, (part) => part.requests, counted, true));
       plots.push(stackedChart(box("chart-tokens"), `tokens (input + output) by ${timeline.by}`, starts, parts,
-        (part) => part.input_tokens.map((value, slot) => value + part.output_tokens[slot]), whole));
+        (part) => part.input_tokens.map((value, slot) => value + part.output_tokens[slot]), counted, true));
       plots.push(stackedChart(box("chart-cost"), `cost (USD) by ${timeline.by}`, starts, parts, (part) => part.cost_usd,
         (value) => "$" + Number(value).toFixed(4)));
       plots.push(lineChart(box("chart-errors"), "errors by status", starts,
-        timeline.errors.map((entry) => ({ label: String(entry.status), values: entry.requests })), whole));
+        timeline.errors.map((entry) => ({ label: String(entry.status), values: entry.requests })), counted, true));
       plots.push(lineChart(box("chart-latency"), "latency and time to first byte (ms)", starts, [
         { label: "latency p50", values: timeline.latency_p50_ms },
         { label: "latency p95", values: timeline.latency_p95_ms },
         { label: "TTFB p50", values: timeline.ttfb_p50_ms },
         { label: "TTFB p95", values: timeline.ttfb_p95_ms },
       ], (value) => Math.round(value) + " ms"));
+      container.dataset.shown = `${timeline.window_seconds}/${timeline.by}`; // what the charts now show
       container.dataset.ready = "true";
       shell.showFailure(null);
       shell.markUpdated();
