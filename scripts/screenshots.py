@@ -75,7 +75,7 @@ def photograph(stack: DashboardStack, out: pathlib.Path) -> list[pathlib.Path]:
             if name == "pools":
                 expect(page.locator("tr[data-credential=solo]")).to_have_attribute("data-status", "cooldown")
             path = out / f"{name}.png"
-            page.screenshot(path=str(path), full_page=name != "config")
+            page.screenshot(path=str(path), full_page=name in ("pools", "traffic"))
             written.append(path)
         browser.close()
     return written
