@@ -81,11 +81,10 @@ def fetch(url: str) -> Callable[[], bytes]:
 def page_load(page: Page, base: str, name: str, window: int | None = None) -> Callable[[], None]:
     def load() -> None:
         page.goto("about:blank")
-        page.goto(f"{base}/ui#{name}")
+        page.goto(f"{base}/ui#{name}" + (f"?window={window}" if window else ""))
         expect(page.locator(f"#page[data-page={name}][data-ready=true]")).to_be_attached(timeout=60_000)
-        if window is not None and window != 3600:
-            page.select_option("#choose-window", str(window))
-            expect(page.locator(f"#page[data-shown='{window}/backend']")).to_be_attached(timeout=60_000)
+        if window:
+            expect(page.locator(f"#page[data-shown='{window}/backend']")).to_be_attached()
     return load
 
 

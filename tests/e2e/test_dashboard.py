@@ -123,6 +123,9 @@ def test_traffic_totals_equal_analytics(dashboard: DashboardStack, page: Page) -
     expect(page.locator("#page[data-shown='604800/model']")).to_be_attached()
     week = dashboard.get_json("/analytics?window=604800")["window"]
     expect(totals.locator("[data-field=requests]")).to_have_text(f"{week['requests']:,}")
+    page.goto(f"{dashboard.base_url}/ui#traffic?window=86400&by=backend")  # a linked choice
+    expect(page.locator("#page[data-shown='86400/backend']")).to_be_attached()
+    expect(page.locator("#choose-window")).to_have_value("86400")
 
 
 def test_the_requests_table_is_the_latest_requests_filtered_and_paged(dashboard: DashboardStack, page: Page) -> None:

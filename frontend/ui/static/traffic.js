@@ -63,8 +63,15 @@ function totals(window) {
     stat("TTFB p50", format.ms(window.ttfb_p50_ms), "ttfb_p50_ms"));
 }
 
+// The page's choices can be linked: #traffic?window=86400&by=model.
+function linked() {
+  const query = new URLSearchParams(window.location.hash.split("?")[1] || "");
+  const chosen = (name, choices, fallback) => (choices.some(([value]) => value === query.get(name)) ? query.get(name) : fallback);
+  return { window: chosen("window", WINDOWS, "3600"), by: chosen("by", KEYS, "backend") };
+}
+
 export function mount(container, shell) {
-  const state = { window: "3600", by: "backend" };
+  const state = linked();
   let plots = [];
   let stopped = false;
   const controls = el("div", { class: "controls" },
