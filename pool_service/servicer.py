@@ -16,10 +16,13 @@ from pool_service import conversions
 from pool_service.analytics import AnalyticsStore
 from pool_service.answers import Answers, Availability, summary
 from pool_service.queue import Queue, Refused
+from pool_service.recent import RecentError, recent
 from pool_service.reports import pool_windows, report
 from pool_service.selection import Pool
+from pool_service.timeline import TimelineError, timeline
 
 DEFAULT_REPORT_WINDOW = 3600.0
+DEFAULT_PAGE = 50
 
 
 async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
@@ -125,3 +128,30 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
     async def Summary(self, request: pool_pb2.SummaryRequest,
                       context: grpc.aio.ServicerContext) -> pool_pb2.SummaryResponse:
         return conversions.summary_to_proto(await asyncio.to_thread(self.store.totals))
+
+    async def Timeline(self, request: pool_pb2.TimelineRequest,
+                       context: grpc.aio.ServicerContext) -> pool_pb2.TimelineResponse:
+        """Issue 14: traffic per time bucket, aggregated in SQL on a reader thread."""
+        window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
+        try:
+            built = await asyncio.to_thread(timeline, self.store.path, time.time(), window, request.bucket_seconds,
+                                            request.by or "backend")
+        except TimelineError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return conversions.timeline_to_proto(built)
+
+    async def RecentRequests(self, request: pool_pb2.RecentRequestsRequest,
+                             context: grpc.aio.ServicerContext) -> pool_pb2.RecentRequestsResponse:
+        """Issue 14: one page of the latest requests, filtered and paged in SQL on a reader thread."""
+        try:
+            page = await asyncio.to_thread(recent, self.store.path, conversions.recent_filters(request),
+                                           request.limit or DEFAULT_PAGE, request.offset)
+        except RecentError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return pool_pb2.RecentRequestsResponse(requests=[conversions.recorded_to_proto(row) for row in page.rows],
+                                               total=page.total)
+
+    async def Prices(self, request: pool_pb2.PricesRequest,
+                     context: grpc.aio.ServicerContext) -> pool_pb2.PricesResponse:
+        """Issue 14: the prices the analytics writer applies."""
+        return conversions.prices_to_proto(self.store.pricing.table())
