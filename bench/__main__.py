@@ -172,7 +172,8 @@ def plan(arguments: argparse.Namespace) -> list[Plan]:
     return steps
 
 
-async def measure(targets: list[Target], arguments: argparse.Namespace) -> tuple[list[Run], dict[str, Memory]]:
+async def measure(targets: list[Target], upstream_url: str,
+                  arguments: argparse.Namespace) -> tuple[list[Run], dict[str, Memory]]:
     """Probes every path on every target, then each load against each target in turn (so all see the same moment's
     noise), the summed RSS of each target's processes sampled throughout."""
     runs: list[Run] = []
@@ -180,7 +181,8 @@ async def measure(targets: list[Target], arguments: argparse.Namespace) -> tuple
     for target in targets:
         for path in {step.path.name: step.path for step in steps}.values():
             request = (path.direct if target.name == "direct" else path.client)(True)
-            problem = await probe(target.base_url, request, target.headers(path))
+            problem = await probe(target.base_url, request, target.headers(path), upstream_url,
+                                  path.direct(True).endpoint)
             if problem:
                 target.cannot[path.name] = problem
                 print(f"  {target.name} cannot serve {path.name}: {problem}", file=sys.stderr, flush=True)
@@ -335,7 +337,7 @@ def main() -> int:
                    stack.enter_context(dario_stack(home, upstream_url))]
         targets += start_peers(stack, pathlib.Path(scratch), upstream_url, peers)
         print(f"measuring {', '.join(target.name for target in targets)}", file=sys.stderr, flush=True)
-        runs, memory = asyncio.run(measure(targets, arguments))
+        runs, memory = asyncio.run(measure(targets, upstream_url, arguments))
         peak = {process.name: peak_rss_mb(process.pid) for target in targets for process in target.processes}
         for peer in peers.values():
             if peer.get("log"):

@@ -68,20 +68,36 @@ async def one_request(session: aiohttp.ClientSession, url: str, request: Request
     return status, (finished - started) * 1000, ((first or finished) - started) * 1000
 
 
-async def probe(base_url: str, request: Request, headers: dict[str, str]) -> str:
-    """One request; '' when it is answered 200 with a body that holds the endpoint's end mark, else what was wrong."""
+async def upstream_seen(session: aiohttp.ClientSession, upstream_url: str) -> dict[str, int]:
+    """The endpoints the bench upstream was asked since the last call (bench/upstream.py)."""
+    async with session.get(f"{upstream_url}/models", params={"seen": "1"},
+                           headers={"authorization": "Bearer bench"}) as answer:
+        return dict(await answer.json())
+
+
+async def probe(base_url: str, request: Request, headers: dict[str, str], upstream_url: str = "",
+                expected: str = "") -> str:
+    """One request; '' when it is answered 200 with a body that holds the endpoint's end mark (and, given
+    upstream_url, the upstream was asked only at `expected`), else what was wrong."""
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
+            if upstream_url:
+                await upstream_seen(session, upstream_url)
             async with session.post(f"{base_url}{request.endpoint}", data=request.body,
                                     headers={**HEADERS, **headers}) as answer:
                 body = await answer.read()
+            seen = await upstream_seen(session, upstream_url) if upstream_url else {}
     except (aiohttp.ClientError, TimeoutError) as error:
         return f"{type(error).__name__}: {error}"[:300]
+    if upstream_url and set(seen) - {expected}:
+        return (f"it asked the upstream at {', '.join(sorted(seen))} instead of {expected} (what a "
+                f"{'Chat-only' if expected == '/chat/completions' else 'Messages-only'} backend serves)")
     if answer.status != 200:
         return f"HTTP {answer.status}: {body[:240].decode(errors='replace')}"
     if request.done_mark not in body:
-        return f"200 without {request.done_mark.decode()}: {body[:240].decode(errors='replace')}"
+        return (f"200 without {request.done_mark.decode()}: {body[:120].decode(errors='replace')} … "
+                f"{body[-160:].decode(errors='replace')}")
     return ""
 
 

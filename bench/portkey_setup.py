@@ -22,6 +22,10 @@ BENCH = pathlib.Path(__file__).resolve().parent
 FOLDER = BENCH / ".peers" / "portkey"
 PACKAGE = "@portkey-ai/gateway"
 VERSION = "1.15.2"  # seen to work with this bench
+# The gateway's own range (^1.3.3) now resolves to a @hono/node-server whose Response has immutable headers: every
+# streamed answer is then a 500 "Something went wrong" (TypeError: immutable in updateHeaders; Portkey-AI/gateway
+# issue 1389 reports the same for plain answers past 1.14.2, and streaming still fails with 1.14.2). 1.12.2 works.
+NODE_SERVER = "1.12.2"
 INSTALL_TIMEOUT_SECONDS = 600
 START_TIMEOUT_SECONDS = 60
 
@@ -30,23 +34,31 @@ def package_dir() -> pathlib.Path:
     return FOLDER / "node_modules" / "@portkey-ai" / "gateway"
 
 
-def installed_version() -> str | None:
+def installed_version(package: pathlib.Path | None = None) -> str | None:
     with contextlib.suppress(OSError, ValueError, KeyError):
-        return str(json.loads((package_dir() / "package.json").read_text())["version"])
+        return str(json.loads(((package or package_dir()) / "package.json").read_text())["version"])
     return None
+
+
+def node_server_versions() -> set[str | None]:
+    """Every @hono/node-server the install holds (npm may nest one under the gateway)."""
+    found = {installed_version(folder) for folder in FOLDER.glob("node_modules/**/@hono/node-server")}
+    return found or {None}
 
 
 def ensure_installed() -> str:
     """Installs the pinned gateway with npm (once); its version. Raises Unavailable without node or npm."""
-    if installed_version() == VERSION:
+    if installed_version() == VERSION and node_server_versions() == {NODE_SERVER}:
         return VERSION
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise Unavailable("node and npm are not installed")
     FOLDER.mkdir(parents=True, exist_ok=True)
+    manifest = {"private": True, "dependencies": {PACKAGE: VERSION}, "overrides": {"@hono/node-server": NODE_SERVER}}
+    (FOLDER / "package.json").write_text(json.dumps(manifest, indent=1))
     print(f"installing {PACKAGE}@{VERSION} into {FOLDER} (once)", flush=True)
     try:
         installed = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save", f"{PACKAGE}@{VERSION}"],
+            ["npm", "install", "--no-audit", "--no-fund"],
             cwd=FOLDER, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired as error:

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
+from typing import Any
+
+from aiohttp import web
 
 from bench.workloads import LONG_STREAM_SUFFIX, filler
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
@@ -29,7 +33,34 @@ TOOL_CALL = ("Read", {"file_path": "/src/app/config/parse.py", "limit": 200})
 
 
 class BenchUpstream(ScriptedUpstream):
-    """A ScriptedUpstream whose default answer is chosen from the request (never from a queue)."""
+    """A ScriptedUpstream whose default answer is chosen from the request (never from a queue), and which says which
+    endpoints it was asked since the last time (GET /v1/models?seen=1), so the bench knows what a peer really sent."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.seen: collections.Counter[str] = collections.Counter()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """GET /v1/models?seen=1: the endpoints asked since the last such call (then forgotten); else the listing."""
+        if request.query.get("seen"):
+            seen, self.seen = dict(self.seen), collections.Counter()
+            return web.json_response(seen)
+        return await super()._models(request)
+
+    def _record(self, request: web.Request) -> None:
+        self.seen[request.path.removeprefix(self.prefix)] += 1
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        return await super()._chat(request)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        return await super()._messages(request)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        return await super()._responses(request)
 
     def _next_script(self, body: bytes) -> Script:
         document = json.loads(body)
