@@ -73,7 +73,6 @@ ROUTES = """
 [[routes]]
 match = "pool-*"
 backend = "pool"
-model = "gpt-4o-mini"
 
 [[routes]]
 match = "gpt-*"
@@ -160,6 +159,8 @@ class Plan:
 def plan(arguments: argparse.Namespace) -> list[Plan]:
     steps = []
     for path in paths(arguments.quick):
+        if arguments.paths and path.name not in arguments.paths:
+            continue
         for stream, concurrencies in ((False, path.plain_concurrency), (True, path.stream_concurrency)):
             for concurrency in concurrencies:
                 if path.size_row:
@@ -311,6 +312,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also measure LiteLLM's proxy (installs it into bench/.litellm-venv on first use)")
     parser.add_argument("--portkey", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure Portkey's gateway (npm-installs it into bench/.peers/portkey)")
+    parser.add_argument("--paths", type=lambda text: [part for part in text.split(",") if part], default=[],
+                        help=f"only these paths (default: all): {','.join(path.name for path in paths())}")
     parser.add_argument("--note", default="", help="a line for the report's header (e.g. the machine was loaded)")
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
     arguments = parser.parse_args(argv)
