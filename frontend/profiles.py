@@ -7,10 +7,12 @@ from __future__ import annotations
 from dario.catalog import Backend
 from dario.compat import Profile, compat_for, preset_of
 from dario.config import Config
+from frontend.memo import per_config
 from frontend.translate.anthropic_to_chat import without_billing_header
 from frontend.translate.limits import CLAMPED_HEADER, clamp_output
 
 
+@per_config  # the same until config.toml or the backend changes (issue 13: 3% of a request's CPU)
 def profile_for(config: Config, backend: Backend, model: str) -> Profile:
     declared = next((item.preset for item in config.backends if item.name == backend.name and item.preset), "")
     compat = compat_for(declared or preset_of(backend.base_url, backend.kind), config.compat.get(backend.name, {}))
