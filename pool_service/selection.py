@@ -102,6 +102,23 @@ class Pool:
             self._lease(request_id, (backend, chosen))
         return chosen
 
+    def hold(self, backend: str, credential: str, request_id: str = "") -> None:
+        """Counts a credential chosen elsewhere (by a shared pool state) in flight here, leased to request_id, as
+        `choose` would have: this pool stays the lease table and the state to fall back on."""
+        state = self.state(backend, credential)
+        state.in_flight += 1
+        state.chosen += 1
+        if request_id:
+            self._lease(request_id, (backend, credential))
+
+    def in_flight(self) -> dict[tuple[str, str], int]:
+        """The credentials this process holds for requests now, with how many each."""
+        return {key: state.in_flight for key, state in self._states.items() if state.in_flight > 0}
+
+    def states(self) -> dict[tuple[str, str], CredentialState]:
+        """Every (backend, credential) seen so far (a view: read, do not change)."""
+        return self._states
+
     def available_at(
         self, backend: str, candidates: Sequence[str], now: float, exclude: Collection[str] = ()
     ) -> float | None:
