@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Coroutine
 
 
 class TcpProxy:
@@ -62,3 +64,38 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.transport.abort()
+
+
+class ThreadedTcpProxy:
+    """A TcpProxy on its own event loop in a daemon thread, for tests whose dario runs in other processes:
+    `with ThreadedTcpProxy(host, port) as proxy: … proxy.cut() … proxy.restore()`."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.proxy = TcpProxy(target_host, target_port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def _run(self, step: Coroutine[object, object, None]) -> None:
+        asyncio.run_coroutine_threadsafe(step, self._loop).result(10)
+
+    def cut(self) -> None:
+        self._run(self.proxy.cut())
+
+    def restore(self) -> None:
+        self._run(self.proxy.restore())
+
+    def __enter__(self) -> ThreadedTcpProxy:
+        self._thread.start()
+        self._run(self.proxy.start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._run(self.proxy.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
