@@ -39,6 +39,23 @@ class Availability:
         self.state = as_state(pool)
         self.unavailable: dict[tuple[str, str], float] = {}  # as last published
         self._changed = asyncio.Event()  # set (and replaced) when unavailable changes
+        self._pending: asyncio.Task[None] | None = None  # publish_soon's publishing
+        self._again = False  # a change arrived while it was publishing
+
+    def publish_soon(self) -> None:
+        """publish() from a callback (a change another host made): one publishing at a time, run again when a
+        change arrived meanwhile (what it read may predate that change)."""
+        if self._pending is not None and not self._pending.done():
+            self._again = True
+            return
+        self._pending = asyncio.get_running_loop().create_task(self._publish_until_quiet())
+
+    async def _publish_until_quiet(self) -> None:
+        while True:
+            self._again = False
+            await self.publish()
+            if not self._again:
+                return
 
     async def publish(self) -> None:
         """Wakes the watchers when the set of unavailable credentials (or their ends) changed."""

@@ -77,7 +77,7 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
 
     def changed_elsewhere(self, backend: str) -> None:
         self.queue.changed(backend)
-        asyncio.get_running_loop().create_task(self.availability.publish())
+        self.availability.publish_soon()
 
     async def Acquire(self, request: pool_pb2.AcquireRequest,
                       context: grpc.aio.ServicerContext) -> pool_pb2.AcquireResponse:

@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 
 from dario.config import ClusterConfig
 from dario.testing.tcp_proxy import TcpProxy
+from pool_service.answers import Availability
+from pool_service.queue import Queue
 from pool_service.selection import Pool
 from pool_service.state import DEGRADED, SHARED
 from pool_service.state.shared import Keys, RedisPoolState
@@ -156,3 +158,29 @@ async def test_redis_cut_falls_back_to_local_state_and_merges_back(prefix: str) 
         assert accounts["k2"].in_flight == 1, "the choice made alone is counted after the re-sync"
         assert modes.count(("host-0", DEGRADED)) == 1, "logged and reported once"
     await proxy.stop()
+
+
+async def test_a_429_one_host_saw_is_pushed_to_the_other_hosts_availability_watchers(prefix: str) -> None:
+    """What keeps a frontend's lone-credential fast path right: its pool_service pushes another host's cooldown."""
+    watched = RedisPoolState(ClusterConfig(redis=REDIS, instance="watched", prefix=prefix, heartbeat_seconds=0.2))
+    availability = Availability(watched)
+    queue = Queue(watched, max_seconds=1, max_depth=1)
+
+    def changed(backend: str) -> None:  # as PoolServicer.changed_elsewhere
+        queue.changed(backend)
+        availability.publish_soon()
+
+    await watched.start(changed)
+    stopping = asyncio.Event()
+    try:
+        async with hosts(prefix, 1) as (seen,):
+            changes = availability.changes(stopping)
+            assert await anext(changes) == {}
+            following = asyncio.ensure_future(anext(changes))
+            await seen.apply("lone", "only", 429, {"retry-after": "30"}, chosen=True)
+            pushed = await asyncio.wait_for(following, 5)
+            assert set(pushed) == {("lone", "only")} and 28 < pushed[("lone", "only")] - time.time() <= 30.5
+            stopping.set()
+            await changes.aclose()
+    finally:
+        await watched.close()
