@@ -184,3 +184,25 @@ async def test_a_429_one_host_saw_is_pushed_to_the_other_hosts_availability_watc
             await changes.aclose()
     finally:
         await watched.close()
+
+
+async def test_a_host_started_while_redis_is_away_serves_from_local_state_and_joins_when_it_comes(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = TcpProxy("127.0.0.1", 6379)
+    await proxy.start()
+    await proxy.cut()  # the port is known, nothing listens on it
+    modes: list[tuple[str, str]] = []
+    async with hosts(prefix, 1, url=proxy.url, modes=modes) as (late,), hosts(prefix, 1, first=1) as (other,):
+        assert late.mode() == DEGRADED and modes == [("host-0", DEGRADED)]
+        assert await late.choose("b", ["k1", "k2"], request_id="r1") == "k1"
+        assert await late.choose("b", ["k1", "k2"], request_id="r2") == "k2"
+        await proxy.restore()
+        deadline = time.monotonic() + 10
+        while late.mode() != SHARED:
+            assert time.monotonic() < deadline, "never joined"
+            await asyncio.sleep(0.05)
+        assert {account.credential: account.in_flight for account in await other.snapshot()} == {"k1": 1, "k2": 1}
+    await proxy.stop()
+    warnings = [record for record in caplog.records if "unreachable" in record.getMessage()]
+    assert len(warnings) == 1 and "pool state is this host's own" in warnings[0].getMessage()
