@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from dario.config import ClusterConfig
 from dario.config.cluster import shown_url
@@ -147,8 +147,16 @@ class RedisPoolState:
         try:
             return await step()
         except FAILURES as error:
-            self._degrade(error)
+            self._failed(error)
             return None
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, ResponseError):
+            # Redis answered but refused the step (a key of another type under our prefix, a script error): this
+            # one step is taken locally; Redis stays in use for the others.
+            log.error("Redis refused a pool step (%s); this one is decided from this host's state", error)
+        else:
+            self._degrade(error)
 
     def _degrade(self, error: BaseException) -> None:
         if not self.degraded:
@@ -256,11 +264,11 @@ class RedisPoolState:
                 args=["1" if credential in exclude else "0" for credential in candidates])
             return None if earliest == "" else _local_time(float(earliest), float(now_text))
 
-        if not self.degraded:
+        if not self.degraded:  # not _shared: None is an answer here (every candidate excluded)
             try:
                 return await shared()
             except FAILURES as error:
-                self._degrade(error)
+                self._failed(error)
         return self.pool.available_at(backend, candidates, time.time(), exclude)
 
     async def settle(self, request_id: str, backend: str, credential: str, status: int,

@@ -206,3 +206,16 @@ async def test_a_host_started_while_redis_is_away_serves_from_local_state_and_jo
     await proxy.stop()
     warnings = [record for record in caplog.records if "unreachable" in record.getMessage()]
     assert len(warnings) == 1 and "pool state is this host's own" in warnings[0].getMessage()
+
+
+async def test_a_step_redis_refuses_is_decided_locally_and_redis_stays_in_use(prefix: str) -> None:
+    client = aioredis.Redis.from_url(REDIS)
+    try:
+        async with hosts(prefix, 1) as (state,):
+            await client.set(Keys(prefix, "").credential("b", "k1"), "not a hash")  # WRONGTYPE for every script
+            assert await state.choose("b", ["k1", "k2"], request_id="r1") == "k1"  # from the local pool
+            assert state.mode() == SHARED
+            assert await state.choose("c", ["k1"], request_id="r2") == "k1"
+            assert {account.backend for account in await state.snapshot()} == {"c"}, "still read from Redis"
+    finally:
+        await client.aclose()
