@@ -176,8 +176,13 @@ class RedisPoolState:
                 await self._shared(self._beat)
 
     async def _beat(self) -> None:
+        """Keeps this instance's in-flight counts alive, and copies what every host learned into the local pool,
+        so that should Redis go away the fallback is at most a heartbeat behind the cluster."""
         await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight],
                                     args=[self.cluster.instance, self.ttl_ms, "keep"])
+        for credential in await self._snapshot():
+            self.pool.adopt(credential.backend, credential.credential, credential.windows, credential.cooldown_until,
+                            credential.exhausted_until, credential.quarantine_until)
 
     async def _recover(self) -> None:
         try:
@@ -309,17 +314,20 @@ class RedisPoolState:
         return result if result is not None else self.pool.unavailable(time.time())
 
     async def snapshot(self) -> list[Account]:
-        async def shared() -> list[Account]:
-            answer = json.loads(await self._scripts["SNAPSHOT"](
-                keys=[self.keys.credentials, self.keys.instances],
-                args=[self.keys.credential_prefix, self.keys.in_flight_prefix]))
-            redis_now = float(answer["now"])
-            credentials = answer["credentials"] if isinstance(answer["credentials"], dict) else {}
-            return sorted((_account(field, state, redis_now) for field, state in credentials.items()),
-                          key=lambda account: (account.backend, account.credential))
+        credentials = await self._shared(self._snapshot)
+        if credentials is None:
+            return self.pool.snapshot(time.time())
+        now = time.time()
+        return sorted((credential.account(now) for credential in credentials),
+                      key=lambda account: (account.backend, account.credential))
 
-        result = await self._shared(shared)
-        return result if result is not None else self.pool.snapshot(time.time())
+    async def _snapshot(self) -> list[SharedCredential]:
+        answer = json.loads(await self._scripts["SNAPSHOT"](
+            keys=[self.keys.credentials, self.keys.instances],
+            args=[self.keys.credential_prefix, self.keys.in_flight_prefix]))
+        redis_now = float(answer["now"])
+        credentials = answer["credentials"] if isinstance(answer["credentials"], dict) else {}  # {} encodes as []
+        return [SharedCredential.parse(field, state, redis_now) for field, state in credentials.items()]
 
 
 def _local_time(moment: float, redis_now: float) -> float:
@@ -332,26 +340,44 @@ def _split(field: str) -> tuple[str, str]:
     return backend, credential
 
 
-def _account(field: str, state: dict[str, Any], redis_now: float) -> Account:
-    """An Accounts row from a credential's hash, its times moved to this host's clock."""
-    backend, credential = _split(field)
-    now = time.time()
+@dataclass(frozen=True)
+class SharedCredential:
+    """A credential's hash as the snapshot script returns it, its times moved to this host's clock."""
 
-    def number(name: str) -> float:
-        return float(state.get(name) or 0)
+    backend: str
+    credential: str
+    windows: tuple[ratelimit.Window, ...]
+    cooldown_until: float
+    exhausted_until: float
+    quarantine_until: float
+    in_flight: int
+    chosen: int
+    last_status: int
 
-    windows = tuple(
-        ratelimit.Window(name, float(limit), float(remaining),
-                         None if reset < 0 else _local_time(float(reset), redis_now))
-        for name, (limit, remaining, reset) in sorted(json.loads(state.get("windows") or "{}").items())
-    )
-    cooldown, exhausted, quarantine = (_local_time(number(name), redis_now)
-                                       for name in ("cooldown_until", "exhausted_until", "quarantine_until"))
-    status = ("quarantined" if quarantine > now else "cooldown" if cooldown > now
-              else "exhausted" if exhausted > now else "ok")
-    return Account(
-        backend=backend, credential=credential, headroom=ratelimit.headroom(windows, now), status=status,
-        cooldown_until=max((end for end in (cooldown, quarantine) if end > now), default=0.0),
-        in_flight=int(number("in_flight")), windows=windows, chosen=int(number("chosen")),
-        last_status=int(number("last_status")),
-    )
+    @classmethod
+    def parse(cls, field: str, state: dict[str, Any], redis_now: float) -> SharedCredential:
+        def number(name: str) -> float:
+            return float(state.get(name) or 0)
+
+        backend, credential = _split(field)
+        windows = tuple(
+            ratelimit.Window(name, float(limit), float(remaining),
+                             None if reset < 0 else _local_time(float(reset), redis_now))
+            for name, (limit, remaining, reset) in sorted(json.loads(state.get("windows") or "{}").items())
+        )
+        cooldown, exhausted, quarantine = (_local_time(number(name), redis_now)
+                                           for name in ("cooldown_until", "exhausted_until", "quarantine_until"))
+        return cls(backend, credential, windows, cooldown, exhausted, quarantine, int(number("in_flight")),
+                   int(number("chosen")), int(number("last_status")))
+
+    def account(self, now: float) -> Account:
+        """Its Accounts row (as selection.Pool.snapshot words it)."""
+        status = ("quarantined" if self.quarantine_until > now else "cooldown" if self.cooldown_until > now
+                  else "exhausted" if self.exhausted_until > now else "ok")
+        return Account(
+            backend=self.backend, credential=self.credential, headroom=ratelimit.headroom(self.windows, now),
+            status=status,
+            cooldown_until=max((end for end in (self.cooldown_until, self.quarantine_until) if end > now),
+                               default=0.0),
+            in_flight=self.in_flight, windows=self.windows, chosen=self.chosen, last_status=self.last_status,
+        )

@@ -219,3 +219,19 @@ async def test_a_step_redis_refuses_is_decided_locally_and_redis_stays_in_use(pr
             assert {account.backend for account in await state.snapshot()} == {"c"}, "still read from Redis"
     finally:
         await client.aclose()
+
+
+async def test_the_fallback_knows_what_other_hosts_learned_up_to_the_last_heartbeat(prefix: str) -> None:
+    proxy = TcpProxy("127.0.0.1", 6379)
+    await proxy.start()
+    async with hosts(prefix, 1, url=proxy.url) as (cut,), hosts(prefix, 1, first=1) as (other,):
+        await other.apply("b", "k1", 429, {"retry-after": "30"})
+        await other.apply("b", "k2", 200, window(remaining=10))
+        deadline = time.monotonic() + 10
+        while cut.pool.state("b", "k1").cooldown_until < time.time() + 20:  # copied at cut's next heartbeat
+            assert time.monotonic() < deadline, "the heartbeat never copied the shared state"
+            await asyncio.sleep(0.05)
+        await proxy.cut()
+        assert await cut.choose("b", ["k1", "k2", "k3"]) == "k3", "k1 cools down, k2 has 10% left: from memory"
+        assert cut.mode() == DEGRADED
+    await proxy.stop()
