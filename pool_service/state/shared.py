@@ -170,10 +170,13 @@ class RedisPoolState:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.cluster.heartbeat_seconds)
                 return
-            if self.degraded:
-                await self._recover()
-            else:
-                await self._shared(self._beat)
+            try:
+                if self.degraded:
+                    await self._recover()
+                else:
+                    await self._shared(self._beat)
+            except Exception:  # noqa: BLE001 - the heartbeat must outlive any surprise, or the host's counts expire
+                log.exception("pool heartbeat failed; trying again at the next one")
 
     async def _beat(self) -> None:
         """Keeps this instance's in-flight counts alive, and copies what every host learned into the local pool,
@@ -209,10 +212,13 @@ class RedisPoolState:
                     for end in (state.cooldown_until, state.exhausted_until, state.quarantine_until)]
             if not running and not any(ends) and not state.in_flight:
                 continue
-            await self._scripts["MERGE"](
-                keys=[self.keys.credential(backend, credential), self.keys.credentials],
-                args=[Keys.field(backend, credential), *ends, relative_windows(running, now), KEEP_SECONDS,
-                      self.keys.channel, backend])
+            try:
+                await self._scripts["MERGE"](
+                    keys=[self.keys.credential(backend, credential), self.keys.credentials],
+                    args=[Keys.field(backend, credential), *ends, relative_windows(running, now), KEEP_SECONDS,
+                          self.keys.channel, backend])
+            except ResponseError as error:  # that one key is unusable: the others still merge, Redis is back
+                log.error("Redis refused the re-sync of %s/%s (%s)", backend, credential, error)
 
     async def _listen_forever(self) -> None:
         """Changes published by any host wake this host's queue and availability watchers."""
