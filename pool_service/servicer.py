@@ -19,8 +19,8 @@ from pool_service.queue import Queue, Refused
 from pool_service.recent import RecentError, recent
 from pool_service.reports import pool_windows, report
 from pool_service.selection import Pool
-from pool_service.timeline import TimelineError, timeline
 from pool_service.state import PoolState, as_state
+from pool_service.timeline import TimelineError, timeline
 
 DEFAULT_REPORT_WINDOW = 3600.0
 DEFAULT_PAGE = 50
