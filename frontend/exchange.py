@@ -36,6 +36,7 @@ class Exchange:
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
     finished: float = 0.0  # perf_counter when the handler was done
+    bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
@@ -96,4 +97,5 @@ class Exchange:
             fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
+            bytes_sent=self.bytes_sent,
         )

@@ -47,11 +47,13 @@ COLUMNS = {
     "queued_ms": float,
     "cache_write_tokens": int,
     "cost_usd": float,
+    "bytes_sent": int,  # issue 16: body bytes the client received
 }
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
-OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1}
+OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
+                   "bytes_sent": 0}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from frontend.dialects import Dialect
 from frontend.exchange import Exchange
+from frontend.upstream.framing import MAX_HELD_BYTES
 from frontend.upstream.headers import client_headers
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 
@@ -29,13 +30,14 @@ async def respond(request: web.Request, upstream: Upstream, exchange: Exchange, 
     whole = not is_stream and length is not None and length <= WHOLE_BODY_LIMIT
     if is_stream:
         headers["cache-control"] = "no-cache"
+    # A stream is held until its first token (the relay starts it then): a failure before may still fail over.
     sink = ClientSink(request, web.StreamResponse(status=answer.status, headers=headers), exchange,
-                      hold=WHOLE_BODY_LIMIT if whole else 0)
-    if not whole and not await sink.start():
+                      hold=WHOLE_BODY_LIMIT if whole else MAX_HELD_BYTES if is_stream else 0)
+    if not whole and not is_stream and not await sink.start():
         return sink.response
     await Relay(upstream, PassThrough(dialect, events=is_stream), sink, events=is_stream, limit=limits.body_bytes,
                 setting="upstream_body_bytes", record=record_now(request)).run()
-    if sink.open:
+    if sink.open or sink.gone:
         return await sink.end()
     body = sink.body()
     exchange.mark_first_byte()

@@ -13,6 +13,7 @@ from dario.catalog import Backend
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.translation_plan import Plan
+from frontend.upstream.framing import MAX_HELD_BYTES
 from frontend.upstream.headers import client_headers
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 from frontend.upstream.scrub import Scrubber
@@ -81,9 +82,8 @@ async def _stream(request: web.Request, upstream: Upstream, exchange: Exchange, 
                   headers: CIMultiDict[str]) -> web.StreamResponse:
     headers["content-type"] = "text/event-stream; charset=utf-8"
     headers["cache-control"] = "no-cache"
-    sink = ClientSink(request, web.StreamResponse(status=200, headers=headers), exchange)
-    if not await sink.start():
-        return sink.response
+    # Held until the first token (the relay starts it then): a failure before it may still fail over.
+    sink = ClientSink(request, web.StreamResponse(status=200, headers=headers), exchange, hold=MAX_HELD_BYTES)
     keepalive = b"event: ping\ndata: {\"type\":\"ping\"}\n\n" if exchange.api_format == "anthropic" else b": ping\n\n"
     await Relay(upstream, translation.machine, sink, events=True, limit=upstream.limits.body_bytes,
                 setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS,
