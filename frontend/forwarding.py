@@ -5,18 +5,19 @@ next credential and to the route's fallbacks, all before a byte reaches the clie
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from aiohttp import web
 
 from dario.catalog import Backend
+from dario.config import UpstreamLimits
 from dario.presets import speaks
 from dario.routing import NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
 from frontend.dialects import Dialect
 from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
-from frontend.errors import ApiError, NoUsableCredential, PoolExhausted
+from frontend.errors import ApiError, NoUsableCredential, PoolExhausted, RelayFailed
 from frontend.exchange import Exchange
 from frontend.request_parsing import ParsedRequest
 from frontend.services.credentials import Lease
@@ -124,8 +125,21 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     exchange.failover.append(f"{credential}:{upstream.status}")
                     exchange.acquired = exchange.local = False
                     continue
-                async with upstream:
-                    return await _answer(request, state, call, target, exchange)
+                try:
+                    async with upstream:
+                        return await _answer(request, state, call, target, exchange)
+                except RelayFailed as error:  # before the client's first byte (its first token): the next one
+                    if exchange.first_byte:
+                        raise
+                    failure = error
+                    tried.append(pool_pb2.Attempt(credential=credential, status=error.status,
+                                                  error_type=error.code or "", local=local))
+                    exchange.failover.append(f"{credential}:{error.code}")
+                    exchange.acquired = exchange.local = False
+                    exchange.status, exchange.error_type, exchange.bytes_sent = 0, "", 0
+                    if target.translation is not None:  # its stream machine has read the failed stream
+                        target = _prepare(chosen, dialect, parsed, body, state)
+                    continue
         if held is not None:  # every option failed: the last upstream answer goes back as it came
             exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
             return await _answer(request, state, held.call, held.target, exchange)
@@ -145,8 +159,8 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     url = backend.endpoint(target.dialect.upstream_path)
     if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
         url = f"{url}?{request.rel_url.query_string}"
-    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
-                        state.config.limits.upstream)
+    limits, origin = route_limits(target.route, state.config.limits.upstream)
+    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name, limits, origin=origin)
     call.response = await call.post(url, target.payload, target.dialect)
     return call
 
@@ -165,6 +179,15 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
         return await native.respond(request, upstream, exchange, target.dialect)
     except UPSTREAM_ERRORS as error:
         raise _unreachable(error, target.route.backend, state) from None
+
+
+def route_limits(chosen: Route, limits: UpstreamLimits) -> tuple[UpstreamLimits, dict[str, str]]:
+    """[limits]'s deadlines with the route's own (its rule's first_token_seconds, stall_seconds) over them, and
+    where each one the rule set comes from."""
+    changes = {name: value for name, value in (("first_byte_seconds", chosen.first_token_seconds),
+                                               ("stall_seconds", chosen.stall_seconds)) if value > 0}
+    where = f"the [[routes]] rule at config.toml line {chosen.rule_line}"
+    return (replace(limits, **changes) if changes else limits), {name: where for name in changes}
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:

@@ -103,6 +103,9 @@ class Rule:
     model: str = ""  # rewrite: the model sent upstream; empty keeps the requested one
     fallbacks: tuple[str, ...] = ()  # other targets, "backend" or "backend:model" (used by pools)
     line: int = 0  # its line in config.toml, for messages
+    # The route's own deadlines (issue 16); 0: [limits] upstream_first_byte_seconds and upstream_stall_seconds.
+    first_token_seconds: float = 0.0
+    stall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

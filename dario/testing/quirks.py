@@ -236,3 +236,34 @@ def through_first_token(kind: str, stream: bytes) -> bytes:
         if marker in event and b'"content": ""' not in event:
             return b"\n\n".join(events[: index + 1]) + b"\n\n"
     raise ValueError("no token in the stream")
+
+
+def in_band_error(kind: str) -> bytes:
+    """The in-band error event a stream of API `kind` sends when the server is overloaded after its 200."""
+    if kind == "anthropic":
+        return anthropic_wire.event("error", {"type": "error", "error": {"type": "overloaded_error",
+                                                                         "message": "Overloaded"}})
+    if kind == "responses":
+        error = {"type": "error", "code": "server_error", "message": "The server is overloaded", "param": None,
+                 "sequence_number": 3}
+        return f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+    return openai_wire.sse({"error": {"message": "The server is overloaded", "type": "server_error", "param": None,
+                                      "code": 503}})
+
+
+def whole_stream(kind: str) -> bytes:
+    """A complete, well-framed stream of API `kind`."""
+    return stream_head() + chunk(STREAMS[kind]()) + LAST_CHUNK
+
+
+def failing_before_first_token(how: str, kind: str) -> bytes | RawReply | None:
+    """A stream that fails before its first token: `status500`, `status429`, `silent` (its preamble, then
+    nothing), `cut` (its preamble, then the connection broken), `in_band` (its preamble, then an error event)."""
+    if how in ("status500", "status429"):
+        return error_status(int(how[-3:]), kind)
+    start = stream_head() + chunk(preamble(kind))
+    if how == "silent":
+        return RawReply(start, hold=True)
+    if how == "cut":
+        return RawReply(start, cut=True)
+    return start + chunk(in_band_error(kind)) + LAST_CHUNK

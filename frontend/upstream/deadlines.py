@@ -28,11 +28,12 @@ class CallClock:
     first-token deadline runs from when the request was sent; after it, the stall deadline from the last
     meaningful bytes. `origin` names where a route's own deadlines come from (config.toml's rule) in messages."""
 
-    def __init__(self, limits: UpstreamLimits, backend: str, sent_at: float, origin: str = "") -> None:
+    def __init__(self, limits: UpstreamLimits, backend: str, sent_at: float,
+                 origin: dict[str, str] | None = None) -> None:
         self.limits = limits
         self.backend = backend
         self.sent_at = sent_at
-        self.origin = origin
+        self.origin = origin or {}
         self.progress_at: float | None = None  # the last meaningful bytes (None: no first token yet)
 
     def progressed(self, now: float) -> None:
@@ -61,7 +62,8 @@ class CallClock:
         return min(self.progress_at + self.limits.stall_seconds, self.total_at)
 
     def _setting(self, name: str, route_name: str) -> str:
-        return f"{route_name} of {self.origin}" if self.origin else f"[limits] upstream_{name}"
+        where = self.origin.get(name)
+        return f"{route_name} of {where}" if where else f"[limits] upstream_{name}"
 
     def failure(self, now: float) -> Failure:
         """The failure of a call whose expiry has passed."""

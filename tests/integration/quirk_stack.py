@@ -36,7 +36,7 @@ Reply = Callable[[str, RawRequest], "bytes | RawReply | None"]
 
 
 def pair_id(pair: tuple[str, str]) -> str:
-    return f"{pair[0]}<-{pair[1]}"
+    return f"{pair[0]}-from-{pair[1]}"
 
 
 class Switch:
@@ -49,11 +49,16 @@ class Switch:
         return self.reply(UPSTREAM_KIND.get(request.path, ""), request)
 
 
+SOLO, SOLO_MODEL = "rawsolo", "solo-m"  # a Chat Completions backend with one credential
+
+
 def write_config(home: pathlib.Path, rule_extra: str = "", text: str = "") -> None:
     """config.toml with one rule per backend (`rule_extra` appended to each) and `text` before them."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     rules = "".join(f'[[routes]]\nmatch = "{MODELS[api]}"\nbackend = "{name}"\n{rule_extra}\n'
                     for api, name in BACKEND_OF.items())
+    rules += f'[[routes]]\nmatch = "{SOLO_MODEL}"\nbackend = "{SOLO}"\n'
+
     (home / "config.toml").write_text(f"{text}\n{rules}")
 
 
@@ -68,15 +73,18 @@ def quirk_stack(home: pathlib.Path, switch: Switch, spares: bool = False, rule_e
             services.add_backend(name, raw.base_url, key, kind=KINDS[name], credential="first")
             if spares:
                 services.add_backend(name, raw.base_url, key + SPARE, kind=KINDS[name], credential="second")
+        services.add_backend(SOLO, raw.base_url, "test-key-rawsolo-0123456789", credential="only")
         yield services, raw
 
 
-async def post(server: TestServer, client: str, upstream: str, stream: bool = True) -> tuple[int, bytes, str, str]:
+async def post(server: TestServer, client: str, upstream: str, stream: bool = True,
+               model: str = "") -> tuple[int, bytes, str, str]:
     """The whole answer to a request of API `client` for the model routed to the `upstream` API's backend:
     status, body, request id, content type."""
     path = PATHS[client]
+    document = request_body(path, model or MODELS[upstream], stream)
     async with aiohttp.ClientSession() as session:
-        async with session.post(server.make_url(path), json=request_body(path, MODELS[upstream], stream)) as answer:
+        async with session.post(server.make_url(path), json=document) as answer:
             return answer.status, await answer.read(), answer.headers["request-id"], answer.content_type
 
 

@@ -41,7 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[
 @pytest.fixture
 async def frontend(stack: tuple[Services, RawUpstream]) -> AsyncIterator[TestServer]:
     async with running_frontend(stack[0].config) as server:
-        await wait_for_backends(server, 3)
+        await wait_for_backends(server, 4)
         yield server
 
 
