@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from dario.testing import anthropic_wire, openai_wire
 
