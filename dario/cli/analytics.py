@@ -11,6 +11,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dario.cli import output
+from dario.cli.client import AdminClient
+from dario.config import Paths
+from dario.conversions import report_to_json
+from dario.v1 import pool_pb2
+
 DEFAULT_WINDOW = "1h"
 _WINDOW = re.compile(r"(?P<amount>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>s|m|h|d|w)?", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -63,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=parse_window, default=parse_window(DEFAULT_WINDOW), metavar="DURATION",
                         help=f"recent window: 1h, 24h, 7d or seconds (default {DEFAULT_WINDOW})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (what GET /analytics returns)")
+
+
+def analytics(paths: Paths, arguments: argparse.Namespace) -> int:
+    with AdminClient(paths) as client:
+        answer = client.call("pool_service", client.pool().Analytics,
+                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window))
+    return run(report_to_json(answer), arguments, output.console)
 
 
 def run(report: dict, arguments: argparse.Namespace, console: Console) -> int:
@@ -142,7 +155,7 @@ def render(report: dict, console: Console) -> None:
         console.print(_group_table(f"Per backend, last {label}", ("backend",), report["by_backend"]))
         console.print(_group_table(f"Per credential, last {label}", ("backend", "credential"),
                                    report["by_credential"]))
-        console.print(_group_table(f"Per model, last {label}", ("model",), report["by_model"]))
+        console.print(_group_table(f"Per model, last {label}", ("model", "served_models"), report["by_model"]))
     else:
         console.print(f"No requests in the last {label}; try a longer --window.")
     burn = report["burn_rate"]

@@ -301,6 +301,8 @@ class Relay:
         has the record on disk."""
         if self.record is None or exchange.recorded or not self.sink.open or exchange.error_type:
             return
+        if not machine.delivered:  # the machine ended it with an error: its caller records that (issue 16)
+            return
         exchange.delivered = True
         exchange.bytes_sent += pending
         self.sink.counted += pending

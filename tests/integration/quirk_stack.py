@@ -1,5 +1,5 @@
 """The stack of the stream-ending tests (issue 16): the real services with three backends on one raw-socket upstream
-(dario.testing.quirks), one per upstream API, and [[routes]] sending chat-* to the Chat Completions one, claude-*
+(dario.testing.raw_quirks), one per upstream API, and [[routes]] sending chat-* to the Chat Completions one, claude-*
 to the Anthropic one and resp-* to the Responses one; so each client API reaches each upstream API, natively
 (same API) or translated."""
 
@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from dario.testing.hostile import request_body
-from dario.testing.quirks import RawReply, RawRequest, RawUpstream
+from dario.testing.raw_quirks import RawReply, RawRequest, RawUpstream
 from dario.testing.stack import Services, running_services
 from dario.testing.threaded import Threaded
 from frontend.translate.sse import Event, SseParser

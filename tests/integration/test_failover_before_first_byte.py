@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from dario.testing import quirks
-from dario.testing.quirks import RawRequest, RawUpstream
+from dario.testing import raw_quirks as quirks
+from dario.testing.raw_quirks import RawRequest, RawUpstream
 from dario.testing.stack import Services, running_frontend, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
 from tests.integration.quirk_stack import (

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from dario.testing import quirks
-from dario.testing.quirks import RawUpstream
+from dario.testing import raw_quirks as quirks
+from dario.testing.raw_quirks import RawUpstream
 from dario.testing.stack import Services, running_frontend, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
 from tests.integration.quirk_stack import (
