@@ -5,6 +5,7 @@ next credential and to the route's fallbacks, all before a byte reaches the clie
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -13,9 +14,10 @@ from aiohttp import web
 from dario.catalog import Backend
 from dario.config import UpstreamLimits
 from dario.presets import speaks
-from dario.routing import NoRoute, Route, fallback_routes, route
+from dario.routing import NOTHING_LISTED, NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
 from frontend.dialects import Dialect
+from frontend.endpoints.models import LISTINGS
 from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
 from frontend.errors import ApiError, NoUsableCredential, PoolExhausted, RelayFailed
 from frontend.exchange import Exchange
@@ -78,7 +80,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                   body: bytes) -> web.StreamResponse:
     """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
     no byte reaches the client before that (in-request failover, architecture.md, Contracts)."""
-    first = route_for(state, parsed.model)
+    first = await _route(request, state, parsed.model)
     exchange.backend = first.backend.name
     routes = [first, *fallback_routes(first, state.credentials.require_catalog())]
     held: Held | None = None
@@ -205,9 +207,25 @@ def _error_type(status: int) -> str:
     return {429: "rate_limited", 401: "unauthorized", 403: "forbidden"}.get(status, "upstream_5xx")
 
 
-def route_for(state: State, model: str) -> Route:
+async def _route(request: web.Request, state: State, model: str) -> Route:
+    """The route, with the models backends listed; when none routes it and some backend's /models was never
+    asked, they are asked (at most [limits] models_seconds) and the model routed again."""
+    listings = request.app.get(LISTINGS)
+    catalog = state.credentials.require_catalog()
+    if listings is None:
+        return route_for(state, model)
     try:
-        chosen = route(model, state.credentials.require_catalog(), state.routing)
+        return route_for(state, model, listings.listed(catalog))
+    except ApiError:
+        if not listings.cold(catalog):
+            raise
+    await listings.current(state)
+    return route_for(state, model, listings.listed(catalog))
+
+
+def route_for(state: State, model: str, listed: Mapping[str, str] = NOTHING_LISTED) -> Route:
+    try:
+        chosen = route(model, state.credentials.require_catalog(), state.routing, listed)
     except NoRoute as error:
         raise from_no_route(error) from None
     if not chosen.backend.credentials:
