@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -59,8 +59,13 @@ class Listings:
             if entry is not None and loop.time() - entry.at >= ttl and key not in self.refreshing:
                 task = asyncio.create_task(self._refresh(state, backend))
                 self.refreshing[key] = task
-                task.add_done_callback(lambda _, key=key: self.refreshing.pop(key, None))
+                task.add_done_callback(self._refreshed(key))
         return [(backend, self.entries[_key(backend)]) for backend in backends if _key(backend) in self.entries]
+
+    def _refreshed(self, key: tuple[str, str]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self.refreshing.pop(key, None)
+        return done
 
     def cold(self, catalog: Catalog) -> bool:
         """Some listable backend was never asked."""
