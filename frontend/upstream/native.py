@@ -8,6 +8,7 @@ from frontend.dialects import Dialect
 from frontend.exchange import Exchange
 from frontend.upstream.framing import MAX_HELD_BYTES
 from frontend.upstream.headers import client_headers
+from frontend.upstream.not_found import not_found_body
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 
 # Non-streamed bodies up to this size are read whole and answered with a Content-Length.
@@ -24,6 +25,10 @@ async def respond(request: web.Request, upstream: Upstream, exchange: Exchange, 
         exchange.error_type = "upstream_error"
         body = await read_whole(request, upstream, PassThrough(dialect, events=False), exchange, limits.error_bytes,
                                 "upstream_error_bytes")
+        if answer.status == 404:  # the URL dario called, so a wrong base URL shows (issue 12 item 5)
+            headers.popall("content-type", None)
+            body = not_found_body(exchange.backend, answer.url, body, dialect.api_format, upstream.scrubber)
+            return web.Response(status=404, body=body, headers=headers, content_type="application/json")
         return web.Response(status=answer.status, body=upstream.scrubber.error_body(body), headers=headers)
     is_stream = answer.content_type == "text/event-stream"
     length = answer.content_length  # of the body as sent: a compressed one may inflate past WHOLE_BODY_LIMIT

@@ -18,6 +18,7 @@ from frontend.translate.estimated_usage import with_estimated_usage
 from frontend.translation_plan import Plan
 from frontend.upstream.framing import MAX_HELD_BYTES
 from frontend.upstream.headers import client_headers
+from frontend.upstream.not_found import not_found_body
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 from frontend.upstream.scrub import Scrubber
 from frontend.usage import NO_USAGE, Usage
@@ -44,6 +45,9 @@ async def respond(request: web.Request, upstream: Upstream, backend: Backend, ex
         exchange.error_type = "upstream_error"
         body = await read_whole(request, upstream, PassThrough(target, events=False), exchange, limits.error_bytes,
                                 "upstream_error_bytes")
+        if answer.status == 404:  # the URL dario called, so a wrong base URL shows (issue 12 item 5)
+            return _json_response(not_found_body(backend.name, answer.url, body, exchange.api_format,
+                                                 upstream.scrubber), 404, reply_headers)
         error = upstream.scrubber.error_body(_json(translation.error(answer.status, body)))
         return _json_response(error, answer.status, reply_headers)
     if answer.content_type == "text/event-stream":
