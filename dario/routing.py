@@ -28,6 +28,7 @@ class Route:
     model: str  # the model sent upstream (after aliases and rewrites)
     rule_line: int = 0  # the config.toml line of the rule that matched; 0 for the defaults
     fallbacks: tuple[str, ...] = ()  # the rule's fallbacks: "backend" or "backend:model"
+    output_cap: int = 0  # the rule's max_output_tokens (its fallbacks keep it)
     first_token_seconds: float = 0.0  # the rule's own deadlines (0: [limits]'s), fallbacks included
     stall_seconds: float = 0.0
 
@@ -40,8 +41,8 @@ def fallback_routes(first: Route, catalog: Catalog) -> list[Route]:
         name, _, model = target.partition(":")
         backend = catalog.by_name(name)
         if backend is not None and backend.credentials:
-            routes.append(Route(backend, model or first.model, first.rule_line, (), first.first_token_seconds,
-                                first.stall_seconds))
+            routes.append(Route(backend, model or first.model, first.rule_line, output_cap=first.output_cap,
+                                first_token_seconds=first.first_token_seconds, stall_seconds=first.stall_seconds))
     return routes
 
 
@@ -53,7 +54,8 @@ def _without_primary(model: str, upstream_model: str, rule: Rule, catalog: Catal
         backend = catalog.by_name(name)
         if backend is not None and backend.credentials:
             return Route(backend, fallback_model or upstream_model, rule.line, rule.fallbacks[index + 1:],
-                         rule.first_token_seconds, rule.stall_seconds)
+                         output_cap=rule.max_output_tokens, first_token_seconds=rule.first_token_seconds,
+                         stall_seconds=rule.stall_seconds)
     tried = f" nor any of its fallbacks ({', '.join(rule.fallbacks)})" if rule.fallbacks else ""
     raise NoRoute(
         f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
@@ -82,8 +84,8 @@ def route(model: str, catalog: Catalog, routing: RoutingConfig = NO_RULES,
             backend = catalog.by_name(rule.backend)
             if backend is None:
                 return _without_primary(model, rule.model or resolved, rule, catalog)
-            return Route(backend, rule.model or resolved, rule.line, rule.fallbacks, rule.first_token_seconds,
-                         rule.stall_seconds)
+            return Route(backend, rule.model or resolved, rule.line, rule.fallbacks, output_cap=rule.max_output_tokens,
+                         first_token_seconds=rule.first_token_seconds, stall_seconds=rule.stall_seconds)
     owner = catalog.by_name(listed.get(resolved, ""))
     if owner is not None and owner.credentials:
         return Route(owner, resolved)
