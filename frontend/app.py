@@ -90,6 +90,8 @@ def init(config: Config) -> web.Application:
     app.router.add_post("/v1/embeddings", api.handler(OPENAI_EMBEDDINGS))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", models.models)
+    app[models.LISTINGS] = models.Listings()  # the cached /models answers (routing reads them too)
+    app.on_cleanup.append(lambda app: app[models.LISTINGS].close())
     app.router.add_get("/health", health.health)
     app.router.add_get("/status", admin.status)
     app.router.add_get("/accounts", admin.accounts)

@@ -37,6 +37,7 @@ class Exchange:
     queued_ms: float = 0.0
     reply_headers: dict[str, str] = field(default_factory=dict)  # dario's own headers for the client (issue 16)
     finished: float = 0.0  # perf_counter when the handler was done
+    bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
@@ -100,4 +101,5 @@ class Exchange:
             cache_write_tokens=self.usage.cache_write_tokens,
             usage_estimated=self.usage.estimated,
             counted_tokens=self.counted_tokens,
+            bytes_sent=self.bytes_sent,
         )

@@ -64,8 +64,8 @@ class Metrics:
         self.latency.labels(backend).observe((exchange.finished or time.perf_counter()) - exchange.started)
         if exchange.first_byte:
             self.ttfb.labels(backend).observe(exchange.first_byte - exchange.started)
-        if exchange.failover:
-            self.failovers.labels(backend).inc(len(exchange.failover))
+        if exchange.attempts > 1:  # moves to another credential or backend: a lone failed attempt is none
+            self.failovers.labels(backend).inc(exchange.attempts - 1)
         if exchange.fallback_from:
             self.fallbacks.labels(backend).inc()
 

@@ -50,12 +50,14 @@ class UpstreamCall:
     limits: UpstreamLimits
     retried: bool = False
     header_values: list[str] = field(default_factory=list)  # the secret of every lease sent: never passed back
+    # Where deadlines of `limits` come from when not [limits] (a route's rule), by name, for deadline messages.
+    origin: dict[str, str] = field(default_factory=dict)
     clock: CallClock | None = None
     response: aiohttp.ClientResponse | None = None  # the answer, once post() returned it
 
     async def post(self, url: str, payload: bytes, dialect: Dialect) -> aiohttp.ClientResponse:
         loop = asyncio.get_running_loop()
-        self.clock = CallClock(self.limits, self.backend, loop.time())
+        self.clock = CallClock(self.limits, self.backend, loop.time(), self.origin)
         try:
             async with asyncio.timeout_at(self.clock.expiry()) as deadline:
                 return await self._post(url, payload, dialect)
