@@ -25,6 +25,7 @@ from frontend.translate.responses.anthropic_stream import AnthropicToResponsesSt
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
+from frontend.translate.schemas import gemini_tool_schemas
 from frontend.translate.tool_names import (
     RestoredNames,
     nine_character_ids,
@@ -57,10 +58,12 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
     clamped = clamp_output(chosen.body, chosen.target.api_format, profile)
     if clamped:
         chosen.headers[CLAMPED_HEADER] = clamped
-    if chosen.target is OPENAI_CHAT and profile.compat.tool_names == "openai":
-        _restore_names(chosen, shorten_tool_names(chosen.body))
+    if profile.compat.tool_names == "openai":
+        _restore_names(chosen, shorten_tool_names(chosen.body, anthropic=chosen.target is ANTHROPIC_MESSAGES))
     if chosen.target is OPENAI_CHAT and profile.compat.tool_ids == "mistral9":
         nine_character_ids(chosen.body)
+    if chosen.target is OPENAI_CHAT and profile.compat.tool_schemas == "gemini":
+        gemini_tool_schemas(chosen.body)
     return chosen
 
 
