@@ -46,7 +46,7 @@ class Script:
     # Echo the key received: "{key}" in content becomes it, an error's message and two passed-back headers quote
     # it, and a body holding it is written in two pieces cut inside it.
     echo_key: bool = False
-    # A server's quirk: the body as written is this function of the body as the API writes it (dario.testing.quirks).
+    # A server's quirk: the body as written is this function of the one the API writes (dario.testing.chat_quirks).
     rewrite: Callable[[bytes], bytes] | None = None
 
 

@@ -27,6 +27,7 @@ def handler(dialect: Dialect):
             body = await read_body(request, state)
             parsed = dialect.parse(body)
             exchange.model, exchange.stream = parsed.model, parsed.stream
+            exchange.request_document = parsed.document  # a native answer without usage is estimated from it
             return await forward(request, state, exchange, dialect, parsed, body)
         except ApiError as error:
             exchange.fail(error.status, error.code or "dario_error")
