@@ -112,9 +112,12 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 exchange.acquired, exchange.local = not local, local
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
+                pooled = len(usable) > 1
                 try:
                     call = await _send(request, state, target, credential)
                 except UPSTREAM_ERRORS as error:
+                    if pooled:
+                        state.pool.answered(backend.name, credential, local, 0, None)
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
                     tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
@@ -122,6 +125,9 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
                 upstream = call.response
+                if pooled:
+                    state.pool.answered(backend.name, credential, local, upstream.status,
+                                        rate_limit_headers(upstream.headers))
                 if fails_over(upstream.status):
                     held = Held(call, target, credential)
                     tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,

@@ -10,8 +10,10 @@ from typing import Any
 from dario.catalog import Backend
 from dario.compat import Profile, compat_for, preset_of
 from dario.config import Config
+from frontend.memo import per_config
 from frontend.translate.anthropic_to_chat import without_billing_header
 from frontend.translate.limits import CLAMPED_HEADER, clamp_output
+from frontend.translate.thinking_history import without_unverifiable_thinking
 
 JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
@@ -19,10 +21,16 @@ JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 def profile_for(config: Config, backend: Backend, model: str, route_cap: int = 0) -> Profile:
     """The profile of a request to model on backend; a route's cap (its rule's max_output_tokens) lowers the
     backend's."""
+    profile = _backend_profile(config, backend, model)
+    if route_cap and not 0 < profile.compat.max_output_tokens <= route_cap:
+        return dataclasses.replace(profile, compat=dataclasses.replace(profile.compat, max_output_tokens=route_cap))
+    return profile
+
+
+@per_config  # the same until config.toml or the backend changes (issue 13: 3% of a request's CPU)
+def _backend_profile(config: Config, backend: Backend, model: str) -> Profile:
     declared = next((item.preset for item in config.backends if item.name == backend.name and item.preset), "")
     compat = compat_for(declared or preset_of(backend.base_url, backend.kind), config.compat.get(backend.name, {}))
-    if route_cap and not 0 < compat.max_output_tokens <= route_cap:
-        compat = dataclasses.replace(compat, max_output_tokens=route_cap)
     return Profile(compat, config.models.capabilities(model))
 
 
@@ -42,6 +50,11 @@ def adjust_native(document: JsonObject, api_format: str, profile: Profile) -> tu
                 del changed["system"]
     if api_format == "openai" and _limit_field(changed, profile):
         dropped = True
+    if api_format == "anthropic":  # thinking blocks no Anthropic backend can verify (answers16, issue 16 item 8)
+        cleaned, notes = without_unverifiable_thinking(changed)
+        if cleaned is not None:
+            changed, dropped = cleaned, True
+            headers["x-dario-translation-dropped"] = ",".join(notes)
     if api_format == "openai" and isinstance(changed.get("messages"), list):
         messages = chat_messages_for(changed["messages"], profile)
         if messages is not None:
