@@ -9,7 +9,8 @@ import os
 import pathlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -89,12 +90,14 @@ CHANNEL_OPTIONS = (
 )
 
 
-def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expected: type[Exception]) -> int:
+def run_service(process: str, serve: Callable[[Config], Coroutine[Any, Any, None]],
+                *expected: type[Exception]) -> int:
     """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures.
 
     The service dies with its parent and holds run/PROCESS.lock for its whole life, taken before its socket or
     its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
+    handled: tuple[type[Exception], ...] = (ConfigError, InstanceError, *expected)
     try:
         environment = Environment.read()  # the one read of the process environment
         die_with_parent(process, environment.variables)
@@ -102,7 +105,7 @@ def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expec
         config.paths.ensure()
         with hold_instance_lock(config.paths.run_dir, process):
             asyncio.run(serve(config))
-    except (ConfigError, InstanceError, *expected) as error:
+    except handled as error:
         print(f"{process}: {error}", file=sys.stderr)
         return 2
     return 0
