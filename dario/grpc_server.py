@@ -24,6 +24,21 @@ log = logging.getLogger(__name__)
 
 # The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 5.0
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+# The health service's Check, as grpc_health's HealthStub has it; typed here because its stubs package declares
+# HealthStub without its methods.
+def health_check(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[
+        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
+    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
+
+
+def health_check_aio(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable[
+        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
+    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
 
 
 def remove_stale_socket(path: pathlib.Path) -> None:

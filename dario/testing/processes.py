@@ -12,7 +12,9 @@ import time
 from collections.abc import Iterator, Mapping
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
+
+from dario.grpc_server import health_check
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -35,8 +37,7 @@ def wait_for_grpc_health(socket_path: pathlib.Path, deadline_seconds: float = 20
         if socket_path.exists():
             try:
                 with grpc.insecure_channel(f"unix:{socket_path}") as channel:
-                    stub = health_pb2_grpc.HealthStub(channel)
-                    answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                    answer = health_check(channel)(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
                     if answer.status == health_pb2.HealthCheckResponse.SERVING:
                         return
             except grpc.RpcError as error:
