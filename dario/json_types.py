@@ -6,3 +6,5 @@ from typing import Any
 
 # A decoded JSON object: its values may be of any JSON type (the code reading a key says which it expects).
 JsonObject = dict[str, Any]
+# A decoded JSON array, of values of any JSON type.
+JsonArray = list[Any]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dario.json_types import JsonObject
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.error_mapping import from_translation_error
 from frontend.errors import ApiError
@@ -32,11 +33,11 @@ class Plan:
     """Everything that depends on the direction of one translated request."""
 
     target: Dialect
-    body: dict
+    body: JsonObject
     warnings: list[str]
     machine: StreamMachine
-    answer: Callable[[dict], dict]
-    error: Callable[[int, bytes], dict]
+    answer: Callable[[JsonObject], JsonObject]
+    error: Callable[[int, bytes], JsonObject]
 
 
 def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_max_tokens: int,
@@ -64,7 +65,7 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
         raise from_translation_error(error) from None
 
 
-def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,
+def _responses_plan(document: JsonObject, model: str, upstream_model: str, default_max_tokens: int,
                     backend_kind: str) -> Plan:
     """A Responses client on a backend without /responses: Chat Completions, or Anthropic Messages."""
     if backend_kind == "anthropic":

@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.routing import NoRoute, route
 from frontend.dialects import ANTHROPIC_COUNT_TOKENS
 from frontend.endpoints.api import handler, read_body
@@ -20,7 +21,7 @@ COUNTED_FIELDS = ("system", "messages", "tools", "tool_choice")
 _native = handler(ANTHROPIC_COUNT_TOKENS)
 
 
-def estimate_tokens(document: dict) -> int:
+def estimate_tokens(document: JsonObject) -> int:
     text = json.dumps([document.get(name) for name in COUNTED_FIELDS], ensure_ascii=False)
     return max(1, len(text) // CHARACTERS_PER_TOKEN)
 

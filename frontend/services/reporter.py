@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend.exchange import Exchange
 from frontend.services.journal import Journal, Segment
@@ -98,7 +99,7 @@ class OutcomeReporter:
     def backlog(self) -> int:
         return len(self.pending) + sum(len(batch) for batch in self._in_flight.values())
 
-    def health(self) -> dict:
+    def health(self) -> JsonObject:
         """For /health: "behind" when outcomes wait too long or too many (decided by BEHIND_*)."""
         oldest = next(iter(self._in_flight.values()), None) or self.pending
         waited = time.monotonic() - oldest[0].added if oldest else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
@@ -19,7 +20,7 @@ from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 DONE = b"data: [DONE]\n\n"
 
 
-def _sse(document: dict) -> bytes:
+def _sse(document: JsonObject) -> bytes:
     try:
         payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
@@ -37,7 +38,7 @@ class AnthropicToChatStream(ParsedStream):
         self.created = int(time.time())
         self.blocks: dict[int, list] = {}  # anthropic index → [kind, openai tool index, arguments emitted]
         self.tool_count = 0
-        self.usage: dict = {}
+        self.usage: JsonObject = {}
         self.served_model: object = None  # message_start's model
         self.stop_reason: str | None = None
         self.started = False
@@ -66,7 +67,7 @@ class AnthropicToChatStream(ParsedStream):
             out += self._error("server_error", "upstream stream ended prematurely", None)
         return out
 
-    def _chunk(self, delta: dict, finish: str | None = None) -> bytes:
+    def _chunk(self, delta: JsonObject, finish: str | None = None) -> bytes:
         document = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
         if self.include_usage:
@@ -86,7 +87,7 @@ class AnthropicToChatStream(ParsedStream):
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         return handler(data) if handler is not None else b""  # unknown events are ignored, as the docs ask
 
-    def _on_message_start(self, data: dict) -> bytes:
+    def _on_message_start(self, data: JsonObject) -> bytes:
         message = lenient_object(data.get("message"))
         self.id = "chatcmpl-" + (lenient_text(message.get("id")) or "dario")
         self.usage = dict(lenient_object(message.get("usage")))
@@ -94,10 +95,10 @@ class AnthropicToChatStream(ParsedStream):
         self.started = True
         return self._chunk({"role": "assistant", "content": ""})
 
-    def _on_ping(self, data: dict) -> bytes:
+    def _on_ping(self, data: JsonObject) -> bytes:
         return b": ping\n\n"
 
-    def _on_content_block_start(self, data: dict) -> bytes:
+    def _on_content_block_start(self, data: JsonObject) -> bytes:
         block = lenient_object(data.get("content_block"))
         index = data["index"] if isinstance(data.get("index"), int) else len(self.blocks)
         if block.get("type") != "tool_use":
@@ -109,7 +110,7 @@ class AnthropicToChatStream(ParsedStream):
                 "function": {"name": lenient_text(block.get("name")), "arguments": ""}}
         return self._chunk({"tool_calls": [call]})
 
-    def _on_content_block_delta(self, data: dict) -> bytes:
+    def _on_content_block_delta(self, data: JsonObject) -> bytes:
         delta = lenient_object(data.get("delta"))
         block = self._block(data) or [None, -1, False]
         kind = delta.get("type")
@@ -122,25 +123,25 @@ class AnthropicToChatStream(ParsedStream):
             return self._chunk({"reasoning_content": delta["thinking"]})
         return b""
 
-    def _block(self, data: dict) -> list | None:
+    def _block(self, data: JsonObject) -> list | None:
         index = data.get("index")
         return self.blocks.get(index) if isinstance(index, int) else None
 
-    def _on_content_block_stop(self, data: dict) -> bytes:
+    def _on_content_block_stop(self, data: JsonObject) -> bytes:
         block = self._block(data)
         if block and block[0] == "tool_use" and not block[2]:
             block[2] = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
             return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": "{}"}}]})
         return b""
 
-    def _on_message_delta(self, data: dict) -> bytes:
+    def _on_message_delta(self, data: JsonObject) -> bytes:
         self.stop_reason = lenient_text(lenient_object(data.get("delta")).get("stop_reason")) or self.stop_reason
         for key, value in lenient_object(data.get("usage")).items():
             if value is not None:
                 self.usage[key] = value  # cumulative totals overwrite the start's counts
         return b""
 
-    def _on_message_stop(self, data: dict) -> bytes:
+    def _on_message_stop(self, data: JsonObject) -> bytes:
         self.finished = True
         out = self._chunk({}, finish_reason(self.stop_reason, self.tool_count > 0))
         if self.include_usage:
@@ -148,7 +149,7 @@ class AnthropicToChatStream(ParsedStream):
                          "model": self.model, "choices": [], "usage": chat_usage(self.usage)})
         return out + DONE
 
-    def _on_error(self, data: dict) -> bytes:
+    def _on_error(self, data: JsonObject) -> bytes:
         error = lenient_object(data.get("error"))
         error_type, code = openai_error_of(lenient_text(error.get("type")) or "api_error")
         return self._error(error_type, lenient_text(error.get("message")) or "upstream error", code)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 
+from dario.json_types import JsonArray, JsonObject
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
@@ -23,7 +24,7 @@ def _text(blocks: object, where: str) -> str:
     return "\n\n".join(text for text in texts if text.strip())
 
 
-def _image_part(block: dict, where: str) -> dict:
+def _image_part(block: JsonObject, where: str) -> JsonObject:
     source = expect_object(block.get("source"), f"{where}.source")
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type')};base64,{source.get('data')}"
@@ -33,7 +34,7 @@ def _image_part(block: dict, where: str) -> dict:
     raise TranslationError(where, f"image source {source.get('type')!r} cannot be sent to an OpenAI backend")
 
 
-def _user_messages(content: object, where: str) -> list[dict]:
+def _user_messages(content: object, where: str) -> list[JsonObject]:
     """One tool message per tool_result (first), then the user's other content as one user message."""
     if isinstance(content, str):
         return [{"role": "user", "content": content}] if content.strip() else []
@@ -72,7 +73,7 @@ def _user_messages(content: object, where: str) -> list[dict]:
     return messages
 
 
-def _assistant_message(content: object, where: str) -> dict | None:
+def _assistant_message(content: object, where: str) -> JsonObject | None:
     if isinstance(content, str):
         return {"role": "assistant", "content": content} if content.strip() else None
     texts, calls = [], []
@@ -89,16 +90,16 @@ def _assistant_message(content: object, where: str) -> dict | None:
             raise TranslationError(f"{where}[{index}]", f"block type {kind!r} cannot be sent to an OpenAI backend")
     if not texts and not calls:
         return None
-    message: dict = {"role": "assistant", "content": "".join(texts) if texts else None}
+    message: JsonObject = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
         message["tool_calls"] = calls
     return message
 
 
-def convert_messages(system: object, messages: list) -> list[dict]:
+def convert_messages(system: object, messages: JsonArray) -> list[JsonObject]:
     """One leading system string (system blocks and inline system messages merged), then the turns."""
     system_texts = [_text(system, "system")] if system else []
-    converted: list[dict] = []
+    converted: list[JsonObject] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}].content"
         role = message.get("role") if isinstance(message, dict) else None
@@ -116,7 +117,7 @@ def convert_messages(system: object, messages: list) -> list[dict]:
     return ([{"role": "system", "content": system_text}] if system_text else []) + converted
 
 
-def convert_tools(tools: list) -> list[dict]:
+def convert_tools(tools: JsonArray) -> list[JsonObject]:
     converted = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict):
@@ -131,7 +132,7 @@ def convert_tools(tools: list) -> list[dict]:
     return converted
 
 
-def convert_tool_choice(choice: dict) -> object:
+def convert_tool_choice(choice: JsonObject) -> object:
     kind = choice.get("type")
     mapped = {"auto": "auto", "any": "required", "none": "none"}.get(kind) if isinstance(kind, str) else None
     if mapped is not None:
@@ -141,11 +142,12 @@ def convert_tool_choice(choice: dict) -> object:
     raise TranslationError("tool_choice", f"unknown tool_choice type {kind!r}")
 
 
-def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
+def to_chat_request(document: JsonObject, model: str) -> tuple[JsonObject, list[str]]:
     if document.get("mcp_servers"):
         raise TranslationError("mcp_servers", "MCP servers run only on Anthropic backends")
-    body: dict = {"model": model, "messages": convert_messages(document.get("system"), document.get("messages") or []),
-                  "max_tokens": document.get("max_tokens")}
+    body: JsonObject = {"model": model,
+                        "messages": convert_messages(document.get("system"), document.get("messages") or []),
+                        "max_tokens": document.get("max_tokens")}
     if document.get("stop_sequences"):
         body["stop"] = list(expect_list(document["stop_sequences"], "stop_sequences"))
     for field in ("temperature", "top_p"):
@@ -179,7 +181,7 @@ def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
     return body, warnings
 
 
-def reasoning_effort(document: dict) -> str | None:
+def reasoning_effort(document: JsonObject) -> str | None:
     """output_config.effort by name, else a thinking budget bucketed (translation.md §5.3); None when off."""
     effort = expect_object(document.get("output_config"), "output_config").get("effort")
     if isinstance(effort, str) and effort in EFFORTS:

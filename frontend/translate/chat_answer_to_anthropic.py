@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 from frontend.translate.chat_to_anthropic import tool_id
 
@@ -23,7 +24,7 @@ def stop_reason(finish: object, saw_tool: bool) -> str:
     return reason
 
 
-def anthropic_usage(usage: dict | None) -> dict:
+def anthropic_usage(usage: JsonObject | None) -> JsonObject:
     """OpenAI usage → Anthropic usage: input_tokens excludes cache reads and writes; all four counters, always."""
     usage = lenient_object(usage)
     details = lenient_object(usage.get("prompt_tokens_details"))
@@ -37,7 +38,7 @@ def anthropic_usage(usage: dict | None) -> dict:
     return result
 
 
-def tool_input(arguments: object) -> dict:
+def tool_input(arguments: object) -> JsonObject:
     """OpenAI arguments (a JSON string, maybe empty or broken) → an Anthropic tool input object."""
     try:
         value = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
@@ -46,10 +47,10 @@ def tool_input(arguments: object) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def to_anthropic_message(completion: dict, model: str) -> dict:
+def to_anthropic_message(completion: JsonObject, model: str) -> JsonObject:
     choices = lenient_objects(completion.get("choices"))[:1] or [{}]
     answer = lenient_object(choices[0].get("message"))
-    content: list[dict] = []
+    content: list[JsonObject] = []
     reasoning = answer.get("reasoning_content") or answer.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from dario.json_types import JsonObject
 from frontend.errors import anthropic_error_type
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
@@ -20,7 +21,7 @@ from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_
 SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
 
-def _event(name: str, document: dict) -> bytes:
+def _event(name: str, document: JsonObject) -> bytes:
     body = json.dumps(dict(document, type=name), ensure_ascii=False, separators=(",", ":"))
     try:
         return f"event: {name}\ndata: {body}\n\n".encode()
@@ -48,7 +49,7 @@ class ChatToAnthropicStream(FromChatStream):
         self.next_index = 0
         self.tools: dict[object, _Tool] = {}
         self.finish_reason: str | None = None
-        self.usage: dict | None = None
+        self.usage: JsonObject | None = None
         self.message_id = "msg_" + uuid.uuid4().hex[:24]
 
     def feed(self, chunk: bytes) -> bytes:
@@ -106,7 +107,7 @@ class ChatToAnthropicStream(FromChatStream):
             self.finish_reason = choices[0]["finish_reason"]
         return out
 
-    def _start(self, chunk: dict) -> bytes:
+    def _start(self, chunk: JsonObject) -> bytes:
         if self.started:
             return b""
         self.started = True
@@ -116,7 +117,7 @@ class ChatToAnthropicStream(FromChatStream):
                    "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(None)}
         return _event("message_start", {"message": message})
 
-    def _open_block(self, kind: str, block: dict, key: object = None) -> bytes:
+    def _open_block(self, kind: str, block: JsonObject, key: object = None) -> bytes:
         out = self._close()
         self.open = (kind, key)
         out += _event("content_block_start", {"index": self.next_index, "content_block": block})
@@ -145,7 +146,7 @@ class ChatToAnthropicStream(FromChatStream):
                                                                               "thinking": text}
         return out + _event("content_block_delta", {"index": self.next_index, "delta": delta})
 
-    def _tool_fragment(self, position: int, call: dict) -> bytes:
+    def _tool_fragment(self, position: int, call: JsonObject) -> bytes:
         key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.id)
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         tool = self.tools.get(key)

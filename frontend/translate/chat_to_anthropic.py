@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+from dario.json_types import JsonArray, JsonObject
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
@@ -38,7 +39,7 @@ def _text_of(content: object, where: str) -> str:
     raise TranslationError(where, "must be a string or a list of text parts")
 
 
-def _image(url: object, where: str) -> dict:
+def _image(url: object, where: str) -> JsonObject:
     url = url if isinstance(url, str) else ""
     match = _DATA_URL.match(url)
     if match is None:
@@ -51,7 +52,7 @@ def _image(url: object, where: str) -> dict:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match["data"]}}
 
 
-def _user_blocks(content: object, where: str) -> list[dict]:
+def _user_blocks(content: object, where: str) -> list[JsonObject]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content.strip() else []
     if not isinstance(content, list):
@@ -70,7 +71,7 @@ def _user_blocks(content: object, where: str) -> list[dict]:
     return blocks
 
 
-def _assistant_blocks(message: dict, where: str) -> list[dict]:
+def _assistant_blocks(message: JsonObject, where: str) -> list[JsonObject]:
     blocks = []
     text = (_text_of(message.get("content"), f"{where}.content")
             or expect_text(message.get("refusal"), f"{where}.refusal"))
@@ -92,7 +93,7 @@ def _assistant_blocks(message: dict, where: str) -> list[dict]:
     return blocks
 
 
-def _append(turns: list[dict], role: str, blocks: list[dict]) -> None:
+def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> None:
     """Adds blocks as a turn, merging same-role neighbours; tool results stay first in a user turn."""
     if not blocks:
         return
@@ -105,10 +106,10 @@ def _append(turns: list[dict], role: str, blocks: list[dict]) -> None:
         turns.append({"role": role, "content": blocks})
 
 
-def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
+def convert_messages(messages: JsonArray) -> tuple[list[JsonObject], list[JsonObject]]:
     """(system blocks, turns) from OpenAI messages; system/developer messages anywhere are hoisted to `system`."""
-    system: list[dict] = []
-    turns: list[dict] = []
+    system: list[JsonObject] = []
+    turns: list[JsonObject] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -138,7 +139,7 @@ def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
     return system, turns
 
 
-def convert_tools(tools: list) -> list[dict]:
+def convert_tools(tools: JsonArray) -> list[JsonObject]:
     converted = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
@@ -154,11 +155,11 @@ def convert_tools(tools: list) -> list[dict]:
     return converted
 
 
-def convert_tool_choice(choice: object, parallel: object) -> dict | None:
+def convert_tool_choice(choice: object, parallel: object) -> JsonObject | None:
     if choice is None and parallel is not False:
         return None
     if choice in (None, "auto"):
-        result: dict = {"type": "auto"}
+        result: JsonObject = {"type": "auto"}
     elif choice == "none":
         result = {"type": "none"}
     elif choice == "required":
@@ -172,7 +173,7 @@ def convert_tool_choice(choice: object, parallel: object) -> dict | None:
     return result
 
 
-def to_anthropic_request(document: dict, model: str, default_max_tokens: int) -> tuple[dict, list[str]]:
+def to_anthropic_request(document: JsonObject, model: str, default_max_tokens: int) -> tuple[JsonObject, list[str]]:
     for field, reason in REFUSED.items():
         value = document.get(field)
         if value is None or (field == "n" and value == 1) or (field == "logit_bias" and not value):
@@ -188,7 +189,7 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
     max_tokens = document.get(limit) or default_max_tokens
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
         raise TranslationError(limit, "must be an integer")
-    body: dict = {"model": model, "messages": turns, "max_tokens": max_tokens}
+    body: JsonObject = {"model": model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
     stop = document.get("stop")
@@ -220,7 +221,7 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
     return body, warnings
 
 
-def apply_response_format(body: dict, response_format: object) -> None:
+def apply_response_format(body: JsonObject, response_format: object) -> None:
     """json_schema → output_config.format (structured outputs); json_object has no Anthropic form yet: refused."""
     if response_format is None or (isinstance(response_format, dict) and response_format.get("type") == "text"):
         return
@@ -232,7 +233,7 @@ def apply_response_format(body: dict, response_format: object) -> None:
     raise TranslationError("response_format", "only {type: json_schema} with a schema can be sent to Anthropic")
 
 
-def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
+def apply_reasoning_effort(body: JsonObject, effort: object) -> list[str]:
     """reasoning_effort → thinking (translation.md §5.3); returns warnings when it cannot be honoured."""
     if effort in (None, "none"):
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_text
 from frontend.translate.sse import SseParser
 from frontend.usage import NO_USAGE, Usage, usage_from_openai
@@ -12,7 +13,7 @@ from frontend.usage import NO_USAGE, Usage, usage_from_openai
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024  # of one tool call's arguments, relayed in pieces: past this the stream fails
 
 
-def chat_tool_call_key(position: int, call: dict, known: Mapping[object, object],
+def chat_tool_call_key(position: int, call: JsonObject, known: Mapping[object, object],
                        id_of: Callable[[object], str]) -> object:
     """Which tool call a Chat Completions stream fragment belongs to: its `index` (its position when it has
     none), or its id when a server reuses index 0 for calls with distinct ids. `known` maps the keys seen so
@@ -48,11 +49,11 @@ class FromChatStream(ParsedStream):
     """A machine reading a Chat Completions stream: its usage is the last chunk's that carried one, and once a
     finish_reason has come, a failure of the relay (a missing [DONE]) still completes the answer."""
 
-    usage: dict | None = None
+    usage: JsonObject | None = None
     usage_model: object = None  # the model named by the chunk carrying the usage
     finish_reason: str | None = None
 
-    def keep_usage(self, chunk: dict) -> None:
+    def keep_usage(self, chunk: JsonObject) -> None:
         if isinstance(chunk.get("usage"), dict):
             self.usage, self.usage_model = chunk["usage"], chunk.get("model")
 

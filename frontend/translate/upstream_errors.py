@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from dario.json_types import JsonObject
 from frontend.errors import anthropic_error_type, anthropic_status, openai_error_type
 from frontend.translate import lenient_object, lenient_text
 
@@ -20,7 +21,7 @@ def openai_error_of(anthropic_type: str) -> tuple[str, str | None]:
     return openai_error_type(anthropic_status(anthropic_type)), OPENAI_CODES.get(anthropic_type)
 
 
-def _parse(body: bytes) -> dict | None:
+def _parse(body: bytes) -> JsonObject | None:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -28,7 +29,7 @@ def _parse(body: bytes) -> dict | None:
     return document if isinstance(document, dict) else None
 
 
-def error_to_openai(status: int, body: bytes) -> dict:
+def error_to_openai(status: int, body: bytes) -> JsonObject:
     """An Anthropic error body → the OpenAI shape (the status is kept by the caller)."""
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
@@ -37,7 +38,7 @@ def error_to_openai(status: int, body: bytes) -> dict:
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
-def error_to_anthropic(status: int, body: bytes) -> dict:
+def error_to_anthropic(status: int, body: bytes) -> JsonObject:
     """An OpenAI error body → the Anthropic shape."""
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
@@ -48,7 +49,7 @@ def error_to_anthropic(status: int, body: bytes) -> dict:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
-def error_to_responses(status: int, body: bytes) -> dict:
+def error_to_responses(status: int, body: bytes) -> JsonObject:
     """An upstream error body, OpenAI or Anthropic shaped (or not JSON at all) → the OpenAI error shape."""
     try:
         document = json.loads(body)

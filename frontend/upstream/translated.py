@@ -10,6 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from dario.catalog import Backend
+from dario.json_types import JsonObject
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.translation_plan import Plan
@@ -68,7 +69,7 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
     return scrubber.bytes(_json(translation.answer(document))), usage
 
 
-def _json(document: dict) -> bytes:
+def _json(document: JsonObject) -> bytes:
     return json.dumps(document).encode()  # ASCII: escapes keep lone surrogates (an upstream's \ud800) encodable
 
 

@@ -15,6 +15,7 @@ import json
 import re
 import time
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses.answer import (
     call_item,
@@ -50,11 +51,11 @@ class _Tool:
         self.name = ""
         self.pending: list[str] = []
         self.size = 0
-        self.item: dict | None = None  # set once its output item is added
+        self.item: JsonObject | None = None  # set once its output item is added
 
 
 class ChatToResponsesStream(FromChatStream):
-    def __init__(self, requested_model: str, request_document: dict) -> None:
+    def __init__(self, requested_model: str, request_document: JsonObject) -> None:
         self.model = requested_model
         self.document = request_document
         self.parser = SseParser()
@@ -63,15 +64,15 @@ class ChatToResponsesStream(FromChatStream):
         self.sequence = 0
         self.started = False
         self.finished = False
-        self.output: list[dict] = []  # items done, in output order
-        self.current: dict | None = None  # the one open item
+        self.output: list[JsonObject] = []  # items done, in output order
+        self.current: JsonObject | None = None  # the one open item
         self.tools: dict[object, _Tool] = {}
         self.origins = tool_origins(request_document)
         self.current_tool: _Tool | None = None  # the tool of the open call item
         self.trailing: list[tuple[str, str]] = []  # content after the first tool call, sent after the calls
         self.deferring = True
         self.finish_reason: str | None = None
-        self.usage: dict | None = None
+        self.usage: JsonObject | None = None
 
     def _failed(self, message: str, code: str) -> bytes:
         return self._fail("server_error", message, code)
@@ -95,7 +96,7 @@ class ChatToResponsesStream(FromChatStream):
             return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
         return out + self._fail("server_error", "upstream stream ended prematurely")
 
-    def _emit(self, name: str, fields: dict) -> bytes:
+    def _emit(self, name: str, fields: JsonObject) -> bytes:
         document = {"type": name, **fields, "sequence_number": self.sequence}
         self.sequence += 1
         data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
@@ -103,7 +104,7 @@ class ChatToResponsesStream(FromChatStream):
         data = LONE_SURROGATE.sub("\ufffd", data)
         return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
 
-    def _response(self, status: str, **extra: object) -> dict:
+    def _response(self, status: str, **extra: object) -> JsonObject:
         return response_object(self.id, self.model, self.document, status, list(self.output),
                                created_at=self.created_at, **extra)
 
@@ -141,12 +142,12 @@ class ChatToResponsesStream(FromChatStream):
         self.finish_reason = lenient_text(choices[0].get("finish_reason")) or self.finish_reason
         return out
 
-    def _open(self, item: dict) -> bytes:
+    def _open(self, item: JsonObject) -> bytes:
         out = self._close()
         self.current = item
         return out + self._emit("response.output_item.added", {"output_index": len(self.output), "item": item})
 
-    def _where(self) -> dict:
+    def _where(self) -> JsonObject:
         return {"item_id": self.current["id"], "output_index": len(self.output)}
 
     def _close_part(self) -> bytes:
@@ -217,7 +218,7 @@ class ChatToResponsesStream(FromChatStream):
             delta["logprobs"] = []
         return out + self._emit(delta_event, delta)
 
-    def _tool_fragment(self, position: int, call: dict) -> bytes:
+    def _tool_fragment(self, position: int, call: JsonObject) -> bytes:
         key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.call_id)
         function = lenient_object(call.get("function"))
         name, arguments = lenient_text(function.get("name")), lenient_text(function.get("arguments"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from dario.json_types import JsonObject
 from frontend.translate import TranslationError, expect_flag, expect_list, expect_object, expect_text, require_text
 from frontend.translate.anthropic_to_chat import REASONING_MODELS
 from frontend.translate.responses.tools import chat_tool_choice, chat_tool_name, chat_tools, tool_origins
@@ -32,16 +33,16 @@ class _Conversation:
 
     def __init__(self) -> None:
         self.system: list[str] = []
-        self.messages: list[dict] = []
+        self.messages: list[JsonObject] = []
         self.origins: list[str] = []
-        self.tool_images: list[dict] = []  # function_call_output images: a user message after the tool messages
+        self.tool_images: list[JsonObject] = []  # function_call_output images: a user message after the tool messages
         self.tool_images_origin = ""
 
-    def add(self, message: dict, origin: str) -> None:
+    def add(self, message: JsonObject, origin: str) -> None:
         self.messages.append(message)
         self.origins.append(origin)
 
-    def result(self) -> tuple[list[dict], list[str]]:
+    def result(self) -> tuple[list[JsonObject], list[str]]:
         self._flush_tool_images()
         system = "\n\n".join(text for text in self.system if text.strip())
         if not system:
@@ -71,7 +72,7 @@ class _Conversation:
             raise TranslationError(f"{where}.type", f"input items of type {kind!r} cannot be translated; only "
                                    "message, function_call, custom_tool_call and their outputs can")
 
-    def _message(self, item: dict, where: str) -> None:
+    def _message(self, item: JsonObject, where: str) -> None:
         role, content = item.get("role"), item.get("content")
         parts = _parts(content, f"{where}.content")
         texts = [part["text"] for part in parts if part["type"] == "text"]
@@ -94,7 +95,7 @@ class _Conversation:
         else:
             raise TranslationError(f"{where}.role", f"role {role!r} is not supported")
 
-    def _function_call(self, item: dict, where: str, custom: bool) -> None:
+    def _function_call(self, item: JsonObject, where: str, custom: bool) -> None:
         name = chat_tool_name(require_text(item.get("name"), f"{where}.name"),
                               expect_text(item.get("namespace"), f"{where}.namespace"))
         if custom:  # a custom tool is a function of one string parameter, `input`, on the backend
@@ -109,7 +110,7 @@ class _Conversation:
         else:
             self.add({"role": "assistant", "content": None, "tool_calls": [call]}, where)
 
-    def _function_output(self, item: dict, where: str) -> None:
+    def _function_output(self, item: JsonObject, where: str) -> None:
         call_id = require_text(item.get("call_id"), f"{where}.call_id")
         output = item.get("output")
         if output is None or isinstance(output, str):
@@ -129,7 +130,7 @@ class _Conversation:
             self.tool_images, self.tool_images_origin = [], ""
 
 
-def _parts(content: object, where: str) -> list[dict]:
+def _parts(content: object, where: str) -> list[JsonObject]:
     """Responses content (a string or input_text/output_text/refusal/input_image/input_file parts) → Chat parts."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -152,7 +153,7 @@ def _parts(content: object, where: str) -> list[dict]:
     return parts
 
 
-def _image(part: dict, where: str) -> dict:
+def _image(part: JsonObject, where: str) -> JsonObject:
     if part.get("file_id"):
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send image_url "
                                "(an https URL or a base64 data URL) instead")
@@ -162,7 +163,7 @@ def _image(part: dict, where: str) -> dict:
     return {"type": "image_url", "image_url": image}
 
 
-def _file(part: dict, where: str) -> dict:
+def _file(part: JsonObject, where: str) -> JsonObject:
     if part.get("file_id"):
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send file_data instead")
     if part.get("file_url"):
@@ -173,7 +174,7 @@ def _file(part: dict, where: str) -> dict:
     return {"type": "file", "file": file}
 
 
-def _response_format(text: dict) -> dict | None:
+def _response_format(text: JsonObject) -> JsonObject | None:
     output_format = expect_object(text.get("format"), "text.format")
     kind = output_format.get("type")
     if kind in (None, "text"):
@@ -191,7 +192,7 @@ def _response_format(text: dict) -> dict | None:
     raise TranslationError("text.format.type", "must be text, json_object or json_schema")
 
 
-def _refuse_state_and_extras(document: dict) -> None:
+def _refuse_state_and_extras(document: JsonObject) -> None:
     for field, reason in REFUSED.items():
         if document.get(field):  # store=false, background=false and nulls change nothing
             raise TranslationError(field, reason)
@@ -200,7 +201,7 @@ def _refuse_state_and_extras(document: dict) -> None:
 
 
 
-def _number(document: dict, field: str, low: float, high: float, integer: bool = False) -> int | float | None:
+def _number(document: JsonObject, field: str, low: float, high: float, integer: bool = False) -> int | float | None:
     value = document.get(field)
     if value is None:
         return None
@@ -211,7 +212,7 @@ def _number(document: dict, field: str, low: float, high: float, integer: bool =
     return value
 
 
-def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[dict, list[str], list[str]]:
+def chat_request(document: JsonObject, model: str, reasoning_capable: bool) -> tuple[JsonObject, list[str], list[str]]:
     """(Chat request, warnings, origin of each Chat message)."""
     _refuse_state_and_extras(document)
     conversation = _Conversation()
@@ -227,7 +228,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
     messages, origins = conversation.result()
     if not any(message["role"] != "system" for message in messages):
         raise TranslationError("input", "is required: there is nothing for the model to answer")
-    body: dict = {"model": model, "messages": messages}
+    body: JsonObject = {"model": model, "messages": messages}
     expect_list(document.get("tools"), "tools")
     tools, warnings = chat_tools(document)
     choice = document.get("tool_choice")
@@ -270,7 +271,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
     return body, warnings, origins
 
 
-def responses_to_chat(document: dict, upstream_model: str) -> tuple[dict, list[str]]:
+def responses_to_chat(document: JsonObject, upstream_model: str) -> tuple[JsonObject, list[str]]:
     """A Responses request → a Chat Completions request for an OpenAI-compatible backend, and the fields warned."""
     body, warnings, _ = chat_request(document, upstream_model, reasoning_capable=False)
     return body, warnings
