@@ -93,7 +93,7 @@ async def serve_unix(
     log.info("stopped")
 
 
-def unix_target(socket_path: pathlib.Path) -> str:
+def unix_target(socket_path: str | os.PathLike[str]) -> str:
     return f"unix:{socket_path}"
 
 

@@ -3,7 +3,7 @@ per direction (pure, no I/O); here the error a request field raises, and the fie
 
 from __future__ import annotations
 
-from dario.json_types import JsonObject
+from dario.json_types import JsonArray, JsonObject
 
 
 class TranslationError(ValueError):
@@ -23,7 +23,7 @@ def expect_object(value: object, where: str) -> JsonObject:
     return value
 
 
-def expect_list(value: object, where: str) -> list:
+def expect_list(value: object, where: str) -> JsonArray:
     if not value:
         return []
     if not isinstance(value, list):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from dario.json_types import JsonObject
 from frontend.translate import lenient_object, lenient_text
@@ -28,6 +29,16 @@ def _sse(document: JsonObject) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
+
+@dataclass
+class _Block:
+    """An Anthropic content block of the stream: its type, the Chat tool call it became, and whether any
+    arguments went out for it."""
+
+    kind: object  # content_block.type as the upstream sent it
+    tool_index: int = -1  # its index among the Chat tool calls (tool_use blocks only)
+    arguments_sent: bool = False
+
 class AnthropicToChatStream(ParsedStream):
     def __init__(self, model: str, include_usage: bool, include_reasoning: bool = False) -> None:
         self.model = model
@@ -36,7 +47,7 @@ class AnthropicToChatStream(ParsedStream):
         self.parser = SseParser()
         self.id = "chatcmpl-dario"
         self.created = int(time.time())
-        self.blocks: dict[int, list] = {}  # anthropic index → [kind, openai tool index, arguments emitted]
+        self.blocks: dict[int, _Block] = {}  # by Anthropic content block index
         self.tool_count = 0
         self.usage: JsonObject = {}
         self.served_model: object = None  # message_start's model
@@ -102,9 +113,9 @@ class AnthropicToChatStream(ParsedStream):
         block = lenient_object(data.get("content_block"))
         index = data["index"] if isinstance(data.get("index"), int) else len(self.blocks)
         if block.get("type") != "tool_use":
-            self.blocks[index] = [block.get("type"), -1, False]
+            self.blocks[index] = _Block(block.get("type"))
             return b""
-        self.blocks[index] = ["tool_use", self.tool_count, False]
+        self.blocks[index] = _Block("tool_use", self.tool_count)
         self.tool_count += 1
         call = {"index": self.tool_count - 1, "id": lenient_text(block.get("id")), "type": "function",
                 "function": {"name": lenient_text(block.get("name")), "arguments": ""}}
@@ -112,26 +123,27 @@ class AnthropicToChatStream(ParsedStream):
 
     def _on_content_block_delta(self, data: JsonObject) -> bytes:
         delta = lenient_object(data.get("delta"))
-        block = self._block(data) or [None, -1, False]
+        block = self._block(data) or _Block(None)
         kind = delta.get("type")
         if kind == "text_delta" and lenient_text(delta.get("text")):
             return self._chunk({"content": delta["text"]})
-        if kind == "input_json_delta" and lenient_text(delta.get("partial_json")) and block[0] == "tool_use":
-            block[2] = True
-            return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": delta["partial_json"]}}]})
+        if kind == "input_json_delta" and lenient_text(delta.get("partial_json")) and block.kind == "tool_use":
+            block.arguments_sent = True
+            return self._chunk({"tool_calls": [{"index": block.tool_index,
+                                                "function": {"arguments": delta["partial_json"]}}]})
         if kind == "thinking_delta" and self.include_reasoning and lenient_text(delta.get("thinking")):
             return self._chunk({"reasoning_content": delta["thinking"]})
         return b""
 
-    def _block(self, data: JsonObject) -> list | None:
+    def _block(self, data: JsonObject) -> _Block | None:
         index = data.get("index")
         return self.blocks.get(index) if isinstance(index, int) else None
 
     def _on_content_block_stop(self, data: JsonObject) -> bytes:
         block = self._block(data)
-        if block and block[0] == "tool_use" and not block[2]:
-            block[2] = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
-            return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": "{}"}}]})
+        if block and block.kind == "tool_use" and not block.arguments_sent:
+            block.arguments_sent = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
+            return self._chunk({"tool_calls": [{"index": block.tool_index, "function": {"arguments": "{}"}}]})
         return b""
 
     def _on_message_delta(self, data: JsonObject) -> bytes:

@@ -29,9 +29,9 @@ def anthropic_usage(usage: JsonObject | None) -> JsonObject:
     usage = lenient_object(usage)
     details = lenient_object(usage.get("prompt_tokens_details"))
     cached, written = lenient_count(details.get("cached_tokens")), lenient_count(details.get("cache_write_tokens"))
-    result = {"input_tokens": max(lenient_count(usage.get("prompt_tokens")) - cached - written, 0),
-              "output_tokens": lenient_count(usage.get("completion_tokens")),
-              "cache_creation_input_tokens": written, "cache_read_input_tokens": cached}
+    result: JsonObject = {"input_tokens": max(lenient_count(usage.get("prompt_tokens")) - cached - written, 0),
+                          "output_tokens": lenient_count(usage.get("completion_tokens")),
+                          "cache_creation_input_tokens": written, "cache_read_input_tokens": cached}
     reasoning = lenient_object(usage.get("completion_tokens_details")).get("reasoning_tokens")
     if isinstance(reasoning, int) and reasoning > 0:
         result["output_tokens_details"] = {"thinking_tokens": reasoning}

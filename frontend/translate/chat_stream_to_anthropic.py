@@ -113,8 +113,9 @@ class ChatToAnthropicStream(FromChatStream):
         self.started = True
         if chunk.get("id"):
             self.message_id = "msg_" + tool_id(str(chunk["id"]))
-        message = {"id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
-                   "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(None)}
+        message: JsonObject = {"id": self.message_id, "type": "message", "role": "assistant", "content": [],
+                               "model": self.model, "stop_reason": None, "stop_sequence": None,
+                               "usage": anthropic_usage(None)}
         return _event("message_start", {"message": message})
 
     def _open_block(self, kind: str, block: JsonObject, key: object = None) -> bytes:
@@ -148,7 +149,7 @@ class ChatToAnthropicStream(FromChatStream):
 
     def _tool_fragment(self, position: int, call: JsonObject) -> bytes:
         key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.id)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = lenient_object(call.get("function"))
         tool = self.tools.get(key)
         if tool is None:
             tool = _Tool(tool_id(lenient_text(call.get("id")) or "toolu_" + uuid.uuid4().hex[:24]), "")

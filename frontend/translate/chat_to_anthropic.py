@@ -72,7 +72,7 @@ def _user_blocks(content: object, where: str) -> list[JsonObject]:
 
 
 def _assistant_blocks(message: JsonObject, where: str) -> list[JsonObject]:
-    blocks = []
+    blocks: list[JsonObject] = []
     text = (_text_of(message.get("content"), f"{where}.content")
             or expect_text(message.get("refusal"), f"{where}.refusal"))
     if text.strip():

@@ -4,17 +4,19 @@ and the reading of a Chat Completions upstream stream (its usage, its tool-call 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from dario.json_types import JsonObject
 from frontend.translate import lenient_text
 from frontend.translate.sse import SseParser
 from frontend.usage import NO_USAGE, Usage, usage_from_openai
 
+Call = TypeVar("Call")  # a machine's record of one tool call
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024  # of one tool call's arguments, relayed in pieces: past this the stream fails
 
 
-def chat_tool_call_key(position: int, call: JsonObject, known: Mapping[object, object],
-                       id_of: Callable[[object], str]) -> object:
+def chat_tool_call_key(position: int, call: JsonObject, known: Mapping[object, Call],
+                       id_of: Callable[[Call], str]) -> object:
     """Which tool call a Chat Completions stream fragment belongs to: its `index` (its position when it has
     none), or its id when a server reuses index 0 for calls with distinct ids. `known` maps the keys seen so
     far to their calls; `id_of` reads a known call's id."""

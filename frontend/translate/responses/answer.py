@@ -16,8 +16,9 @@ INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 # Request fields a Response echoes as sent (when of the right type).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 SUMMARIES = ("auto", "concise", "detailed")
-ECHOED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
-          "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
+ECHOED: dict[str, type | tuple[type, ...]] = {
+    "instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
+    "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
 
 
 def new_id(prefix: str) -> str:
@@ -64,7 +65,7 @@ def _echoed_text(document: JsonObject) -> JsonObject:
 def _echoed_tool(tool: JsonObject) -> JsonObject:
     """A function or custom tool as the SDK's types have it (anything else is echoed as a function, as before)."""
     if tool.get("type") == "custom":
-        echoed = {"type": "custom", "name": lenient_text(tool.get("name"))}
+        echoed: JsonObject = {"type": "custom", "name": lenient_text(tool.get("name"))}
         given = lenient_object(tool.get("format"))
         if given.get("type") == "text":
             echoed["format"] = {"type": "text"}
@@ -98,7 +99,9 @@ def _echoed_tools(document: JsonObject) -> list[JsonObject]:
 def _echoed_tool_choice(choice: object) -> object:
     if choice in ("auto", "none", "required"):
         return choice
-    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict):
+        return "auto"
+    kind = choice.get("type")
     if kind in ("function", "custom") and lenient_text(choice.get("name")):
         return {"type": kind, "name": choice["name"]}
     if kind == "allowed_tools" and choice.get("mode") in ("auto", "required"):

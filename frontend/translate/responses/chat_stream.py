@@ -104,7 +104,7 @@ class ChatToResponsesStream(FromChatStream):
         data = LONE_SURROGATE.sub("\ufffd", data)
         return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
 
-    def _response(self, status: str, **extra: object) -> JsonObject:
+    def _response(self, status: str, **extra: JsonObject | None) -> JsonObject:
         return response_object(self.id, self.model, self.document, status, list(self.output),
                                created_at=self.created_at, **extra)
 
@@ -147,8 +147,15 @@ class ChatToResponsesStream(FromChatStream):
         self.current = item
         return out + self._emit("response.output_item.added", {"output_index": len(self.output), "item": item})
 
+    @property
+    def _item(self) -> JsonObject:
+        """The open output item: what follows runs only while one is."""
+        if self.current is None:
+            raise RuntimeError("no output item is open")
+        return self.current
+
     def _where(self) -> JsonObject:
-        return {"item_id": self.current["id"], "output_index": len(self.output)}
+        return {"item_id": self._item["id"], "output_index": len(self.output)}
 
     def _close_part(self) -> bytes:
         if self.current is None or self.current["type"] in CALLS or not self.current["content"]:
@@ -188,12 +195,12 @@ class ChatToResponsesStream(FromChatStream):
         arguments = "".join(tool.pending) if tool is not None else ""
         if tool is not None:
             tool.pending = []
-        self.current["input"] = custom_input(arguments) if arguments else ""
-        if self.current["input"]:
+        self._item["input"] = custom_input(arguments) if arguments else ""
+        if self._item["input"]:
             out += self._emit("response.custom_tool_call_input.delta", {**self._where(),
-                                                                        "delta": self.current["input"]})
+                                                                        "delta": self._item["input"]})
         return out + self._emit("response.custom_tool_call_input.done", {**self._where(),
-                                                                         "input": self.current["input"]})
+                                                                         "input": self._item["input"]})
 
     def _content(self, kind: str, text: str) -> bytes:
         if self.tools and self.deferring:  # the calls have begun: this content is sent after them
@@ -205,7 +212,7 @@ class ChatToResponsesStream(FromChatStream):
             item = (reasoning_item(new_id("rs"), [], "in_progress") if item_type == "reasoning"
                     else message_item(new_id("msg"), [], "in_progress"))
             out += self._open(item)
-        content = self.current["content"]
+        content = self._item["content"]
         make_part, delta_event, _, field = PARTS[kind]
         if not content or content[-1]["type"] != kind:
             out += self._close_part()
@@ -256,7 +263,7 @@ class ChatToResponsesStream(FromChatStream):
         return self._arguments_delta(delta)
 
     def _arguments_delta(self, delta: str) -> bytes:
-        self.current["arguments"] += delta
+        self._item["arguments"] += delta
         return self._emit("response.function_call_arguments.delta", {**self._where(), "delta": delta})
 
     def _complete(self) -> bytes:

@@ -182,8 +182,8 @@ def _response_format(text: JsonObject) -> JsonObject | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
-        schema = {"name": expect_text(output_format.get("name"), "text.format.name") or "output",
-                  "schema": expect_object(output_format.get("schema"), "text.format.schema")}
+        schema: JsonObject = {"name": expect_text(output_format.get("name"), "text.format.name") or "output",
+                              "schema": expect_object(output_format.get("schema"), "text.format.schema")}
         if expect_text(output_format.get("description"), "text.format.description"):
             schema["description"] = output_format["description"]
         if output_format.get("strict") is not None:

@@ -73,16 +73,17 @@ def _members(where: str, tool: object, strict: bool) -> list[tuple[str, object, 
         namespace = require_text(tool.get("name"), f"{where}.name")
         members = expect_list(tool.get("tools"), f"{where}.tools")
     else:
-        namespace, members = lenient_text(tool.get("name")), tool.get("tools")
-        if not namespace or not isinstance(members, list):
+        namespace, listed = lenient_text(tool.get("name")), tool.get("tools")
+        if not namespace or not isinstance(listed, list):
             return []
+        members = listed
     return [(f"{where}.tools[{index}]", member, namespace) for index, member in enumerate(members)]
 
 
 def tool_origins(document: JsonObject) -> dict[str, ToolOrigin]:
     """Chat function name → the namespaced or custom Responses tool it stands for (plain functions map to themselves,
     so they are left out). Read leniently: it maps answers back, after the request was checked."""
-    origins = {}
+    origins: dict[str, ToolOrigin] = {}
     for where, tool in _tool_entries(document):
         for _, member, namespace in _members(where, tool, strict=False):
             kind = member.get("type") if isinstance(member, dict) else None
@@ -98,7 +99,7 @@ def chat_tools(document: JsonObject) -> tuple[list[JsonObject], list[str]]:
     for entry, tool in _tool_entries(document):
         for where, member, namespace in _members(entry, tool, strict=True):
             kind = member.get("type") if isinstance(member, dict) else None
-            if not isinstance(kind, str) or not kind:
+            if not isinstance(member, dict) or not isinstance(kind, str) or not kind:
                 raise TranslationError(f"{where}.type", "is required: function, custom, namespace or a built-in tool")
             if kind not in ("function", "custom"):
                 warnings.append(f"{where} ({kind})")  # the model answers without that capability
@@ -158,9 +159,9 @@ def chat_tool_choice(choice: object, tools: list[JsonObject],
     if choice is None or choice in ("auto", "none", "required"):
         return choice, tools
     kind = choice.get("type") if isinstance(choice, dict) else None
-    if kind in ("function", "custom"):
+    if isinstance(choice, dict) and kind in ("function", "custom"):
         return {"type": "function", "function": {"name": _chosen(choice, "tool_choice", tools, origins)}}, tools
-    if kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
+    if isinstance(choice, dict) and kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
         allowed = expect_list(choice.get("tools"), "tool_choice.tools")
         names = {_chosen(tool, "tool_choice.tools", tools, origins) for tool in allowed
                  if isinstance(tool, dict) and tool.get("type") in ("function", "custom")}
