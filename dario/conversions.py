@@ -12,7 +12,8 @@ from dario.json_types import JsonObject
 from dario.v1 import credentials_pb2, pool_pb2
 
 # The keys each grouping of the analytics report carries, as GET /analytics has always shown them.
-GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
+GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"),
+              "by_model": ("model", "served_models")}
 
 
 def catalog_from_proto(

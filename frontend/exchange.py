@@ -35,8 +35,10 @@ class Exchange:
     failover: list[str] = field(default_factory=list)  # "credential:status" of each attempt that failed over
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
+    reply_headers: dict[str, str] = field(default_factory=dict)  # dario's own headers for the client (issue 16)
     finished: float = 0.0  # perf_counter when the handler was done
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
+    counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
@@ -96,4 +98,6 @@ class Exchange:
             fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
+            usage_estimated=self.usage.estimated,
+            counted_tokens=self.counted_tokens,
         )

@@ -51,6 +51,9 @@ COLUMNS = {
     "queued_ms": float,
     "cache_write_tokens": int,
     "cost_usd": float,
+    # Issue 16 (migration m004): 1 when the token counts are dario's estimate; what a count_tokens request counted.
+    "usage_estimated": int,
+    "counted_tokens": int,
 }
 # A row of the requests table: column → its SQL value (str, int, float or None), as sqlite hands it back.
 Row = dict[str, Any]
@@ -58,7 +61,8 @@ Batch = tuple[list[Row], Callable[[bool], None]]  # rows, and what to tell once 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
-OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1}
+OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
+                   "usage_estimated": False, "counted_tokens": 0}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 

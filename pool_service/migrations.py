@@ -83,6 +83,12 @@ def m003_pool_columns(database: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_usage_estimated(database: sqlite_utils.Database) -> None:
+    """Issue 16: whether the token counts are dario's estimate, and what a count_tokens request counted."""
+    add_columns(database, {"usage_estimated": int, "counted_tokens": int})
+
+
 def apply(database: sqlite_utils.Database) -> None:
     """Brings the database's schema up to date (see the module docstring)."""
     migrations.apply(database)

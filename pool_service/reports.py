@@ -20,8 +20,10 @@ from dario.json_types import JsonObject
 from pool_service.selection import Account
 
 TABLE = "requests"
-# What a request is grouped and priced under: the model the upstream said it served, else the one asked for.
-MODEL = "coalesce(nullif(served_model, ''), model)"
+# What a request is grouped under: the model the client asked for, streamed or not (the served ones are listed
+# beside it, and pricing reads the served model: pool_service.analytics.priced).
+MODEL = "coalesce(model, '')"
+SERVED = "group_concat(distinct nullif(served_model, ''))"
 GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
 _KEYS = ("backend", "credential", "model")
 _EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL}
@@ -37,6 +39,7 @@ _AGGREGATES = (
     ("unpriced_requests", "count(*) - count(cost_usd)"),
     ("failovers", "coalesce(sum(coalesce(failover, '') != ''), 0)"),
     ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
+    ("estimated_requests", "coalesce(sum(usage_estimated), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
@@ -67,16 +70,19 @@ def report(database: Database, now: float, window_seconds: float,
     cutoff = now - window_seconds
     with _connection(database) as connection:
         combinations: dict[Combination, JsonObject] = {}
+        served: dict[Combination, set[str]] = {}
         samples: dict[Combination, Samples] = {}
         if connection is None:
             all_time = _totals_row(None)
         else:
             all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}").fetchone())
-            combinations = _combinations(connection, cutoff)
+            combinations, served = _combinations(connection, cutoff)
             samples = _samples(connection, cutoff)
     all_time.update(latency_p50_ms=None, latency_p95_ms=None, ttfb_p50_ms=None)
     window = _merged(list(combinations), combinations, samples)
     groups = {name: _groups(keys, combinations, samples) for name, keys in GROUPS.items()}
+    groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], served), **entry}
+                          for entry in groups["by_model"]]
     return {
         "generated_at": now,
         "window_seconds": window_seconds,
@@ -116,6 +122,12 @@ def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
+def _served(model: str, served: dict[Combination, set[str]]) -> str:
+    """The models served under a requested one, comma-separated (empty when no upstream named one)."""
+    return ",".join(sorted({name for combination, names in served.items() if combination[2] == model
+                            for name in names}))
+
+
 def _has_table(connection: sqlite3.Connection) -> bool:
     query = "select 1 from sqlite_master where type = 'table' and name = ?"
     return connection.execute(query, [TABLE]).fetchone() is not None
@@ -127,15 +139,23 @@ def _totals_row(values: tuple[Any, ...] | None) -> JsonObject:
     return totals
 
 
-def _combinations(connection: sqlite3.Connection, cutoff: float) -> dict[Combination, JsonObject]:
-    """The window's aggregates per (backend, credential, model): one pass, from which every group is summed.
+def _combinations(connection: sqlite3.Connection,
+                  cutoff: float) -> tuple[dict[Combination, JsonObject], dict[Combination, set[str]]]:
+    """The window's aggregates per (backend, credential, model), and the models served for each: one pass, from
+    which every group is summed.
 
     Grouping by expressions (not the bare backend column) keeps the planner on the started_at index:
     walking the backend index to save a sort would read the whole table instead of the window.
     """
     keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    query = f"select {keys}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
-    return {(row[0], row[1], row[2]): _totals_row(row[3:]) for row in connection.execute(query, [cutoff])}
+    query = f"select {keys}, {SERVED}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
+    combinations: dict[Combination, JsonObject] = {}
+    served: dict[Combination, set[str]] = {}
+    for row in connection.execute(query, [cutoff]):
+        combination = (row[0], row[1], row[2])
+        combinations[combination] = _totals_row(row[4:])
+        served[combination] = set(row[3].split(",")) if row[3] else set()
+    return combinations, served
 
 
 def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[Combination, Samples]:

@@ -156,7 +156,7 @@ def render(report: JsonObject, console: Console) -> None:
         console.print(_group_table(f"Per backend, last {label}", ("backend",), report["by_backend"]))
         console.print(_group_table(f"Per credential, last {label}", ("backend", "credential"),
                                    report["by_credential"]))
-        console.print(_group_table(f"Per model, last {label}", ("model",), report["by_model"]))
+        console.print(_group_table(f"Per model, last {label}", ("model", "served_models"), report["by_model"]))
     else:
         console.print(f"No requests in the last {label}; try a longer --window.")
     burn = report["burn_rate"]
