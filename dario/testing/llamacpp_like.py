@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.testing import openai_wire
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.threaded import Threaded
@@ -48,7 +49,7 @@ SERVERS = {
 }
 
 
-def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
+def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
     """(status, message) this server would answer instead of a completion, or None."""
     strict, system_first_only = quirks.strict, quirks.system_first_only
     extra = sorted(set(document) - REQUEST_FIELDS)

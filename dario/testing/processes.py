@@ -53,7 +53,7 @@ def running_module(
     socket_path: pathlib.Path | None = None,
     arguments: tuple[str, ...] = (),
     extra_env: Mapping[str, str] | None = None,
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Runs `python -m module` with DARIO_HOME=home until the block ends (SIGTERM, then SIGKILL)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = home / f"{module}.test.log"
@@ -73,7 +73,7 @@ def running_module(
         stop_process(process)
 
 
-def stop_process(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from dario.json_types import JsonObject
 from dario.testing import openai_wire
 
 
@@ -37,7 +38,7 @@ def without_finish_reason(body: bytes) -> bytes:
     return _written(payloads)
 
 
-def error_after(events: int, error: dict) -> Callable[[bytes], bytes]:
+def error_after(events: int, error: JsonObject) -> Callable[[bytes], bytes]:
     """The stream's first `events` data events, then an in-band error event, then nothing (as OpenAI-compatible
     servers report a failure once the 200 is sent, e.g. a context overflow found mid-way)."""
 
