@@ -36,6 +36,7 @@ class Quirks:
     system_first_only: bool = False  # a system message after the first answered 500 (the chat template's error)
     stream_usage: bool = True  # a usage chunk when the client asks with stream_options.include_usage
     tool_finish_reason: str = "tool_calls"  # what finish_reason says after tool calls (Ollama: "stop")
+    reasoning_replay: bool = False  # an assistant tool-call turn without reasoning_content refused (DeepSeek)
 
 
 # The mimic of each server (docs/compatibility.md): what each was seen or documented doing.
@@ -47,6 +48,7 @@ SERVERS = {
     "LiteLLM": Quirks(),
     "OpenRouter": Quirks(),
 }
+DEEPSEEK_THINKING = Quirks(reasoning_replay=True)  # DeepSeek's thinking mode (not in the matrix: it needs a profile)
 
 
 def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
@@ -60,6 +62,9 @@ def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
         unknown = sorted(set(message) - MESSAGE_FIELDS.get(role, set()))
         if strict and unknown:
             return 400, f"messages.{index}: Extra inputs are not permitted: {', '.join(unknown)}"
+        if quirks.reasoning_replay and role == "assistant" and message.get("tool_calls") and \
+                not str(message.get("reasoning_content") or "").strip():
+            return 400, "The reasoning_content in the thinking mode must be passed back to the API."
         if quirks.null_content_500 and role == "assistant" and "content" in message and message["content"] is None:
             return 500, "Internal Server Error"  # llama-cpp-python's request models take only a string
         if quirks.null_content_500 and role == "system" and not isinstance(message.get("content"), str):

@@ -48,6 +48,16 @@ class PoolStub:
     exhausted) and until when, at once and after every change: the frontend picks the credential of a
     backend that has only one by itself, with no round trip, while that one is available.
     """
+    Timeline: _grpc.UnaryUnaryMultiCallable[_pool_pb2.TimelineRequest, _pool_pb2.TimelineResponse]
+    """Issue 14 (the dashboard): requests, tokens and cost per time bucket stacked by one key, errors by status,
+    latency and time-to-first-byte percentiles per bucket (GET /analytics/timeline).
+    """
+    RecentRequests: _grpc.UnaryUnaryMultiCallable[_pool_pb2.RecentRequestsRequest, _pool_pb2.RecentRequestsResponse]
+    """Issue 14: the latest recorded requests, filtered, newest first, one page (GET /analytics/requests); no body,
+    no secret (analytics rows hold neither).
+    """
+    Prices: _grpc.UnaryUnaryMultiCallable[_pool_pb2.PricesRequest, _pool_pb2.PricesResponse]
+    """Issue 14: the prices in force, config.toml's [pricing] over the shipped table (GET /config)."""
 
 @_typing.type_check_only
 class PoolAsyncStub(PoolStub):
@@ -69,6 +79,16 @@ class PoolAsyncStub(PoolStub):
     exhausted) and until when, at once and after every change: the frontend picks the credential of a
     backend that has only one by itself, with no round trip, while that one is available.
     """
+    Timeline: _aio.UnaryUnaryMultiCallable[_pool_pb2.TimelineRequest, _pool_pb2.TimelineResponse]  # type: ignore[assignment]
+    """Issue 14 (the dashboard): requests, tokens and cost per time bucket stacked by one key, errors by status,
+    latency and time-to-first-byte percentiles per bucket (GET /analytics/timeline).
+    """
+    RecentRequests: _aio.UnaryUnaryMultiCallable[_pool_pb2.RecentRequestsRequest, _pool_pb2.RecentRequestsResponse]  # type: ignore[assignment]
+    """Issue 14: the latest recorded requests, filtered, newest first, one page (GET /analytics/requests); no body,
+    no secret (analytics rows hold neither).
+    """
+    Prices: _aio.UnaryUnaryMultiCallable[_pool_pb2.PricesRequest, _pool_pb2.PricesResponse]  # type: ignore[assignment]
+    """Issue 14: the prices in force, config.toml's [pricing] over the shipped table (GET /config)."""
 
 class PoolServicer(metaclass=_abc_1.ABCMeta):
     """Pool is served by pool_service: it chooses credentials and records outcomes."""
@@ -123,5 +143,33 @@ class PoolServicer(metaclass=_abc_1.ABCMeta):
         exhausted) and until when, at once and after every change: the frontend picks the credential of a
         backend that has only one by itself, with no round trip, while that one is available.
         """
+
+    @_abc_1.abstractmethod
+    def Timeline(
+        self,
+        request: _pool_pb2.TimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pool_pb2.TimelineResponse, _abc.Awaitable[_pool_pb2.TimelineResponse]]:
+        """Issue 14 (the dashboard): requests, tokens and cost per time bucket stacked by one key, errors by status,
+        latency and time-to-first-byte percentiles per bucket (GET /analytics/timeline).
+        """
+
+    @_abc_1.abstractmethod
+    def RecentRequests(
+        self,
+        request: _pool_pb2.RecentRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pool_pb2.RecentRequestsResponse, _abc.Awaitable[_pool_pb2.RecentRequestsResponse]]:
+        """Issue 14: the latest recorded requests, filtered, newest first, one page (GET /analytics/requests); no body,
+        no secret (analytics rows hold neither).
+        """
+
+    @_abc_1.abstractmethod
+    def Prices(
+        self,
+        request: _pool_pb2.PricesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pool_pb2.PricesResponse, _abc.Awaitable[_pool_pb2.PricesResponse]]:
+        """Issue 14: the prices in force, config.toml's [pricing] over the shipped table (GET /config)."""
 
 def add_PoolServicer_to_server(servicer: PoolServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

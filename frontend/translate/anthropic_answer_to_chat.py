@@ -35,7 +35,9 @@ def chat_usage(usage: JsonObject) -> JsonObject:
     return result
 
 
-def to_chat_completion(message: JsonObject, model: str) -> JsonObject:
+def to_chat_completion(message: JsonObject, model: str, include_reasoning: bool = True) -> JsonObject:
+    """`include_reasoning`: the client asked for reasoning (reasoning_effort), so thinking comes back as
+    reasoning_content (as the stream machine does it)."""
     texts, calls, reasoning = [], [], []
     for block in lenient_objects(message.get("content")):
         kind = block.get("type")
@@ -51,7 +53,7 @@ def to_chat_completion(message: JsonObject, model: str) -> JsonObject:
     answer: JsonObject = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
     if calls:
         answer["tool_calls"] = calls
-    if reasoning:
+    if reasoning and include_reasoning:
         answer["reasoning_content"] = "".join(reasoning)
     if message.get("stop_reason") == "refusal":
         explanation = lenient_text(lenient_object(message.get("stop_details")).get("explanation"))
