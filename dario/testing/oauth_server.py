@@ -3,6 +3,10 @@
 Tests register clients, let dario refresh, log in and fetch client-credentials tokens, inject faults (failures, delay,
 redirects, a listener that goes down, a request held mid-flight) and read what happened (every request received,
 raw); all public state is thread-safe.
+
+Why one module over 400 lines: the authorization and token endpoints share one store of clients, codes and
+tokens under one lock, and the injected faults and the listener that goes down wrap both; split, each half would
+reach into the other's state.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Tests push `Script`s (one is used per request, the default when none is queued; optionally per model) and
 read what dario sent in `requests`. Run alone (for the bench): `python -m dario.testing.scripted_upstream
 --port 0 [--delay-ms 20]`, which prints `listening on http://127.0.0.1:PORT/v1` and serves until SIGTERM.
+
+Why one module over 400 lines: it is one provider; its Chat and Anthropic endpoints share the script queue, the
+recording and the connection-level faults (splits, delays, cuts). The wire formats live in openai_wire.py and
+anthropic_wire.py, the rewrites in quirks.py.
 """
 
 from __future__ import annotations
