@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.testing import openai_wire
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.threaded import Threaded
-
-JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 # The fields of llama-cpp-python's CreateChatCompletionRequest (with stream_options): no max_completion_tokens.
 REQUEST_FIELDS = frozenset({

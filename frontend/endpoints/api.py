@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from frontend.dialects import Dialect
 from frontend.error_mapping import http_error_code
@@ -16,7 +17,7 @@ from frontend.forwarding import forward
 from frontend.state import REQUEST_ID, STATE, State
 
 
-def handler(dialect: Dialect):
+def handler(dialect: Dialect) -> Handler:
     """The aiohttp handler for one endpoint; every request, failed or not, becomes an analytics outcome."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
