@@ -85,18 +85,23 @@ def ensure_installed(*requirements: tuple[str, str, str]) -> None:
 
 
 def write_config(directory: pathlib.Path, upstream_url: str) -> pathlib.Path:
-    """A model named like the bench's requests, served by the scripted upstream (OpenAI wire format, dummy key)."""
+    """The bench's models, served by the scripted upstream: Chat ones as `hosted_vllm/` (LiteLLM's provider for an
+    OpenAI-compatible server: as `openai/` it sends /v1/messages to the upstream's /responses, which such a server
+    does not have), Claude ones as `anthropic/` (LiteLLM then translates Chat ↔ Anthropic itself), and the pool's
+    name as three deployments with three keys (LiteLLM's router balances between them)."""
+    from bench.workloads import CHAT_MODEL, CLAUDE_MODEL, LONG_STREAM_SUFFIX, POOL_MODEL
+
+    def deployment(name: str, model: str, key: str = "bench-key-not-secret") -> dict:
+        return {"model_name": name, "litellm_params": {"model": model, "api_base": upstream_url, "api_key": key}}
+
+    claude_base = upstream_url.removesuffix("/v1")  # LiteLLM appends /v1/messages to an Anthropic api_base
+    models = [deployment(CHAT_MODEL, f"hosted_vllm/{CHAT_MODEL}")]
+    for name in (CLAUDE_MODEL, CLAUDE_MODEL + LONG_STREAM_SUFFIX):
+        models.append({"model_name": name, "litellm_params": {"model": f"anthropic/{name}", "api_base": claude_base,
+                                                              "api_key": "bench-key-not-secret"}})
+    models += [deployment(POOL_MODEL, f"hosted_vllm/{CHAT_MODEL}", f"bench-pool-key-{index}") for index in range(3)]
     config = {  # JSON is YAML, so no YAML library is needed on this side
-        "model_list": [
-            {
-                "model_name": "gpt-4o-mini",
-                "litellm_params": {
-                    "model": "openai/gpt-4o-mini",
-                    "api_base": upstream_url,
-                    "api_key": "bench-key-not-secret",
-                },
-            }
-        ],
+        "model_list": models,
         "litellm_settings": {"telemetry": False, "callbacks": [], "success_callback": [], "failure_callback": []},
         "general_settings": {},
     }

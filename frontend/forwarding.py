@@ -43,7 +43,7 @@ class Target:
 
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
-    profile = profile_for(state.config, backend, route_.model)  # the backend's compatibility profile (issue 16)
+    profile = profile_for(state.config, backend, route_.model, route_.output_cap)  # its compatibility (issue 16)
     if not speaks(backend.kind, dialect.native_kind):
         translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind,
                            profile)
@@ -112,9 +112,12 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 exchange.acquired, exchange.local = not local, local
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
+                pooled = len(usable) > 1
                 try:
                     call = await _send(request, state, target, credential)
                 except UPSTREAM_ERRORS as error:
+                    if pooled:
+                        state.pool.answered(backend.name, credential, local, 0, None)
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
                     tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
@@ -122,6 +125,9 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
                 upstream = call.response
+                if pooled:
+                    state.pool.answered(backend.name, credential, local, upstream.status,
+                                        rate_limit_headers(upstream.headers))
                 if fails_over(upstream.status):
                     held = Held(call, target, credential)
                     tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,

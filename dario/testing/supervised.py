@@ -132,7 +132,8 @@ class Supervised:
 @contextlib.contextmanager
 def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Supervised]:
     """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit. extra_env:
-    more variables for every process (DARIO_API_KEY, …)."""
+    more variables for every process (DARIO_API_KEY, a cluster's DARIO_CLUSTER_*, …), inherited by its programs as
+    they would the environment of a systemd unit."""
     for folder in (home, home / "logs", home / "run"):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
