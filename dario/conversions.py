@@ -81,3 +81,30 @@ def report_to_json(report: pool_pb2.AnalyticsResponse) -> dict:
         "burn_rate": _fields(report.burn_rate),
         "forecast": [_fields(entry) for entry in report.forecast],
     }
+
+
+def timeline_to_json(timeline: pool_pb2.TimelineResponse) -> dict:
+    """GET /analytics/timeline (issue 14): one value per bucket, oldest first; a percentile without a sample (-1 in
+    the message) is null."""
+    def samples(values: object) -> list[float | None]:
+        return [None if value < 0 else value for value in values]  # type: ignore[attr-defined]
+
+    return {
+        "generated_at": timeline.generated_at, "window_seconds": timeline.window_seconds,
+        "bucket_seconds": timeline.bucket_seconds, "by": timeline.by, "starts": list(timeline.starts),
+        "series": [{"key": series.key, "requests": list(series.requests), "input_tokens": list(series.input_tokens),
+                    "output_tokens": list(series.output_tokens), "cost_usd": list(series.cost_usd)}
+                   for series in timeline.series],
+        "errors": [{"status": errors.status, "requests": list(errors.requests)} for errors in timeline.errors],
+        **{name: samples(getattr(timeline, name))
+           for name in ("latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms")},
+    }
+
+
+def recorded_to_json(recorded: pool_pb2.RecordedRequest) -> dict:
+    """One row of GET /analytics/requests (issue 14); counts not reported and unpriced costs are null."""
+    return _fields(recorded)
+
+
+def price_to_json(entry: pool_pb2.PriceEntry) -> dict:
+    return _fields(entry)

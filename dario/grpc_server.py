@@ -21,6 +21,9 @@ from dario.redaction import setup_logging
 
 log = logging.getLogger(__name__)
 
+# The health-check name under which pool_service reports whether the cluster's Redis is reachable (SERVING) or not
+# (NOT_SERVING: pools local to the host meanwhile); unknown (NOT_FOUND) without [cluster] redis.
+CLUSTER_HEALTH = "dario.cluster.redis"
 # The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 5.0
 
@@ -35,16 +38,18 @@ async def serve_unix(
     socket_path: pathlib.Path,
     register: Callable[[grpc.aio.Server, asyncio.Event], Iterable[str]],
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    health_servicer: health.aio.HealthServicer | None = None,
 ) -> None:
     """Serves until SIGTERM/SIGINT: register adds servicers and returns their full service names.
 
     The event given to register is set when stopping, so servicers end their long-lived streams at once
-    instead of holding the shutdown for the whole grace period.
+    instead of holding the shutdown for the whole grace period. A service that reports more than its own state
+    (pool_service: whether the cluster's Redis is reachable) passes the health servicer it sets it on.
     """
     server = grpc.aio.server()
     stop = asyncio.Event()
     service_names = list(register(server, stop))
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_servicer or health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],

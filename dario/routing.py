@@ -25,6 +25,7 @@ class Route:
     model: str  # the model sent upstream (after aliases and rewrites)
     rule_line: int = 0  # the config.toml line of the rule that matched; 0 for the defaults
     fallbacks: tuple[str, ...] = ()  # the rule's fallbacks: "backend" or "backend:model"
+    output_cap: int = 0  # the rule's max_output_tokens (its fallbacks keep it)
 
 
 def fallback_routes(first: Route, catalog: Catalog) -> list[Route]:
@@ -35,7 +36,7 @@ def fallback_routes(first: Route, catalog: Catalog) -> list[Route]:
         name, _, model = target.partition(":")
         backend = catalog.by_name(name)
         if backend is not None and backend.credentials:
-            routes.append(Route(backend, model or first.model, first.rule_line))
+            routes.append(Route(backend, model or first.model, first.rule_line, output_cap=first.output_cap))
     return routes
 
 
@@ -46,7 +47,8 @@ def _without_primary(model: str, upstream_model: str, rule: Rule, catalog: Catal
         name, _, fallback_model = target.partition(":")
         backend = catalog.by_name(name)
         if backend is not None and backend.credentials:
-            return Route(backend, fallback_model or upstream_model, rule.line, rule.fallbacks[index + 1:])
+            return Route(backend, fallback_model or upstream_model, rule.line, rule.fallbacks[index + 1:],
+                         rule.max_output_tokens)
     tried = f" nor any of its fallbacks ({', '.join(rule.fallbacks)})" if rule.fallbacks else ""
     raise NoRoute(
         f"model {model!r} matches the rule at config.toml line {rule.line}, which names backend "
@@ -72,7 +74,7 @@ def route(model: str, catalog: Catalog, routing: RoutingConfig = NO_RULES) -> Ro
             backend = catalog.by_name(rule.backend)
             if backend is None:
                 return _without_primary(model, rule.model or resolved, rule, catalog)
-            return Route(backend, rule.model or resolved, rule.line, rule.fallbacks)
+            return Route(backend, rule.model or resolved, rule.line, rule.fallbacks, rule.max_output_tokens)
     kind = default_kind(resolved)
     if kind is not None:
         backend = catalog.first_of_kind(kind)

@@ -43,7 +43,7 @@ class Target:
 
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
-    profile = profile_for(state.config, backend, route_.model)  # the backend's compatibility profile (issue 16)
+    profile = profile_for(state.config, backend, route_.model, route_.output_cap)  # its compatibility (issue 16)
     if not speaks(backend.kind, dialect.native_kind):
         translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind,
                            profile)

@@ -102,3 +102,33 @@ def report_to_proto(report: Mapping) -> pool_pb2.AnalyticsResponse:
         burn_rate=pool_pb2.BurnRate(**report["burn_rate"]),
         forecast=[pool_pb2.Forecast(**_present(entry)) for entry in report["forecast"]],
     )
+
+
+def timeline_to_proto(timeline: Mapping) -> pool_pb2.TimelineResponse:
+    """The timeline pool_service.timeline builds (issue 14), as its message."""
+    return pool_pb2.TimelineResponse(
+        generated_at=timeline["generated_at"], window_seconds=timeline["window_seconds"],
+        bucket_seconds=timeline["bucket_seconds"], by=timeline["by"], starts=timeline["starts"],
+        series=[pool_pb2.TimelineSeries(**series) for series in timeline["series"]],
+        errors=[pool_pb2.TimelineErrors(**errors) for errors in timeline["errors"]],
+        latency_p50_ms=timeline["latency_p50_ms"], latency_p95_ms=timeline["latency_p95_ms"],
+        ttfb_p50_ms=timeline["ttfb_p50_ms"], ttfb_p95_ms=timeline["ttfb_p95_ms"],
+    )
+
+
+def recent_filters(request: pool_pb2.RecentRequestsRequest) -> dict[str, str | int]:
+    """The filters of a RecentRequests request that are set."""
+    return {name: getattr(request, name) for name in ("backend", "model", "status", "client", "session", "project")
+            if getattr(request, name)}
+
+
+def recorded_to_proto(row: Mapping[str, object]) -> pool_pb2.RecordedRequest:
+    """An analytics row as the dashboard lists it (issue 14): NULLs left absent (or the field's default)."""
+    known = pool_pb2.RecordedRequest.DESCRIPTOR.fields_by_name
+    fields = {name: value for name, value in row.items() if value is not None and name in known}
+    fields["stream"] = bool(fields.get("stream"))
+    return pool_pb2.RecordedRequest(**fields)
+
+
+def prices_to_proto(entries: list[dict[str, object]]) -> pool_pb2.PricesResponse:
+    return pool_pb2.PricesResponse(prices=[pool_pb2.PriceEntry(**entry) for entry in entries])

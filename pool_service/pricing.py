@@ -87,6 +87,24 @@ class Pricing:
             input_includes_cache_read=bool(merged.get("input_includes_cache_read", True)),
         )
 
+    def table(self) -> list[dict[str, object]]:
+        """Every glob priced, as the dashboard's Config page shows it (issue 14): config.toml's first, then the
+        shipped ones it does not override; cache prices default to the input price, as price() fills them."""
+        entries = []
+        for source, table in (("config.toml", self.overrides), ("shipped", self.shipped)):
+            for pattern, fields in table.items():
+                if source == "shipped" and pattern in self.overrides:
+                    continue
+                merged = {**self.shipped.get(pattern, {}), **fields}
+                if "input" not in merged or "output" not in merged:
+                    continue
+                entries.append({
+                    "pattern": pattern, "source": source,
+                    **{name: float(merged.get(name, merged["input"])) for name in _PRICE_FIELDS},  # type: ignore[arg-type]
+                    "input_includes_cache_read": bool(merged.get("input_includes_cache_read", True)),
+                })
+        return entries
+
     def cost(
         self,
         model: str,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from dario.config.backends import parse_backends
+from dario.config.cluster import parse_cluster
 from dario.config.compat_tables import parse_compat, parse_model_table
 from dario.config.environment import Environment, Paths, file_signature
 from dario.config.errors import ConfigError, line_of
@@ -28,7 +29,8 @@ from dario.config.sections import (
 )
 
 SECTIONS = ("server", "limits", "translation", "credentials", "pools", "analytics")  # tables of settings
-TOP_KEYS = frozenset({*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend", "compat", "models"})
+TOP_KEYS = frozenset({*SECTIONS, "cluster", "pricing", "backends", "routes", "aliases", "default_backend", "compat",
+                      "models"})
 T = TypeVar("T")
 
 
@@ -116,15 +118,17 @@ def parse_config(text: str, environment: Environment | None = None, paths: Paths
         raise ConfigError(f"config.toml line {line}: unknown setting {unknown[0]!r}")
     sections = {name: _section(document, name, text) for name in SECTIONS}
     limits = sections["limits"]
+    server = _server(sections["server"], environment)
     return Config(
         paths=paths or Paths(environment.home),
-        server=_server(sections["server"], environment),
+        server=server,
         limits=dataclasses.replace(_numbers(LimitsConfig, limits, "limits"),
                                    upstream=_numbers(UpstreamLimits, limits, "limits", key_prefix="upstream_")),
         translation=_numbers(TranslationConfig, sections["translation"], "translation"),
         credentials=_numbers(CredentialsConfig, sections["credentials"], "credentials"),
         pools=_numbers(PoolsConfig, sections["pools"], "pools"),
         analytics=_numbers(AnalyticsConfig, sections["analytics"], "analytics"),
+        cluster=parse_cluster(_section(document, "cluster", text), environment, server.port),
         pricing=parse_prices(document.get("pricing", {}), "config.toml: pricing"),
         routing=parse_routing(document, text, environment),
         backends=parse_backends(document),

@@ -10,7 +10,7 @@ from dario.config.errors import ConfigError, line_of
 from dario.config.sections import DEFAULT_ALIASES, RoutingConfig, Rule
 from dario.names import check_name
 
-RULE_KEYS = frozenset({"match", "backend", "model", "fallbacks"})
+RULE_KEYS = frozenset({"match", "backend", "model", "fallbacks", "max_output_tokens"})
 
 
 def _rule(entry: object, index: int, text: str) -> Rule:
@@ -32,7 +32,11 @@ def _rule(entry: object, index: int, text: str) -> Rule:
     fallbacks = entry.get("fallbacks", [])
     if not isinstance(fallbacks, list) or not all(isinstance(item, str) and item for item in fallbacks):
         raise ConfigError(f"{where}.fallbacks must be a list of \"backend\" or \"backend:model\" strings")
-    return Rule(match=match, backend=backend, model=model, fallbacks=tuple(fallbacks), line=line)
+    cap = entry.get("max_output_tokens", 0)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise ConfigError(f"{where}.max_output_tokens must be a whole number of tokens ≥ 0")
+    return Rule(match=match, backend=backend, model=model, fallbacks=tuple(fallbacks), line=line,
+                max_output_tokens=cap)
 
 
 def parse_routing(document: Mapping[str, object], text: str, environment: Environment) -> RoutingConfig:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from dario.testing import openai_wire
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.threaded import Threaded
+
+JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 # The fields of llama-cpp-python's CreateChatCompletionRequest (with stream_options): no max_completion_tokens.
 REQUEST_FIELDS = frozenset({
@@ -35,6 +38,7 @@ class Quirks:
     system_first_only: bool = False  # a system message after the first answered 500 (the chat template's error)
     stream_usage: bool = True  # a usage chunk when the client asks with stream_options.include_usage
     tool_finish_reason: str = "tool_calls"  # what finish_reason says after tool calls (Ollama: "stop")
+    reasoning_replay: bool = False  # an assistant tool-call turn without reasoning_content refused (DeepSeek)
 
 
 # The mimic of each server (docs/compatibility.md): what each was seen or documented doing.
@@ -46,9 +50,10 @@ SERVERS = {
     "LiteLLM": Quirks(),
     "OpenRouter": Quirks(),
 }
+DEEPSEEK_THINKING = Quirks(reasoning_replay=True)  # DeepSeek's thinking mode (not in the matrix: it needs a profile)
 
 
-def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
+def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
     """(status, message) this server would answer instead of a completion, or None."""
     strict, system_first_only = quirks.strict, quirks.system_first_only
     extra = sorted(set(document) - REQUEST_FIELDS)
@@ -59,6 +64,9 @@ def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
         unknown = sorted(set(message) - MESSAGE_FIELDS.get(role, set()))
         if strict and unknown:
             return 400, f"messages.{index}: Extra inputs are not permitted: {', '.join(unknown)}"
+        if quirks.reasoning_replay and role == "assistant" and message.get("tool_calls") and \
+                not str(message.get("reasoning_content") or "").strip():
+            return 400, "The reasoning_content in the thinking mode must be passed back to the API."
         if quirks.null_content_500 and role == "assistant" and "content" in message and message["content"] is None:
             return 500, "Internal Server Error"  # llama-cpp-python's request models take only a string
         if quirks.null_content_500 and role == "system" and not isinstance(message.get("content"), str):

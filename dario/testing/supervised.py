@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from dario.testing.processes import REPO, environment
@@ -130,12 +130,14 @@ class Supervised:
 
 
 @contextlib.contextmanager
-def supervised_stack(home: pathlib.Path) -> Iterator[Supervised]:
-    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit."""
+def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Supervised]:
+    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit. extra_env:
+    more variables for every process (DARIO_API_KEY, a cluster's DARIO_CLUSTER_*, …), inherited by its programs as
+    they would the environment of a systemd unit."""
     for folder in (home, home / "logs", home / "run"):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
-    env = environment(home, {"DARIO_PORT": str(port), "DARIO_PYTHON": sys.executable})
+    env = environment(home, {"DARIO_PORT": str(port), "DARIO_PYTHON": sys.executable, **(extra_env or {})})
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     stack = Supervised(home=home, port=port, env=env, process=start_supervisord(env))
     try:

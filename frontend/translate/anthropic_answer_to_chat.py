@@ -34,7 +34,9 @@ def chat_usage(usage: dict) -> dict:
     return result
 
 
-def to_chat_completion(message: dict, model: str) -> dict:
+def to_chat_completion(message: dict, model: str, include_reasoning: bool = True) -> dict:
+    """`include_reasoning`: the client asked for reasoning (reasoning_effort), so thinking comes back as
+    reasoning_content (as the stream machine does it)."""
     texts, calls, reasoning = [], [], []
     for block in lenient_objects(message.get("content")):
         kind = block.get("type")
@@ -50,7 +52,7 @@ def to_chat_completion(message: dict, model: str) -> dict:
     answer: dict = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
     if calls:
         answer["tool_calls"] = calls
-    if reasoning:
+    if reasoning and include_reasoning:
         answer["reasoning_content"] = "".join(reasoning)
     if message.get("stop_reason") == "refusal":
         explanation = lenient_text(lenient_object(message.get("stop_details")).get("explanation"))

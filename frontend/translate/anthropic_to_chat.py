@@ -44,6 +44,20 @@ def _image_part(block: dict, where: str) -> dict:
     raise TranslationError(where, f"image source {source.get('type')!r} cannot be sent to an OpenAI backend")
 
 
+def _document_part(block: dict, where: str) -> dict:
+    """A base64 PDF → a file part (its title as the filename); a text document → a text part; dario fetches no
+    URL and has no file store, so other sources are refused."""
+    source = expect_object(block.get("source"), f"{where}.source")
+    if source.get("type") == "base64" and source.get("media_type") == "application/pdf":
+        file = {"file_data": f"data:application/pdf;base64,{expect_text(source.get('data'), f'{where}.source.data')}",
+                "filename": expect_text(block.get("title"), f"{where}.title") or "document.pdf"}
+        return {"type": "file", "file": file}
+    if source.get("type") == "text":
+        return {"type": "text", "text": expect_text(source.get("data"), f"{where}.source.data")}
+    raise TranslationError(where, f"document source {source.get('type')!r} cannot be sent to an OpenAI backend: "
+                           "send a base64 PDF or text")
+
+
 def _user_messages(content: object, where: str) -> list[dict]:
     """One tool message per tool_result (first), then the user's other content as one user message."""
     if isinstance(content, str):
@@ -71,6 +85,8 @@ def _user_messages(content: object, where: str) -> list[dict]:
                 parts.append({"type": "text", "text": block["text"]})
         elif kind == "image":
             parts.append(_image_part(block, f"{where}[{index}]"))
+        elif kind == "document":
+            parts.append(_document_part(block, f"{where}[{index}]"))
         elif kind in ("thinking", "redacted_thinking"):
             continue
         else:

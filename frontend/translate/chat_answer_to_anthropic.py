@@ -9,6 +9,9 @@ import uuid
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 from frontend.translate.chat_to_anthropic import tool_id
 
+# The signature of a thinking block dario made from an OpenAI-compatible upstream's reasoning: no Anthropic backend
+# can verify it, so a request carrying it back is cleaned first (translate.thinking_history, translation.md §5.3).
+SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 STOP_FROM_FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                     "content_filter": "refusal"}
 
@@ -46,13 +49,15 @@ def tool_input(arguments: object) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def to_anthropic_message(completion: dict, model: str) -> dict:
+def to_anthropic_message(completion: dict, model: str, thinking: bool = True) -> dict:
+    """`thinking`: the client enabled thinking, so the upstream's reasoning comes back as a thinking block (as the
+    stream machine does it: the same blocks either way)."""
     choices = lenient_objects(completion.get("choices"))[:1] or [{}]
     answer = lenient_object(choices[0].get("message"))
     content: list[dict] = []
     reasoning = answer.get("reasoning_content") or answer.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
-        content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    if thinking and isinstance(reasoning, str) and reasoning:
+        content.append({"type": "thinking", "thinking": reasoning, "signature": SYNTHETIC_SIGNATURE})
     text = answer.get("content")
     if isinstance(text, list):
         text = "".join(lenient_text(part.get("text")) for part in lenient_objects(text))

@@ -11,7 +11,7 @@ import json
 import uuid
 
 from frontend.translate import lenient_object, lenient_text
-from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
+from frontend.translate.chat_answer_to_anthropic import SYNTHETIC_SIGNATURE, anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.streams import (
@@ -24,8 +24,6 @@ from frontend.translate.streams import (
     chat_tool_call_key,
 )
 from frontend.translate.upstream_errors import anthropic_error_of
-
-SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
 
 def _event(name: str, document: dict) -> bytes:
@@ -47,9 +45,11 @@ class _Tool:
 
 
 class ChatToAnthropicStream(FromChatStream):
-    def __init__(self, model: str, request: dict | None = None) -> None:
-        """`request`: the Chat request the upstream got (its input tokens are estimated when it reports none)."""
+    def __init__(self, model: str, request: dict | None = None, thinking: bool = True) -> None:
+        """`request`: the Chat request the upstream got (its input tokens are estimated when it reports none);
+        `thinking`: the client enabled thinking (else the upstream's reasoning is counted, not sent)."""
         self.model = model
+        self.thinking = thinking
         self.start_counting(request)
         self.parser = SseParser()
         self.started = False
@@ -109,7 +109,8 @@ class ChatToAnthropicStream(FromChatStream):
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.count_output(reasoning)
-            out += self._text_like("thinking", reasoning)
+            if self.thinking:
+                out += self._text_like("thinking", reasoning)
         if isinstance(delta.get("content"), str) and delta["content"]:
             self.count_output(delta["content"])
             out += self._text_like("text", delta["content"])

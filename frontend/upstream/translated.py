@@ -74,7 +74,8 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
     estimated = False
     if translation.target is OPENAI_CHAT:  # OpenAI-compatible servers may report no usage: estimated (issue 16)
         document, estimated = with_estimated_usage(document, translation.body)
-    usage = replace(translation.target.usage_of(document) or NO_USAGE, estimated=estimated)
+    served = document.get("model") if isinstance(document.get("model"), str) else ""
+    usage = replace(translation.target.usage_of(document) or Usage(served_model=served), estimated=estimated)
     return scrubber.bytes(_json(translation.answer(document))), usage
 
 

@@ -30,8 +30,10 @@ SKIPPED_ITEMS = ("reasoning", "additional_tools", "compaction_trigger")
 class _Conversation:
     """Chat messages built from `instructions` and `input` items, each remembering the item it came from."""
 
-    def __init__(self, tool_call_content: str | None = "") -> None:
+    def __init__(self, tool_call_content: str | None = "", reasoning_replay: bool = False) -> None:
         self.tool_call_content = tool_call_content  # of an assistant turn that only calls tools (the profile's)
+        self.reasoning_replay = reasoning_replay  # reasoning items told as the next assistant turn's reasoning_content
+        self.reasoning: list[str] = []
         self.system: list[str] = []
         self.messages: list[dict] = []
         self.origins: list[str] = []
@@ -39,8 +41,18 @@ class _Conversation:
         self.tool_images_origin = ""
 
     def add(self, message: dict, origin: str) -> None:
+        if self.reasoning:  # reasoning belongs to the assistant turn right after it, none other
+            text, self.reasoning = "\n\n".join(self.reasoning), []
+            if message["role"] == "assistant" and text.strip():  # DeepSeek refuses an empty one
+                message["reasoning_content"] = text
         self.messages.append(message)
         self.origins.append(origin)
+
+    def _keep_reasoning(self, item: dict) -> None:
+        """The readable text of a reasoning item (its reasoning_text content, else its summary)."""
+        parts = [part for part in item.get("content") or [] if isinstance(part, dict)] or \
+            [part for part in item.get("summary") or [] if isinstance(part, dict)]
+        self.reasoning += [part["text"] for part in parts if isinstance(part.get("text"), str)]
 
     def result(self) -> tuple[list[dict], list[str]]:
         self._flush_tool_images()
@@ -54,6 +66,9 @@ class _Conversation:
         if not isinstance(item, dict):
             raise TranslationError(where, "must be an object")
         kind = item.get("type") or ("message" if "role" in item else None)
+        if kind == "reasoning" and self.reasoning_replay:
+            self._keep_reasoning(item)
+            return
         if kind in SKIPPED_ITEMS:
             if kind == "additional_tools":  # its tools were taken into the request's tools
                 expect_list(item.get("tools"), f"{where}.tools")
@@ -217,7 +232,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool,
     """(Chat request for the backend's profile, warnings, origin of each Chat message)."""
     profile = profile or default_profile(model)
     _refuse_state_and_extras(document)
-    conversation = _Conversation(profile.tool_call_content)
+    conversation = _Conversation(profile.tool_call_content, profile.compat.reasoning_replay)
     conversation.system.append(expect_text(document.get("instructions"), "instructions"))
     source = document.get("input")
     if isinstance(source, str):
