@@ -1,8 +1,9 @@
-"""The vault file: backends and their credentials in $DARIO_HOME/vault.json (0600), written atomically.
+"""The vault: backends and their credentials, in $DARIO_HOME/vault.json (0600, written atomically) or, with
+[cluster] postgres, in PostgreSQL (vault_postgres.py, secrets sealed by sealing.py) behind the same Storage seam.
 
 Pure storage with no gRPC and no HTTP: backends.py serializes writes and the servicer maps these exceptions to
 status codes; the refresher (refresher.py) fetches tokens and stores them here before anyone is told of them.
-Every write is a compare-and-swap on the file's revision, under a lock on vault.lock (see Vault._writing).
+Every write is a compare-and-swap on the stored revision, one writer at a time (see Vault._writing).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from dario.catalog import api_root
@@ -131,28 +132,37 @@ class Vault:
     """The backends in memory mirror the file; records are immutable and replaced whole only after a write
     succeeds, so a reader on another thread sees the committed state, never a half-applied change."""
 
-    def __init__(self, path: pathlib.Path) -> None:
-        self.path = path
-        self.lock_path = path.with_suffix(".lock")
-        self._backends, self._revision = read_vault(path)
+    def __init__(self, storage: pathlib.Path | Storage) -> None:
+        self.storage: Storage = FileStorage(storage) if isinstance(storage, pathlib.Path) else storage
+        self._backends, self._revision = self.storage.read()
+
+    @property
+    def path(self) -> pathlib.Path:
+        """The vault file (for a vault kept in a file)."""
+        if not isinstance(self.storage, FileStorage):
+            raise AttributeError("this vault is not kept in a file")
+        return self.storage.path
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """One writer at a time across processes, each starting from the file's latest revision.
+        """One writer at a time (across processes, and across hosts for PostgreSQL), each starting from the
+        latest stored revision.
 
-        A change is computed inside this block from what is on disk now, never from what this process read
-        earlier: a writer holding an old copy (an orphaned process, a second Vault on the file) reloads first
-        and re-applies its change on top, so it never erases what another wrote since."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)  # held for one read and one write: milliseconds
-            backends, revision = read_vault(self.path)
+        A change is computed inside this block from what is stored now, never from what this process read
+        earlier: a writer holding an old copy (an orphaned process, a second Vault on the same storage) reloads
+        first and re-applies its change on top, so it never erases what another wrote since."""
+        with self.storage.writing() as (backends, revision):
             if revision != self._revision:
                 self._backends, self._revision = backends, revision
             yield
-        finally:
-            os.close(descriptor)
+
+    def reload(self) -> bool:
+        """Takes in what another writer stored since (another host, for PostgreSQL); True when it changed."""
+        backends, revision = self.storage.read()
+        if revision == self._revision:
+            return False
+        self._backends, self._revision = backends, revision
+        return True
 
     def backends(self) -> list[StoredBackend]:
         return list(self._backends)
@@ -273,10 +283,49 @@ class Vault:
         return backend
 
     def _commit(self, backends: tuple[StoredBackend, ...], revision: int) -> None:
-        """Writes the new state; memory changes only once it is on disk (a failed write changes nothing)."""
+        """Stores the new state; memory changes only once it is stored (a failed write changes nothing)."""
+        self.storage.write(backends, revision, self._revision)
+        self._backends, self._revision = backends, revision
+
+
+class Storage(Protocol):
+    """Where a Vault keeps its state: the whole list of backends and the revision it was written at."""
+
+    def read(self) -> tuple[tuple[StoredBackend, ...], int]: ...
+
+    def writing(self) -> contextlib.AbstractContextManager[tuple[tuple[StoredBackend, ...], int]]:
+        """Exclusive for one write, yielding the latest stored state; write() is called only inside it."""
+        ...
+
+    def write(self, backends: tuple[StoredBackend, ...], revision: int, previous: int) -> None:
+        """Stores backends at revision, only if the stored revision is still previous (else raises Stale)."""
+        ...
+
+
+class FileStorage:
+    """vault.json (0600) written atomically, writers serialized by a lock on vault.lock."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        self.lock_path = path.with_suffix(".lock")
+
+    def read(self) -> tuple[tuple[StoredBackend, ...], int]:
+        return read_vault(self.path)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[tuple[tuple[StoredBackend, ...], int]]:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # held for one read and one write: milliseconds
+            yield read_vault(self.path)
+        finally:
+            os.close(descriptor)
+
+    def write(self, backends: tuple[StoredBackend, ...], revision: int, previous: int) -> None:
+        # previous is the revision read under the lock just taken: nobody else can have written since.
         document = {"version": FORMAT_VERSION, "revision": revision, "backends": [asdict(b) for b in backends]}
         atomic_write(self.path, json.dumps(document, indent=1).encode())
-        self._backends, self._revision = backends, revision
 
 
 def _validate(name: str, kind: str, base_url: str, credential_name: str, api_key: str) -> None:

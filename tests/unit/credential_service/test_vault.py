@@ -223,4 +223,4 @@ def test_writers_on_separate_copies_lose_nothing(vault: Vault) -> None:
         for outcome in [pool.submit(add_many, number) for number in range(4)]:
             outcome.result(60)
     assert len(Vault(vault.path).backend("b").credentials) == 100
-    assert vault.lock_path.stat().st_mode & 0o777 == 0o600
+    assert vault.path.with_suffix(".lock").stat().st_mode & 0o777 == 0o600
