@@ -16,7 +16,7 @@ from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
 
 async def serve(config: Config) -> None:
-    vault = Vault(config.paths.vault)
+    vault = open_vault(config)
 
     tasks: list[asyncio.Task[None]] = []
     watchers: list[ConfigWatcher] = []
@@ -37,6 +37,19 @@ async def serve(config: Config) -> None:
             await watcher.close()
 
     await serve_unix(config.paths.credential_socket, register, on_stop=stop_refresher)
+
+
+def open_vault(config: Config) -> Vault:
+    """The vault file, or with [cluster] postgres the vault in PostgreSQL (needs the postgres extra and a key)."""
+    if not config.cluster.postgres:
+        return Vault(config.paths.vault)
+    try:  # the postgres extra: imported only when configured
+        from credential_service.sealing import load_sealer
+        from credential_service.vault_postgres import PostgresStorage
+    except ImportError:
+        raise VaultError("[cluster] postgres needs the postgres extra: pip install 'dario[postgres]'") from None
+
+    return Vault(PostgresStorage(config.cluster.postgres, load_sealer()))
 
 
 def main() -> int:

@@ -1,0 +1,120 @@
+"""The vault in PostgreSQL (credential_service/vault_postgres.py, issue 15 item 3) against the real server."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from credential_service.sealing import Sealer, Unsealable
+from credential_service.vault import Credential, NotFound, Stale, Vault
+from credential_service.vault_postgres import MIGRATIONS, PostgresStorage
+from tests.integration.postgres_vault import fresh_schema
+
+pytestmark = pytest.mark.timeout(60)
+KEY = "sk-test-postgres-vault-0123456789abcdef"
+REFRESH = "rt-secret-refresh-token-abcdef"
+CLIENT_SECRET = "cs-secret-client-0123456789"
+URL = "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with fresh_schema() as schema_url:
+        yield schema_url
+
+
+@pytest.fixture
+def key() -> bytes:
+    return os.urandom(32)
+
+
+def open_vault(url: str, key: bytes) -> Vault:
+    return Vault(PostgresStorage(url, Sealer(key)))
+
+
+def oauth() -> Credential:
+    return Credential("login", "at-secret-access-0123456789", kind="oauth", refresh_token=REFRESH,
+                      token_url="http://127.0.0.1:9/token", client_id="client", expires_at=1e10)
+
+
+def rows(url: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        return [repr(row) for table in ("dario_vault_backends", "dario_vault_credentials", "dario_vault_state")
+                for row in connection.execute(f"SELECT * FROM {table}").fetchall()]  # noqa: S608 - fixed names
+
+
+def test_round_trip_through_another_vault_and_nothing_secret_in_the_tables(url: str, key: bytes) -> None:
+    vault = open_vault(url, key)
+    vault.add_backend("pg-openai", "openai", URL, api_key=KEY)
+    vault.add_credential("pg-openai", oauth())
+    vault.add_credential("pg-openai", Credential("machine", "", kind="client_credentials",
+                                                 client_secret=CLIENT_SECRET, client_id="c",
+                                                 token_url="http://127.0.0.1:9/token"))
+    vault.add_backend("pg-anthropic", "anthropic", "http://127.0.0.1:9", no_credential=True)
+    again = open_vault(url, key)
+    assert [b.name for b in again.backends()] == ["pg-openai", "pg-anthropic"]
+    assert again.backends() == vault.backends()
+    assert again.lease("pg-openai", "default").header_value == f"Bearer {KEY}"
+    assert again.credential("pg-openai", "login").refresh_token == REFRESH
+    stored = "\n".join(rows(url))
+    assert "pg-openai" in stored and "login" in stored  # names and public fields are plain
+    for secret in (KEY, REFRESH, CLIENT_SECRET, "at-secret-access", key.hex()):
+        assert secret not in stored
+    assert again.remove_backend("pg-openai") == 3
+    assert [b.name for b in open_vault(url, key).backends()] == ["pg-anthropic"]
+    with pytest.raises(NotFound):
+        open_vault(url, key).backend("pg-openai")
+
+
+def test_migrations_are_recorded_and_applied_once(url: str, key: bytes) -> None:
+    open_vault(url, key).add_backend("b", "openai", URL, api_key=KEY)
+    open_vault(url, key)  # a second start applies nothing and keeps the data
+    with psycopg.connect(url) as connection:
+        versions = [row[0] for row in connection.execute("SELECT version FROM dario_vault_migrations")]
+    assert versions == [version for version, _ in MIGRATIONS]
+    assert open_vault(url, key).credential("b", "default").secret == KEY
+
+
+def test_wrong_key_and_swapped_rows_do_not_open(url: str, key: bytes) -> None:
+    vault = open_vault(url, key)
+    vault.add_backend("b", "openai", URL, api_key=KEY)
+    vault.add_credential("b", Credential("other", "sk-other-0123456789abcdef"))
+    with pytest.raises(Unsealable) as caught:
+        open_vault(url, os.urandom(32))
+    assert "vault key" in str(caught.value) and KEY not in str(caught.value)
+    with psycopg.connect(url) as connection:  # an attacker with write access copies one row's secret onto another
+        connection.execute("UPDATE dario_vault_credentials SET sealed = (SELECT sealed FROM dario_vault_credentials "
+                           "WHERE name = 'default') WHERE name = 'other'")
+    with pytest.raises(Unsealable, match="b/other"):
+        open_vault(url, key)
+
+
+def test_writers_on_separate_vaults_lose_nothing(url: str, key: bytes) -> None:
+    open_vault(url, key).add_backend("b", "openai", URL, no_credential=True)
+    copies = [open_vault(url, key) for _ in range(3)]  # as three hosts would
+
+    def add_many(number: int) -> None:
+        for index in range(10):
+            copies[number].add_credential("b", Credential(f"k{number}-{index}", KEY))
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        for outcome in [pool.submit(add_many, number) for number in range(3)]:
+            outcome.result(60)
+    assert len(open_vault(url, key).backend("b").credentials) == 30
+
+
+def test_a_refresh_result_for_a_rotated_credential_is_stale(url: str, key: bytes) -> None:
+    vault = open_vault(url, key)
+    vault.add_backend("b", "openai", URL, no_credential=True)
+    vault.add_credential("b", oauth())
+    other = open_vault(url, key)
+    read = other.credential("b", "login")
+    vault.update_credential("b", "login", expect=read, secret="at-rotated", refresh_token="rt-rotated")
+    with pytest.raises(Stale):
+        other.update_credential("b", "login", expect=read, secret="at-late", refresh_token="rt-late")
+    assert open_vault(url, key).credential("b", "login").refresh_token == "rt-rotated"
+    assert other.reload() is False  # the failed write already brought it up to date
