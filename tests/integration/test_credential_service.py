@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import pathlib
@@ -33,10 +34,18 @@ def socket_of(home: pathlib.Path) -> pathlib.Path:
     return home / "run" / "credential.sock"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
+@pytest.fixture(scope="module", params=["file", "postgres"])
+def home(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[pathlib.Path]:
+    """The same contract over both storages: vault.json, and the vault in PostgreSQL ([cluster] postgres)."""
     home = tmp_path_factory.mktemp("credentials") / "home"
-    with running_module("credential_service", home, socket_of(home)):
+    with contextlib.ExitStack() as stack:
+        environment: dict[str, str] = {}
+        if request.param == "postgres":
+            from tests.integration.postgres_vault import fresh_schema  # needs psycopg: the postgres extra
+
+            environment = {"DARIO_CLUSTER_POSTGRES": stack.enter_context(fresh_schema("service")),
+                           "DARIO_VAULT_KEY": base64.b64encode(os.urandom(32)).decode()}
+        stack.enter_context(running_module("credential_service", home, socket_of(home), extra_env=environment))
         yield home
 
 

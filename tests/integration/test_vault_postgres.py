@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import os
+import pathlib
 from collections.abc import Iterator
 
+import grpc
 import psycopg
 import pytest
 
 from credential_service.sealing import Sealer, Unsealable
 from credential_service.vault import Credential, NotFound, Stale, Vault
 from credential_service.vault_postgres import MIGRATIONS, PostgresStorage
+from dario.testing.processes import running_module
+from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from tests.integration.postgres_vault import fresh_schema
 
 pytestmark = pytest.mark.timeout(60)
@@ -118,3 +123,30 @@ def test_a_refresh_result_for_a_rotated_credential_is_stale(url: str, key: bytes
         other.update_credential("b", "login", expect=read, secret="at-late", refresh_token="rt-late")
     assert open_vault(url, key).credential("b", "login").refresh_token == "rt-rotated"
     assert other.reload() is False  # the failed write already brought it up to date
+
+
+def test_the_service_keeps_its_vault_in_postgres_across_homes_and_needs_a_key(
+        url: str, key: bytes, tmp_path: pathlib.Path) -> None:
+    environment = {"DARIO_CLUSTER_POSTGRES": url, "DARIO_VAULT_KEY": base64.b64encode(key).decode()}
+    for number, stored in enumerate((None, KEY)):
+        home = tmp_path / f"home{number}"  # as another host would: nothing shared but PostgreSQL
+        with running_module("credential_service", home, home / "run" / "credential.sock", extra_env=environment):
+            with grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}") as channel:
+                stub = credentials_pb2_grpc.CredentialsStub(channel)
+                if stored is None:
+                    stub.AddBackend(credentials_pb2.AddBackendRequest(
+                        name="shared", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url=URL, api_key=KEY),
+                        timeout=10)
+                else:
+                    lease = stub.Lease(credentials_pb2.LeaseRequest(backend="shared", credential="default"),
+                                       timeout=10).lease
+                    assert lease.header_value == f"Bearer {KEY}"
+        assert not (home / "vault.json").exists()
+        assert KEY not in (home / "credential_service.test.log").read_text()
+    assert all(KEY not in row for row in rows(url))
+    home = tmp_path / "keyless"
+    keyless = {"DARIO_CLUSTER_POSTGRES": url, "DARIO_VAULT_KEY": ""}
+    with running_module("credential_service", home, None, extra_env=keyless) as process:
+        assert process.wait(30) != 0
+    log = (home / "credential_service.test.log").read_text()
+    assert "DARIO_VAULT_KEY_FILE" in log and "Traceback" not in log
