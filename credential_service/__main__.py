@@ -26,6 +26,10 @@ async def serve(config: Config) -> None:
         backends = Backends(vault, config, stopping)
         credentials_pb2_grpc.add_CredentialsServicer_to_server(CredentialsServicer(backends), server)
         tasks.append(asyncio.create_task(backends.run_refresher()))
+        if config.cluster.postgres:  # other hosts' writes reach this one's watchers
+            from credential_service.vault_listen import follow
+
+            tasks.append(asyncio.create_task(follow(config.cluster.postgres, backends, stopping)))
         backends.watcher.start()
         watchers.append(backends.watcher)
         return [credentials_pb2.DESCRIPTOR.services_by_name["Credentials"].full_name]

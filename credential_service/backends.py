@@ -278,6 +278,15 @@ class Backends:
         await self._announce()
         return removed
 
+    async def reload_vault(self) -> bool:
+        """Takes in what another host wrote to a shared vault (vault_listen.py); announced when it changed."""
+        async with self._lock:
+            changed = await asyncio.to_thread(self.vault.reload)
+        if changed:
+            log.info("the vault changed on another host: %d backend(s)", len(self.vault.backends()))
+            await self._announce()
+        return changed
+
     def grant(self, backend: StoredBackend, credential: Credential) -> LeaseGrant:
         """The header to send for one credential, and until when."""
         if self.config_backends.find(backend.name) is backend:  # a key from the environment: in memory only

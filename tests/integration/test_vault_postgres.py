@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import os
 import pathlib
 from collections.abc import Iterator
@@ -150,3 +151,32 @@ def test_the_service_keeps_its_vault_in_postgres_across_homes_and_needs_a_key(
         assert process.wait(30) != 0
     log = (home / "credential_service.test.log").read_text()
     assert "DARIO_VAULT_KEY_FILE" in log and "Traceback" not in log
+
+
+def test_a_change_on_one_host_reaches_the_other_hosts_watchers(url: str, key: bytes,
+                                                                tmp_path: pathlib.Path) -> None:
+    environment = {"DARIO_CLUSTER_POSTGRES": url, "DARIO_VAULT_KEY": base64.b64encode(key).decode()}
+    homes = [tmp_path / "host-a", tmp_path / "host-b"]
+    with contextlib.ExitStack() as stack:
+        stubs = []
+        for home in homes:
+            stack.enter_context(running_module("credential_service", home, home / "run" / "credential.sock",
+                                               extra_env=environment))
+            channel = stack.enter_context(grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}"))
+            stubs.append(credentials_pb2_grpc.CredentialsStub(channel))
+        adder, follower = stubs
+        watch = follower.WatchBackends(credentials_pb2.WatchBackendsRequest(), timeout=30)
+        stack.callback(watch.cancel)
+        first = next(watch)
+        assert "roaming" not in [backend.name for backend in first.backends]
+        adder.AddBackend(credentials_pb2.AddBackendRequest(name="roaming", kind=credentials_pb2.BACKEND_KIND_OPENAI,
+                                                           base_url=URL, api_key=KEY), timeout=10)
+        after = next(watch)  # pushed by host B once host A's commit was notified
+        assert after.generation > first.generation
+        assert [backend.name for backend in after.backends] == ["roaming"]
+        assert KEY.encode() not in after.SerializeToString()
+        lease = follower.Lease(credentials_pb2.LeaseRequest(backend="roaming", credential="default"), timeout=10)
+        assert lease.lease.header_value == f"Bearer {KEY}"
+        adder.RemoveBackend(credentials_pb2.RemoveBackendRequest(name="roaming"), timeout=10)
+        assert [backend.name for backend in next(watch).backends] == []
+    assert "changed on another host" in (homes[1] / "credential_service.test.log").read_text()
