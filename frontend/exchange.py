@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from dario.enums import API_FORMATS
 from dario.v1 import pool_pb2
 from frontend import bounds
+from frontend.attribution import Attribution
 from frontend.usage import NO_USAGE, Usage
 
 
@@ -37,6 +38,7 @@ class Exchange:
     queued_ms: float = 0.0
     finished: float = 0.0  # perf_counter when the handler was done
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
+    attribution: Attribution = Attribution()  # client, session, project, tags (frontend.attribution)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
@@ -96,4 +98,8 @@ class Exchange:
             fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
+            client=bounds.bounded(self.attribution.client, bounds.NAME_CHARS),
+            session=bounds.bounded(self.attribution.session, bounds.NAME_CHARS),
+            project=bounds.bounded(self.attribution.project, bounds.NAME_CHARS),
+            tags=bounds.bounded(self.attribution.tags, bounds.FAILOVER_CHARS),
         )

@@ -47,11 +47,19 @@ COLUMNS = {
     "queued_ms": float,
     "cache_write_tokens": int,
     "cost_usd": float,
+    # Issue 14: who sent the request (frontend.attribution).
+    "client": str,
+    "session": str,
+    "project": str,
+    "tags": str,
 }
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
-OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1}
+OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
+                   "client": "", "session": "", "project": "", "tags": ""}
+# The report filters on time and groups (or filters) by these: each has an index, so it never reads every row.
+INDEXED = (("started_at",), ("backend",), ("session",), ("project",), ("client",))
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 
@@ -76,8 +84,8 @@ def open_database(path: pathlib.Path) -> sqlite_utils.Database:
         for name, kind in COLUMNS.items():
             if name not in present:
                 table.add_column(name, kind)
-    table.create_index(["started_at"], if_not_exists=True)
-    table.create_index(["backend"], if_not_exists=True)
+    for columns in INDEXED:
+        table.create_index(list(columns), if_not_exists=True)
     path.chmod(0o600)
     return database
 

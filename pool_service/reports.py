@@ -1,7 +1,8 @@
 """The analytics report behind GET /analytics and `dario analytics`: totals, groups, burn rate, forecast.
 
-Sums and counts are SQL aggregates (the window is found through the started_at index); latency
-percentiles are computed over the window's rows only, so all-time totals carry none.
+Sums, counts and latency percentiles are SQL aggregates (the window is found through the started_at index, a
+session, project or client through its own); percentiles are over the window's rows only, so all-time totals
+carry none.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -21,8 +23,14 @@ TABLE = "requests"
 # What a request is grouped and priced under: the model the upstream said it served, else the one asked for.
 MODEL = "coalesce(nullif(served_model, ''), model)"
 GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
-_KEYS = ("backend", "credential", "model")
-_EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL}
+# Issue 14: groupings a caller asks for (report's by), and the columns a report can be narrowed to (filters).
+OPTIONAL_GROUPS = {"session": ("session",), "project": ("project",), "client": ("client",)}
+FILTERS = ("session", "project", "client")
+# Grouping by expressions (not bare columns) keeps the planner on the started_at index: walking a group column's
+# index to save a sort would read the whole table instead of the window.
+_EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL,
+                "session": "coalesce(session, '')", "project": "coalesce(project, '')",
+                "client": "coalesce(client, '')"}
 _AGGREGATES = (
     ("requests", "count(*)"),
     ("errors", "coalesce(sum(status >= 400), 0)"),
@@ -37,6 +45,13 @@ _AGGREGATES = (
     ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
+# Nearest-rank percentiles, ranked in SQL: (name, column, the rows it ranks, percent).
+_PERCENTILES = (
+    ("latency_p50_ms", "latency_ms", "latency_ms is not null", 50),
+    ("latency_p95_ms", "latency_ms", "latency_ms is not null", 95),
+    ("ttfb_p50_ms", "ttfb_ms", "ttfb_ms > 0", 50),  # 0: no byte reached the client
+)
+_NO_PERCENTILES = {name: None for name, _, _, _ in _PERCENTILES}
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
 _UNITS = (
@@ -49,27 +64,52 @@ _UNITS = (
 Database = str | os.PathLike | sqlite3.Connection | sqlite_utils.Database
 
 
-def report(database: Database, now: float, window_seconds: float, accounts: list[dict] | None = None) -> dict:
+@dataclass(frozen=True)
+class Scope:
+    """The rows a query reads: SQL conditions and their parameters."""
+
+    conditions: tuple[str, ...] = ()
+    parameters: tuple[object, ...] = ()
+
+    def where(self) -> str:
+        return f" where {' and '.join(self.conditions)}" if self.conditions else ""
+
+    def narrowed(self, condition: str, *parameters: object) -> Scope:
+        return Scope((*self.conditions, condition), (*self.parameters, *parameters))
+
+
+def report(database: Database, now: float, window_seconds: float, accounts: list[dict[str, Any]] | None = None,
+           by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON-able report over the last window_seconds before now.
 
     {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
     "by_backend" / "by_credential" / "by_model": [{group keys…, totals…}] over the window, "burn_rate",
-    "forecast"}. accounts is the pools' state for the forecast: [{"backend", "credential", "windows":
-    [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty forecast.
+    "forecast"}, and "by_session" / "by_project" / "by_client" for each of those named in by. filters ({"session":
+    id, …}) narrows every part to the matching requests. accounts is the pools' state for the forecast:
+    [{"backend", "credential", "windows": [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty
+    forecast. Every sum, count and percentile is computed by SQLite: only a row per group reaches Python.
     """
     if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
-    cutoff = now - window_seconds
+    extra = check_groupings(by)
+    everything = Scope()
+    for name, value in sorted((filters or {}).items()):
+        if name not in FILTERS:
+            raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(FILTERS)}")
+        if value:
+            everything = everything.narrowed(f"{_EXPRESSIONS[name]} = ?", value)
+    window_scope = everything.narrowed("started_at >= ?", now - window_seconds)
+    groupings = {**GROUPS, **{f"by_{name}": OPTIONAL_GROUPS[name] for name in extra}}
     with _connection(database) as connection:
         if connection is None:
-            all_time, combinations, samples = _totals_row(None), {}, {}
+            all_time, window = _totals_row(None), {**_totals_row(None), **_NO_PERCENTILES}
+            groups: dict[str, list[dict]] = {name: [] for name in groupings}
         else:
-            all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}").fetchone())
-            combinations = _combinations(connection, cutoff)
-            samples = _samples(connection, cutoff)
-    all_time.update(latency_p50_ms=None, latency_p95_ms=None, ttfb_p50_ms=None)
-    window = _merged(list(combinations), combinations, samples)
-    groups = {name: _groups(keys, combinations, samples) for name, keys in GROUPS.items()}
+            all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
+                                                      everything.parameters).fetchone())
+            window = _grouped(connection, (), window_scope)[0]
+            groups = {name: _grouped(connection, keys, window_scope) for name, keys in groupings.items()}
+    all_time.update(_NO_PERCENTILES)
     return {
         "generated_at": now,
         "window_seconds": window_seconds,
@@ -79,6 +119,22 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         "burn_rate": burn_rate(window, window_seconds),
         "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
     }
+
+
+def check_groupings(by: Iterable[str]) -> list[str]:
+    """The extra groupings asked for, each once, in the order given; ValueError naming the choices otherwise.
+    The default ones (backend, credential, model) are always in the report and may be named too."""
+    chosen: list[str] = []
+    for name in by:
+        name = name.strip().lower()
+        if not name or f"by_{name}" in GROUPS:
+            continue
+        if name not in OPTIONAL_GROUPS:
+            choices = ", ".join([*OPTIONAL_GROUPS, *(group.removeprefix("by_") for group in GROUPS)])
+            raise ValueError(f"cannot group by {name!r}; choose from {choices}")
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
 
 
 def pool_windows(accounts: Iterable[Account]) -> list[dict]:
@@ -120,62 +176,36 @@ def _totals_row(values: tuple | None) -> dict:
     return totals
 
 
-def _combinations(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, str, str], dict]:
-    """The window's aggregates per (backend, credential, model): one pass, from which every group is summed.
-
-    Grouping by expressions (not the bare backend column) keeps the planner on the started_at index:
-    walking the backend index to save a sort would read the whole table instead of the window.
-    """
-    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    query = f"select {keys}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
-    return {tuple(row[:3]): _totals_row(row[3:]) for row in connection.execute(query, [cutoff])}
-
-
-def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, str, str], tuple[list, list]]:
-    """The window's latencies and times to first byte per (backend, credential, model), for percentiles."""
-    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    samples: dict[tuple[str, str, str], tuple[list, list]] = defaultdict(lambda: ([], []))
-    for backend, credential, model, latency, first_byte in connection.execute(
-        f"select {keys}, latency_ms, ttfb_ms from {TABLE} where started_at >= ?", [cutoff]
-    ):
-        latencies, first_bytes = samples[backend, credential, model]
-        if latency is not None:
-            latencies.append(latency)
-        if first_byte:  # 0: no byte reached the client
-            first_bytes.append(first_byte)
-    for latencies, first_bytes in samples.values():  # sorted runs make each group's merge sort nearly linear
-        latencies.sort()
-        first_bytes.sort()
-    return samples
+def _grouped(connection: sqlite3.Connection, keys: tuple[str, ...], scope: Scope) -> list[dict[str, Any]]:
+    """One entry per distinct value of keys among the scope's rows, with its totals and percentiles, most requests
+    first; keys=() gives the one entry of every row (zero totals when there are none)."""
+    expressions = [_EXPRESSIONS[key] for key in keys]
+    group_by = f" group by {', '.join(expressions)}" if keys else ""
+    query = f"select {', '.join([*expressions, _SELECT])} from {TABLE}{scope.where()}{group_by}"
+    entries = {tuple(values[: len(keys)]): {**dict(zip(keys, values)), **_totals_row(values[len(keys):]),
+                                            **_NO_PERCENTILES}
+               for values in connection.execute(query, scope.parameters)}
+    for name, column, condition, percent in _PERCENTILES:
+        for group, value in _percentile_rows(connection, expressions, column, scope.narrowed(condition), percent):
+            if group in entries:
+                entries[group][name] = value
+    ordered = sorted(entries.values(), key=lambda entry: (-entry["requests"], *(entry[key] for key in keys)))
+    return ordered or [{**_totals_row(None), **_NO_PERCENTILES}] * (not keys)
 
 
-def _merged(members: list[tuple], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]) -> dict:
-    """Totals of some (backend, credential, model) combinations, with their latency percentiles."""
-    totals = {name: sum(combinations[member][name] for member in members) for name, _ in _AGGREGATES}
-    totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
-    latencies = sorted(value for member in members for value in samples.get(member, ((), ()))[0])
-    first_bytes = sorted(value for member in members for value in samples.get(member, ((), ()))[1])
-    totals.update(
-        latency_p50_ms=percentile(latencies, 0.50),
-        latency_p95_ms=percentile(latencies, 0.95),
-        ttfb_p50_ms=percentile(first_bytes, 0.50),
-    )
-    return totals
-
-
-def _groups(
-    keys: tuple[str, ...], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]
-) -> list[dict]:
-    """One entry per distinct value of keys in the window, most requests first."""
-    positions = [_KEYS.index(key) for key in keys]
-    members: dict[tuple, list[tuple]] = defaultdict(list)
-    for combination in combinations:
-        members[tuple(combination[position] for position in positions)].append(combination)
-    entries = [
-        {**dict(zip(keys, group)), **_merged(group_members, combinations, samples)}
-        for group, group_members in members.items()
-    ]
-    return sorted(entries, key=lambda entry: (-entry["requests"], *(entry[key] for key in keys)))
+def _percentile_rows(connection: sqlite3.Connection, expressions: list[str], column: str, scope: Scope,
+                     percent: int) -> Iterator[tuple[tuple[object, ...], float]]:
+    """(group, nearest-rank percentile of column) per group: SQLite ranks the rows, only the chosen one per group
+    is returned. The rank is max(1, ceil(n * percent / 100)), in integers."""
+    partition = f"partition by {', '.join(expressions)} " if expressions else ""
+    keys = "".join(f"{expression} as key{index}, " for index, expression in enumerate(expressions))
+    chosen = ", ".join(f"key{index}" for index in range(len(expressions)))
+    query = (f"select {chosen + ', ' if chosen else ''}value from ("
+             f"select {keys}{column} as value, row_number() over ({partition}order by {column}) as position, "
+             f"count(*) over ({partition.strip()}) as size from {TABLE}{scope.where()}) "
+             f"where position = max(1, (size * {percent} + 99) / 100)")
+    for values in connection.execute(query, scope.parameters):
+        yield tuple(values[:-1]), values[-1]
 
 
 def percentile(ordered: list[float], fraction: float) -> float | None:

@@ -16,7 +16,7 @@ from pool_service import conversions
 from pool_service.analytics import AnalyticsStore
 from pool_service.answers import Answers, Availability, summary
 from pool_service.queue import Queue, Refused
-from pool_service.reports import pool_windows, report
+from pool_service.reports import FILTERS, pool_windows, report
 from pool_service.selection import Pool
 
 DEFAULT_REPORT_WINDOW = 3600.0
@@ -119,7 +119,12 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         """The analytics report; the forecast uses the pools' rate-limit windows as they are now."""
         now = time.time()
         window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
-        built = await asyncio.to_thread(report, self.store.path, now, window, pool_windows(self.pool.snapshot(now)))
+        filters = {name: getattr(request, name) for name in FILTERS if getattr(request, name)}
+        try:
+            built = await asyncio.to_thread(report, self.store.path, now, window,
+                                            pool_windows(self.pool.snapshot(now)), list(request.by), filters)
+        except ValueError as error:  # an unknown grouping: the caller's mistake, named
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return conversions.report_to_proto(built)
 
     async def Summary(self, request: pool_pb2.SummaryRequest,
