@@ -12,11 +12,11 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from pool_service.report_groups import NO_PERCENTILES, Scope, rolled_up, summaries
 from pool_service.selection import Account
 
 TABLE = "requests"
@@ -45,13 +45,8 @@ _AGGREGATES = (
     ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
-# Nearest-rank percentiles, ranked in SQL: (name, column, the rows it ranks, percent).
-_PERCENTILES = (
-    ("latency_p50_ms", "latency_ms", "latency_ms is not null", 50),
-    ("latency_p95_ms", "latency_ms", "latency_ms is not null", 95),
-    ("ttfb_p50_ms", "ttfb_ms", "ttfb_ms > 0", 50),  # 0: no byte reached the client
-)
-_NO_PERCENTILES = {name: None for name, _, _, _ in _PERCENTILES}
+_SUMMED = tuple(name for name, _ in _AGGREGATES)
+_KEYS = ("backend", "credential", "model")
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
 _UNITS = (
@@ -62,20 +57,6 @@ _UNITS = (
 )
 
 Database = str | os.PathLike | sqlite3.Connection | sqlite_utils.Database
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The rows a query reads: SQL conditions and their parameters."""
-
-    conditions: tuple[str, ...] = ()
-    parameters: tuple[object, ...] = ()
-
-    def where(self) -> str:
-        return f" where {' and '.join(self.conditions)}" if self.conditions else ""
-
-    def narrowed(self, condition: str, *parameters: object) -> Scope:
-        return Scope((*self.conditions, condition), (*self.parameters, *parameters))
 
 
 def report(database: Database, now: float, window_seconds: float, accounts: list[dict[str, Any]] | None = None,
@@ -99,17 +80,23 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         if value:
             everything = everything.narrowed(f"{_EXPRESSIONS[name]} = ?", value)
     window_scope = everything.narrowed("started_at >= ?", now - window_seconds)
-    groupings = {**GROUPS, **{f"by_{name}": OPTIONAL_GROUPS[name] for name in extra}}
+    empty = {**_totals_row(None), **NO_PERCENTILES}
     with _connection(database) as connection:
         if connection is None:
-            all_time, window = _totals_row(None), {**_totals_row(None), **_NO_PERCENTILES}
-            groups: dict[str, list[dict]] = {name: [] for name in groupings}
+            all_time, window = _totals_row(None), empty
+            groups: dict[str, list[dict[str, Any]]] = {name: [] for name in [*GROUPS, *(f"by_{key}" for key in extra)]}
         else:
             all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
                                                       everything.parameters).fetchone())
-            window = _grouped(connection, (), window_scope)[0]
-            groups = {name: _grouped(connection, keys, window_scope) for name, keys in groupings.items()}
-    all_time.update(_NO_PERCENTILES)
+            # One pass per (backend, credential, model) serves the window and the three default groupings.
+            combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
+                                     _totals_row)
+            window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
+            groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
+            for key in extra:
+                found = summaries(connection, {key: _EXPRESSIONS[key]}, _SELECT, window_scope, _totals_row)
+                groups[f"by_{key}"] = rolled_up(found, (key,), (key,), _SUMMED)
+    all_time.update(NO_PERCENTILES)
     return {
         "generated_at": now,
         "window_seconds": window_seconds,
@@ -174,38 +161,6 @@ def _totals_row(values: tuple | None) -> dict:
     totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
     totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
     return totals
-
-
-def _grouped(connection: sqlite3.Connection, keys: tuple[str, ...], scope: Scope) -> list[dict[str, Any]]:
-    """One entry per distinct value of keys among the scope's rows, with its totals and percentiles, most requests
-    first; keys=() gives the one entry of every row (zero totals when there are none)."""
-    expressions = [_EXPRESSIONS[key] for key in keys]
-    group_by = f" group by {', '.join(expressions)}" if keys else ""
-    query = f"select {', '.join([*expressions, _SELECT])} from {TABLE}{scope.where()}{group_by}"
-    entries = {tuple(values[: len(keys)]): {**dict(zip(keys, values)), **_totals_row(values[len(keys):]),
-                                            **_NO_PERCENTILES}
-               for values in connection.execute(query, scope.parameters)}
-    for name, column, condition, percent in _PERCENTILES:
-        for group, value in _percentile_rows(connection, expressions, column, scope.narrowed(condition), percent):
-            if group in entries:
-                entries[group][name] = value
-    ordered = sorted(entries.values(), key=lambda entry: (-entry["requests"], *(entry[key] for key in keys)))
-    return ordered or [{**_totals_row(None), **_NO_PERCENTILES}] * (not keys)
-
-
-def _percentile_rows(connection: sqlite3.Connection, expressions: list[str], column: str, scope: Scope,
-                     percent: int) -> Iterator[tuple[tuple[object, ...], float]]:
-    """(group, nearest-rank percentile of column) per group: SQLite ranks the rows, only the chosen one per group
-    is returned. The rank is max(1, ceil(n * percent / 100)), in integers."""
-    partition = f"partition by {', '.join(expressions)} " if expressions else ""
-    keys = "".join(f"{expression} as key{index}, " for index, expression in enumerate(expressions))
-    chosen = ", ".join(f"key{index}" for index in range(len(expressions)))
-    query = (f"select {chosen + ', ' if chosen else ''}value from ("
-             f"select {keys}{column} as value, row_number() over ({partition}order by {column}) as position, "
-             f"count(*) over ({partition.strip()}) as size from {TABLE}{scope.where()}) "
-             f"where position = max(1, (size * {percent} + 99) / 100)")
-    for values in connection.execute(query, scope.parameters):
-        yield tuple(values[:-1]), values[-1]
 
 
 def percentile(ordered: list[float], fraction: float) -> float | None:

@@ -49,10 +49,12 @@ def read_key(arguments: argparse.Namespace, variables: Mapping[str, str], preset
 
 
 def analytics(paths, arguments: argparse.Namespace) -> int:
+    by = analytics_view.groupings_of(arguments)
+    filters = {name: getattr(arguments, name) for name in analytics_view.FILTERS}
     with AdminClient(paths) as client:
         answer = client.call("pool_service", client.pool().Analytics,
-                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window))
-    return analytics_view.run(report_to_json(answer), arguments, console)
+                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window, by=by, **filters))
+    return analytics_view.run(report_to_json(answer, by), arguments, console)
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:

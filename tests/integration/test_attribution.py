@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
+import subprocess
+import sys
 import uuid
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.testing.processes import REPO, environment
 from dario.testing.stack import Services
 from tests.integration.conftest import async_analytics_rows
 
@@ -173,3 +177,31 @@ async def test_a_request_refused_before_its_body_is_parsed_still_names_its_clien
             request_id = answer.headers["request-id"]
         row = (await async_analytics_rows(both_kinds.home, [request_id]))[request_id]
     assert (row["client"], row["session"], row["status"]) == ("curl", "broken-1", 400)
+
+
+def dario(home: pathlib.Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dario.cli.main", *arguments],
+                          env=environment(home, {"COLUMNS": "250"}), capture_output=True, text=True, timeout=60,
+                          cwd=REPO)
+
+
+async def test_the_analytics_command_groups_and_filters_as_get_analytics(both_kinds_frontend: TestServer,
+                                                                          both_kinds: Services) -> None:
+    project = f"cli-{uuid.uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as session:
+        sent = [await chat(session, both_kinds_frontend, {"user-agent": "llm/0.27", "x-dario-project": project,
+                                                          "x-dario-session": f"{project}-s"}) for _ in range(2)]
+        await async_analytics_rows(both_kinds.home, sent)
+        expected = await analytics(session, both_kinds_frontend, f"by=project,client&project={project}")
+    printed = await asyncio.to_thread(dario, both_kinds.home, "analytics", "--by", "project,client", "--project",
+                                      project, "--json")
+    assert printed.returncode == 0, printed.stderr
+    answer = json.loads(printed.stdout)
+    assert answer["by_project"] == expected["by_project"] and answer["by_client"] == expected["by_client"]
+    assert answer["by_project"][0]["requests"] == 2
+    shown = await asyncio.to_thread(dario, both_kinds.home, "analytics", "--by", "session", "--by", "client")
+    assert shown.returncode == 0, shown.stderr
+    assert "Per session" in shown.stdout and f"{project}-s" in shown.stdout and "Per client" in shown.stdout
+    assert "Per credential" not in shown.stdout
+    refused = await asyncio.to_thread(dario, both_kinds.home, "analytics", "--by", "password")
+    assert refused.returncode == 2 and "choose from session" in refused.stderr
