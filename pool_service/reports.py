@@ -78,7 +78,7 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         if name not in FILTERS:
             raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(FILTERS)}")
         if value:
-            everything = everything.narrowed(f"{_EXPRESSIONS[name]} = ?", value)
+            everything = everything.narrowed(f"{name} = ?", value)  # the bare column: its index finds the rows
     window_scope = everything.narrowed("started_at >= ?", now - window_seconds)
     empty = {**_totals_row(None), **NO_PERCENTILES}
     with _connection(database) as connection:

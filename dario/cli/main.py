@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 
 from dario import __version__
-from dario.cli import accounts, logs, stack, status
+from dario.cli import accounts, logs, stack, status, statusline
 from dario.cli import analytics as analytics_view
 from dario.cli.backends import add_backend_arguments
 from dario.cli.client import AdminClient, CliError
@@ -95,6 +95,11 @@ def parser(environment: Environment) -> argparse.ArgumentParser:
     analytics_parser = commands.add_parser("analytics", help="requests, tokens, cost, burn rate and forecast")
     analytics_view.add_arguments(analytics_parser)
     analytics_parser.set_defaults(handler=analytics)
+    statusline_parser = commands.add_parser("statusline", help="one line of the current session's tokens, cache "
+                                            "share, cost and requests, for Claude Code's statusLine setting")
+    statusline_parser.add_argument("--session", help="the session (default: session_id of the JSON on stdin)")
+    statusline_parser.set_defaults(handler=lambda paths, arguments: statusline.main(
+        ["--session", arguments.session] if arguments.session else []))
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes_parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
     add_json_option(routes_parser)
