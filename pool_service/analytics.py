@@ -18,11 +18,14 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from dario.config import Config
+from pool_service import migrations
 from pool_service.pricing import Pricing
 
 log = logging.getLogger(__name__)
 
-TABLE = "requests"
+TABLE = migrations.TABLE
+# The columns a row carries (pool_service.conversions.row_from_outcome builds rows from them). The schema itself
+# is pool_service/migrations.py: a new column is a migration there AND an entry here (a test checks they agree).
 COLUMNS = {
     "request_id": str,
     "started_at": float,
@@ -40,7 +43,7 @@ COLUMNS = {
     "cache_read_tokens": int,
     "reasoning_tokens": int,
     "stream": int,
-    # Added with pools; databases created before them get the columns on open (NULL in old rows).
+    # Added with pools (migration m003; NULL in older rows).
     "attempts": int,
     "failover": str,
     "fallback_from": str,
@@ -58,8 +61,6 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasonin
 # (pool_service.conversions.row_from_outcome).
 OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
                    "client": "", "session": "", "project": "", "tags": ""}
-# The report filters on time and groups (or filters) by these: each has an index, so it never reads every row.
-INDEXED = (("started_at",), ("backend",), ("session",), ("project",), ("client",))
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 
@@ -73,19 +74,11 @@ class Totals:
 
 
 def open_database(path: pathlib.Path) -> sqlite_utils.Database:
-    """Opens (creating if needed) the database with its schema, in WAL mode; adds columns it lacks."""
+    """Opens (creating if needed) the database in WAL mode, its schema brought up to date by
+    pool_service.migrations."""
     database = sqlite_utils.Database(path)
     database.enable_wal()
-    table = database[TABLE]
-    if not table.exists():
-        table.create(COLUMNS, pk="request_id")
-    else:
-        present = table.columns_dict
-        for name, kind in COLUMNS.items():
-            if name not in present:
-                table.add_column(name, kind)
-    for columns in INDEXED:
-        table.create_index(list(columns), if_not_exists=True)
+    migrations.apply(database)
     path.chmod(0o600)
     return database
 

@@ -11,6 +11,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dario.cli import output
+from dario.cli.client import AdminClient
+from dario.config import Paths
+from dario.conversions import report_to_json
+from dario.v1 import pool_pb2
+
 DEFAULT_WINDOW = "1h"
 _WINDOW = re.compile(r"(?P<amount>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>s|m|h|d|w)?", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -96,6 +102,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def groupings_of(arguments: argparse.Namespace) -> list[str]:
     """The groupings to show, each once (the default ones when --by is not given)."""
     return list(dict.fromkeys(getattr(arguments, "by", None) or DEFAULT_GROUPINGS))
+
+
+def analytics(paths: Paths, arguments: argparse.Namespace) -> int:
+    by = groupings_of(arguments)
+    filters = {name: getattr(arguments, name) for name in FILTERS}
+    with AdminClient(paths) as client:
+        answer = client.call("pool_service", client.pool().Analytics,
+                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window, by=by, **filters))
+    return run(report_to_json(answer, by), arguments, output.console)
 
 
 def run(report: dict, arguments: argparse.Namespace, console: Console) -> int:

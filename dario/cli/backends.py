@@ -14,7 +14,6 @@ from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json, styled
-from dario.cli.routes_command import rules_using
 from dario.config import Paths, RoutingConfig
 from dario.enums import BACKEND_KINDS, CREDENTIAL_KINDS, CREDENTIAL_STATES, PROBE_VERDICTS
 from dario.presets import KINDS, PRESETS, preset_base_url, speaks
@@ -150,6 +149,15 @@ def backend_list(paths: Paths, arguments: argparse.Namespace) -> int:
         table.add_row(row["name"], row["kind"], row["base_url"], credentials, row["source"])
     console.print(table)
     return 0
+
+
+def rules_using(routing: RoutingConfig, backend: str) -> list[str]:
+    """Where config.toml's routing names backend (as a rule's backend, a fallback, or the default backend)."""
+    uses = [f"line {rule.line} ({rule.match!r} → {rule.backend})" for rule in routing.rules
+            if rule.backend == backend or any(target.partition(":")[0] == backend for target in rule.fallbacks)]
+    if routing.default_backend == backend:
+        uses.append("default_backend")
+    return uses
 
 
 def backend_remove(paths: Paths, arguments: argparse.Namespace, read_routing: ReadRouting) -> int:

@@ -107,7 +107,7 @@ def _wait_serving(supervisor: Supervisor, paths: Paths, url: str, offsets: dict[
     deadline = time.monotonic() + timeout
     while True:
         frontend = probe_frontend(url, paths, timeout=1.0)
-        if frontend.state == "ok":
+        if frontend.state == "ok" and _all_running(supervisor):
             _print_up(frontend, paths, api_key)
             return 0
         failure = _start_failure(supervisor, paths, offsets)
@@ -154,6 +154,13 @@ def _new_lines(paths: Paths, program: str, offsets: dict[str, int]) -> list[str]
     if program not in offsets:  # a stack this command did not start: its last lines
         return tail(log_path(paths, program), 8)
     return read_since(log_path(paths, program), offsets[program]).decode("utf-8", "replace").splitlines()
+
+
+def _all_running(supervisor: Supervisor) -> bool:
+    """Every program is RUNNING: supervisord says so only once a program has lived `startsecs`, so a frontend may
+    answer before; `up` waits for it too, so that a `dario status` (which wants RUNNING) right after it agrees."""
+    programs = supervisor.processes()
+    return bool(programs) and all(info["statename"] == "RUNNING" for info in programs.values())
 
 
 def _unhealthy(supervisor: Supervisor, frontend: FrontendState) -> list[str]:

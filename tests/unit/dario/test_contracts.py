@@ -39,8 +39,9 @@ def test_the_names_are_the_services_own_words() -> None:
         == set(enums.CREDENTIAL_STATES.names())
     assert {probe._verdict(status) for status in (200, 302, 401, 404, 500)} | {"unreachable"} \
         == set(enums.PROBE_VERDICTS.names())
-    assert {dialect.api_format for dialect in (dialects.OPENAI_CHAT, dialects.ANTHROPIC_MESSAGES,
-                                               dialects.OPENAI_RESPONSES, dialects.OPENAI_EMBEDDINGS)} == set(enums.API_FORMATS.names())
+    every_dialect = (dialects.OPENAI_CHAT, dialects.ANTHROPIC_MESSAGES, dialects.OPENAI_RESPONSES,
+                     dialects.OPENAI_EMBEDDINGS)
+    assert {dialect.api_format for dialect in every_dialect} == set(enums.API_FORMATS.names())
     state = CredentialState()
     statuses = {state.status(0.0)}
     for field in ("quarantine_until", "cooldown_until", "exhausted_until"):

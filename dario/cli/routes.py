@@ -7,7 +7,7 @@ import argparse
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
-from dario.cli.output import console, print_json
+from dario.cli.output import add_json_option, console, print_json
 from dario.config import ConfigError, Environment, Paths, RoutingConfig, load_config
 from dario.conversions import catalog_from_proto
 from dario.routing import NoRoute, route
@@ -69,10 +69,6 @@ def routes(environment: Environment, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def rules_using(routing: RoutingConfig, backend: str) -> list[str]:
-    """Where config.toml's routing names backend (as a rule's backend, a fallback, or the default backend)."""
-    uses = [f"line {rule.line} ({rule.match!r} → {rule.backend})" for rule in routing.rules
-            if rule.backend == backend or any(target.partition(":")[0] == backend for target in rule.fallbacks)]
-    if routing.default_backend == backend:
-        uses.append("default_backend")
-    return uses
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", nargs="*", help="models to look up (default: aliases and samples)")
+    add_json_option(parser)
