@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from pool_service.migrations import TOTALS_TABLE
 from pool_service.report_groups import NO_PERCENTILES, Scope, rolled_up, summaries
 from pool_service.selection import Account
 
@@ -46,6 +47,8 @@ _AGGREGATES = (
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
 _SUMMED = tuple(name for name, _ in _AGGREGATES)
+# The running totals' columns in _AGGREGATES' order (pool_service.migrations keeps them).
+_RUNNING = ", ".join("requests - priced_requests" if name == "unpriced_requests" else name for name in _SUMMED)
 _KEYS = ("backend", "credential", "model")
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
@@ -86,8 +89,7 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
             all_time, window = _totals_row(None), empty
             groups: dict[str, list[dict[str, Any]]] = {name: [] for name in [*GROUPS, *(f"by_{key}" for key in extra)]}
         else:
-            all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
-                                                      everything.parameters).fetchone())
+            all_time = _all_time(connection, everything)
             # One pass per (backend, credential, model) serves the window and the three default groupings.
             combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
                                      _totals_row)
@@ -152,9 +154,17 @@ def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
-def _has_table(connection: sqlite3.Connection) -> bool:
+def _all_time(connection: sqlite3.Connection, everything: Scope) -> dict[str, Any]:
+    """Every row's totals: from the running totals migrations keep (one row) unless filtered, else summed."""
+    if not everything.conditions and _has_table(connection, TOTALS_TABLE):
+        return _totals_row(connection.execute(f"select {_RUNNING} from {TOTALS_TABLE} where id = 1").fetchone())
+    return _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
+                                          everything.parameters).fetchone())
+
+
+def _has_table(connection: sqlite3.Connection, table: str = TABLE) -> bool:
     query = "select 1 from sqlite_master where type = 'table' and name = ?"
-    return connection.execute(query, [TABLE]).fetchone() is not None
+    return connection.execute(query, [table]).fetchone() is not None
 
 
 def _totals_row(values: tuple | None) -> dict:

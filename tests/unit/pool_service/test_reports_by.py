@@ -8,9 +8,11 @@ import pathlib
 import sqlite3
 
 import pytest
+import sqlite_utils
 
 from dario.conversions import report_to_json
 from dario.v1 import pool_pb2
+from pool_service import migrations
 from pool_service.analytics import AnalyticsStore
 from pool_service.conversions import report_to_proto
 from pool_service.reports import report
@@ -111,3 +113,38 @@ def test_sqlite_hands_python_a_row_per_group_not_a_row_per_request(tmp_path: pat
     assert built["window"]["requests"] == 5000
     # 7 groups (1 combination, 4 sessions, 1 project, 1 client) x 2 histograms x ~20 buckets, and the totals.
     assert fetched < 400, fetched
+
+
+def summed(path: pathlib.Path) -> tuple[dict, dict]:
+    """(the running totals the report reads, the same totals summed over every row)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        running = report(connection, NOW, HOUR)["all_time"]
+        connection.execute("begin")
+        connection.execute("drop table requests_totals")  # the report falls back to summing the rows
+        fresh = report(connection, NOW, HOUR)["all_time"]
+        connection.rollback()
+    finally:
+        connection.close()
+    return running, fresh
+
+
+def test_running_totals_follow_inserts_duplicates_deletes_and_old_rows(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "analytics.db"
+    old = sqlite_utils.Database(path)
+    migrations.migrations.apply(old, stop_before="m005_running_totals")
+    old["requests"].insert_all(ROWS[:5])  # rows from before the running totals
+    old.close()
+    store = AnalyticsStore(path)
+    store.submit(ROWS[5:], lambda committed: None)
+    store.submit(ROWS[:8], lambda committed: None)  # sent again: ignored, never counted twice
+    store.close()
+    running, fresh = summed(path)
+    assert running == fresh and running["requests"] == len(ROWS)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("delete from requests where session = 's1'")
+        connection.execute("update requests set input_tokens = 1000 where request_id = 'r0'")
+    connection.close()
+    running, fresh = summed(path)
+    assert running == fresh and running["input_tokens"] == fresh["input_tokens"] > 1000
