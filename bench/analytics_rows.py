@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import pathlib
 import random
 import sqlite3
@@ -53,7 +54,8 @@ def rows(count: int, days: float, now: float, seed: int = 14) -> Iterator[tuple[
     names = list(COLUMNS)
     for index in range(count):
         backend, credentials = chooser.choice(BACKENDS)
-        session = f"session-{chooser.randrange(200)}"
+        number = chooser.randrange(200)
+        session = f"session-{number}"  # a session has one client and one project, as a coding agent's has
         latency = chooser.lognormvariate(7.0, 0.8)
         values = {
             "request_id": f"req_{index:09d}", "started_at": now - days * DAY * (1 - index / count),
@@ -63,7 +65,7 @@ def rows(count: int, days: float, now: float, seed: int = 14) -> Iterator[tuple[
             "output_tokens": chooser.randrange(2000), "cache_read_tokens": chooser.randrange(50_000),
             "reasoning_tokens": None, "stream": 1, "attempts": 1, "failover": "", "fallback_from": "",
             "queued_ms": 0.0, "cache_write_tokens": chooser.randrange(1000), "cost_usd": chooser.random() / 10,
-            "client": chooser.choice(CLIENTS), "session": session, "project": f"project-{hash(session) % 20}",
+            "client": CLIENTS[number % len(CLIENTS)], "session": session, "project": f"project-{number % 20}",
             "tags": "",
         }
         yield tuple(values.get(name) for name in names)
@@ -93,8 +95,19 @@ async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> float:
     return statistics.median(durations)
 
 
-async def measure(home: pathlib.Path, repeat: int) -> list[tuple[str, str, float, float, float]]:
-    """(window, case, in-process ms, RPC ms, HTTP ms) for every window and case."""
+def processor_time(action: Callable[[], object], repeat: int) -> float:
+    """Median milliseconds of this process's CPU time over repeat runs of action: what the work costs, however
+    loaded the machine is (wall times on a shared machine include waiting for a core)."""
+    durations = []
+    for _ in range(repeat):
+        started = time.process_time()
+        action()
+        durations.append((time.process_time() - started) * 1000.0)
+    return statistics.median(durations)
+
+
+async def measure(home: pathlib.Path, repeat: int) -> list[tuple[str, str, float, float, float, float]]:
+    """(window, case, in-process CPU ms, in-process ms, RPC ms, HTTP ms) for every window and case."""
     results = []
     with running_services(home) as services:
         async with running_frontend(services.config) as server, aiohttp.ClientSession() as session, \
@@ -121,20 +134,30 @@ async def measure(home: pathlib.Path, repeat: int) -> list[tuple[str, str, float
                             assert answer.status == 200, await answer.text()
                             return await answer.read()
 
-                    results.append((window_label, label, await timed(direct, repeat), await timed(rpc, repeat),
-                                    await timed(http, repeat)))
-                    print(f"{window_label:>4} {label:<28} {results[-1][2]:8.0f} {results[-1][3]:8.0f} "
-                          f"{results[-1][4]:8.0f} ms", flush=True)
+                    def cpu(window: float = window, by: list[str] = by,
+                            filters: dict[str, object] = filters) -> object:
+                        return report(database, time.time(), window, None, by,
+                                      {name: str(value) for name, value in filters.items()})
+
+                    results.append((window_label, label, processor_time(cpu, repeat), await timed(direct, repeat),
+                                    await timed(rpc, repeat), await timed(http, repeat)))
+                    print(" ".join([f"{window_label:>4} {label:<28}", *(f"{value:8.0f}" for value in results[-1][2:]),
+                                    "ms"]), flush=True)
     return results
 
 
-def table(results: list[tuple[str, str, float, float, float]], count: int, days: float, fill_seconds: float) -> str:
+def table(results: list[tuple[str, str, float, float, float, float]], count: int, days: float,
+          fill_seconds: float, load: tuple[float, float, float]) -> str:
     lines = [f"# GET /analytics with {count:,} rows over {days:g} days", "",
-             f"Filled in {fill_seconds:.1f} s. Median of the runs, milliseconds; the window's rows are about "
-             f"{count / days / 24:,.0f} an hour. `all_time` always reads every row (of the filter).", "",
-             "| window | query | reports.report() | Analytics RPC | GET /analytics |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {window} | {label} | {direct:,.0f} | {rpc:,.0f} | {http:,.0f} |"
-              for window, label, direct, rpc, http in results]
+             f"Filled in {fill_seconds:.1f} s; about {count / days / 24:,.0f} rows an hour. Median of the runs, "
+             f"milliseconds: the CPU time reports.report() takes in this process, then wall times of it, of "
+             f"pool_service's Analytics RPC and of GET /analytics through the frontend. Load average at the end "
+             f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores: wall times include waiting "
+             f"for a core.", "",
+             "| window | query | report() CPU | report() | Analytics RPC | GET /analytics |",
+             "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {window} | {label} | {cpu:,.0f} | {direct:,.0f} | {rpc:,.0f} | {http:,.0f} |"
+              for window, label, cpu, direct, rpc, http in results]
     return "\n".join(lines) + "\n"
 
 
@@ -150,7 +173,7 @@ def main() -> None:
         fill_seconds = fill(home / "analytics.db", arguments.rows, arguments.days, time.time())
         print(f"filled {arguments.rows:,} rows in {fill_seconds:.1f} s", flush=True)
         results = asyncio.run(measure(home, arguments.repeat))
-    text = table(results, arguments.rows, arguments.days, fill_seconds)
+    text = table(results, arguments.rows, arguments.days, fill_seconds, os.getloadavg())
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "analytics_rows.md").write_text(text, encoding="utf-8")
     print(text)

@@ -22,8 +22,6 @@ _ZERO_BUCKET = -(10**9)  # latencies of 0 (and below) share one bucket below eve
 PERCENTILES = (("latency_p50_ms", "latency", 0.50), ("latency_p95_ms", "latency", 0.95),
                ("ttfb_p50_ms", "ttfb", 0.50))
 NO_PERCENTILES: dict[str, float | None] = {name: None for name, _, _ in PERCENTILES}
-# The histograms: which rows each counts (ttfb 0: no byte reached the client).
-_HISTOGRAMS = (("latency", "latency_ms", "latency_ms is not null"), ("ttfb", "ttfb_ms", "ttfb_ms > 0"))
 
 Histogram = dict[int, tuple[int, float]]  # bucket → (count, smallest value)
 
@@ -52,26 +50,42 @@ class Summary:
 
 def summaries(connection: sqlite3.Connection, expressions: Mapping[str, str], aggregates: str, scope: Scope,
               totals_of: Any) -> dict[tuple[Any, ...], Summary]:
-    """Per distinct combination of expressions' keys among the scope's rows: totals (aggregates, made a dict by
-    totals_of) and histograms. Three queries, each reading the scope's rows once."""
+    """Per distinct combination of expressions' keys among the scope's rows: totals (the additive aggregates,
+    made a dict by totals_of) and histograms. Two queries, each reading the scope's rows once: SQLite's GROUP BY
+    sorts, so the totals are summed per combination and latency bucket in the same sort, then over the buckets
+    here."""
     ensure_ln(connection)
     keys = list(expressions.values())
-    grouped = f" group by {', '.join(keys)}" if keys else ""
     chosen = "".join(f"{key}, " for key in keys)
-    found = {tuple(values[: len(keys)]): Summary(totals_of(values[len(keys):]))
-             for values in connection.execute(f"select {chosen}{aggregates} from {TABLE}{scope.where()}{grouped}",
-                                              scope.parameters)}
-    for name, column, condition in _HISTOGRAMS:
-        bucket = (f"case when {column} > 0 then cast(round(ln({column}) * {BUCKETS_PER_E}) as integer) "
-                  f"else {_ZERO_BUCKET} end")
-        narrowed = scope.narrowed(condition)
-        query = (f"select {chosen}{bucket}, count(*), min({column}) from {TABLE}{narrowed.where()} "
-                 f"group by {chosen}{bucket}")
-        for values in connection.execute(query, narrowed.parameters):
-            summary = found.get(tuple(values[: len(keys)]))
-            if summary is not None:
-                summary.histograms[name][values[-3]] = (values[-2], values[-1])
+    width = len(keys)
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    latencies: dict[tuple[Any, ...], Histogram] = defaultdict(dict)
+    bucket = _bucket("latency_ms")
+    query = (f"select {chosen}{bucket}, count(latency_ms), min(latency_ms), {aggregates} from {TABLE}"
+             f"{scope.where()} group by {chosen}{bucket}")
+    for values in connection.execute(query, scope.parameters):
+        combination, (latency_bucket, count, smallest), added = (tuple(values[:width]), values[width:width + 3],
+                                                                 values[width + 3:])
+        before = sums.get(combination)
+        sums[combination] = list(added) if before is None else [old + new for old, new in zip(before, added)]
+        if latency_bucket is not None:
+            latencies[combination][latency_bucket] = (count, smallest)
+    found = {combination: Summary(totals_of(tuple(values)), {"latency": latencies.get(combination, {}), "ttfb": {}})
+             for combination, values in sums.items()}
+    narrowed = scope.narrowed("ttfb_ms > 0")  # 0: no byte reached the client
+    query = (f"select {chosen}{_bucket('ttfb_ms')}, count(*), min(ttfb_ms) from {TABLE}{narrowed.where()} "
+             f"group by {chosen}{_bucket('ttfb_ms')}")
+    for values in connection.execute(query, narrowed.parameters):
+        summary = found.get(tuple(values[:width]))
+        if summary is not None:
+            summary.histograms["ttfb"][values[-3]] = (values[-2], values[-1])
     return found
+
+
+def _bucket(column: str) -> str:
+    """The SQL of a value's bucket: NULL for no value, one bucket for 0 and below, else round(ln(value) * 50)."""
+    return (f"case when {column} is null then null when {column} > 0 then "
+            f"cast(round(ln({column}) * {BUCKETS_PER_E}) as integer) else {_ZERO_BUCKET} end")
 
 
 def rolled_up(found: Mapping[tuple[Any, ...], Summary], keys: tuple[str, ...], by: tuple[str, ...],

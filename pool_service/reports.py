@@ -87,7 +87,8 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
     with _connection(database) as connection:
         if connection is None:
             all_time, window = _totals_row(None), empty
-            groups: dict[str, list[dict[str, Any]]] = {name: [] for name in [*GROUPS, *(f"by_{key}" for key in extra)]}
+            groups: dict[str, list[dict[str, Any]]] = {name: [] for name in
+                                                       [*GROUPS, *(f"by_{key}" for key in extra)]}
         else:
             all_time = _all_time(connection, everything)
             # One pass per (backend, credential, model) serves the window and the three default groupings.
@@ -95,9 +96,12 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
                                      _totals_row)
             window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
             groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
-            for key in extra:
-                found = summaries(connection, {key: _EXPRESSIONS[key]}, _SELECT, window_scope, _totals_row)
-                groups[f"by_{key}"] = rolled_up(found, (key,), (key,), _SUMMED)
+            if extra:  # one more pass for all of them: a session has one client and project or a few
+                asked = tuple(extra)
+                found = summaries(connection, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, window_scope,
+                                  _totals_row)
+                for key in asked:
+                    groups[f"by_{key}"] = rolled_up(found, asked, (key,), _SUMMED)
     all_time.update(NO_PERCENTILES)
     return {
         "generated_at": now,
