@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import aiohttp
 import grpc
@@ -37,7 +38,7 @@ MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "gpt-5", "
           "gpt-4o-mini", "o3", "llama-3.3-70b", "qwen3-coder")
 BACKENDS = (("anthropic", ("a1", "a2", "a3")), ("openai", ("o1", "o2")), ("groq", ("g1",)))
 # (label, query string of GET /analytics, the same as AnalyticsRequest fields)
-CASES = (
+CASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("default groupings", "", {}),
     ("by=session", "by=session", {"by": ["session"]}),
     ("by=project", "by=project", {"by": ["project"]}),
@@ -124,7 +125,7 @@ async def measure(home: pathlib.Path, repeat: int) -> list[tuple[str, str, float
                         return await asyncio.to_thread(report, database, time.time(), window, None, by,
                                                        {name: str(value) for name, value in filters.items()})
 
-                    async def rpc(window: float = window, fields: dict[str, object] = fields) -> object:
+                    async def rpc(window: float = window, fields: dict[str, Any] = fields) -> object:
                         return await stub.Analytics(pool_pb2.AnalyticsRequest(window_seconds=window, **fields),
                                                     timeout=120)
 

@@ -13,6 +13,7 @@ import os
 import pathlib
 import sys
 import urllib.parse
+from typing import Any
 
 URL_FILE = "frontend.url"  # as dario.cli.status writes it while the stack runs
 TIMEOUT_SECONDS = 0.5
@@ -53,7 +54,7 @@ def session_from(text: str) -> str:
     return session.strip() if isinstance(session, str) else ""
 
 
-def session_totals(home: pathlib.Path, session: str, api_key: str) -> dict | None:
+def session_totals(home: pathlib.Path, session: str, api_key: str) -> dict[str, object] | None:
     """The session's all-time totals from GET /analytics?session=ID of the frontend `dario up` started, or None
     when the stack is not running or does not answer in time."""
     try:
@@ -74,7 +75,7 @@ def session_totals(home: pathlib.Path, session: str, api_key: str) -> dict | Non
     return totals if isinstance(totals, dict) else None
 
 
-def line(totals: dict) -> str:
+def line(totals: dict[str, Any]) -> str:
     """e.g. "dario 12.3k in · 4.5k out · cache 87% · $0.42 · 17 req". The cache share is cache reads over every
     input token (reads, writes and the rest, as Anthropic counts them)."""
     read, written = totals.get("cache_read_tokens") or 0, totals.get("cache_write_tokens") or 0
