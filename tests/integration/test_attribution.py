@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from dario.testing.processes import REPO, environment
+from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.stack import Services
 from tests.integration.conftest import async_analytics_rows
 
@@ -72,7 +73,7 @@ async def analytics(session: aiohttp.ClientSession, server: TestServer, query: s
 
 
 async def test_each_clients_requests_are_recorded_with_their_attribution(
-    both_kinds_frontend: TestServer, both_kinds: Services
+    both_kinds_frontend: TestServer, both_kinds: Services, upstream: ScriptedUpstream
 ) -> None:
     server = both_kinds_frontend
     async with aiohttp.ClientSession() as session:
@@ -89,6 +90,8 @@ async def test_each_clients_requests_are_recorded_with_their_attribution(
     assert picked[sdk] == {"client": "openai-python", "session": "nightly-7", "project": "reports",
                            "tags": "ci,nightly"}
     assert picked[curl] == {"client": "curl", "session": "", "project": "", "tags": ""}
+    sent_on = " ".join(name.lower() for recorded in upstream.requests for name in recorded.headers)
+    assert "x-dario-" not in sent_on  # attribution stays with dario: never passed to a provider
 
 
 async def test_analytics_groups_by_session_project_and_client(both_kinds_frontend: TestServer,
