@@ -89,9 +89,10 @@ class PoolClient:
             raise from_acquire_error(error, SERVICE, self.socket_path, self.channel) from None
 
 
-async def call_admin(client: PoolClient, method: str, request: object) -> object:
-    """An admin RPC of pool_service (Accounts, Analytics): not on the request path, short deadline."""
+async def call_admin(client: PoolClient, method: str, request: object, deadline: float = 10.0) -> object:
+    """An admin RPC of pool_service (Accounts, Analytics): not on the request path, its own deadline (at least
+    the client's)."""
     try:
-        return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
+        return await getattr(client.stub, method)(request, timeout=max(client.timeout, deadline))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None
