@@ -11,7 +11,8 @@ from dario.enums import ACCOUNT_STATUSES, BACKEND_KINDS, CREDENTIAL_KINDS, CREDE
 from dario.v1 import credentials_pb2, pool_pb2
 
 # The keys each grouping of the analytics report carries, as GET /analytics has always shown them.
-GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
+GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"),
+              "by_model": ("model", "served_models")}
 # Issue 14: the groupings a caller may ask for (AnalyticsRequest.by); a report has them only when asked.
 OPTIONAL_GROUP_KEYS = {"session": ("session",), "project": ("project",), "client": ("client",)}
 

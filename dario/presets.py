@@ -48,6 +48,7 @@ PRESETS: dict[str, Preset] = {
     "ollama": Preset("openai", "http://127.0.0.1:11434/v1", needs_key=False),
     "vllm": Preset("openai", "http://127.0.0.1:8000/v1", needs_key=False),
     "lmstudio": Preset("openai", "http://127.0.0.1:1234/v1", needs_key=False),
+    "llamacpp": Preset("openai", "http://127.0.0.1:8080/v1", needs_key=False),  # llama-server, llama-cpp-python
     "litellm": Preset("openai", "http://127.0.0.1:4000/v1", key_env="LITELLM_API_KEY"),
 }
 

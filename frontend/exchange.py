@@ -36,8 +36,10 @@ class Exchange:
     failover: list[str] = field(default_factory=list)  # "credential:status" of each attempt that failed over
     fallback_from: str = ""  # the route's first backend, when a fallback served
     queued_ms: float = 0.0
+    reply_headers: dict[str, str] = field(default_factory=dict)  # dario's own headers for the client (issue 16)
     finished: float = 0.0  # perf_counter when the handler was done
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
+    counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
     attribution: Attribution = Attribution()  # client, session, project, tags (frontend.attribution)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
@@ -98,6 +100,8 @@ class Exchange:
             fallback_from=bounds.bounded(self.fallback_from, bounds.NAME_CHARS),
             queued_ms=self.queued_ms,
             cache_write_tokens=self.usage.cache_write_tokens,
+            usage_estimated=self.usage.estimated,
+            counted_tokens=self.counted_tokens,
             client=bounds.bounded(self.attribution.client, bounds.NAME_CHARS),
             session=bounds.bounded(self.attribution.session, bounds.NAME_CHARS),
             project=bounds.bounded(self.attribution.project, bounds.NAME_CHARS),

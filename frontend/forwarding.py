@@ -18,6 +18,7 @@ from frontend.dialects import Dialect
 from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
 from frontend.errors import ApiError, NoUsableCredential, PoolExhausted
 from frontend.exchange import Exchange
+from frontend.profiles import adjust_native, profile_for
 from frontend.request_parsing import ParsedRequest
 from frontend.services.credentials import Lease
 from frontend.state import State
@@ -37,17 +38,21 @@ class Target:
     dialect: Dialect  # the API spoken upstream
     payload: bytes
     translation: Plan | None
+    headers: dict[str, str]  # dario's notes to the client about this target (a clamped output limit)
 
 
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
+    profile = profile_for(state.config, backend, route_.model)  # the backend's compatibility profile (issue 16)
     if not speaks(backend.kind, dialect.native_kind):
-        translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind)
+        translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind,
+                           profile)
         return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
-                      translation)
-    if route_.model != parsed.model:
-        body = json.dumps(dict(parsed.document, model=route_.model), ensure_ascii=False).encode()
-    return Target(route_, dialect, body, None)
+                      translation, translation.headers)
+    adjusted, headers = adjust_native(parsed.document, dialect.api_format, profile)
+    if adjusted is not None or route_.model != parsed.model:
+        body = json.dumps(dict(adjusted or parsed.document, model=route_.model), ensure_ascii=False).encode()
+    return Target(route_, dialect, body, None, headers)
 
 
 @dataclass
@@ -103,6 +108,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     held.upstream.release()
                     held = None
                 exchange.backend, exchange.credential = backend.name, credential
+                exchange.reply_headers = target.headers
                 exchange.acquired, exchange.local = not local, local
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
@@ -128,6 +134,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     return await _answer(request, state, call, target, exchange)
         if held is not None:  # every option failed: the last upstream answer goes back as it came
             exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
+            exchange.reply_headers = held.target.headers
             return await _answer(request, state, held.call, held.target, exchange)
         raise failure or ApiError(503, f"no credential of backend {first.backend.name!r} could serve")
     finally:

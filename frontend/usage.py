@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts as the upstream reported them; -1 where it reported nothing."""
+    """Token counts as the upstream reported them; -1 where it reported nothing. `estimated`: dario counted them
+    itself (frontend.token_estimate) because the upstream reported none."""
 
     input_tokens: int = -1
     output_tokens: int = -1
@@ -17,6 +18,12 @@ class Usage:
     reasoning_tokens: int = -1
     served_model: str = ""
     cache_write_tokens: int = -1
+    estimated: bool = False
+
+    @property
+    def reported(self) -> bool:
+        """Whether any token count is known."""
+        return self.input_tokens >= 0 or self.output_tokens >= 0
 
 
 NO_USAGE = Usage()

@@ -50,6 +50,9 @@ COLUMNS = {
     "queued_ms": float,
     "cache_write_tokens": int,
     "cost_usd": float,
+    # Issue 16 (migration m004): 1 when the token counts are dario's estimate; what a count_tokens request counted.
+    "usage_estimated": int,
+    "counted_tokens": int,
     # Issue 14: who sent the request (frontend.attribution).
     "client": str,
     "session": str,
@@ -60,7 +63,8 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasonin
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
 OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
-                   "client": "", "session": "", "project": "", "tags": ""}
+                   "usage_estimated": False, "counted_tokens": 0, "client": "", "session": "", "project": "",
+                   "tags": ""}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 

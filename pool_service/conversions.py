@@ -12,7 +12,8 @@ from pool_service.answers import Answer
 from pool_service.queue import Granted
 from pool_service.selection import Account
 
-GROUP_KEYS = ("backend", "credential", "model", "session", "project", "client")  # the keys an AnalyticsGroup may carry
+# What an AnalyticsGroup carries beside totals.
+GROUP_KEYS = ("backend", "credential", "model", "served_models", "session", "project", "client")
 OPTIONAL_GROUPS = ("by_session", "by_project", "by_client")  # in a report only when asked for
 
 
@@ -31,6 +32,8 @@ def row_from_outcome(outcome: pool_pb2.Outcome) -> dict:
     row = {name: getattr(outcome, name, OPTIONAL_FIELDS.get(name)) for name in COLUMNS if name != "cost_usd"}
     row["api_format"] = API_FORMATS.name(outcome.api_format)
     row["stream"] = int(bool(row["stream"]))
+    row["usage_estimated"] = int(bool(row["usage_estimated"]))
+    row["counted_tokens"] = row["counted_tokens"] or None  # 0: not a count_tokens request
     for name in TOKEN_COLUMNS:
         if row[name] < 0:
             row[name] = None

@@ -84,7 +84,13 @@ def m003_pool_columns(database: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_attribution(database: sqlite_utils.Database) -> None:
+def m004_usage_estimated(database: sqlite_utils.Database) -> None:
+    """Issue 16: whether the token counts are dario's estimate, and what a count_tokens request counted."""
+    add_columns(database, {"usage_estimated": int, "counted_tokens": int})
+
+
+@migrations()
+def m005_attribution(database: sqlite_utils.Database) -> None:
     """Issue 14: who sent each request (frontend.attribution), with an index on each column the report groups or
     filters by (old rows have NULL: no client, session or project known)."""
     add_columns(database, {"client": str, "session": str, "project": str, "tags": str})
@@ -107,11 +113,12 @@ TOTALS = (
     ("priced_requests", "(row.cost_usd is not null)"),
     ("failovers", "(coalesce(row.failover, '') != '')"),
     ("fallbacks", "(coalesce(row.fallback_from, '') != '')"),
+    ("estimated_requests", "coalesce(row.usage_estimated, 0)"),
 )
 
 
 @migrations()
-def m005_running_totals(database: sqlite_utils.Database) -> None:
+def m006_running_totals(database: sqlite_utils.Database) -> None:
     """Issue 14: the all-time totals in a one-row table that triggers keep as rows are inserted, deleted (retention)
     or updated, filled from the rows already there."""
     columns = ", ".join(f"{name} {'real' if name == 'cost_usd' else 'integer'} not null default 0"

@@ -46,12 +46,14 @@ class Summary:
 
     totals: dict[str, Any]
     histograms: dict[str, Histogram] = field(default_factory=lambda: {"latency": {}, "ttfb": {}})
+    listed: set[str] = field(default_factory=set)  # the values of summaries' listed expression
 
 
 def summaries(connection: sqlite3.Connection, expressions: Mapping[str, str], aggregates: str, scope: Scope,
-              totals_of: Any) -> dict[tuple[Any, ...], Summary]:
+              totals_of: Any, listed: str = "''") -> dict[tuple[Any, ...], Summary]:
     """Per distinct combination of expressions' keys among the scope's rows: totals (the additive aggregates,
-    made a dict by totals_of) and histograms. Two queries, each reading the scope's rows once: SQLite's GROUP BY
+    made a dict by totals_of), histograms, and the values of listed (an SQL aggregate giving comma-separated
+    values, e.g. group_concat(distinct …)). Two queries, each reading the scope's rows once: SQLite's GROUP BY
     sorts, so the totals are summed per combination and latency bucket in the same sort, then over the buckets
     here."""
     ensure_ln(connection)
@@ -61,16 +63,20 @@ def summaries(connection: sqlite3.Connection, expressions: Mapping[str, str], ag
     sums: dict[tuple[Any, ...], list[Any]] = {}
     latencies: dict[tuple[Any, ...], Histogram] = defaultdict(dict)
     bucket = _bucket("latency_ms")
-    query = (f"select {chosen}{bucket}, count(latency_ms), min(latency_ms), {aggregates} from {TABLE}"
+    values_listed: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    query = (f"select {chosen}{bucket}, count(latency_ms), min(latency_ms), {listed}, {aggregates} from {TABLE}"
              f"{scope.where()} group by {chosen}{bucket}")
     for values in connection.execute(query, scope.parameters):
-        combination, (latency_bucket, count, smallest), added = (tuple(values[:width]), values[width:width + 3],
-                                                                 values[width + 3:])
+        combination, (latency_bucket, count, smallest, named), added = (tuple(values[:width]),
+                                                                        values[width:width + 4], values[width + 4:])
+        if named:
+            values_listed[combination].update(str(named).split(","))
         before = sums.get(combination)
         sums[combination] = list(added) if before is None else [old + new for old, new in zip(before, added)]
         if latency_bucket is not None:
             latencies[combination][latency_bucket] = (count, smallest)
-    found = {combination: Summary(totals_of(tuple(values)), {"latency": latencies.get(combination, {}), "ttfb": {}})
+    found = {combination: Summary(totals_of(tuple(values)), {"latency": latencies.get(combination, {}), "ttfb": {}},
+                                  values_listed.get(combination, set()))
              for combination, values in sums.items()}
     narrowed = scope.narrowed("ttfb_ms > 0")  # 0: no byte reached the client
     query = (f"select {chosen}{_bucket('ttfb_ms')}, count(*), min(ttfb_ms) from {TABLE}{narrowed.where()} "

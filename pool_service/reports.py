@@ -17,12 +17,14 @@ from typing import Any
 import sqlite_utils
 
 from pool_service.migrations import TOTALS_TABLE
-from pool_service.report_groups import NO_PERCENTILES, Scope, rolled_up, summaries
+from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, rolled_up, summaries
 from pool_service.selection import Account
 
 TABLE = "requests"
-# What a request is grouped and priced under: the model the upstream said it served, else the one asked for.
-MODEL = "coalesce(nullif(served_model, ''), model)"
+# What a request is grouped under: the model the client asked for, streamed or not (the served ones are listed
+# beside it, and pricing reads the served model: pool_service.analytics.priced).
+MODEL = "coalesce(model, '')"
+SERVED = "group_concat(distinct nullif(served_model, ''))"
 GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
 # Issue 14: groupings a caller asks for (report's by), and the columns a report can be narrowed to (filters).
 OPTIONAL_GROUPS = {"session": ("session",), "project": ("project",), "client": ("client",)}
@@ -44,6 +46,7 @@ _AGGREGATES = (
     ("unpriced_requests", "count(*) - count(cost_usd)"),
     ("failovers", "coalesce(sum(coalesce(failover, '') != ''), 0)"),
     ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
+    ("estimated_requests", "coalesce(sum(usage_estimated), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
 _SUMMED = tuple(name for name, _ in _AGGREGATES)
@@ -93,9 +96,11 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
             all_time = _all_time(connection, everything)
             # One pass per (backend, credential, model) serves the window and the three default groupings.
             combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
-                                     _totals_row)
+                                     _totals_row, listed=SERVED)
             window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
             groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
+            groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations),
+                                   **entry} for entry in groups["by_model"]]
             if extra:  # one more pass for all of them: a session has one client and project or a few
                 asked = tuple(extra)
                 found = summaries(connection, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, window_scope,
@@ -156,6 +161,12 @@ def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
         yield connection if _has_table(connection) else None
     finally:
         connection.close()
+
+
+def _served(model: str, combinations: Mapping[tuple[Any, ...], Summary]) -> str:
+    """The models served under a requested one, comma-separated (empty when no upstream named one)."""
+    return ",".join(sorted({name for combination, summary in combinations.items() if combination[2] == model
+                            for name in summary.listed}))
 
 
 def _all_time(connection: sqlite3.Connection, everything: Scope) -> dict[str, Any]:

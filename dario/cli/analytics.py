@@ -69,7 +69,7 @@ GROUPINGS = {
     "session": ("by_session", ("session",), "Per session"),
     "project": ("by_project", ("project",), "Per project"),
     "client": ("by_client", ("client",), "Per client"),
-    "model": ("by_model", ("model",), "Per model"),
+    "model": ("by_model", ("model", "served_models"), "Per model"),
     "backend": ("by_backend", ("backend",), "Per backend"),
     "credential": ("by_credential", ("backend", "credential"), "Per credential"),
 }

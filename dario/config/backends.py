@@ -8,6 +8,9 @@
     name = "team-b"
     key_env = "OPENAI_API_KEY_B"
 
+    [backends.openai.compat]          # its compatibility profile's overrides (dario.config.compat_tables)
+    max_output_tokens = 16384
+
 As LiteLLM's `os.environ/KEY` and claude-code-router's `$KEY`: the file names the variable, never the key.
 credential_service looks the keys up (credential_service/config_backends.py); this only checks the tables.
 """
@@ -23,7 +26,7 @@ from dario.config.sections import AccountDeclaration, BackendDeclaration
 from dario.names import check_base_url, check_name
 from dario.presets import KINDS, PRESETS, preset_base_url
 
-BACKEND_KEYS = frozenset({"preset", "kind", "base_url", "resource", "key_env", "account", "accounts"})
+BACKEND_KEYS = frozenset({"preset", "kind", "base_url", "resource", "key_env", "account", "accounts", "compat"})
 ACCOUNT_KEYS = frozenset({"name", "key_env"})
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -87,7 +90,8 @@ def _backend(name: object, table: object) -> BackendDeclaration:
         if any(existing.name == account_name for existing in declared):
             raise ConfigError(f"config.toml: {where} names account {account_name!r} twice")
         declared.append(AccountDeclaration(account_name, _variable(variable, key_where) if key_where else ""))
-    return BackendDeclaration(name=name, kind=kind, base_url=base_url, accounts=tuple(declared))
+    return BackendDeclaration(name=name, kind=kind, base_url=base_url, accounts=tuple(declared),
+                              preset=str(table.get("preset", "")))
 
 
 def parse_backends(document: Mapping[str, object]) -> tuple[BackendDeclaration, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from dario.config.backends import parse_backends
+from dario.config.compat_tables import parse_compat, parse_model_table
 from dario.config.environment import Environment, Paths, file_signature
 from dario.config.errors import ConfigError, line_of
 from dario.config.prices import parse_prices
@@ -27,7 +28,7 @@ from dario.config.sections import (
 )
 
 SECTIONS = ("server", "limits", "translation", "credentials", "pools", "analytics")  # tables of settings
-TOP_KEYS = frozenset({*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend"})
+TOP_KEYS = frozenset({*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend", "compat", "models"})
 T = TypeVar("T")
 
 
@@ -127,6 +128,8 @@ def parse_config(text: str, environment: Environment | None = None, paths: Paths
         pricing=parse_prices(document.get("pricing", {}), "config.toml: pricing"),
         routing=parse_routing(document, text, environment),
         backends=parse_backends(document),
+        compat=parse_compat(document),
+        models=parse_model_table(document),
         environment=environment,
         signature=signature,
     )

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from dario.compat import ModelTable, shipped_models
 from dario.config.environment import Environment, Paths
 
 DEFAULT_ALIASES: Mapping[str, str] = MappingProxyType(
@@ -131,6 +132,7 @@ class BackendDeclaration:
     kind: str
     base_url: str
     accounts: tuple[AccountDeclaration, ...] = ()
+    preset: str = ""  # the preset it was declared with (its compatibility profile, dario.compat)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class Config:
     pricing: Mapping[str, PriceFields] = field(default_factory=lambda: MappingProxyType({}))
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     backends: tuple[BackendDeclaration, ...] = ()
+    # Compatibility overrides by backend name ([compat.NAME], [backends.NAME.compat]); dario.compat has the fields
+    compat: Mapping[str, Mapping[str, object]] = field(default_factory=lambda: MappingProxyType({}))
+    models: ModelTable = field(default_factory=lambda: ModelTable(MappingProxyType({}), shipped_models()))
     # What it was read with: a reload parses the file again with the same environment.
     environment: Environment = field(default_factory=Environment, repr=False, compare=False)
     signature: tuple[float, int] = field(default=(0.0, -1), compare=False)  # config.toml's (mtime, size) then

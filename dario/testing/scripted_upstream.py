@@ -46,6 +46,8 @@ class Script:
     # Echo the key received: "{key}" in content becomes it, an error's message and two passed-back headers quote
     # it, and a body holding it is written in two pieces cut inside it.
     echo_key: bool = False
+    # A server's quirk: the body as written is this function of the body as the API writes it (dario.testing.quirks).
+    rewrite: Callable[[bytes], bytes] | None = None
 
 
 @dataclass
@@ -317,6 +319,8 @@ class ScriptedUpstream:
 
     async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
                     content_type: str, payload: bytes) -> web.StreamResponse:
+        if script.rewrite is not None:
+            payload = script.rewrite(payload)
         if script.hostile is not None:
             return await send_hostile(request, status, headers, script.hostile)
         if script.echo_key:

@@ -77,7 +77,7 @@ class AcquireResponse(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "client", "session", "project", "tags")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens", "client", "session", "project", "tags")
     class RateLimitHeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +109,8 @@ class Outcome(_message.Message):
     QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
     CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
     LOCAL_FIELD_NUMBER: _ClassVar[int]
+    USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -137,11 +139,13 @@ class Outcome(_message.Message):
     queued_ms: float
     cache_write_tokens: int
     local: bool
+    usage_estimated: bool
+    counted_tokens: int
     client: str
     session: str
     project: str
     tags: str
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")
@@ -262,7 +266,7 @@ class AnalyticsResponse(_message.Message):
     def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ..., by_session: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_project: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_client: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ...) -> None: ...
 
 class AnalyticsTotals(_message.Message):
-    __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests", "failovers", "fallbacks", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms")
+    __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests", "failovers", "fallbacks", "estimated_requests", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +278,7 @@ class AnalyticsTotals(_message.Message):
     UNPRICED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     FAILOVERS_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
     TTFB_P50_MS_FIELD_NUMBER: _ClassVar[int]
@@ -288,17 +293,19 @@ class AnalyticsTotals(_message.Message):
     unpriced_requests: int
     failovers: int
     fallbacks: int
+    estimated_requests: int
     latency_p50_ms: float
     latency_p95_ms: float
     ttfb_p50_ms: float
-    def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_requests: _Optional[int] = ..., failovers: _Optional[int] = ..., fallbacks: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., ttfb_p50_ms: _Optional[float] = ...) -> None: ...
+    def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_requests: _Optional[int] = ..., failovers: _Optional[int] = ..., fallbacks: _Optional[int] = ..., estimated_requests: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., ttfb_p50_ms: _Optional[float] = ...) -> None: ...
 
 class AnalyticsGroup(_message.Message):
-    __slots__ = ("backend", "credential", "model", "totals", "session", "project", "client")
+    __slots__ = ("backend", "credential", "model", "totals", "served_models", "session", "project", "client")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
+    SERVED_MODELS_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
@@ -306,10 +313,11 @@ class AnalyticsGroup(_message.Message):
     credential: str
     model: str
     totals: AnalyticsTotals
+    served_models: str
     session: str
     project: str
     client: str
-    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., served_models: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
 
 class BurnRate(_message.Message):
     __slots__ = ("tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "requests_per_minute", "cost_per_hour")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 
+from frontend.errors import anthropic_status
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.translate.streams import ParsedStream
+from frontend.translate.streams import CUT_OFF, NOT_JSON, TOO_LARGE, ParsedStream
 from frontend.translate.upstream_errors import openai_error_of
 from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 
@@ -57,13 +58,15 @@ class AnthropicToChatStream(ParsedStream):
         try:
             events = self.parser.feed(chunk)
         except StreamTooLarge as error:
-            return b"" if self.finished else self._error("server_error", f"upstream stream refused: {error}", None)
+            return b"" if self.finished else self._error("server_error", f"upstream stream refused: {error}", None,
+                                                         TOO_LARGE)
         return b"".join(self._event(event) for event in events if not self.finished)
 
     def finish(self) -> bytes:
         out = b"".join(self._event(event) for event in self.parser.finish() if not self.finished)
         if not self.finished:
-            out += self._error("server_error", "upstream stream ended prematurely", None)
+            out += self._error("server_error", "the upstream's stream ended without message_stop: the answer is cut "
+                                               "off", None, CUT_OFF)
         return out
 
     def _chunk(self, delta: dict, finish: str | None = None) -> bytes:
@@ -73,15 +76,17 @@ class AnthropicToChatStream(ParsedStream):
             document["usage"] = None
         return _sse(document)
 
-    def _error(self, error_type: str, message: str, code: str | None) -> bytes:
+    def _error(self, error_type: str, message: str, code: str | None, failure: tuple[int, str] | None = None) -> bytes:
+        """The terminal in-band error; `failure` is what the record says (the relay records its own failures)."""
         self.finished = True
+        self.failure = failure
         return _sse({"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
     def _event(self, event: Event) -> bytes:
         try:
             data = json.loads(event.data)
         except (ValueError, RecursionError):
-            return self._error("server_error", "upstream sent an event that is not JSON", None)
+            return self._error("server_error", "upstream sent an event that is not JSON", None, NOT_JSON)
         kind = data.get("type") if isinstance(data, dict) else None
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         return handler(data) if handler is not None else b""  # unknown events are ignored, as the docs ask
@@ -150,5 +155,7 @@ class AnthropicToChatStream(ParsedStream):
 
     def _on_error(self, data: dict) -> bytes:
         error = lenient_object(data.get("error"))
-        error_type, code = openai_error_of(lenient_text(error.get("type")) or "api_error")
-        return self._error(error_type, lenient_text(error.get("message")) or "upstream error", code)
+        anthropic_type = lenient_text(error.get("type")) or "api_error"
+        error_type, code = openai_error_of(anthropic_type)
+        return self._error(error_type, lenient_text(error.get("message")) or "upstream error", code,
+                           (anthropic_status(anthropic_type), "upstream_error"))

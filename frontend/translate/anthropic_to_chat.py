@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
+from dario.compat import Profile, default_profile
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
-# Backends that accept reasoning_effort (others answer 400 "reasoning_effort not supported"): data, not code paths.
-REASONING_MODELS = re.compile(r"^(o\d|gpt-5|deepseek-reasoner|qwq)|thinking|reasoning", re.IGNORECASE)
+# Claude Code's first system block: billing metadata for Anthropic, noise (and a cache breaker) as prompt text.
+BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 def _text(blocks: object, where: str) -> str:
@@ -21,6 +21,17 @@ def _text(blocks: object, where: str) -> str:
     texts = (expect_text(block.get("text"), f"{where}[{index}].text") for index, block in enumerate(blocks)
              if isinstance(block, dict) and block.get("type") == "text")
     return "\n\n".join(text for text in texts if text.strip())
+
+
+def without_billing_header(system: object) -> object:
+    """Claude Code's `x-anthropic-billing-header: cc_version=…` block left out (it is for Anthropic's API only)."""
+    if isinstance(system, str):
+        return "" if system.lstrip().startswith(BILLING_HEADER) else system
+    if isinstance(system, list):
+        return [block for block in system if not (isinstance(block, dict) and block.get("type") == "text" and
+                                                  isinstance(block.get("text"), str) and
+                                                  block["text"].lstrip().startswith(BILLING_HEADER))]
+    return system
 
 
 def _image_part(block: dict, where: str) -> dict:
@@ -72,14 +83,16 @@ def _user_messages(content: object, where: str) -> list[dict]:
     return messages
 
 
-def _assistant_message(content: object, where: str) -> dict | None:
+def _assistant_message(content: object, where: str, profile: Profile) -> dict | None:
     if isinstance(content, str):
         return {"role": "assistant", "content": content} if content.strip() else None
-    texts, calls = [], []
+    texts, calls, thinking = [], [], []
     for index, block in enumerate(content if isinstance(content, list) else []):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text" and expect_text(block.get("text"), f"{where}[{index}].text").strip():
             texts.append(block["text"])
+        elif kind == "thinking" and profile.compat.reasoning_replay:
+            thinking.append(expect_text(block.get("thinking"), f"{where}[{index}].thinking"))
         elif kind == "tool_use":
             calls.append({"id": block.get("id", ""), "type": "function", "function": {
                 "name": block.get("name", ""), "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
@@ -89,25 +102,35 @@ def _assistant_message(content: object, where: str) -> dict | None:
             raise TranslationError(f"{where}[{index}]", f"block type {kind!r} cannot be sent to an OpenAI backend")
     if not texts and not calls:
         return None
-    message: dict = {"role": "assistant", "content": "".join(texts) if texts else None}
+    # Servers built on llama-cpp-python's request models answer 500 to a null content: "" per profile.
+    message: dict = {"role": "assistant", "content": "".join(texts) if texts else profile.tool_call_content}
     if calls:
         message["tool_calls"] = calls
+    reasoning = "\n\n".join(text for text in thinking if text.strip())
+    if reasoning:  # DeepSeek's thinking mode wants it back, never empty, across a tool loop
+        message["reasoning_content"] = reasoning
     return message
 
 
-def convert_messages(system: object, messages: list) -> list[dict]:
-    """One leading system string (system blocks and inline system messages merged), then the turns."""
-    system_texts = [_text(system, "system")] if system else []
+def convert_messages(system: object, messages: list, profile: Profile | None = None) -> list[dict]:
+    """One leading system string (system blocks and, unless the profile keeps them in place, inline system
+    messages merged), then the turns."""
+    profile = profile or Profile()
+    system_texts = [_text(without_billing_header(system), "system")] if system else []
     converted: list[dict] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}].content"
         role = message.get("role") if isinstance(message, dict) else None
         if role == "system":
-            system_texts.append(_text(message.get("content"), where))
+            text = _text(without_billing_header(message.get("content")), where)
+            if profile.compat.system_inline and converted and text.strip():
+                converted.append({"role": "system", "content": text})
+            else:
+                system_texts.append(text)
         elif role == "user":
             converted += _user_messages(message.get("content"), where)
         elif role == "assistant":
-            assistant = _assistant_message(message.get("content"), where)
+            assistant = _assistant_message(message.get("content"), where, profile)
             if assistant is not None:
                 converted.append(assistant)
         else:
@@ -141,13 +164,20 @@ def convert_tool_choice(choice: dict) -> object:
     raise TranslationError("tool_choice", f"unknown tool_choice type {kind!r}")
 
 
-def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
+def to_chat_request(document: dict, model: str, profile: Profile | None = None) -> tuple[dict, list[str]]:
+    """The Chat request for the backend's profile (the output limit's field, tool-call content, …; dario.compat)."""
+    profile = profile or default_profile(model)
     if document.get("mcp_servers"):
         raise TranslationError("mcp_servers", "MCP servers run only on Anthropic backends")
-    body: dict = {"model": model, "messages": convert_messages(document.get("system"), document.get("messages") or []),
-                  "max_tokens": document.get("max_tokens")}
+    messages = convert_messages(document.get("system"), document.get("messages") or [], profile)
+    body: dict = {"model": model, "messages": messages, profile.max_tokens_field: document.get("max_tokens")}
+    apply_prefill(body, profile, len(document.get("messages") or []) - 1)
     if document.get("stop_sequences"):
-        body["stop"] = list(expect_list(document["stop_sequences"], "stop_sequences"))
+        stops = list(expect_list(document["stop_sequences"], "stop_sequences"))
+        if profile.compat.stop_max and len(stops) > profile.compat.stop_max:
+            raise TranslationError("stop_sequences", f"this backend takes at most {profile.compat.stop_max} stop "
+                                   f"sequences, and {len(stops)} were sent")
+        body["stop"] = stops
     for field in ("temperature", "top_p"):
         if document.get(field) is not None:
             body[field] = document[field]
@@ -155,6 +185,9 @@ def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
     if user:
         body["user"] = hashlib.sha256(str(user).encode()).hexdigest()[:64]  # Claude Code sends a long JSON string
     tools = expect_list(document.get("tools"), "tools")
+    if profile.compat.tools_max and len(tools) > profile.compat.tools_max:
+        raise TranslationError("tools", f"this backend takes at most {profile.compat.tools_max} tools, and "
+                               f"{len(tools)} were sent")
     if tools:
         body["tools"] = convert_tools(tools)
         choice = document.get("tool_choice")
@@ -162,10 +195,15 @@ def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
             body["tool_choice"] = convert_tool_choice(choice)
             if choice.get("disable_parallel_tool_use"):
                 body["parallel_tool_calls"] = False
-    warnings = [field for field in ("top_k",) if document.get(field) is not None]
+    warnings = []
+    if document.get("top_k") is not None:
+        if profile.compat.top_k:
+            body["top_k"] = document["top_k"]
+        else:
+            warnings.append("top_k")
     effort = reasoning_effort(document)
     if effort is not None:
-        if REASONING_MODELS.search(model):
+        if profile.model.reasoning_effort:
             body["reasoning_effort"] = effort
         else:
             warnings.append("thinking")  # a non-reasoning model answers the same without it
@@ -175,8 +213,21 @@ def to_chat_request(document: dict, model: str) -> tuple[dict, list[str]]:
             "name": "output", "schema": output_format.get("schema") or {}, "strict": True}}
     if document.get("stream"):
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if profile.compat.stream_usage:
+            body["stream_options"] = {"include_usage": True}
     return body, warnings
+
+
+def apply_prefill(body: dict, profile: Profile, where: int) -> None:
+    """A trailing assistant turn (a prefill): kept, continued (vLLM's continue_final_message), or refused."""
+    messages = body["messages"]
+    if not messages or messages[-1]["role"] != "assistant" or messages[-1].get("tool_calls"):
+        return
+    if profile.compat.prefill == "reject":
+        raise TranslationError(f"messages[{where}]", "this backend does not continue a final assistant turn "
+                               "(a prefill): end the conversation with a user turn")
+    if profile.compat.prefill == "continue":
+        body["continue_final_message"], body["add_generation_prompt"] = True, False
 
 
 def reasoning_effort(document: dict) -> str | None:

@@ -10,12 +10,20 @@ from __future__ import annotations
 import json
 import uuid
 
-from frontend.errors import anthropic_error_type
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
+from frontend.translate.streams import (
+    CUT_OFF,
+    CUT_OFF_MESSAGE,
+    MAX_ARGUMENT_BYTES,
+    NOT_JSON,
+    TOO_LARGE,
+    FromChatStream,
+    chat_tool_call_key,
+)
+from frontend.translate.upstream_errors import anthropic_error_of
 
 SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
@@ -39,8 +47,10 @@ class _Tool:
 
 
 class ChatToAnthropicStream(FromChatStream):
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, request: dict | None = None) -> None:
+        """`request`: the Chat request the upstream got (its input tokens are estimated when it reports none)."""
         self.model = model
+        self.start_counting(request)
         self.parser = SseParser()
         self.started = False
         self.finished = False
@@ -55,7 +65,7 @@ class ChatToAnthropicStream(FromChatStream):
         try:
             events = self.parser.feed(chunk)
         except StreamTooLarge as error:
-            return b"" if self.finished else self._error("api_error", f"upstream stream refused: {error}")
+            return b"" if self.finished else self._error("api_error", f"upstream stream refused: {error}", TOO_LARGE)
         return b"".join(self._handle(event) for event in events if not self.finished)
 
     def finish(self) -> bytes:
@@ -64,29 +74,32 @@ class ChatToAnthropicStream(FromChatStream):
             return out
         if self.finish_reason is not None:
             return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
-        return out + self._error("api_error", "upstream stream ended prematurely")
+        return out + self._error("api_error", CUT_OFF_MESSAGE, CUT_OFF)
 
     def _failed(self, message: str, code: str) -> bytes:
         return self._error("api_error", message)
 
-    def _error(self, error_type: str, message: str) -> bytes:
+    def _error(self, error_type: str, message: str, failure: tuple[int, str] | None = None) -> bytes:
+        """The terminal `error` event; `failure` is what the record says (the relay records its own failures)."""
         self.finished = True
+        self.failure = failure
         return _event("error", {"error": {"type": error_type, "message": message}})
 
     def _handle(self, event: Event) -> bytes:
         if event.data.strip() == "[DONE]":
+            if self.finish_reason is None:  # a cut, not an answer: the client must not take it for a whole one
+                return self._error("api_error", CUT_OFF_MESSAGE, CUT_OFF)
             return self._complete()
         try:
             chunk = json.loads(event.data)
         except (ValueError, RecursionError):
-            return self._error("api_error", "upstream sent an event that is not JSON")
+            return self._error("api_error", "upstream sent an event that is not JSON", NOT_JSON)
         if not isinstance(chunk, dict):
             return b""
-        if isinstance(chunk.get("error"), dict):
-            error = chunk["error"]
-            status = error.get("code") if isinstance(error.get("code"), int) else 500
-            return self._error(anthropic_error_type(status),
-                               lenient_text(error.get("message")) or "upstream error")
+        if chunk.get("error"):
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": lenient_text(chunk["error"])}
+            status, error_type, message = anthropic_error_of(error)
+            return self._error(error_type, message, (status, "upstream_error"))
         out = self._start(chunk)
         self.keep_usage(chunk)
         choices = chunk.get("choices")
@@ -95,8 +108,10 @@ class ChatToAnthropicStream(FromChatStream):
         delta = lenient_object(choices[0].get("delta"))
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
+            self.count_output(reasoning)
             out += self._text_like("thinking", reasoning)
         if isinstance(delta.get("content"), str) and delta["content"]:
+            self.count_output(delta["content"])
             out += self._text_like("text", delta["content"])
         calls = delta.get("tool_calls")
         for position, call in enumerate(calls if isinstance(calls, list) else []):
@@ -154,11 +169,13 @@ class ChatToAnthropicStream(FromChatStream):
             self.tools[key] = tool
         if lenient_text(function.get("name")) and not tool.name:
             tool.name = function["name"]  # empty names (LM Studio) do not count; a name is never sent twice
+            self.count_output(tool.name)
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
+            self.count_output(arguments)
             tool.size += len(arguments)
             if tool.size > MAX_ARGUMENT_BYTES:
-                return self._error("api_error", "a tool call's arguments exceeded the size dario relays")
+                return self._error("api_error", "a tool call's arguments exceeded the size dario relays", TOO_LARGE)
             if self.open == ("tool", key):
                 return _event("content_block_delta", {"index": self.next_index, "delta": {
                     "type": "input_json_delta", "partial_json": arguments}})
@@ -184,7 +201,7 @@ class ChatToAnthropicStream(FromChatStream):
                 tool.name = tool.name or "unknown_tool"
                 out += self._start_tool(key) + self._close()
         saw_tool = bool(self.tools)
-        usage = anthropic_usage(self.usage)
+        usage = anthropic_usage(self.client_usage())
         out += _event("message_delta", {"delta": {"stop_reason": stop_reason(self.finish_reason, saw_tool),
                                                   "stop_sequence": None}, "usage": usage})
         out += _event("message_stop", {})

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 
+from dario.compat import Profile, default_profile
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
+from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
            "audio": "audio output is not supported by Anthropic"}
-# Models that take `thinking: {type: adaptive}` + `output_config.effort` and reject budget_tokens (rule 11).
-ADAPTIVE_MODELS = re.compile(r"claude-(opus|sonnet|haiku|fable|mythos)-5|claude-opus-4-[6-9]|claude-sonnet-4-6")
 BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 WARNED = ("seed", "presence_penalty", "frequency_penalty", "verbosity")
 _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
@@ -172,7 +172,10 @@ def convert_tool_choice(choice: object, parallel: object) -> dict | None:
     return result
 
 
-def to_anthropic_request(document: dict, model: str, default_max_tokens: int) -> tuple[dict, list[str]]:
+def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
+                         profile: Profile | None = None) -> tuple[dict, list[str]]:
+    """The Anthropic request; what the model accepts (thinking, sampling) comes from its capabilities."""
+    profile = profile or default_profile(model)
     for field, reason in REFUSED.items():
         value = document.get(field)
         if value is None or (field == "n" and value == 1) or (field == "logit_bias" and not value):
@@ -191,14 +194,19 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
     body: dict = {"model": model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
+    sampling_warnings = []
     stop = document.get("stop")
     if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(expect_list(stop, "stop"))
-    sampling_warnings = []
+        stops = [stop] if isinstance(stop, str) else list(expect_list(stop, "stop"))
+        kept = [entry for entry in stops if not isinstance(entry, str) or entry.strip()]
+        if len(kept) < len(stops):
+            sampling_warnings.append("stop")  # Anthropic refuses whitespace-only stop sequences (translation.md §2)
+        if kept:
+            body["stop_sequences"] = kept
     for field in ("temperature", "top_p"):
         if document.get(field) is None:
             continue
-        if ADAPTIVE_MODELS.search(model):
+        if not profile.model.sampling:
             sampling_warnings.append(field)  # newer Claude models reject sampling parameters (rule 11)
         elif not isinstance(document[field], (int, float)) or isinstance(document[field], bool):
             raise TranslationError(field, "must be a number")
@@ -216,23 +224,29 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int) ->
     if document.get("stream"):
         body["stream"] = True
     warnings = [field for field in WARNED if document.get(field) not in (None, 0, 0.0)] + sampling_warnings
-    warnings += apply_reasoning_effort(body, document.get("reasoning_effort"))
+    warnings += apply_reasoning_effort(body, document.get("reasoning_effort"), profile)
     return body, warnings
 
 
 def apply_response_format(body: dict, response_format: object) -> None:
-    """json_schema → output_config.format (structured outputs); json_object has no Anthropic form yet: refused."""
+    """json_schema → output_config.format with the schema normalised to what Anthropic accepts; json_object →
+    an instruction in the system prompt (Anthropic has no JSON mode; translation.md §2)."""
     if response_format is None or (isinstance(response_format, dict) and response_format.get("type") == "text"):
+        return
+    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+        body["system"] = [*body.get("system", []), {"type": "text", "text": JSON_OBJECT_INSTRUCTION}]
         return
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         schema = expect_object(response_format.get("json_schema"), "response_format.json_schema").get("schema")
         if isinstance(schema, dict):
-            body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
+            body.setdefault("output_config", {})["format"] = {
+                "type": "json_schema", "schema": structured_output_schema(schema, "response_format.json_schema.schema")}
             return
-    raise TranslationError("response_format", "only {type: json_schema} with a schema can be sent to Anthropic")
+    raise TranslationError("response_format", "must be {type: text}, {type: json_object} or {type: json_schema} "
+                           "with a schema")
 
 
-def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
+def apply_reasoning_effort(body: dict, effort: object, profile: Profile | None = None) -> list[str]:
     """reasoning_effort → thinking (translation.md §5.3); returns warnings when it cannot be honoured."""
     if effort in (None, "none"):
         return []
@@ -243,7 +257,10 @@ def apply_reasoning_effort(body: dict, effort: object) -> list[str]:
     forced = body.get("tool_choice", {}).get("type") in ("any", "tool")
     if forced:
         return ["reasoning_effort"]  # Anthropic refuses thinking with a forced tool choice
-    if ADAPTIVE_MODELS.search(body["model"]):
+    thinking = (profile or default_profile(body["model"])).model.thinking
+    if thinking == "none":
+        return ["reasoning_effort"]  # the model has no thinking to turn on
+    if thinking == "adaptive":
         body["thinking"] = {"type": "adaptive"}
         body.setdefault("output_config", {})["effort"] = "low" if effort == "minimal" else effort
         return []

@@ -4,10 +4,21 @@ and the reading of a Chat Completions upstream stream (its usage, its tool-call 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from frontend.translate import lenient_text
+from frontend.token_estimate import TokenCounter, request_tokens
+from frontend.translate import lenient_count, lenient_object, lenient_text
 from frontend.translate.sse import SseParser
 from frontend.usage import NO_USAGE, Usage, usage_from_openai
+
+# What a translated stream that failed after the client's 200 is recorded as (status, error type), as the native
+# path records a broken stream; an upstream's in-band error keeps the status its type stands for.
+CUT_OFF = (502, "upstream_stream_broken")
+NOT_JSON = (502, "upstream_invalid_json")
+TOO_LARGE = (502, "upstream_body_too_large")
+# What a client is told when a stream ends without saying why (a [DONE], or the end of the body, and no
+# finish_reason): an answer cut off, not a whole one (translation.md §6.4).
+CUT_OFF_MESSAGE = "the upstream's stream ended without a finish_reason: the answer is cut off"
 
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024  # of one tool call's arguments, relayed in pieces: past this the stream fails
 
@@ -33,6 +44,7 @@ class ParsedStream:
 
     parser: SseParser
     finished: bool
+    failure: tuple[int, str] | None = None  # (status, error type) to record when the stream ended in an error
 
     @property
     def progress(self) -> int:
@@ -41,24 +53,63 @@ class ParsedStream:
 
     @property
     def delivered(self) -> bool:
-        return self.finished
+        return self.finished and self.failure is None
 
 
 class FromChatStream(ParsedStream):
-    """A machine reading a Chat Completions stream: its usage is the last chunk's that carried one, and once a
-    finish_reason has come, a failure of the relay (a missing [DONE]) still completes the answer."""
+    """A machine reading a Chat Completions stream: its usage is the last chunk's that carried one (else estimated
+    from the request it answers and the output counted as it went by: translation.md §5.4), its served model the
+    first one a chunk named; once a finish_reason has come, a failure of the relay (a missing [DONE]) still
+    completes the answer."""
 
     usage: dict | None = None
     usage_model: object = None  # the model named by the chunk carrying the usage
+    served_model: str = ""  # the first model a chunk named
     finish_reason: str | None = None
+    request: dict | None = None  # the body the upstream got, for the input estimate
+    produced: TokenCounter  # the output so far, for the estimate
+    estimated = False
+    _input_estimate = -1
+
+    def start_counting(self, request: dict | None) -> None:
+        self.request, self.produced = request, TokenCounter()
 
     def keep_usage(self, chunk: dict) -> None:
+        if not self.served_model:
+            self.served_model = lenient_text(chunk.get("model"))
         if isinstance(chunk.get("usage"), dict):
             self.usage, self.usage_model = chunk["usage"], chunk.get("model")
 
+    def count_output(self, text: str) -> None:
+        """Output text, reasoning, tool names and arguments as they go by, for the estimate."""
+        self.produced.feed(text)
+
+    def client_usage(self) -> dict | None:
+        """The usage to tell the client, in Chat's shape: the upstream's, with what it left out (or zero while
+        there was something to count) estimated; None when there is nothing to report."""
+        usage = lenient_object(self.usage)
+        prompt, completion = lenient_count(usage.get("prompt_tokens")), lenient_count(usage.get("completion_tokens"))
+        produced = self.produced.tokens
+        if prompt and (completion or not produced):
+            return self.usage
+        if self.request is None and not produced:
+            return self.usage
+        self.estimated = True
+        if not prompt:
+            if self._input_estimate < 0:
+                self._input_estimate = request_tokens(self.request or {})
+            prompt = self._input_estimate
+        completion = completion or produced
+        return {**usage, "prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}
+
     def upstream_usage(self) -> Usage:
-        """The usage the upstream reported, as analytics records it."""
-        return usage_from_openai({"usage": self.usage, "model": self.usage_model}) or NO_USAGE
+        """The usage as analytics records it: the upstream's, else the estimate (marked so)."""
+        model = self.usage_model if isinstance(self.usage_model, str) and self.usage_model else self.served_model
+        usage = usage_from_openai({"usage": self.client_usage(), "model": model})
+        if usage is None:
+            return Usage(served_model=self.served_model) if self.served_model else NO_USAGE
+        return replace(usage, estimated=self.estimated)
 
     def fail(self, message: str, code: str) -> bytes:
         if self.finished:

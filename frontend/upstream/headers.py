@@ -51,6 +51,7 @@ def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange, scrubbe
         headers["x-dario-failover"] = " ".join(exchange.failover)
     if exchange.fallback_from:
         headers["x-dario-fallback-from"] = exchange.fallback_from
+    headers.update(exchange.reply_headers)  # e.g. x-dario-max-tokens-clamped (frontend.translate.limits)
     return headers
 
 

@@ -244,6 +244,8 @@ class Relay:
         client, so a frontend killed right after the client has its answer has the record on disk."""
         if self.record is None or exchange.recorded or not self.sink.open or exchange.error_type:
             return
+        if not machine.delivered:  # the machine ended it with an error: its caller records that (issue 16)
+            return
         exchange.delivered = True
         exchange.usage = machine.upstream_usage()
         exchange.finish()

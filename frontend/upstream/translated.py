@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from dario.catalog import Backend
+from frontend.dialects import OPENAI_CHAT
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
+from frontend.translate.estimated_usage import with_estimated_usage
 from frontend.translation_plan import Plan
 from frontend.upstream.headers import client_headers
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
@@ -19,6 +22,8 @@ from frontend.upstream.scrub import Scrubber
 from frontend.usage import NO_USAGE, Usage
 
 DROPPED_HEADER = "x-dario-translation-dropped"
+# On a whole answer whose usage dario estimated (the upstream reported none): translation.md §5.4.
+ESTIMATED_HEADER = "x-dario-usage-estimated"
 # Upstream silence after which the client gets a keep-alive (Anthropic `ping` event, or an SSE comment).
 PING_SECONDS = 10.0
 # Whole answers larger than this are parsed and translated off the event loop.
@@ -52,6 +57,8 @@ async def respond(request: web.Request, upstream: Upstream, backend: Backend, ex
         message = f"backend {backend.name!r} answered with something that is not a JSON object"
         raise ApiError(502, message, code="upstream_invalid_json")
     exchange.usage = usage
+    if usage.estimated:
+        reply_headers[ESTIMATED_HEADER] = "true"
     return _json_response(translated, 200, reply_headers)
 
 
@@ -64,7 +71,10 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
         document = None
     if not isinstance(document, dict):
         return None, NO_USAGE
-    usage = translation.target.usage_of(document) or NO_USAGE
+    estimated = False
+    if translation.target is OPENAI_CHAT:  # OpenAI-compatible servers may report no usage: estimated (issue 16)
+        document, estimated = with_estimated_usage(document, translation.body)
+    usage = replace(translation.target.usage_of(document) or NO_USAGE, estimated=estimated)
     return scrubber.bytes(_json(translation.answer(document))), usage
 
 
@@ -88,4 +98,8 @@ async def _stream(request: web.Request, upstream: Upstream, exchange: Exchange, 
     await Relay(upstream, translation.machine, sink, events=True, limit=upstream.limits.body_bytes,
                 setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS,
                 record=record_now(request)).run()
+    # A stream the machine ended with an error after the 200 (a cut, an in-band error) is recorded as one.
+    failure: tuple[int, str] | None = getattr(translation.machine, "failure", None)
+    if failure is not None and not exchange.error_type:
+        exchange.settle(*failure)
     return await sink.end()

@@ -25,7 +25,12 @@ class AnthropicToResponsesStream:
 
     @property
     def delivered(self) -> bool:
-        return self.responses.finished
+        return self.responses.finished and self.failure is None
+
+    @property
+    def failure(self) -> tuple[int, str] | None:
+        """What the record says when the stream ended in an error: the Anthropic side's reading of it first."""
+        return self.chat.failure or self.responses.failure
 
     @property
     def progress(self) -> int:

@@ -29,7 +29,16 @@ from frontend.translate.responses.answer import (
 )
 from frontend.translate.responses.tools import tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
-from frontend.translate.streams import MAX_ARGUMENT_BYTES, FromChatStream, chat_tool_call_key
+from frontend.translate.streams import (
+    CUT_OFF,
+    CUT_OFF_MESSAGE,
+    MAX_ARGUMENT_BYTES,
+    NOT_JSON,
+    TOO_LARGE,
+    FromChatStream,
+    chat_tool_call_key,
+)
+from frontend.translate.upstream_errors import anthropic_error_of, openai_error_code
 
 CUSTOM = "custom_tool_call"
 CALLS = ("function_call", CUSTOM)
@@ -54,8 +63,11 @@ class _Tool:
 
 
 class ChatToResponsesStream(FromChatStream):
-    def __init__(self, requested_model: str, request_document: dict) -> None:
+    def __init__(self, requested_model: str, request_document: dict, request: dict | None = None) -> None:
+        """`request_document`: the client's Responses request (echoed); `request`: the Chat request the upstream
+        got (its input tokens are estimated when it reports none)."""
         self.model = requested_model
+        self.start_counting(request)
         self.document = request_document
         self.parser = SseParser()
         self.id = new_id("resp")
@@ -82,7 +94,7 @@ class ChatToResponsesStream(FromChatStream):
         try:
             events = self.parser.feed(chunk)
         except StreamTooLarge as error:
-            return self._fail("server_error", str(error))
+            return self._fail("server_error", str(error), failure=TOO_LARGE)
         return b"".join(self._handle(event) for event in events if not self.finished)
 
     def finish(self) -> bytes:
@@ -93,7 +105,7 @@ class ChatToResponsesStream(FromChatStream):
             return out
         if self.finish_reason is not None:
             return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
-        return out + self._fail("server_error", "upstream stream ended prematurely")
+        return out + self._fail("server_error", CUT_OFF_MESSAGE, failure=CUT_OFF)
 
     def _emit(self, name: str, fields: dict) -> bytes:
         document = {"type": name, **fields, "sequence_number": self.sequence}
@@ -116,11 +128,13 @@ class ChatToResponsesStream(FromChatStream):
 
     def _handle(self, event: Event) -> bytes:
         if event.data.strip() == "[DONE]":
+            if self.finish_reason is None:  # a cut, not an answer: the client must not take it for a whole one
+                return self._fail("server_error", CUT_OFF_MESSAGE, failure=CUT_OFF)
             return self._complete()
         try:
             chunk = json.loads(event.data)
         except (ValueError, RecursionError):
-            return self._fail("server_error", "upstream sent an event that is not JSON")
+            return self._fail("server_error", "upstream sent an event that is not JSON", failure=NOT_JSON)
         if not isinstance(chunk, dict):
             return b""
         out = self._start()
@@ -135,6 +149,7 @@ class ChatToResponsesStream(FromChatStream):
         for kind, text in (("reasoning_text", reasoning), ("output_text", delta.get("content")),
                            ("refusal", delta.get("refusal"))):
             if isinstance(text, str) and text:
+                self.count_output(text)
                 out += self._content(kind, text)
         for position, call in enumerate(lenient_objects(delta.get("tool_calls"))):
             out += self._tool_fragment(position, call)
@@ -228,10 +243,13 @@ class ChatToResponsesStream(FromChatStream):
             tool = self.tools[key] = _Tool(lenient_text(call.get("id")) or new_id("call"))
         if name and not tool.name:
             tool.name = name  # empty names (LM Studio) do not count; a name is never sent twice
+            self.count_output(name)
         if arguments:
+            self.count_output(arguments)
             tool.size += len(arguments)
             if tool.size > MAX_ARGUMENT_BYTES:
-                return self._fail("server_error", "a tool call's arguments exceeded the size dario relays")
+                return self._fail("server_error", "a tool call's arguments exceeded the size dario relays",
+                                  failure=TOO_LARGE)
             tool.pending.append(arguments)
         tool_open = self.current is not None and self.current["type"] in CALLS
         if tool.item is None and tool.name and not tool_open:
@@ -273,7 +291,7 @@ class ChatToResponsesStream(FromChatStream):
         for kind, text in self.trailing:
             out += self._content(kind, text)
         out += self._close(status(True))
-        usage = responses_usage(self.usage)
+        usage = responses_usage(self.client_usage())
         self.finished = True
         if details:
             return out + self._emit("response.incomplete", {"response": self._response(
@@ -281,19 +299,27 @@ class ChatToResponsesStream(FromChatStream):
         return out + self._emit("response.completed", {"response": self._response("completed", usage=usage)})
 
     def _upstream_error(self, error: object) -> bytes:
+        """An in-band error: its own code in `error` and in response.failed (Codex acts on context_length_exceeded,
+        rate_limit_exceeded, insufficient_quota), else server_error; recorded with the status its type stands for."""
         error = error if isinstance(error, dict) else {"message": lenient_text(error)}
-        upstream_code = lenient_text(error.get("code")) or lenient_text(error.get("type"))
-        code = "rate_limit_exceeded" if "rate_limit" in f"{error.get('type')} {error.get('code')}" else "server_error"
-        return self._fail(code, lenient_text(error.get("message")) or "upstream error", upstream_code or code)
+        status, _, _ = anthropic_error_of(error)
+        code = openai_error_code(error) or ("invalid_prompt" if 400 <= status < 500 else "server_error")
+        message = lenient_text(error.get("message")) or "upstream error"
+        return self._fail(code, message, failure=(status, "upstream_error"),
+                          error_type=lenient_text(error.get("type")) or None)
 
-    def _fail(self, code: str, message: str, event_code: str | None = None) -> bytes:
-        """`error`, then the terminal response.failed carrying what was produced so far (Codex waits for it)."""
+    def _fail(self, code: str, message: str, event_code: str | None = None,
+              failure: tuple[int, str] | None = None, error_type: str | None = None) -> bytes:
+        """`error`, then the terminal response.failed carrying what was produced so far (Codex waits for it);
+        `failure` is what the record says (the relay records its own failures)."""
+        self.failure = failure
         out = self._start()
         output = list(self.output)
         if self.current is not None:
             output.append(dict(self.current, status="incomplete"))
         out += self._emit("error", {"code": event_code or code, "message": message, "param": None})
+        error = {"code": code, "message": message, **({"type": error_type} if error_type else {})}
         failed = response_object(self.id, self.model, self.document, "failed", output, created_at=self.created_at,
-                                 usage=responses_usage(self.usage), error={"code": code, "message": message})
+                                 usage=responses_usage(self.client_usage()), error=error)
         self.finished = True
         return out + self._emit("response.failed", {"response": failed})

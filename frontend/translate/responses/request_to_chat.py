@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
+from dario.compat import Profile, default_profile
 from frontend.translate import TranslationError, expect_flag, expect_list, expect_object, expect_text, require_text
-from frontend.translate.anthropic_to_chat import REASONING_MODELS
 from frontend.translate.responses.tools import chat_tool_choice, chat_tool_name, chat_tools, tool_origins
 
 STATELESS = "dario keeps no server-side state"
@@ -30,7 +30,8 @@ SKIPPED_ITEMS = ("reasoning", "additional_tools", "compaction_trigger")
 class _Conversation:
     """Chat messages built from `instructions` and `input` items, each remembering the item it came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, tool_call_content: str | None = "") -> None:
+        self.tool_call_content = tool_call_content  # of an assistant turn that only calls tools (the profile's)
         self.system: list[str] = []
         self.messages: list[dict] = []
         self.origins: list[str] = []
@@ -107,7 +108,7 @@ class _Conversation:
         if last is not None and last["role"] == "assistant":  # one assistant turn: its text, then all its calls
             last.setdefault("tool_calls", []).append(call)
         else:
-            self.add({"role": "assistant", "content": None, "tool_calls": [call]}, where)
+            self.add({"role": "assistant", "content": self.tool_call_content, "tool_calls": [call]}, where)
 
     def _function_output(self, item: dict, where: str) -> None:
         call_id = require_text(item.get("call_id"), f"{where}.call_id")
@@ -211,10 +212,12 @@ def _number(document: dict, field: str, low: float, high: float, integer: bool =
     return value
 
 
-def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[dict, list[str], list[str]]:
-    """(Chat request, warnings, origin of each Chat message)."""
+def chat_request(document: dict, model: str, reasoning_capable: bool,
+                 profile: Profile | None = None) -> tuple[dict, list[str], list[str]]:
+    """(Chat request for the backend's profile, warnings, origin of each Chat message)."""
+    profile = profile or default_profile(model)
     _refuse_state_and_extras(document)
-    conversation = _Conversation()
+    conversation = _Conversation(profile.tool_call_content)
     conversation.system.append(expect_text(document.get("instructions"), "instructions"))
     source = document.get("input")
     if isinstance(source, str):
@@ -230,6 +233,9 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
     body: dict = {"model": model, "messages": messages}
     expect_list(document.get("tools"), "tools")
     tools, warnings = chat_tools(document)
+    if profile.compat.tools_max and len(tools) > profile.compat.tools_max:
+        raise TranslationError("tools", f"this backend takes at most {profile.compat.tools_max} tools, and "
+                               f"{len(tools)} were sent")
     choice = document.get("tool_choice")
     if tools or (isinstance(choice, dict) and choice.get("type") not in ("function", "custom", "allowed_tools")):
         choice, tools = chat_tool_choice(choice, tools, tool_origins(document))
@@ -239,7 +245,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
             body["tool_choice"] = choice
         if document.get("parallel_tool_calls") is not None:
             body["parallel_tool_calls"] = bool(document["parallel_tool_calls"])
-    for field, target, low, high in (("max_output_tokens", "max_completion_tokens", 1, 2**31 - 1),
+    for field, target, low, high in (("max_output_tokens", profile.max_tokens_field, 1, 2**31 - 1),
                                      ("temperature", "temperature", 0, 2), ("top_p", "top_p", 0, 1)):
         if _number(document, field, low, high, integer=field == "max_output_tokens") is not None:
             body[target] = document[field]
@@ -251,7 +257,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
     if response_format is not None:
         body["response_format"] = response_format
     reasoning = expect_object(document.get("reasoning"), "reasoning")
-    capable = reasoning_capable or bool(REASONING_MODELS.search(model))
+    capable = reasoning_capable or profile.model.reasoning_effort
     for source_name, target, value in (("reasoning.effort", "reasoning_effort", reasoning.get("effort")),
                                        ("text.verbosity", "verbosity", text.get("verbosity"))):
         if not expect_text(value, source_name):
@@ -266,11 +272,13 @@ def chat_request(document: dict, model: str, reasoning_capable: bool) -> tuple[d
         warnings.append("context_management")
     if document.get("stream"):
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        if profile.compat.stream_usage:
+            body["stream_options"] = {"include_usage": True}
     return body, warnings, origins
 
 
-def responses_to_chat(document: dict, upstream_model: str) -> tuple[dict, list[str]]:
-    """A Responses request → a Chat Completions request for an OpenAI-compatible backend, and the fields warned."""
-    body, warnings, _ = chat_request(document, upstream_model, reasoning_capable=False)
+def responses_to_chat(document: dict, upstream_model: str, profile: Profile | None = None) -> tuple[dict, list[str]]:
+    """A Responses request → a Chat Completions request for an OpenAI-compatible backend (its profile's fields),
+    and the fields warned."""
+    body, warnings, _ = chat_request(document, upstream_model, reasoning_capable=False, profile=profile)
     return body, warnings

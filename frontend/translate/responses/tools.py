@@ -24,6 +24,11 @@ from frontend.translate import (
 SERVER_TOOLS = ("web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26",
                 "file_search", "code_interpreter", "computer", "computer_use_preview", "image_generation", "mcp",
                 "local_shell", "shell", "apply_patch", "tool_search")
+# local_shell runs on the client, but its calls are local_shell_call items with an `action` that only OpenAI's
+# Responses API produces: left out, the agent would have no shell and not know why (translation.md §4).
+LOCAL_SHELL = ("the local_shell tool cannot be served by a translated backend (its calls are local_shell_call "
+               "items only OpenAI's Responses API produces): declare a function tool for the shell instead (Codex "
+               "does with its `shell` tool), or route this model to an openai-responses backend")
 CHAT_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # valid for OpenAI and Anthropic tool names alike
 NAMESPACE_SEPARATOR = "__"
 GRAMMAR_LIMIT = 8000  # characters of a custom tool's grammar quoted in the description
@@ -99,6 +104,8 @@ def chat_tools(document: dict) -> tuple[list[dict], list[str]]:
             kind = member.get("type") if isinstance(member, dict) else None
             if not isinstance(kind, str) or not kind:
                 raise TranslationError(f"{where}.type", "is required: function, custom, namespace or a built-in tool")
+            if kind == "local_shell":
+                raise TranslationError(where, LOCAL_SHELL)
             if kind not in ("function", "custom"):
                 warnings.append(f"{where} ({kind})")  # the model answers without that capability
                 continue

@@ -222,3 +222,12 @@ def test_the_store_takes_retention_and_pricing_overrides_from_the_config(tmp_pat
         assert store.pricing.price("gpt-4o") is not None
     finally:
         store.close()
+
+
+def test_estimated_usage_and_counted_tokens_get_their_columns() -> None:
+    """Issue 16: a row says when its tokens are dario's estimate, and what a count_tokens request counted."""
+    row = row_from_outcome(pool_pb2.Outcome(request_id="r", usage_estimated=True, input_tokens=12, output_tokens=3))
+    assert (row["usage_estimated"], row["counted_tokens"], row["input_tokens"]) == (1, None, 12)
+    counted = row_from_outcome(pool_pb2.Outcome(request_id="c", counted_tokens=345, input_tokens=-1))
+    assert (counted["usage_estimated"], counted["counted_tokens"], counted["input_tokens"]) == (0, 345, None)
+    assert row_from_outcome(outcome("old"))["usage_estimated"] == 0  # an outcome from before the field

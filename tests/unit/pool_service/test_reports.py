@@ -119,9 +119,10 @@ def test_groups_are_keyed_and_ordered_by_requests(seeded: dict) -> None:
                                                                                           ("openai", 2)]
     assert [(entry["backend"], entry["credential"], entry["requests"]) for entry in seeded["by_credential"]] == [
         ("anthropic", "a1", 2), ("openai", "o1", 2), ("anthropic", "a2", 1)]
-    # Grouped under the model that was served when the upstream said, else the one requested.
-    assert [(entry["model"], entry["requests"]) for entry in seeded["by_model"]] == [
-        (SONNET, 2), ("claude-haiku-4-5", 1), ("gpt-4o-2024-08-06", 1), ("llama-local", 1)]
+    # Grouped under the model the client requested (streamed or not), the served ones alongside (issue 16).
+    assert [(entry["model"], entry["served_models"], entry["requests"]) for entry in seeded["by_model"]] == [
+        ("claude-haiku-4-5", "", 1), ("claude-sonnet-4-5", SONNET, 1), ("gpt-4o", "gpt-4o-2024-08-06", 1),
+        ("llama-local", "", 1), ("sonnet", SONNET, 1)]
     anthropic = seeded["by_backend"][0]
     assert (anthropic["errors"], anthropic["failovers"], anthropic["latency_p50_ms"], anthropic["ttfb_p50_ms"]) \
         == (1, 1, 200, 10)

@@ -62,7 +62,7 @@ def test_upstream_error_mid_stream_becomes_an_error_event_without_message_stop()
 def test_streams_that_end_early_say_so() -> None:
     anthropic_stream = anthropic_wire.stream_events("m", TEXT, None)
     output = run(AnthropicToChatStream("m", False), [anthropic_stream[: len(anthropic_stream) // 2]])
-    assert b"ended prematurely" in output and b"[DONE]" not in output
+    assert b"cut off" in output and b"[DONE]" not in output
     openai_stream = openai_wire.stream_events("g", TEXT, None, include_usage=False)
     output = run(ChatToAnthropicStream("g"), [openai_stream[: len(openai_stream) // 3]])
     assert b"event: error" in output and b"message_stop" not in output

@@ -114,12 +114,14 @@ def test_fields_anthropic_cannot_honour_are_refused_by_name(fields: dict, param:
     assert caught.value.param == param
 
 
-def test_structured_output_maps_and_json_object_is_refused() -> None:
+def test_structured_output_maps_and_json_object_is_emulated() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
     body, _ = to_anthropic(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}})
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    body, _ = to_anthropic(response_format={"type": "json_object"})
+    assert "JSON object" in body["system"][-1]["text"] and "output_config" not in body
     with pytest.raises(TranslationError) as caught:
-        to_anthropic(response_format={"type": "json_object"})
+        to_anthropic(response_format={"type": "regex"})
     assert caught.value.param == "response_format"
     body, _ = to_anthropic(response_format={"type": "text"})
     assert "output_config" not in body

@@ -359,7 +359,8 @@ def test_regression_fields_of_the_wrong_type_are_ignored_not_fatal() -> None:
     openai_chunks = [{"choices": 5}, {"choices": [{"delta": "d"}]}, {"choices": [{"delta": {"tool_calls": 5}}]},
                      {"choices": [{"delta": {"tool_calls": [{"id": ["x"], "function": {"name": 5}}]}}]},
                      {"choices": [{"delta": {}, "finish_reason": ["stop"]}]},
-                     {"usage": {"prompt_tokens_details": 5}}, "[DONE]"]
+                     {"usage": {"prompt_tokens_details": 5}},
+                     {"choices": [{"delta": {}, "finish_reason": "stop"}]}, "[DONE]"]  # (without it: a cut, issue 16)
     assert anthropic_client_events(run(to_anthropic, [openai_upstream(openai_chunks, b"\n")]))[-1]["type"] == (
         "message_stop")
 

@@ -74,10 +74,11 @@ def test_upstream_error_mid_stream_becomes_error_then_response_failed() -> None:
 def test_a_stream_cut_short_fails_and_one_missing_only_done_completes() -> None:
     upstream = openai_wire.stream_events("g", TEXT, None, include_usage=False, tools=TOOLS[:1])
     events = checked_events(run(ChatToResponsesStream("alias", {"input": "x"}), [upstream[: len(upstream) // 3]]))
-    assert events[-1].type == "response.failed" and "prematurely" in events[-1].response.error.message
+    assert events[-1].type == "response.failed" and "cut off" in events[-1].response.error.message
     events = checked_events(run(ChatToResponsesStream("alias", {"input": "x"}),
                                 [upstream.replace(b"data: [DONE]\n\n", b"")]))
-    assert events[-1].type == "response.completed" and events[-1].response.usage is None
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.usage.output_tokens > 0  # the upstream sent none: estimated (issue 16)
 
 
 def test_a_cut_off_stream_ends_with_response_incomplete() -> None:

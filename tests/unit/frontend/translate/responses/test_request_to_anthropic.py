@@ -27,9 +27,14 @@ def test_anthropic_backends_get_the_chained_translation() -> None:
 
 
 def test_anthropic_refusals_name_the_responses_field() -> None:
+    recursive = {"type": "object", "properties": {"next": {"$ref": "#"}}}
     with pytest.raises(TranslationError) as raised:
-        responses_to_anthropic({"input": "x", "text": {"format": {"type": "json_object"}}}, "claude-sonnet-5", 1024)
-    assert raised.value.param == "text.format"
+        responses_to_anthropic({"input": "x", "text": {"format": {"type": "json_schema", "name": "list",
+                                                                  "schema": recursive}}}, "claude-sonnet-5", 1024)
+    assert raised.value.param == "text.format.schema"
+    body, _ = responses_to_anthropic({"input": "x", "text": {"format": {"type": "json_object"}}}, "claude-sonnet-5",
+                                     1024)
+    assert "JSON object" in body["system"][-1]["text"]  # emulated (translation.md §2)
     with pytest.raises(TranslationError) as raised:
         responses_to_anthropic({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": [
             {"type": "input_image", "image_url": "data:image/tiff;base64,AA"}]}]}, "claude-sonnet-5", 1024)

@@ -69,8 +69,9 @@ def test_limits_sampling_and_identity_fields() -> None:
                                         "user": "u", "safety_identifier": "s", "metadata": {"a": "b"},
                                         "prompt_cache_key": "k", "store": False, "service_tier": "auto",
                                         "include": ["reasoning.encrypted_content"], "max_tool_calls": 3}, "gpt-4o")
-    assert {key: body[key] for key in ("max_completion_tokens", "temperature", "top_p", "user", "safety_identifier")} \
-        == {"max_completion_tokens": 99, "temperature": 0.3, "top_p": 0.9, "user": "u", "safety_identifier": "s"}
+    # max_tokens, the field every OpenAI-compatible server reads (the openai preset's profile: max_completion_tokens)
+    assert {key: body[key] for key in ("max_tokens", "temperature", "top_p", "user", "safety_identifier")} \
+        == {"max_tokens": 99, "temperature": 0.3, "top_p": 0.9, "user": "u", "safety_identifier": "s"}
     assert not {"metadata", "prompt_cache_key", "store", "service_tier", "include"} & set(body) and warnings == []
 
 
@@ -165,7 +166,7 @@ def test_a_codex_follow_up_with_custom_and_namespaced_calls_translates() -> None
                                     {"type": "function_call_output", "call_id": "call_2", "output": "done"}]}
     chat, _ = responses_to_chat(follow_up, "g")
     assert chat["messages"][2:] == [
-        {"role": "assistant", "content": None, "tool_calls": [
+        {"role": "assistant", "content": "", "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "functions__exec",
                                                               "arguments": '{"input": "ls -la"}'}},
             {"id": "call_2", "type": "function", "function": {"name": "multi_agent_v1__spawn_agent",
