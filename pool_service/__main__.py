@@ -7,19 +7,48 @@ import logging
 import sys
 
 import grpc
+from grpc_health.v1 import health, health_pb2
 
-from dario.config import Config, ConfigWatcher
-from dario.grpc_server import run_service, serve_unix
+from dario.config import Config, ConfigError, ConfigWatcher
+from dario.config.cluster import shown_url
+from dario.grpc_server import CLUSTER_HEALTH, run_service, serve_unix
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore
 from pool_service.pricing import Pricing
 from pool_service.servicer import PoolServicer
+from pool_service.state import SHARED, LocalPoolState, PoolState
 
 log = logging.getLogger(__name__)
 
 
+def pool_state(config: Config, health_servicer: health.aio.HealthServicer) -> PoolState:
+    """In this process, or in the cluster's Redis when [cluster] redis is set; its reachability is the health
+    of CLUSTER_HEALTH (the frontend's /health says degraded while Redis is away)."""
+    if not config.cluster.shares_pools:
+        return LocalPoolState()
+    try:
+        from pool_service.state.shared import RedisPoolState
+    except ImportError:
+        raise ConfigError("[cluster] redis needs the redis package: pip install 'dario[cluster]'") from None
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_mode(mode: str) -> None:
+        serving = health_pb2.HealthCheckResponse
+        status = serving.SERVING if mode == SHARED else serving.NOT_SERVING
+        task = asyncio.get_running_loop().create_task(health_servicer.set(CLUSTER_HEALTH, status))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    log.info("pool state shared in Redis at %s as instance %r (keys {%s}:*)", shown_url(config.cluster.redis),
+             config.cluster.instance, config.cluster.prefix)
+    return RedisPoolState(config.cluster, on_mode=on_mode)
+
+
 async def serve(config: Config) -> None:
     store = AnalyticsStore.from_config(config)  # pricing overrides, aliases and retention from config.toml
+    health_servicer = health.aio.HealthServicer()
+    servicer = PoolServicer(store, config, pool=pool_state(config, health_servicer))
+    await servicer.start()
 
     async def reprice(changed: Config) -> None:
         """Rows are priced when written, so a new price applies to requests recorded from then on."""
@@ -30,15 +59,17 @@ async def serve(config: Config) -> None:
     watcher = ConfigWatcher(config, "the prices in force stay", reprice)
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:
-        pool_pb2_grpc.add_PoolServicer_to_server(PoolServicer(store, config, stopping), server)
+        servicer.stopping = stopping
+        pool_pb2_grpc.add_PoolServicer_to_server(servicer, server)
         watcher.start()
         return [pool_pb2.DESCRIPTOR.services_by_name["Pool"].full_name]
 
     async def close_store() -> None:
         await watcher.close()
+        await servicer.state.close()
         await asyncio.to_thread(store.close)
 
-    await serve_unix(config.paths.pool_socket, register, on_stop=close_store)
+    await serve_unix(config.paths.pool_socket, register, on_stop=close_store, health_servicer=health_servicer)
 
 
 def main() -> int:

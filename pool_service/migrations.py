@@ -90,7 +90,13 @@ def m004_usage_estimated(database: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m005_attribution(database: sqlite_utils.Database) -> None:
+def m005_bytes_sent(database: sqlite_utils.Database) -> None:
+    """Issue 16: the body bytes the client received (a stream cut or failed after its first byte says how far)."""
+    add_columns(database, {"bytes_sent": int})
+
+
+@migrations()
+def m006_attribution(database: sqlite_utils.Database) -> None:
     """Issue 14: who sent each request (frontend.attribution), with an index on each column the report groups or
     filters by (old rows have NULL: no client, session or project known)."""
     add_columns(database, {"client": str, "session": str, "project": str, "tags": str})
@@ -118,7 +124,7 @@ TOTALS = (
 
 
 @migrations()
-def m006_running_totals(database: sqlite_utils.Database) -> None:
+def m007_running_totals(database: sqlite_utils.Database) -> None:
     """Issue 14: the all-time totals in a one-row table that triggers keep as rows are inserted, deleted (retention)
     or updated, filled from the rows already there."""
     columns = ", ".join(f"{name} {'real' if name == 'cost_usd' else 'integer'} not null default 0"

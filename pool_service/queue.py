@@ -1,7 +1,7 @@
 """The queue of Acquire: a request no credential has room for waits here, bounded in number and in time, until
 one recovers; past those bounds it is refused at once, with the retry-after that will work.
 
-Plain asyncio over a Pool (selection.py): no gRPC, so it can be driven by tests without a server.
+Plain asyncio over a PoolState (pool_service.state): no gRPC, so it can be driven by tests without a server.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from pool_service.selection import Pool
+from pool_service.state import PoolState, as_state
 
 # A queued request gives up this long before the client's deadline, so the refusal (with retry-after) arrives.
 DEADLINE_MARGIN = 0.05
@@ -43,8 +44,8 @@ class Queue:
     `changed(backend)` wakes the requests waiting on that backend (an answer released or rested a credential);
     they also wake by themselves when the first candidate's cooldown or window ends."""
 
-    def __init__(self, pool: Pool, max_seconds: float, max_depth: int) -> None:
-        self.pool = pool
+    def __init__(self, pool: Pool | PoolState, max_seconds: float, max_depth: int) -> None:
+        self.state = as_state(pool)
         self.max_seconds = max_seconds
         self.max_depth = max_depth
         self.depth = 0  # requests waiting now
@@ -62,11 +63,11 @@ class Queue:
 
         tried_summary ("k1:429 k2:503") says what the tried ones answered, for the refusal when no other is left;
         time_remaining is the client's own deadline in seconds (None: none). Raises Refused."""
-        if (credential := self.pool.choose(backend, candidates, time.time(), tried, request_id)) is not None:
+        if (credential := await self.state.choose(backend, candidates, tried, request_id)) is not None:
             return Granted(credential)
-        if self.pool.available_at(backend, candidates, time.time(), exclude=tried) is None:
+        if await self.state.available_at(backend, candidates, exclude=tried) is None:
             # Every credential failed this very request: no point waiting, the frontend tries the fallbacks.
-            raise self.refusal(backend, candidates, (), f"every credential of backend {backend!r} was tried: "
+            raise await self.refusal(backend, candidates, (), f"every credential of backend {backend!r} was tried: "
                                                         f"{tried_summary}")
         return await self._wait(backend, candidates, request_id, tried, time_remaining)
 
@@ -78,16 +79,16 @@ class Queue:
             else f"the only credential of backend {backend!r} is"
         ) + " rate-limited"
         if self.depth >= self.max_depth:
-            raise self.refusal(backend, candidates, tried, f"{limited}; the queue is full ({self.max_depth})")
+            raise await self.refusal(backend, candidates, tried, f"{limited}; the queue is full ({self.max_depth})")
         # Give up a little before the client's deadline, so it gets retry-after rather than a bare timeout.
         wait = self.max_seconds if time_remaining is None else min(self.max_seconds,
                                                                    time_remaining - DEADLINE_MARGIN)
         now = time.time()
-        recovers_at = self.pool.available_at(backend, candidates, now, exclude=tried)
+        recovers_at = await self.state.available_at(backend, candidates, exclude=tried)
         if recovers_at is not None and recovers_at - now > wait:
             # Nothing recovers within the queue's window (a reset minutes away): waiting would only hold the
             # client; it gets the 429 now, with the retry-after that will work.
-            raise self.refusal(backend, candidates, tried, f"{limited}; the first recovers in "
+            raise await self.refusal(backend, candidates, tried, f"{limited}; the first recovers in "
                                                            f"{recovers_at - now:.0f}s, past the queue's {wait:.0f}s")
         started = time.monotonic()
         self.depth += 1
@@ -95,21 +96,22 @@ class Queue:
             while (left := started + wait - time.monotonic()) > 0:
                 changed = self._changed.setdefault(backend, asyncio.Event())
                 now = time.time()
-                recovers_in = (self.pool.available_at(backend, candidates, now, exclude=tried) or now) - now
+                recovers_in = (await self.state.available_at(backend, candidates, exclude=tried) or now) - now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), min(left, recovers_in + CLOCK_SLACK))
-                credential = self.pool.choose(backend, candidates, time.time(), tried, request_id)
+                credential = await self.state.choose(backend, candidates, tried, request_id)
                 if credential is not None:
                     return Granted(credential, (time.monotonic() - started) * 1000)
         finally:
             self.depth -= 1
-        raise self.refusal(backend, candidates, tried,
-                           f"{limited}; waited {time.monotonic() - started:.0f}s for one to recover")
+        raise await self.refusal(backend, candidates, tried,
+                                 f"{limited}; waited {time.monotonic() - started:.0f}s for one to recover")
 
-    def refusal(self, backend: str, candidates: Sequence[str], exclude: Collection[str], message: str) -> Refused:
+    async def refusal(self, backend: str, candidates: Sequence[str], exclude: Collection[str],
+                      message: str) -> Refused:
         """Refused, with retry-after (whole seconds, at least 1) when a candidate outside exclude will recover."""
+        available_at = await self.state.available_at(backend, candidates, exclude=exclude)
         now = time.time()
-        available_at = self.pool.available_at(backend, candidates, now, exclude=exclude)
         retry_after = max(1, math.ceil(available_at - now)) if available_at is not None and available_at > now \
             else None
         return Refused(message, retry_after)

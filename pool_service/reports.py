@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dario.json_types import JsonObject
 from pool_service.migrations import TOTALS_TABLE
 from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, rolled_up, summaries
 from pool_service.selection import Account
@@ -62,11 +63,11 @@ _UNITS = (
     ("tokens", "tokens"),
 )
 
-Database = str | os.PathLike | sqlite3.Connection | sqlite_utils.Database
+Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
 
 
-def report(database: Database, now: float, window_seconds: float, accounts: list[dict[str, Any]] | None = None,
-           by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> dict[str, Any]:
+def report(database: Database, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
+           by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> JsonObject:
     """The JSON-able report over the last window_seconds before now.
 
     {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
@@ -135,7 +136,7 @@ def check_groupings(by: Iterable[str]) -> list[str]:
     return chosen
 
 
-def pool_windows(accounts: Iterable[Account]) -> list[dict]:
+def pool_windows(accounts: Iterable[Account]) -> list[JsonObject]:
     """The pools' state (Pool.snapshot) as report's forecast reads it."""
     return [
         {"backend": account.backend, "credential": account.credential,
@@ -182,7 +183,7 @@ def _has_table(connection: sqlite3.Connection, table: str = TABLE) -> bool:
     return connection.execute(query, [table]).fetchone() is not None
 
 
-def _totals_row(values: tuple | None) -> dict:
+def _totals_row(values: tuple[Any, ...] | None) -> JsonObject:
     totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
     totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
     return totals
@@ -195,19 +196,19 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def limited_tokens(totals: dict, unit: str = "tokens") -> float:
+def limited_tokens(totals: JsonObject, unit: str = "tokens") -> float:
     """The tokens that count against a rate-limit window of this unit: input (with cache writes, which
     Anthropic counts as input; cache reads are either inside input already or not limited) and output."""
     counted_input = totals["input_tokens"] + totals["cache_write_tokens"]
-    return {
+    return float({
         "input_tokens": counted_input,
         "output_tokens": totals["output_tokens"],
         "tokens": counted_input + totals["output_tokens"],
         "requests": totals["requests"],
-    }[unit]
+    }[unit])
 
 
-def burn_rate(window: dict, window_seconds: float) -> dict:
+def burn_rate(window: JsonObject, window_seconds: float) -> JsonObject:
     """Average use per minute (cost per hour) over the window; tokens as limited_tokens counts them."""
     minutes = window_seconds / 60.0
     return {
@@ -225,7 +226,8 @@ def window_unit(name: str) -> str | None:
     return next((unit for prefix, unit in _UNITS if name.startswith(prefix)), None)
 
 
-def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float, now: float) -> list[dict]:
+def forecast(accounts: list[JsonObject], by_backend: list[JsonObject], window_seconds: float,
+             now: float) -> list[JsonObject]:
     """For each backend and rate-limit window: when its credentials' summed remaining runs out at the backend's
     burn rate over the report window.
 
@@ -233,7 +235,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
     used, now when nothing remains. before_reset: it runs out before the earliest reset of that window
     among the backend's credentials (true as well when no reset time is known).
     """
-    pools: dict[tuple[str, str], dict] = {}
+    pools: dict[tuple[str, str], JsonObject] = {}
     for account in accounts:
         for window in account.get("windows") or []:
             name = window.get("name", "")
@@ -253,7 +255,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
     usage = {entry["backend"]: entry for entry in by_backend}
     entries = []
     for (backend, name), pool in sorted(pools.items()):
-        unit = window_unit(name)
+        unit = window_unit(name) or "tokens"  # pools holds only windows with a unit
         used = limited_tokens(usage[backend], unit) if backend in usage else 0
         burn = used / window_seconds
         if pool["remaining"] <= 0:
@@ -261,7 +263,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
         else:
             seconds_left = pool["remaining"] / burn if burn > 0 else None
         exhausts_at = None if seconds_left is None else now + seconds_left
-        reset_at = min(pool["resets"]) if pool["resets"] else None
+        earliest_reset = min(pool["resets"]) if pool["resets"] else None
         entries.append(
             {
                 "backend": backend,
@@ -273,8 +275,8 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
                 "burn_per_second": burn,
                 "seconds_left": seconds_left,
                 "exhausts_at": exhausts_at,
-                "reset_at": reset_at,
-                "before_reset": exhausts_at is not None and (reset_at is None or exhausts_at < reset_at),
+                "reset_at": earliest_reset,
+                "before_reset": exhausts_at is not None and (earliest_reset is None or exhausts_at < earliest_reset),
             }
         )
     return entries

@@ -102,6 +102,34 @@ class Pool:
             self._lease(request_id, (backend, chosen))
         return chosen
 
+    def hold(self, backend: str, credential: str, request_id: str = "") -> None:
+        """Counts a credential chosen elsewhere (by a shared pool state) in flight here, leased to request_id, as
+        `choose` would have: this pool stays the lease table and the state to fall back on."""
+        state = self.state(backend, credential)
+        state.in_flight += 1
+        state.chosen += 1
+        if request_id:
+            self._lease(request_id, (backend, credential))
+
+    def adopt(self, backend: str, credential: str, windows: Sequence[ratelimit.Window], cooldown_until: float,
+              exhausted_until: float, quarantine_until: float) -> None:
+        """Takes in what a shared pool state says of a credential (its windows, when its rests end; this host's
+        clock), so this pool, the fallback, knows what other hosts learned (the shared state already holds what this
+        host answered: its view replaces this one's). In-flight counts and leases stay this process's."""
+        state = self.state(backend, credential)
+        state.rate.update(ratelimit.Observation(tuple(windows), None))
+        state.cooldown_until = cooldown_until
+        state.exhausted_until = exhausted_until
+        state.quarantine_until = quarantine_until
+
+    def in_flight(self) -> dict[tuple[str, str], int]:
+        """The credentials this process holds for requests now, with how many each."""
+        return {key: state.in_flight for key, state in self._states.items() if state.in_flight > 0}
+
+    def states(self) -> dict[tuple[str, str], CredentialState]:
+        """Every (backend, credential) seen so far (a view: read, do not change)."""
+        return self._states
+
     def available_at(
         self, backend: str, candidates: Sequence[str], now: float, exclude: Collection[str] = ()
     ) -> float | None:

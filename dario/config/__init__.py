@@ -12,6 +12,7 @@ from dario.config.sections import (
     AccountDeclaration,
     AnalyticsConfig,
     BackendDeclaration,
+    ClusterConfig,
     Config,
     CredentialsConfig,
     LimitsConfig,
@@ -25,7 +26,8 @@ from dario.config.sections import (
 from dario.config.watch import ConfigWatcher
 
 __all__ = [
-    "DEFAULT_ALIASES", "AccountDeclaration", "AnalyticsConfig", "BackendDeclaration", "Config", "ConfigError",
+    "DEFAULT_ALIASES", "AccountDeclaration", "AnalyticsConfig", "BackendDeclaration", "ClusterConfig", "Config",
+    "ConfigError",
     "ConfigWatcher", "CredentialsConfig", "Environment", "LimitsConfig", "Paths", "PoolsConfig", "RoutingConfig",
     "Rule", "ServerConfig", "TranslationConfig", "UpstreamLimits", "file_signature", "load_config", "parse_config",
     "read_config",

@@ -29,6 +29,10 @@ class Environment:
     cors_origin: str = ""  # DARIO_CORS_ORIGIN, over [server] cors_origin
     default_backend: str = ""  # DARIO_DEFAULT_BACKEND, over config.toml's default_backend
     forced_model: str = ""  # DARIO_FORCE_MODEL (`dario proxy --model=NAME`): every request uses this model
+    cluster_redis: str = field(default="", repr=False)  # DARIO_CLUSTER_REDIS, over [cluster] redis (a password?)
+    cluster_postgres: str = field(default="", repr=False)  # DARIO_CLUSTER_POSTGRES, over [cluster] postgres
+    cluster_instance: str = ""  # DARIO_CLUSTER_INSTANCE, over [cluster] instance
+    cluster_prefix: str = ""  # DARIO_CLUSTER_PREFIX, over [cluster] prefix
     # Every variable: config.toml's key_env names one, supervisord's children inherit them. Never printed.
     variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -44,6 +48,10 @@ class Environment:
             cors_origin=variables.get("DARIO_CORS_ORIGIN", ""),
             default_backend=variables.get("DARIO_DEFAULT_BACKEND", ""),
             forced_model=variables.get("DARIO_FORCE_MODEL", ""),
+            cluster_redis=variables.get("DARIO_CLUSTER_REDIS", ""),
+            cluster_postgres=variables.get("DARIO_CLUSTER_POSTGRES", ""),
+            cluster_instance=variables.get("DARIO_CLUSTER_INSTANCE", ""),
+            cluster_prefix=variables.get("DARIO_CLUSTER_PREFIX", ""),
             variables=variables,
         )
 

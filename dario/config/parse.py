@@ -8,9 +8,10 @@ import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dario.config.backends import parse_backends
+from dario.config.cluster import parse_cluster
 from dario.config.compat_tables import parse_compat, parse_model_table
 from dario.config.environment import Environment, Paths, file_signature
 from dario.config.errors import ConfigError, line_of
@@ -28,11 +29,12 @@ from dario.config.sections import (
 )
 
 SECTIONS = ("server", "limits", "translation", "credentials", "pools", "analytics")  # tables of settings
-TOP_KEYS = frozenset({*SECTIONS, "pricing", "backends", "routes", "aliases", "default_backend", "compat", "models"})
+TOP_KEYS = frozenset({*SECTIONS, "cluster", "pricing", "backends", "routes", "aliases", "default_backend", "compat",
+                      "models"})
 T = TypeVar("T")
 
 
-def _toml(text: str) -> dict:
+def _toml(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -49,8 +51,10 @@ def _section(document: Mapping[str, object], name: str, text: str) -> Mapping[st
     return section
 
 
-def _number(value: object, name: str, kind: type) -> int | float:
+def _number(value: object, name: str, kind: type[int] | type[float]) -> int | float:
     try:
+        if not isinstance(value, str | int | float):
+            raise TypeError(value)
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
@@ -116,15 +120,17 @@ def parse_config(text: str, environment: Environment | None = None, paths: Paths
         raise ConfigError(f"config.toml line {line}: unknown setting {unknown[0]!r}")
     sections = {name: _section(document, name, text) for name in SECTIONS}
     limits = sections["limits"]
+    server = _server(sections["server"], environment)
     return Config(
         paths=paths or Paths(environment.home),
-        server=_server(sections["server"], environment),
+        server=server,
         limits=dataclasses.replace(_numbers(LimitsConfig, limits, "limits"),
                                    upstream=_numbers(UpstreamLimits, limits, "limits", key_prefix="upstream_")),
         translation=_numbers(TranslationConfig, sections["translation"], "translation"),
         credentials=_numbers(CredentialsConfig, sections["credentials"], "credentials"),
         pools=_numbers(PoolsConfig, sections["pools"], "pools"),
         analytics=_numbers(AnalyticsConfig, sections["analytics"], "analytics"),
+        cluster=parse_cluster(_section(document, "cluster", text), environment, server.port),
         pricing=parse_prices(document.get("pricing", {}), "config.toml: pricing"),
         routing=parse_routing(document, text, environment),
         backends=parse_backends(document),

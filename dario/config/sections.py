@@ -58,6 +58,10 @@ class LimitsConfig:
     grpc_seconds: float = 2.0  # of a unary call between the processes
     body_read_seconds: float = 30.0  # for a request body to arrive
     header_seconds: float = 10.0  # for a request line and its headers to arrive
+    # GET /v1/models (issue 16): each backend's /models is asked for at most models_seconds, and its answer kept
+    # models_cache_seconds (served stale past that while it is asked again in the background).
+    models_seconds: float = 3.0
+    models_cache_seconds: float = 300.0
     upstream: UpstreamLimits = field(default_factory=UpstreamLimits)
 
 
@@ -96,6 +100,25 @@ class AnalyticsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """[cluster] (DARIO_CLUSTER_REDIS, _POSTGRES, _INSTANCE, _PREFIX over it): what several dario hosts share.
+
+    No redis URL: pool state stays in the process (the embedded default). The URLs may hold passwords: never
+    printed (dario.config.cluster.shown_url masks them)."""
+
+    redis: str = field(default="", repr=False)  # redis://[user:password@]host:port/db, rediss://, unix://
+    postgres: str = field(default="", repr=False)  # postgresql://… (read and checked; used by a later change)
+    instance: str = ""  # this host's name in the cluster; parse fills in host name + ":" + [server] port
+    prefix: str = "dario"  # every Redis key starts with {prefix}: several clusters (or test runs) share a Redis
+    heartbeat_seconds: float = 2.0  # an instance's in-flight counts expire 3 heartbeats after it stops beating
+    redis_timeout_seconds: float = 0.25  # of one Redis call; past it the pool falls back to local state
+
+    @property
+    def shares_pools(self) -> bool:
+        return bool(self.redis)
+
+
+@dataclass(frozen=True)
 class Rule:
     """A [[routes]] table."""
 
@@ -104,6 +127,10 @@ class Rule:
     model: str = ""  # rewrite: the model sent upstream; empty keeps the requested one
     fallbacks: tuple[str, ...] = ()  # other targets, "backend" or "backend:model" (used by pools)
     line: int = 0  # its line in config.toml, for messages
+    max_output_tokens: int = 0  # the output limit of its requests is clamped to this (0: no cap; issue 16)
+    # The route's own deadlines (issue 16); 0: [limits] upstream_first_byte_seconds and upstream_stall_seconds.
+    first_token_seconds: float = 0.0
+    stall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +173,7 @@ class Config:
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     pools: PoolsConfig = field(default_factory=PoolsConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     # [pricing."GLOB"] over the shipped prices: {lower-cased glob: fields}
     pricing: Mapping[str, PriceFields] = field(default_factory=lambda: MappingProxyType({}))
     routing: RoutingConfig = field(default_factory=RoutingConfig)

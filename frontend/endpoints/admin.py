@@ -35,7 +35,7 @@ async def status(request: web.Request) -> web.Response:
 async def accounts(request: web.Request) -> web.Response:
     """GET /accounts: the pool state of every credential (headroom, windows, cooldown, in flight), no secret."""
     state = request.app[STATE]
-    answer = await call_admin(state.pool, "Accounts", pool_pb2.AccountsRequest())
+    answer = await call_admin(state.pool, state.pool.stub.Accounts, pool_pb2.AccountsRequest())
     return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
                               "queue_depth": answer.queue_depth})
 
@@ -69,7 +69,7 @@ async def analytics(request: web.Request) -> web.Response:
         if len(value) > FILTER_CHARS:
             raise ApiError(400, f"{name} is longer than any recorded one ({FILTER_CHARS} characters)", param=name,
                            code="invalid_filter")
-    answer = await call_admin(state.pool, "Analytics",
+    answer = await call_admin(state.pool, state.pool.stub.Analytics,
                               pool_pb2.AnalyticsRequest(window_seconds=window, by=by, **filters),
                               deadline=ANALYTICS_DEADLINE_SECONDS)
     return web.json_response(report_to_json(answer, by))

@@ -6,18 +6,19 @@ import asyncio
 
 import grpc
 from aiohttp import web
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from dario import __version__
+from dario.grpc_server import CLUSTER_HEALTH, health_check_aio
 from frontend.state import STATE
 
 HEALTH_TIMEOUT_SECONDS = 0.5
 
 
-async def _service_state(channel: grpc.aio.Channel) -> str:
+async def _service_state(channel: grpc.aio.Channel, service: str = "") -> str:
     try:
-        answer = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_SECONDS
+        answer = await health_check_aio(channel)(
+            health_pb2.HealthCheckRequest(service=service), timeout=HEALTH_TIMEOUT_SECONDS
         )
     except grpc.RpcError as error:
         return "UNAVAILABLE" if error.code() == grpc.StatusCode.UNAVAILABLE else error.code().name
@@ -26,13 +27,17 @@ async def _service_state(channel: grpc.aio.Channel) -> str:
 
 async def health(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    credential_state, pool_state = await asyncio.gather(
-        _service_state(state.credentials.channel), _service_state(state.pool.channel)
+    credential_state, pool_state, cluster_state = await asyncio.gather(
+        _service_state(state.credentials.channel), _service_state(state.pool.channel),
+        _service_state(state.pool.channel, CLUSTER_HEALTH),
     )
     catalog = state.credentials.catalog
     reporter = state.pool.reporter.health()
+    # Pools shared in Redis ([cluster] redis): "shared", or "degraded" while Redis is away (each host then chooses
+    # from its own state; requests still succeed). Without a cluster pool_service knows no such health name.
+    cluster = {"SERVING": "shared", "NOT_SERVING": "degraded"}.get(cluster_state)
     # Still 200 while degraded (dario answers requests); a reporter behind means records are delayed or lost.
-    healthy = credential_state == pool_state == "SERVING" and reporter["state"] == "ok"
+    healthy = credential_state == pool_state == "SERVING" and reporter["state"] == "ok" and cluster != "degraded"
     return web.json_response(
         {
             "status": "ok" if healthy else "degraded",
@@ -44,6 +49,7 @@ async def health(request: web.Request) -> web.Response:
             "backends": len(catalog.backends) if catalog else None,
             "outcomes_backlog": reporter["backlog"],
             "reporter": reporter,
+            **({"cluster": {"pools": cluster}} if cluster is not None and pool_state == "SERVING" else {}),
         }
     )
 

@@ -26,9 +26,9 @@ OLD_ROWS = [{"request_id": f"old-{index}", "started_at": time.time() - 86_400, "
 
 
 def old_database(path: pathlib.Path) -> None:
-    """The schema as released before issue 14 (every migration up to m005_attribution), with rows in it."""
+    """The schema as released before issue 14 (every migration up to m006_attribution), with rows in it."""
     database = sqlite_utils.Database(path)
-    migrations.migrations.apply(database, stop_before="m005_attribution")
+    migrations.migrations.apply(database, stop_before="m006_attribution")
     assert "session" not in database.table(TABLE).columns_dict
     database.table(TABLE).insert_all(OLD_ROWS)
     database.close()

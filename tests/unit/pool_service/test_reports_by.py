@@ -132,7 +132,7 @@ def summed(path: pathlib.Path) -> tuple[dict, dict]:
 def test_running_totals_follow_inserts_duplicates_deletes_and_old_rows(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "analytics.db"
     old = sqlite_utils.Database(path)
-    migrations.migrations.apply(old, stop_before="m006_running_totals")
+    migrations.migrations.apply(old, stop_before="m007_running_totals")
     old["requests"].insert_all(ROWS[:5])  # rows from before the running totals
     old.close()
     store = AnalyticsStore(path)

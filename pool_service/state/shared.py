@@ -1,0 +1,389 @@
+"""The pool state several dario hosts share in Redis ([cluster] redis): one Lua script per step (scripts.py), so a
+429 one host saw cools the credential down for every host's next choice, and headroom one host learned is used
+by all. A local pool is kept alongside as the lease table and the fallback: Redis unreachable, each host goes on
+with its own state (logged once, /health degraded) and merges what it learned back when Redis returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from dario.config import ClusterConfig
+from dario.config.cluster import shown_url
+from pool_service import ratelimit
+from pool_service.selection import QUARANTINE_BASE, QUARANTINE_MAX, Account, NoCandidates, Pool
+from pool_service.state import DEGRADED, SHARED, Changed, scripts
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A credential's hash outlives the last of its windows, cooldowns and quarantines by this long (its counts and
+# last status stay visible in /accounts for a while; past its windows its headroom is full anyway).
+KEEP_SECONDS = 600
+BEATS_TO_LIVE = 3  # an instance's in-flight counts expire this many heartbeats after its last
+Mode = Callable[[str], None]  # told SHARED or DEGRADED when that changes
+FAILURES = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis names of one cluster (prefix) as seen by one instance."""
+
+    prefix: str
+    instance: str
+
+    @property
+    def tag(self) -> str:
+        return "{" + self.prefix + "}"
+
+    @property
+    def credentials(self) -> str:
+        return f"{self.tag}:credentials"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.tag}:instances"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.tag}:changed"
+
+    @property
+    def credential_prefix(self) -> str:
+        return f"{self.tag}:c:"
+
+    @property
+    def in_flight_prefix(self) -> str:
+        return f"{self.tag}:inflight:"
+
+    @property
+    def in_flight(self) -> str:
+        return self.in_flight_prefix + self.instance
+
+    @staticmethod
+    def field(backend: str, credential: str) -> str:
+        return f"{backend}\n{credential}"
+
+    def credential(self, backend: str, credential: str) -> str:
+        return self.credential_prefix + self.field(backend, credential)
+
+
+def relative_windows(windows: Sequence[ratelimit.Window], now: float) -> str:
+    """Windows as JSON {name: [limit, remaining, seconds to reset or -1]}: durations travel, clocks do not."""
+    return json.dumps({
+        window.name: [window.limit, window.remaining,
+                      -1 if window.reset_at is None else max(0.0, window.reset_at - now)]
+        for window in windows
+    })
+
+
+def client_for(cluster: ClusterConfig) -> aioredis.Redis:
+    """A client that fails fast (no retries, short timeouts): a slow Redis must not hold a request."""
+    return aioredis.Redis.from_url(
+        cluster.redis, decode_responses=True, socket_timeout=cluster.redis_timeout_seconds,
+        socket_connect_timeout=cluster.redis_timeout_seconds, retry=Retry(NoBackoff(), 0),
+        client_name=f"dario-pool-{cluster.instance}",
+    )
+
+
+class RedisPoolState:
+    """PoolState in Redis, with a local Pool as lease table and fallback."""
+
+    def __init__(self, cluster: ClusterConfig, client: aioredis.Redis | None = None,
+                 on_mode: Mode | None = None) -> None:
+        self.cluster = cluster
+        self.keys = Keys(cluster.prefix, cluster.instance)
+        self.pool = Pool()
+        self.client = client or client_for(cluster)
+        self.degraded = False
+        self.on_mode = on_mode or (lambda mode: None)
+        self.ttl_ms = int(cluster.heartbeat_seconds * BEATS_TO_LIVE * 1000)
+        self._changed: Changed = lambda backend: None
+        self._scripts = {name: self.client.register_script(getattr(scripts, name))
+                         for name in ("CHOOSE", "AVAILABLE", "APPLY", "MERGE", "UNAVAILABLE", "SNAPSHOT", "BEAT")}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = asyncio.Event()
+
+    # Lifecycle and degradation
+
+    async def start(self, changed: Changed) -> None:
+        self._changed = changed
+        await self._shared(self._resync)  # a host restarting mid-outage starts degraded, and says so once
+        if not self.degraded:
+            self.on_mode(SHARED)
+        self._tasks = [asyncio.create_task(self._beat_forever()), asyncio.create_task(self._listen_forever())]
+
+    async def close(self) -> None:
+        self._closing.set()
+        # The listener ends by itself within a heartbeat (redis-py's pub/sub read may swallow a cancellation).
+        await asyncio.wait(self._tasks, timeout=self.cluster.heartbeat_seconds + 1)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(*FAILURES):
+            await self.client.delete(self.keys.in_flight)  # a clean stop: our requests are done
+        await self.client.aclose()
+
+    def mode(self) -> str:
+        return DEGRADED if self.degraded else SHARED
+
+    async def _shared(self, step: Callable[[], Awaitable[T]]) -> T | None:
+        """step's result, or None (after switching to local state) when Redis does not answer."""
+        if self.degraded:
+            return None
+        try:
+            return await step()
+        except FAILURES as error:
+            self._failed(error)
+            return None
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, ResponseError):
+            # Redis answered but refused the step (a key of another type under our prefix, a script error): this
+            # one step is taken locally; Redis stays in use for the others.
+            log.error("Redis refused a pool step (%s); this one is decided from this host's state", error)
+        else:
+            self._degrade(error)
+
+    def _degrade(self, error: BaseException) -> None:
+        if not self.degraded:
+            self.degraded = True
+            log.warning("Redis at %s unreachable (%s): pool state is this host's own until it returns",
+                        shown_url(self.cluster.redis), type(error).__name__)
+            self.on_mode(DEGRADED)
+
+    async def _beat_forever(self) -> None:
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.cluster.heartbeat_seconds)
+                return
+            try:
+                if self.degraded:
+                    await self._recover()
+                else:
+                    await self._shared(self._beat)
+            except Exception:  # noqa: BLE001 - the heartbeat must outlive any surprise, or the host's counts expire
+                log.exception("pool heartbeat failed; trying again at the next one")
+
+    async def _beat(self) -> None:
+        """Keeps this instance's in-flight counts alive, and copies what every host learned into the local pool,
+        so that should Redis go away the fallback is at most a heartbeat behind the cluster."""
+        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight],
+                                    args=[self.cluster.instance, self.ttl_ms, "keep"])
+        for credential in await self._snapshot():
+            self.pool.adopt(credential.backend, credential.credential, credential.windows, credential.cooldown_until,
+                            credential.exhausted_until, credential.quarantine_until)
+
+    async def _recover(self) -> None:
+        try:
+            await self._resync()
+        except FAILURES:
+            return  # still unreachable: try again at the next beat
+        self.degraded = False
+        log.info("Redis at %s reachable again: pool state shared, this host's view merged in",
+                 shown_url(self.cluster.redis))
+        self.on_mode(SHARED)
+        for backend in {backend for backend, _ in self.pool.states()}:
+            self._changed(backend)
+
+    async def _resync(self) -> None:
+        """This host's in-flight counts rewritten, and what it learned while alone merged in."""
+        pairs = [item for (backend, credential), count in self.pool.in_flight().items()
+                 for item in (Keys.field(backend, credential), count)]
+        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight],
+                                    args=[self.cluster.instance, self.ttl_ms, "rewrite", *pairs])
+        now = time.time()
+        for (backend, credential), state in list(self.pool.states().items()):
+            running = [window for window in state.rate.windows if window.reset_at is not None and window.reset_at > now]
+            ends = [max(0.0, end - now)
+                    for end in (state.cooldown_until, state.exhausted_until, state.quarantine_until)]
+            if not running and not any(ends) and not state.in_flight:
+                continue
+            try:
+                await self._scripts["MERGE"](
+                    keys=[self.keys.credential(backend, credential), self.keys.credentials],
+                    args=[Keys.field(backend, credential), *ends, relative_windows(running, now), KEEP_SECONDS,
+                          self.keys.channel, backend])
+            except ResponseError as error:  # that one key is unusable: the others still merge, Redis is back
+                log.error("Redis refused the re-sync of %s/%s (%s)", backend, credential, error)
+
+    async def _listen_forever(self) -> None:
+        """Changes published by any host wake this host's queue and availability watchers."""
+        while not self._closing.is_set():
+            listener = aioredis.Redis.from_url(self.cluster.redis, decode_responses=True,
+                                               socket_connect_timeout=self.cluster.redis_timeout_seconds,
+                                               retry=Retry(NoBackoff(), 0))
+            subscription = listener.pubsub()
+            try:
+                await subscription.subscribe(self.keys.channel)
+                while not self._closing.is_set():
+                    message = await subscription.get_message(ignore_subscribe_messages=True,
+                                                             timeout=self.cluster.heartbeat_seconds)
+                    if message is not None and message.get("type") == "message":
+                        self._changed(str(message["data"]))
+            except FAILURES:
+                pass
+            finally:
+                with contextlib.suppress(*FAILURES):
+                    await subscription.aclose()  # type: ignore[no-untyped-call]
+                    await listener.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.cluster.heartbeat_seconds)
+
+    # PoolState
+
+    async def choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str] = (),
+                     request_id: str = "") -> str | None:
+        if not candidates:
+            raise NoCandidates(f"backend {backend!r} has no credentials")
+        index = await self._shared(lambda: self._choose(backend, candidates, exclude))
+        if index is None:
+            return self.pool.choose(backend, candidates, time.time(), exclude, request_id)
+        if index == 0:
+            return None
+        chosen = candidates[index - 1]
+        self.pool.hold(backend, chosen, request_id)
+        return chosen
+
+    async def _choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str]) -> int:
+        answer = await self._scripts["CHOOSE"](
+            keys=[self.keys.in_flight, self.keys.instances, self.keys.credentials,
+                  *(self.keys.credential(backend, credential) for credential in candidates)],
+            args=[self.keys.in_flight_prefix, self.ttl_ms, KEEP_SECONDS, self.cluster.instance,
+                  *(Keys.field(backend, credential) for credential in candidates),
+                  *("1" if credential in exclude else "0" for credential in candidates)])
+        return int(answer[0])
+
+    async def available_at(self, backend: str, candidates: Sequence[str],
+                           exclude: Collection[str] = ()) -> float | None:
+        async def shared() -> float | None:
+            now_text, earliest = await self._scripts["AVAILABLE"](
+                keys=[self.keys.credential(backend, credential) for credential in candidates],
+                args=["1" if credential in exclude else "0" for credential in candidates])
+            return None if earliest == "" else _local_time(float(earliest), float(now_text))
+
+        if not self.degraded:  # not _shared: None is an answer here (every candidate excluded)
+            try:
+                return await shared()
+            except FAILURES as error:
+                self._failed(error)
+        return self.pool.available_at(backend, candidates, time.time(), exclude)
+
+    async def settle(self, request_id: str, backend: str, credential: str, status: int,
+                     headers: Mapping[str, str]) -> bool:
+        if not self.pool.settle(request_id, backend, credential, status, headers, time.time()):
+            return False
+        await self._shared(lambda: self._apply(backend, credential, status, headers, release=True, chosen=False))
+        return True
+
+    async def apply(self, backend: str, credential: str, status: int, headers: Mapping[str, str],
+                    chosen: bool = False) -> None:
+        self.pool.apply(backend, credential, status, headers, time.time())
+        if chosen:
+            self.pool.state(backend, credential).chosen += 1
+        await self._shared(lambda: self._apply(backend, credential, status, headers, release=False, chosen=chosen))
+
+    async def _apply(self, backend: str, credential: str, status: int, headers: Mapping[str, str],
+                     release: bool, chosen: bool) -> None:
+        now = time.time()
+        observation = ratelimit.parse(headers, now)
+        cooldown = ratelimit.cooldown_until(observation, status, now)
+        await self._scripts["APPLY"](
+            keys=[self.keys.credential(backend, credential), self.keys.in_flight, self.keys.credentials],
+            args=[Keys.field(backend, credential), "1" if release else "0", status,
+                  relative_windows(observation.windows, now),
+                  "" if observation.retry_at is None else max(0.0, observation.retry_at - now),
+                  "" if cooldown is None else max(0.0, cooldown - now),
+                  QUARANTINE_BASE, QUARANTINE_MAX, KEEP_SECONDS, "1" if chosen else "0", self.keys.channel, backend])
+
+    async def unavailable(self) -> dict[tuple[str, str], float]:
+        async def shared() -> dict[tuple[str, str], float]:
+            answer = await self._scripts["UNAVAILABLE"](keys=[self.keys.credentials],
+                                                        args=[self.keys.credential_prefix])
+            now = float(answer[0])
+            return {_split(field): _local_time(float(until), now) for field, until in zip(answer[1::2], answer[2::2])}
+
+        result = await self._shared(shared)
+        return result if result is not None else self.pool.unavailable(time.time())
+
+    async def snapshot(self) -> list[Account]:
+        credentials = await self._shared(self._snapshot)
+        if credentials is None:
+            return self.pool.snapshot(time.time())
+        now = time.time()
+        return sorted((credential.account(now) for credential in credentials),
+                      key=lambda account: (account.backend, account.credential))
+
+    async def _snapshot(self) -> list[SharedCredential]:
+        answer = json.loads(await self._scripts["SNAPSHOT"](
+            keys=[self.keys.credentials, self.keys.instances],
+            args=[self.keys.credential_prefix, self.keys.in_flight_prefix]))
+        redis_now = float(answer["now"])
+        credentials = answer["credentials"] if isinstance(answer["credentials"], dict) else {}  # {} encodes as []
+        return [SharedCredential.parse(field, state, redis_now) for field, state in credentials.items()]
+
+
+def _local_time(moment: float, redis_now: float) -> float:
+    """A Redis time on this host's clock (0 stays 0: "no end")."""
+    return moment - redis_now + time.time() if moment > 0 else moment
+
+
+def _split(field: str) -> tuple[str, str]:
+    backend, _, credential = field.partition("\n")
+    return backend, credential
+
+
+@dataclass(frozen=True)
+class SharedCredential:
+    """A credential's hash as the snapshot script returns it, its times moved to this host's clock."""
+
+    backend: str
+    credential: str
+    windows: tuple[ratelimit.Window, ...]
+    cooldown_until: float
+    exhausted_until: float
+    quarantine_until: float
+    in_flight: int
+    chosen: int
+    last_status: int
+
+    @classmethod
+    def parse(cls, field: str, state: dict[str, Any], redis_now: float) -> SharedCredential:
+        def number(name: str) -> float:
+            return float(state.get(name) or 0)
+
+        backend, credential = _split(field)
+        windows = tuple(
+            ratelimit.Window(name, float(limit), float(remaining),
+                             None if reset < 0 else _local_time(float(reset), redis_now))
+            for name, (limit, remaining, reset) in sorted(json.loads(state.get("windows") or "{}").items())
+        )
+        cooldown, exhausted, quarantine = (_local_time(number(name), redis_now)
+                                           for name in ("cooldown_until", "exhausted_until", "quarantine_until"))
+        return cls(backend, credential, windows, cooldown, exhausted, quarantine, int(number("in_flight")),
+                   int(number("chosen")), int(number("last_status")))
+
+    def account(self, now: float) -> Account:
+        """Its Accounts row (as selection.Pool.snapshot words it)."""
+        status = ("quarantined" if self.quarantine_until > now else "cooldown" if self.cooldown_until > now
+                  else "exhausted" if self.exhausted_until > now else "ok")
+        return Account(
+            backend=self.backend, credential=self.credential, headroom=ratelimit.headroom(self.windows, now),
+            status=status,
+            cooldown_until=max((end for end in (self.cooldown_until, self.quarantine_until) if end > now),
+                               default=0.0),
+            in_flight=self.in_flight, windows=self.windows, chosen=self.chosen, last_status=self.last_status,
+        )
