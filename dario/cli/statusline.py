@@ -63,7 +63,9 @@ def session_totals(home: pathlib.Path, session: str, api_key: str) -> dict[str, 
             return None
         connection = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=TIMEOUT_SECONDS)
         headers = {"x-api-key": api_key} if api_key else {}
-        connection.request("GET", "/analytics?" + urllib.parse.urlencode({"session": session}), headers=headers)
+        # The line shows the session's all-time totals: a one-minute window keeps the rest of the report small.
+        query = urllib.parse.urlencode({"session": session, "window": "60"})
+        connection.request("GET", f"/analytics?{query}", headers=headers)
         answer = connection.getresponse()
         body = answer.read(1024 * 1024)
         connection.close()
