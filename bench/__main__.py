@@ -25,6 +25,7 @@ import math
 import os
 import pathlib
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -216,9 +218,9 @@ async def measure(targets: list[Target], upstream_url: str,
     return runs, memory
 
 
-def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict]:
+def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Installs what the bench venv lacks: LiteLLM's proxy and Portkey's gateway when wanted, matplotlib always."""
-    status: dict[str, dict] = {}
+    status: dict[str, dict[str, Any]] = {}
     wanted = arguments.litellm and not arguments.quick
     if not wanted:
         status["litellm"] = {"status": "skipped"}
@@ -237,7 +239,7 @@ def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict]:
 
 
 def start_peers(stack: contextlib.ExitStack, scratch: pathlib.Path, upstream_url: str,
-                status: dict[str, dict]) -> list[Target]:
+                status: dict[str, dict[str, Any]]) -> list[Target]:
     peers = []
     if "litellm" not in status:
         try:
@@ -359,7 +361,7 @@ def main() -> int:
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "elapsed_seconds": round(elapsed),
         "note": arguments.note,
-        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "command": "python -m bench" + "".join(f" {shlex.quote(argument)}" for argument in sys.argv[1:]),
     }
     cannot = {target.name: target.cannot for target in targets}
     document = report.document(settings, runs, memory, peak, peers, cannot)

@@ -50,19 +50,23 @@ def draw(bench: dict, output: pathlib.Path) -> None:
             label, color = STYLE[target]
             for row, path in enumerate(names):
                 figure_value = figure_of(bench, target, path, key)
-                if figure_value is None:
-                    continue
                 y = row + (index - (len(targets) - 1) / 2) * height
+                if figure_value is None:
+                    if path in bench["cannot"].get(target, {}):
+                        axis.annotate(f"{STYLE[target][0]}: cannot", (0, y), xytext=(3, 0),
+                                      textcoords="offset points", va="center", fontsize=7, color=color)
+                    continue
                 axis.barh(y, max(figure_value, 0.0), height=height, color=color,
                           label=label if row == 0 or not axis.get_legend_handles_labels()[1].count(label) else None)
                 axis.annotate(f"{figure_value:.2f}", (max(figure_value, 0.0), y), xytext=(3, 0),
                               textcoords="offset points", va="center", fontsize=7)
         axis.set_xscale("symlog", linthresh=1.0)
+        axis.set_xlim(left=0, right=axis.get_xlim()[1] * 6)  # room for the labels right of the longest bars
         axis.set_title(title, fontsize=10)
         axis.grid(True, axis="x", which="both", alpha=0.3)
-        handles, labels = axis.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        axis.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    figure.legend(unique.values(), unique.keys(), fontsize=8, loc="lower center", ncol=len(unique))
     axes[0].set_yticks(range(len(names)), [bench["paths"][name] for name in names], fontsize=8)
     axes[0].invert_yaxis()
     figure.suptitle(
@@ -70,7 +74,7 @@ def draw(bench: dict, output: pathlib.Path) -> None:
         f"{settings['cpus']} CPUs, {settings.get('date', '')}",
         fontsize=10,
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     figure.savefig(output, dpi=110)
 
 

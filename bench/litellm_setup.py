@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 BENCH = pathlib.Path(__file__).resolve().parent
 VENV = BENCH / ".litellm-venv"  # gitignored; also holds matplotlib for the chart
@@ -91,7 +92,7 @@ def write_config(directory: pathlib.Path, upstream_url: str) -> pathlib.Path:
     name as three deployments with three keys (LiteLLM's router balances between them)."""
     from bench.workloads import CHAT_MODEL, CLAUDE_MODEL, LONG_STREAM_SUFFIX, POOL_MODEL
 
-    def deployment(name: str, model: str, key: str = "bench-key-not-secret") -> dict:
+    def deployment(name: str, model: str, key: str = "bench-key-not-secret") -> dict[str, Any]:
         return {"model_name": name, "litellm_params": {"model": model, "api_base": upstream_url, "api_key": key}}
 
     claude_base = upstream_url.removesuffix("/v1")  # LiteLLM appends /v1/messages to an Anthropic api_base
@@ -142,7 +143,7 @@ def litellm_proxy(directory: pathlib.Path, upstream_url: str, port: int) -> Iter
         stop_group(process)
 
 
-def wait_until_answering(process: subprocess.Popen, base_url: str, log_path: pathlib.Path) -> None:
+def wait_until_answering(process: subprocess.Popen[bytes], base_url: str, log_path: pathlib.Path) -> None:
     """Until a chat completion through the proxy succeeds; raises Unavailable if it exits or the deadline passes."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never an HTTP proxy
     body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}]}).encode()
@@ -170,7 +171,7 @@ def log_tail(log_path: pathlib.Path, lines: int = 3) -> str:
     return "(no log)"
 
 
-def stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+def stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:
     """SIGTERM to the process group, SIGKILL to what is left after the grace period."""
     for number, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):

@@ -109,7 +109,7 @@ def portkey_gateway(directory: pathlib.Path, upstream_url: str, port: int) -> It
         stop_group(process)
 
 
-def wait_until_answering(process: subprocess.Popen, gateway: Gateway) -> None:
+def wait_until_answering(process: subprocess.Popen[bytes], gateway: Gateway) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
     body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}]}).encode()
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from typing import Any
 
 from bench.load import Memory, Run
 from bench.workloads import paths
@@ -18,8 +19,8 @@ PASS_THROUGH = ("chat", "chat-large", "anthropic")
 TRANSLATED = ("anthropic-to-chat", "chat-to-anthropic", "responses-to-chat")
 
 
-def document(settings: dict, runs: list[Run], memory: dict[str, Memory], peak_rss: dict[str, float],
-             peers: dict[str, dict], cannot: dict[str, dict[str, str]]) -> dict:
+def document(settings: dict[str, Any], runs: list[Run], memory: dict[str, Memory], peak_rss: dict[str, float],
+             peers: dict[str, dict[str, Any]], cannot: dict[str, dict[str, str]]) -> dict[str, Any]:
     """bench.json: everything the tables and the chart are drawn from."""
     labels = {path.name: path.label for path in paths()}
     return {
@@ -35,31 +36,31 @@ def document(settings: dict, runs: list[Run], memory: dict[str, Memory], peak_rs
     }
 
 
-def find(document: dict, target: str, path: str, mode: str, concurrency: int) -> dict | None:
+def find(document: dict[str, Any], target: str, path: str, mode: str, concurrency: int) -> dict[str, Any] | None:
     for run in document["runs"]:
         if (run["target"], run["path"], run["mode"], run["concurrency"]) == (target, path, mode, concurrency):
             return run if run["requests"] else None
     return None
 
 
-def value(run: dict | None, key: str) -> float:
+def value(run: dict[str, Any] | None, key: str) -> float:
     figure = None if run is None else run.get(key)
     return float("nan") if figure is None else float(figure)
 
 
-def added(document: dict, target: str, path: str, mode: str, concurrency: int, key: str = "p50_ms") -> float:
+def added(document: dict[str, Any], target: str, path: str, mode: str, concurrency: int, key: str = "p50_ms") -> float:
     return value(find(document, target, path, mode, concurrency), key) - value(
         find(document, "direct", path, mode, concurrency), key)
 
 
-def cpu(run: dict | None, process: str) -> float:
+def cpu(run: dict[str, Any] | None, process: str) -> float:
     if run is None:
         return float("nan")
     figure = run["cpu_ms_per_request"].get(process)
     return float("nan") if figure is None else float(figure)
 
 
-def dario_cpu(run: dict | None) -> float:
+def dario_cpu(run: dict[str, Any] | None) -> float:
     return sum(cpu(run, name) for name in DARIO_PROCESSES)
 
 
@@ -77,7 +78,7 @@ def verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def loads(document: dict) -> list[tuple[str, str, int]]:
+def loads(document: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(path, mode, concurrency) in the order they ran."""
     seen: dict[tuple[str, str, int], None] = {}
     for run in document["runs"]:
@@ -85,11 +86,11 @@ def loads(document: dict) -> list[tuple[str, str, int]]:
     return list(seen)
 
 
-def peers_in(document: dict) -> list[str]:
+def peers_in(document: dict[str, Any]) -> list[str]:
     return [peer for peer in PEERS if any(run["target"] == peer for run in document["runs"])]
 
 
-def latency_table(document: dict) -> str:
+def latency_table(document: dict[str, Any]) -> str:
     """Per load: direct's p50, the added p50 (and dario's p99), throughput and streaming TTFB of every target."""
     peers = peers_in(document)
     others = ["dario", *peers]
@@ -115,11 +116,11 @@ def latency_table(document: dict) -> str:
     return "\n".join(lines)
 
 
-def cannot_or(document: dict, target: str, path: str, text: str) -> str:
+def cannot_or(document: dict[str, Any], target: str, path: str, text: str) -> str:
     return "cannot" if path in document["cannot"].get(target, {}) else text
 
 
-def cpu_table(document: dict) -> str:
+def cpu_table(document: dict[str, Any]) -> str:
     """CPU milliseconds per request: each dario process, their sum, each peer, and frontend ÷ each peer."""
     peers = peers_in(document)
     head = (["path", "mode", "c", "frontend", "credential_service", "pool_service", "dario (3)"]
@@ -137,7 +138,7 @@ def cpu_table(document: dict) -> str:
     return "\n".join(lines)
 
 
-def memory_table(document: dict) -> str:
+def memory_table(document: dict[str, Any]) -> str:
     peak = document["peak_rss_mb"]
     sampled = document["sampled_rss_mb"]
     lines = ["| process | peak RSS (VmHWM), MB |", "|---|---|"]
@@ -151,7 +152,7 @@ def memory_table(document: dict) -> str:
     return "\n".join(lines)
 
 
-def path_cpu(document: dict, target: str, path: str, process: str) -> float:
+def path_cpu(document: dict[str, Any], target: str, path: str, process: str) -> float:
     """CPU ms per request of a process over all of a path's loads against a target (all concurrencies)."""
     seconds, requests = 0.0, 0
     for run in document["runs"]:
@@ -161,7 +162,7 @@ def path_cpu(document: dict, target: str, path: str, process: str) -> float:
     return seconds * 1000 / requests if requests else float("nan")
 
 
-def targets(document: dict) -> list[tuple[str, str, str]]:
+def targets(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(the issue's target, what this run measured, met or missed)."""
     rows = []
     for path in PASS_THROUGH + TRANSLATED:
@@ -214,13 +215,13 @@ def targets(document: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def targets_table(document: dict) -> str:
+def targets_table(document: dict[str, Any]) -> str:
     lines = ["| target (issue 13) | this run | |", "|---|---|---|"]
     lines += [f"| {target} | {measured} | {met} |" for target, measured, met in targets(document)]
     return "\n".join(lines)
 
 
-def cannot_list(document: dict) -> str:
+def cannot_list(document: dict[str, Any]) -> str:
     lines = []
     for target, problems in document["cannot"].items():
         for path, problem in problems.items():
@@ -229,7 +230,7 @@ def cannot_list(document: dict) -> str:
     return "\n".join(lines) or "- every target served every path"
 
 
-def runs_table(document: dict) -> str:
+def runs_table(document: dict[str, Any]) -> str:
     lines = ["| path | mode | c | target | ok | errors | p50 ms | p99 ms | TTFB p50 | TTFB p99 | req/s | seconds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in document["runs"]:
@@ -243,7 +244,7 @@ def runs_table(document: dict) -> str:
     return "\n".join(lines)
 
 
-def header(document: dict) -> str:
+def header(document: dict[str, Any]) -> str:
     settings = document["settings"]
     peers = []
     for peer, status in document["peers"].items():
@@ -269,7 +270,7 @@ def header(document: dict) -> str:
     return text
 
 
-def markdown(document: dict) -> str:
+def markdown(document: dict[str, Any]) -> str:
     parts = [
         header(document),
         "Targets:\n\n" + targets_table(document),

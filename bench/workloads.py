@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 CHAT_MODEL = "gpt-4o-mini"  # routed to the OpenAI-kind backend with one credential
 CLAUDE_MODEL = "claude-sonnet-4-5"  # routed to the Anthropic-kind backend
@@ -41,7 +42,7 @@ TOOL_NAMES = (
 )
 
 
-def tool_definitions() -> list[dict]:
+def tool_definitions() -> list[dict[str, Any]]:
     """20 tools as Claude Code declares them: a paragraph of description and a JSON schema of 3 properties."""
     tools = []
     for index, name in enumerate(TOOL_NAMES):
@@ -68,7 +69,7 @@ RESULT_SIZE = 4_000
 LARGE_RESULT = 1_000_000  # the tool result of the 1 MB request
 
 
-def anthropic_request(model: str, stream: bool, result_size: int = RESULT_SIZE) -> dict:
+def anthropic_request(model: str, stream: bool, result_size: int = RESULT_SIZE) -> dict[str, Any]:
     """A Claude Code turn: system blocks with cache_control, 20 tools, a user ask, a tool_use and its result."""
     return {
         "model": model,
@@ -96,11 +97,11 @@ def anthropic_request(model: str, stream: bool, result_size: int = RESULT_SIZE) 
     }
 
 
-def chat_request(model: str, stream: bool, result_size: int = RESULT_SIZE) -> dict:
+def chat_request(model: str, stream: bool, result_size: int = RESULT_SIZE) -> dict[str, Any]:
     """The same turn in Chat Completions: a system message, function tools, tool_calls and a tool message."""
     tools = [{"type": "function", "function": {"name": tool["name"], "description": tool["description"],
                                                 "parameters": tool["input_schema"]}} for tool in tool_definitions()]
-    body: dict = {
+    body: dict[str, Any] = {
         "model": model,
         "max_tokens": 32000,
         "stream": stream,
@@ -122,7 +123,7 @@ def chat_request(model: str, stream: bool, result_size: int = RESULT_SIZE) -> di
     return body
 
 
-def responses_request(model: str, stream: bool) -> dict:
+def responses_request(model: str, stream: bool) -> dict[str, Any]:
     """The same turn as Codex sends it to /v1/responses: instructions, input items and flat function tools."""
     tools = [{"type": "function", "name": tool["name"], "description": tool["description"],
               "parameters": tool["input_schema"], "strict": False} for tool in tool_definitions()]
@@ -146,12 +147,12 @@ def responses_request(model: str, stream: bool) -> dict:
     }
 
 
-def small_chat_request(model: str, stream: bool) -> dict:
+def small_chat_request(model: str, stream: bool) -> dict[str, Any]:
     """The old bench's request: one short user message, no tools (the short answer)."""
     return {"model": model, "messages": [{"role": "user", "content": "Say hello to the benchmark"}], "stream": stream}
 
 
-def encoded(document: dict) -> bytes:
+def encoded(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -178,7 +179,7 @@ DONE_MARKS = {
     ("/responses", False): b'"output"',
 }
 
-Builder = Callable[[str, bool], dict]
+Builder = Callable[..., dict[str, Any]]
 
 
 def build(endpoint: str, builder: Builder, model: str, stream: bool, **options: int) -> Request:

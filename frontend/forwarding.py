@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import aiohttp
 from aiohttp import web
 
-from dario.catalog import Backend
+from dario.catalog import Backend, Lease
 from dario.config import UpstreamLimits
 from dario.presets import speaks
 from dario.routing import NOTHING_LISTED, NoRoute, Route, fallback_routes, route
@@ -23,7 +23,6 @@ from frontend.errors import ApiError, NoUsableCredential, PoolExhausted, RelayFa
 from frontend.exchange import Exchange
 from frontend.profiles import adjust_native, profile_for
 from frontend.request_parsing import ParsedRequest
-from frontend.services.credentials import Lease
 from frontend.state import State
 from frontend.translation_plan import Plan, plan
 from frontend.upstream import native, translated
@@ -68,7 +67,7 @@ class Held:
 
     @property
     def upstream(self) -> aiohttp.ClientResponse:
-        return self.call.response
+        return self.call.answer
 
 
 def fails_over(status: int) -> bool:
@@ -93,17 +92,20 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 if number == 0:
                     raise
                 continue  # this fallback cannot take the request (a field its format cannot carry)
-            backend, tried = chosen.backend, []
+            backend = chosen.backend
+            tried: list[pool_pb2.Attempt] = []
             while True:
                 try:
                     usable = usable_credentials(backend)
-                    credential = state.pool.choose_locally(backend.name, usable, tried)
-                    local = credential is not None
-                    if not local:
+                    chosen_here = state.pool.choose_locally(backend.name, usable, tried)
+                    local = chosen_here is not None
+                    if chosen_here is None:
                         granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model,
                                                            tried)
                         credential = granted.credential
                         exchange.queued_ms += granted.queued_ms
+                    else:
+                        credential = chosen_here
                 except (PoolExhausted, NoUsableCredential) as error:
                     failure = failure or error
                     break  # this backend has nothing left for the request: the next fallback, if any
@@ -127,7 +129,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     exchange.failover.append(f"{credential}:{kind}")
                     exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
-                upstream = call.response
+                upstream = call.answer
                 if pooled:
                     state.pool.answered(backend.name, credential, local, upstream.status,
                                         rate_limit_headers(upstream.headers))
@@ -182,12 +184,12 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
 
 async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
                   exchange: Exchange) -> web.StreamResponse:
-    answer = call.response
+    answer = call.answer
     exchange.rate_limit_headers = rate_limit_headers(answer.headers)
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
     scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
     limits = state.config.limits
-    upstream = Upstream(answer, call.clock, limits.upstream, scrubber, limits.upstream_seconds)
+    upstream = Upstream(answer, call.deadlines, limits.upstream, scrubber, limits.upstream_seconds)
     try:
         if target.translation is not None:
             return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)

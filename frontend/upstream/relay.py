@@ -14,7 +14,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -31,12 +31,18 @@ from frontend.upstream.framing import EventFramer, Tail, only_keepalives
 from frontend.upstream.scrub import Scrubber
 from frontend.usage import Usage
 
+if TYPE_CHECKING:  # frontend.dialects imports the translators, which import this package
+    from frontend.dialects import Dialect
+
 
 class StreamMachine(Protocol):
     """Upstream bytes in, client bytes out, chunk boundaries meaning nothing."""
 
-    started: bool  # the client's answer has begun (keep-alives may be sent)
-    finished: bool  # its terminal output is written: nothing more is read
+    @property
+    def started(self) -> bool: ...  # the client's answer has begun (keep-alives may be sent)
+
+    @property
+    def finished(self) -> bool: ...  # its terminal output is written: nothing more is read
 
     @property
     def delivered(self) -> bool: ...  # the client has the whole answer
@@ -57,7 +63,7 @@ class PassThrough:
     """The identity machine of the native path. An event stream goes out in whole events (so a broken stream never
     ends mid-event); its usage is read from samples of its head and tail at the end, nothing is re-encoded."""
 
-    def __init__(self, dialect, events: bool) -> None:
+    def __init__(self, dialect: Dialect, events: bool) -> None:
         self.dialect = dialect
         self.framer = EventFramer() if events else None
         self.tail = Tail()

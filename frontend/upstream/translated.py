@@ -11,6 +11,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from dario.catalog import Backend
+from dario.json_types import JsonObject
 from frontend.dialects import OPENAI_CHAT
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
@@ -84,7 +85,7 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
     return scrubber.bytes(_json(translation.answer(document))), usage
 
 
-def _json(document: dict) -> bytes:
+def _json(document: JsonObject) -> bytes:
     return json.dumps(document).encode()  # ASCII: escapes keep lone surrogates (an upstream's \ud800) encodable
 
 
