@@ -6,9 +6,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from dario.enums import API_FORMATS
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2
 from frontend import bounds
 from frontend.attribution import Attribution
@@ -44,7 +44,7 @@ class Exchange:
     bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
-    request_document: dict[str, Any] | None = None  # the client's parsed request (a native answer's usage estimate)
+    request_document: JsonObject | None = None  # the client's parsed request (a native answer's usage estimate)
     attribution: Attribution = Attribution()  # client, session, project, tags (frontend.attribution)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 

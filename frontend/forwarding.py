@@ -201,14 +201,14 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
 def route_limits(chosen: Route, limits: UpstreamLimits) -> tuple[UpstreamLimits, dict[str, str]]:
     """[limits]'s deadlines with the route's own (its rule's first_token_seconds, stall_seconds) over them, and
     where each one the rule set comes from."""
-    first_byte = chosen.first_token_seconds if chosen.first_token_seconds > 0 else limits.first_byte_seconds
-    stall = chosen.stall_seconds if chosen.stall_seconds > 0 else limits.stall_seconds
     where = f"the [[routes]] rule at config.toml line {chosen.rule_line}"
-    named = {name: where for name, value in (("first_byte_seconds", chosen.first_token_seconds),
-                                             ("stall_seconds", chosen.stall_seconds)) if value > 0}
-    if not named:
-        return limits, {}
-    return replace(limits, first_byte_seconds=first_byte, stall_seconds=stall), named
+    first_token, stall = chosen.first_token_seconds, chosen.stall_seconds
+    origins = {name: where for name, value in (("first_byte_seconds", first_token), ("stall_seconds", stall))
+               if value > 0}
+    if not origins:
+        return limits, origins
+    return replace(limits, first_byte_seconds=first_token or limits.first_byte_seconds,
+                   stall_seconds=stall or limits.stall_seconds), origins
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
