@@ -28,7 +28,7 @@ WINDOWS = (("1 h", 3600), ("24 h", 86_400), ("7 d", 604_800))
 MODELS = ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-haiku-4-5", *(f"local-{index}" for index in range(20)))
 
 
-def rows(count: int, days: float, now: float, seed: int = 14) -> Iterator[dict]:
+def rows(count: int, days: float, now: float, seed: int = 14) -> Iterator[dict[str, object]]:
     generator = random.Random(seed)
     for index in range(count):
         status = 200 if generator.random() > 0.03 else generator.choice((429, 500, 401))
@@ -74,7 +74,8 @@ def median_ms(action: Callable[[], object], runs: int) -> float | str:
 def fetch(url: str) -> Callable[[], bytes]:
     def get() -> bytes:
         with urllib.request.urlopen(url, timeout=120) as answer:
-            return answer.read()
+            body: bytes = answer.read()
+            return body
     return get
 
 

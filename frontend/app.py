@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from dario.config import Config, ConfigWatcher
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
@@ -36,7 +37,7 @@ def new_request_id() -> str:
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Gives every request an id and turns every failure into an error in the client's API format."""
     request[REQUEST_ID] = new_request_id()
     api_format = api_format_of(request.path)
@@ -90,6 +91,8 @@ def init(config: Config) -> web.Application:
     app.router.add_post("/v1/embeddings", api.handler(OPENAI_EMBEDDINGS))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", models.models)
+    app[models.LISTINGS] = models.Listings()  # the cached /models answers (routing reads them too)
+    app.on_cleanup.append(lambda app: app[models.LISTINGS].close())
     app.router.add_get("/health", health.health)
     app.router.add_get("/status", admin.status)
     app.router.add_get("/accounts", admin.accounts)

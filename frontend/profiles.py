@@ -48,6 +48,8 @@ def adjust_native(document: JsonObject, api_format: str, profile: Profile) -> tu
             changed["system"] = system
             if not system:
                 del changed["system"]
+    if api_format == "openai" and _limit_field(changed, profile):
+        dropped = True
     if api_format == "anthropic":  # thinking blocks no Anthropic backend can verify (answers16, issue 16 item 8)
         cleaned, notes = without_unverifiable_thinking(changed)
         if cleaned is not None:
@@ -58,6 +60,19 @@ def adjust_native(document: JsonObject, api_format: str, profile: Profile) -> tu
         if messages is not None:
             changed["messages"], dropped = messages, True
     return (changed if clamped or dropped else None), headers
+
+
+def _limit_field(document: JsonObject, profile: Profile) -> bool:
+    """A Chat client's output limit moved to the field the backend reads, in place: max_completion_tokens to a
+    server that knows only max_tokens (llama.cpp ignores it and runs to its context), max_tokens to a model that
+    refuses it (OpenAI's reasoning models). OpenAI's own models that take either keep the client's."""
+    wanted = profile.model.max_tokens_field or ("max_tokens" if profile.compat.max_tokens_field == "max_tokens"
+                                                else "")
+    other = "max_completion_tokens" if wanted == "max_tokens" else "max_tokens"
+    if not wanted or other not in document or wanted in document:
+        return False
+    document[wanted] = document.pop(other)
+    return True
 
 
 def chat_messages_for(messages: list[Any], profile: Profile) -> list[Any] | None:

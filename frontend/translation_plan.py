@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dario.compat import Profile
+from dario.json_types import JsonObject
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.error_mapping import from_translation_error
 from frontend.errors import ApiError
@@ -41,11 +42,11 @@ class Plan:
     """Everything that depends on the direction of one translated request."""
 
     target: Dialect
-    body: dict
+    body: JsonObject
     warnings: list[str]
     machine: StreamMachine
-    answer: Callable[[dict], dict]
-    error: Callable[[int, bytes], dict]
+    answer: Callable[[JsonObject], JsonObject]
+    error: Callable[[int, bytes], JsonObject]
     headers: dict[str, str] = field(default_factory=dict)  # dario's notes to the client (a clamped limit)
 
 
@@ -102,14 +103,14 @@ def _plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_
         raise from_translation_error(error) from None
 
 
-def thinking_enabled(document: dict) -> bool:
+def thinking_enabled(document: JsonObject) -> bool:
     """Whether an Anthropic request enabled thinking (`enabled` with a budget, or `adaptive`): only then does the
     answer carry thinking blocks, streamed or not (translation.md §5.3)."""
     thinking = document.get("thinking")
     return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
-def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,
+def _responses_plan(document: JsonObject, model: str, upstream_model: str, default_max_tokens: int,
                     backend_kind: str, profile: Profile | None) -> Plan:
     """A Responses client on a backend without /responses: Chat Completions, or Anthropic Messages."""
     if backend_kind == "anthropic":

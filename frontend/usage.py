@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from dario.json_types import JsonObject
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -36,7 +38,7 @@ def _field(document: object, *path: str) -> object:
     return document
 
 
-def _model(document: dict) -> str:
+def _model(document: JsonObject) -> str:
     model = document.get("model")
     return model if isinstance(model, str) else ""
 

@@ -28,10 +28,10 @@ SESSIONS = (("claude-code", "session-one", "project-apollo"), ("codex", "session
             ("aider", "session-three", "project-apollo"))
 
 
-def history(now: float, seed: int = 14) -> list[dict]:
+def history(now: float, seed: int = 14) -> list[dict[str, object]]:
     """A day of plausible requests: busier in the afternoon, a few 429s and 5xx, attribution where recorded."""
     generator = random.Random(seed)
-    rows = []
+    rows: list[dict[str, object]] = []
     for index in range(HISTORY_ROWS):
         age = 86_400 * generator.random() ** 1.3
         backend, credential, model = generator.choice(MODELS)

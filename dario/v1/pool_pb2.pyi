@@ -77,7 +77,7 @@ class AcquireResponse(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens", "bytes_sent")
     class RateLimitHeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class Outcome(_message.Message):
     LOCAL_FIELD_NUMBER: _ClassVar[int]
     USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     COUNTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
     api_format: ApiFormat
@@ -137,7 +138,8 @@ class Outcome(_message.Message):
     local: bool
     usage_estimated: bool
     counted_tokens: int
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ...) -> None: ...
+    bytes_sent: int
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")

@@ -5,7 +5,6 @@ GET /config (backends without keys, routes, aliases, fallbacks, prices). No secr
 from __future__ import annotations
 
 import urllib.parse
-from typing import cast
 
 from aiohttp import web
 
@@ -38,7 +37,8 @@ async def timeline(request: web.Request) -> web.Response:
     bucket = _number(request, "bucket", 0, 0, MAX_WINDOW, "60")
     message = pool_pb2.TimelineRequest(window_seconds=window, bucket_seconds=bucket,
                                        by=request.query.get("by", "backend")[:FILTER_CHARACTERS])
-    answer = cast(pool_pb2.TimelineResponse, await call_admin(request.app[STATE].pool, "Timeline", message))
+    pool = request.app[STATE].pool
+    answer = await call_admin(pool, pool.stub.Timeline, message)
     return web.json_response(timeline_to_json(answer))
 
 
@@ -49,8 +49,8 @@ async def recent_requests(request: web.Request) -> web.Response:
     status = int(_number(request, "status", 0, 0, 999, "429"))
     filters = {name: request.query.get(name, "")[:FILTER_CHARACTERS] for name in TEXT_FILTERS}
     message = pool_pb2.RecentRequestsRequest(limit=limit, offset=offset, status=status, **filters)
-    answer = cast(pool_pb2.RecentRequestsResponse,
-                  await call_admin(request.app[STATE].pool, "RecentRequests", message))
+    pool = request.app[STATE].pool
+    answer = await call_admin(pool, pool.stub.RecentRequests, message)
     return web.json_response({"requests": [recorded_to_json(entry) for entry in answer.requests],
                               "total": answer.total, "limit": limit, "offset": offset})
 
@@ -70,7 +70,7 @@ async def config(request: web.Request) -> web.Response:
     force (rules with their fallbacks, aliases, default backend) and the prices analytics applies."""
     state = request.app[STATE]
     backends = await state.credentials.list_backends()
-    prices = cast(pool_pb2.PricesResponse, await call_admin(state.pool, "Prices", pool_pb2.PricesRequest()))
+    prices = await call_admin(state.pool, state.pool.stub.Prices, pool_pb2.PricesRequest())
     routing = state.routing
     return web.json_response({
         "backends": [{"name": backend.name, "kind": BACKEND_KINDS.name(backend.kind),

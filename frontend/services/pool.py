@@ -8,7 +8,8 @@ import asyncio
 import contextlib
 import pathlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import grpc
 
@@ -50,7 +51,7 @@ class PoolClient:
         self.rates: dict[tuple[str, str], ratelimit.RateState] = {}
         self.pending: dict[tuple[str, str], int] = {}
         self.distrusted: dict[str, float] = {}  # backend: monotonic time until which its pool goes through Acquire
-        self._watcher: asyncio.Task | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.reporter.start()
@@ -119,7 +120,7 @@ class PoolClient:
             await asyncio.sleep(0.2)
 
     async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str,
-                      tried: list[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:
+                      tried: Sequence[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:
         """The one blocking round trip of a request (one more per failover): which credential to use.
 
         Raises PoolExhausted (a 429 with retry-after) when no credential can serve within the queue's deadline."""
@@ -139,9 +140,15 @@ class PoolClient:
             raise from_acquire_error(error, SERVICE, self.socket_path, self.channel) from None
 
 
-async def call_admin(client: PoolClient, method: str, request: object) -> object:
-    """An admin RPC of pool_service (Accounts, Analytics): not on the request path, short deadline."""
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+async def call_admin(client: PoolClient, method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
+                     request: Request) -> Response:
+    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, short
+    deadline."""
     try:
-        return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
+        return await method(request, timeout=max(client.timeout, 10.0))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None

@@ -5,11 +5,9 @@ client in a response header (translation.md §1)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from dario.compat import Profile
-
-JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
+from dario.json_types import JsonObject
 
 CLAMPED_HEADER = "x-dario-max-tokens-clamped"
 # Where each API carries the output limit (Chat: either, max_completion_tokens first, as OpenAI reads them).

@@ -9,10 +9,9 @@ import json
 import re
 from typing import Any
 
+from dario.json_types import JsonObject
 from frontend.translate.sse import SseParser
 from frontend.usage import Usage
-
-JsonObject = dict[str, Any]  # a JSON object as json.loads gives it
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 VALID_ANTHROPIC = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")

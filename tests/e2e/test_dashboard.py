@@ -98,6 +98,12 @@ def test_the_pool_view_shows_what_accounts_says(dashboard: DashboardStack, page:
         shown = row.locator("[data-window=requests] [data-field=remaining]").inner_text()
         assert shown == f"{requests_window['remaining']:,.0f} / {requests_window['limit']:,.0f}"
     expect(page.locator("[data-field=queue_depth]")).to_have_text(str(accounts["queue_depth"]))
+    forecast = dashboard.get_json("/analytics?window=3600")["forecast"]
+    assert {entry["backend"] for entry in forecast} == {"pool", "solo", "claude"}
+    for entry in forecast:
+        card = page.locator(f"article[data-backend='{entry['backend']}']")
+        row = card.locator(f"table.forecast tr[data-window='{entry['window']}']")
+        expect(row).to_contain_text(f"{entry['remaining']:,.0f} / {entry['limit']:,.0f}")
 
 
 def test_traffic_totals_equal_analytics(dashboard: DashboardStack, page: Page) -> None:

@@ -7,7 +7,7 @@ import anthropic
 import pytest
 from aiohttp.test_utils import TestServer
 
-from dario.testing import quirks
+from dario.testing import chat_quirks
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
 
 pytestmark = pytest.mark.timeout(120)
@@ -21,8 +21,8 @@ async def test_thinking_blocks_follow_the_clients_setting_streamed_and_whole(
         both_kinds_frontend: TestServer, upstream: ScriptedUpstream, thinking: dict | None) -> None:
     client = anthropic.AsyncAnthropic(base_url=str(both_kinds_frontend.make_url("")), api_key="d", max_retries=0)
     request = {"model": MODEL, "max_tokens": 2048, "messages": QUESTION, **({"thinking": thinking} if thinking else {})}
-    upstream.push(Script(content=ANSWER, rewrite=quirks.with_reasoning(REASONING)),
-                  Script(content=ANSWER, rewrite=quirks.with_reasoning(REASONING), split=1))
+    upstream.push(Script(content=ANSWER, rewrite=chat_quirks.with_reasoning(REASONING)),
+                  Script(content=ANSWER, rewrite=chat_quirks.with_reasoning(REASONING), split=1))
     whole = await client.messages.create(**request)
     async with client.messages.stream(**request) as stream:
         streamed = await stream.get_final_message()
@@ -41,7 +41,7 @@ async def test_thinking_from_an_openai_backend_is_not_sent_to_an_anthropic_one(
     goes on with a Claude model: the block Anthropic could not verify stays out (item 8)."""
     client = anthropic.AsyncAnthropic(base_url=str(both_kinds_frontend.make_url("")), api_key="d", max_retries=0)
     thinking = {"type": "enabled", "budget_tokens": 1024}
-    upstream.push(Script(content=ANSWER, rewrite=quirks.with_reasoning(REASONING)))
+    upstream.push(Script(content=ANSWER, rewrite=chat_quirks.with_reasoning(REASONING)))
     first = await client.messages.create(model=MODEL, max_tokens=2048, messages=QUESTION, thinking=thinking)
     history = [*QUESTION, {"role": "assistant", "content": [block.model_dump() for block in first.content]},
                {"role": "user", "content": "And again?"}]

@@ -114,6 +114,7 @@ export function mount(container, shell) {
       shell.showFailure(error);
     }
   }
+  refresh(); // the pool at once; the forecast (a report over the last hour) follows
   refreshForecast().then(refresh);
   timers.push(setInterval(refresh, LIVE_MS));
   timers.push(setInterval(refreshForecast, FORECAST_MS));

@@ -54,7 +54,9 @@ def test_profile_for_answers_as_before_for_each_backend(tmp_path: pathlib.Path) 
     config = config_in(tmp_path)
     local = Backend("local", "anthropic", "http://127.0.0.1:9/v1", (), ())
     deepseek = Backend("ds", "anthropic", "https://api.deepseek.com/anthropic/v1", (), ())
-    uncached = _backend_profile.__wrapped__  # type: ignore[attr-defined]
-    assert profile_for(config, local, "m") == uncached(config, local, "m")
-    assert profile_for(config, deepseek, "m") == uncached(config, deepseek, "m")
-    assert _backend_profile(config, local, "m") is _backend_profile(config, local, "m")
+    unmemoised = _backend_profile.__wrapped__  # type: ignore[attr-defined]
+    assert profile_for(config, local, "m") == unmemoised(config, local, "m")
+    assert profile_for(config, deepseek, "m") == unmemoised(config, deepseek, "m")
+    assert profile_for(config, local, "m") is profile_for(config, local, "m")
+    capped = profile_for(config, local, "m", route_cap=100)  # a route's cap lowers the memoised profile's, in a copy
+    assert capped.compat.max_output_tokens == 100 and profile_for(config, local, "m").compat.max_output_tokens != 100

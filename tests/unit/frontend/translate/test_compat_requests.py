@@ -36,7 +36,7 @@ def test_a_tool_call_turn_goes_with_empty_content_to_openai_compatible_servers_a
 
 @pytest.mark.parametrize(("preset", "model", "field"), [
     ("", "llama-3", "max_tokens"), ("openai", "gpt-4o", "max_completion_tokens"),
-    ("azure", "o3-mini", "max_completion_tokens"), ("openrouter", "openai/o3", "max_completion_tokens"),
+    ("azure", "o3-mini", "max_completion_tokens"), ("openrouter", "openai/o3", "max_tokens"),
 ])
 def test_the_output_limit_goes_in_the_field_the_backend_and_model_read(preset: str, model: str, field: str) -> None:
     body = anthropic(default_profile(model, preset))

@@ -87,3 +87,14 @@ def test_a_routes_cap_clamps_its_requests_and_its_fallbacks() -> None:
     assert profile_for(config, first.backend, first.model, first.output_cap).output_cap == 12288
     fallback = fallback_routes(first, catalog)[0]
     assert profile_for(config, fallback.backend, fallback.model, fallback.output_cap).output_cap == 4096
+
+
+def test_a_chat_clients_limit_goes_in_the_field_its_backend_and_model_read() -> None:
+    asked = {"model": "m", "max_completion_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    adjusted, _ = adjust_native(asked, "openai", default_profile("llama"))
+    assert adjusted is not None and adjusted["max_tokens"] == 20 and "max_completion_tokens" not in adjusted
+    old = dict(asked, max_tokens=20)
+    del old["max_completion_tokens"]
+    adjusted, _ = adjust_native(old, "openai", default_profile("o3-mini", "openai"))
+    assert adjusted is not None and adjusted["max_completion_tokens"] == 20 and "max_tokens" not in adjusted
+    assert adjust_native(old, "openai", default_profile("gpt-4o-mini", "openai")) == (None, {})  # either works
