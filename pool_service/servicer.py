@@ -107,7 +107,7 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
             for outcome in batch.outcomes:
                 await self.answers.outcome(outcome.request_id, outcome.backend,
                                            conversions.answer_from_outcome(outcome), outcome.acquired)
-            await self.availability.publish()
+            await self.availability.answered()
             try:
                 await self.store.write([conversions.row_from_outcome(outcome) for outcome in batch.outcomes])
             except OSError as error:

@@ -31,6 +31,10 @@ class PoolState(Protocol):
     def mode(self) -> str:
         """LOCAL, SHARED or DEGRADED."""
 
+    def announces_changes(self) -> bool:
+        """True while every availability change this state makes reaches `changed` by itself (the shared state
+        publishes through Redis), so whoever applied answers need not look again."""
+
     async def choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str] = (),
                      request_id: str = "") -> str | None:
         """The candidate to use, counted in flight and leased to request_id; None when none can serve now."""
@@ -68,6 +72,9 @@ class LocalPoolState:
 
     def mode(self) -> str:
         return LOCAL
+
+    def announces_changes(self) -> bool:
+        return False
 
     async def choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str] = (),
                      request_id: str = "") -> str | None:

@@ -140,6 +140,9 @@ class RedisPoolState:
     def mode(self) -> str:
         return DEGRADED if self.degraded else SHARED
 
+    def announces_changes(self) -> bool:
+        return not self.degraded  # the scripts publish every change of a credential's availability
+
     async def _shared(self, step: Callable[[], Awaitable[T]]) -> T | None:
         """step's result, or None (after switching to local state) when Redis does not answer."""
         if self.degraded:
