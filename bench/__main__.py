@@ -1,15 +1,18 @@
-"""dario's added latency, throughput and memory against calling the same scripted upstream directly, and against
-LiteLLM's proxy in front of that same upstream, all in one run.
+"""dario on every path against calling the same scripted upstream directly, beside LiteLLM's proxy and Portkey's
+gateway in front of that same upstream, all in one run.
 
-    .venv/bin/python -m bench [--requests 1000] [--seconds 20] [--delay-ms 20] [--litellm/--no-litellm]
+    .venv/bin/python -m bench [--quick] [--requests 1000] [--seconds 10] [--delay-ms 20] [--no-litellm] [--no-portkey]
 
-Starts the scripted upstream (bench/upstream.py: its own process, a fixed delay before answering), the three
-dario processes in a temporary DARIO_HOME and LiteLLM's proxy (`litellm[proxy]`, installed on first use into
-bench/.litellm-venv), then runs a bounded load (a request count and a time cap) at each concurrency against each
-target in turn: plain requests at 1, 16 and 64, streaming ones at 1 and 64. Figures are differences and ratios
-against the direct run at the same concurrency in the same run. Writes bench/results/bench.md, bench.json,
-latency.png and logs/. When LiteLLM cannot be installed or started, reports direct and dario and says why.
-Exits 1 when a direct or dario run saw an error.
+Starts the scripted upstream (bench/upstream.py: its own process, a fixed delay before answering; Chat Completions
+and Anthropic Messages on one port), the three dario processes in a temporary DARIO_HOME (one OpenAI-kind backend
+with one credential, one with three, one Anthropic-kind), LiteLLM's proxy (`litellm[proxy]`, installed on first use
+into bench/.litellm-venv) and Portkey's gateway (npm, into bench/.peers/portkey). Each path of bench/workloads.py
+(pass-through, translated both ways, Responses → Chat, a pool of three, a 1 MB request, a 10k-event answer) runs at
+each of its concurrencies against each target in turn; a peer that cannot serve a path (its probe request fails)
+is left out of it and the report says why. CPU seconds of each process are read from /proc before and after each
+load; peak RSS (VmHWM) after all. Writes bench/results/bench.md, bench.json, latency.png and logs/.
+`--quick`: a few requests per load, no peers (the smoke test in tests/ runs it). Exits 1 when a direct or dario
+run saw an error, or a path failed its probe through dario.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import math
 import os
 import pathlib
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -29,15 +33,26 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from bench import litellm_setup, report
-from bench.load import Memory, Run, load, pids_with_environment, process_tree, sampled_memory
+import grpc
+
+from bench import litellm_setup, portkey_setup, report
+from bench.load import Memory, Run, load, probe, sampled_memory
+from bench.procstat import Process, peak_rss_mb
+from bench.workloads import POOL_MODEL, Path, paths
+from dario.enums import BACKEND_KINDS
 from dario.testing.processes import REPO, environment, running_module, stop_process
 from dario.testing.supervised import free_port
+from dario.v1 import credentials_pb2, credentials_pb2_grpc
+
+DIRECT_KEY = "bench-key-not-secret"
 
 
 @contextlib.contextmanager
-def upstream_process(delay_ms: float):
+def upstream_process(delay_ms: float) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)],
         cwd=REPO,
@@ -46,6 +61,7 @@ def upstream_process(delay_ms: float):
         env=environment(pathlib.Path(tempfile.gettempdir())),
     )
     try:
+        assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 20.0)
         line = process.stdout.readline().strip() if ready else ""
         if not line.startswith("listening on "):
@@ -55,101 +71,202 @@ def upstream_process(delay_ms: float):
         stop_process(process)
 
 
-@contextlib.contextmanager
-def dario_stack(home: pathlib.Path, upstream_url: str):
-    port = free_port()
-    with (
-        running_module("credential_service", home, home / "run" / "credential.sock"),
-        running_module("pool_service", home, home / "run" / "pool.sock"),
-        running_module("frontend", home, arguments=("--port", str(port))),
-    ):
-        added = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dario.cli.main",
-                "backend",
-                "add",
-                "bench",
-                "--kind",
-                "openai",
-                "--base-url",
-                upstream_url,
-                "--key-env",
-                "BENCH_KEY",
-            ],
-            env=environment(home, {"BENCH_KEY": "bench-key-not-secret"}),
-            capture_output=True,
-            text=True,
-            cwd=REPO,
+ROUTES = """
+[[routes]]
+match = "pool-*"
+backend = "pool"
+
+[[routes]]
+match = "gpt-*"
+backend = "chat"
+
+[[routes]]
+match = "claude-*"
+backend = "claude"
+"""
+
+
+@dataclass
+class Target:
+    name: str  # direct, dario, litellm, portkey
+    base_url: str  # ends in /v1
+    processes: tuple[Process, ...] = ()
+    headers: Callable[[Path], dict[str, str]] = lambda path: {}
+    cannot: dict[str, str] = field(default_factory=dict)  # path name: why the target cannot serve it
+    about: str = ""  # version, settings
+
+
+def add_backend(home: pathlib.Path, name: str, kind: str, base_url: str, key: str, credential: str) -> None:
+    with grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}") as channel:
+        credentials_pb2_grpc.CredentialsStub(channel).AddBackend(
+            credentials_pb2.AddBackendRequest(name=name, kind=BACKEND_KINDS.value(kind), base_url=base_url,
+                                              api_key=key, credential_name=credential),
+            timeout=10,
         )
-        if added.returncode != 0:
-            raise RuntimeError(added.stderr)
+
+
+@contextlib.contextmanager
+def dario_stack(home: pathlib.Path, upstream_url: str) -> Iterator[Target]:
+    """The three processes; backends chat (one key), pool (three keys) and claude (Anthropic kind), all upstream."""
+    port = free_port()
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / "config.toml").write_text(ROUTES)
+    with (
+        running_module("credential_service", home, home / "run" / "credential.sock") as credentials,
+        running_module("pool_service", home, home / "run" / "pool.sock") as pool,
+        running_module("frontend", home, arguments=("--port", str(port))) as frontend,
+    ):
+        add_backend(home, "chat", "openai", upstream_url, DIRECT_KEY, "default")
+        add_backend(home, "claude", "anthropic", upstream_url, DIRECT_KEY, "default")
+        for index in range(3):
+            add_backend(home, "pool", "openai", upstream_url, f"bench-pool-key-{index}", f"key{index}")
         base = f"http://127.0.0.1:{port}"
-        wait_until_routed(base)
-        yield f"{base}/v1"
+        wait_until_routed(base, backends=3)
+        processes = (Process("dario", "frontend", frontend.pid),
+                     Process("dario", "credential_service", credentials.pid),
+                     Process("dario", "pool_service", pool.pid))
+        yield Target("dario", f"{base}/v1", processes)
 
 
-def wait_until_routed(base: str, deadline_seconds: float = 30.0) -> None:
-    """Waits until /health says ok and the frontend knows the backend. Never through a proxy: loopback only."""
+def wait_until_routed(base: str, backends: int, deadline_seconds: float = 30.0) -> None:
+    """Waits until /health says ok and the frontend knows the backends. Never through a proxy: loopback only."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ValueError):
             with opener.open(f"{base}/health", timeout=2) as answer:
                 document = json.loads(answer.read())
-                if document.get("status") == "ok" and document.get("backends"):
+                if document.get("status") == "ok" and (document.get("backends") or 0) >= backends:
                     return
         time.sleep(0.1)
     raise TimeoutError("dario did not become healthy")
 
 
-async def measure(
-    targets: dict[str, str], watched: dict[str, list[int]], arguments: argparse.Namespace
-) -> tuple[list[Run], dict[str, Memory]]:
-    """Each load against each target in turn (so all three see the same moment's noise), memory sampled throughout."""
+def backend_api(path: Path) -> str:
+    return "anthropic" if path.direct(True).endpoint == "/messages" else "chat"
+
+
+def direct_headers(path: Path) -> dict[str, str]:
+    return {"authorization": f"Bearer {DIRECT_KEY}", "x-api-key": DIRECT_KEY}
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: Path
+    stream: bool
+    concurrency: int
+    requests: int
+
+
+def plan(arguments: argparse.Namespace) -> list[Plan]:
+    steps = []
+    for path in paths(arguments.quick):
+        if arguments.paths and path.name not in arguments.paths:
+            continue
+        for stream, concurrencies in ((False, path.plain_concurrency), (True, path.stream_concurrency)):
+            for concurrency in concurrencies:
+                if path.size_row:
+                    count = arguments.size_requests
+                elif concurrency == 1:
+                    count = arguments.c1_requests
+                else:
+                    count = arguments.requests
+                steps.append(Plan(path, stream, concurrency, count))
+    return steps
+
+
+async def measure(targets: list[Target], upstream_url: str,
+                  arguments: argparse.Namespace) -> tuple[list[Run], dict[str, Memory]]:
+    """Probes every path on every target, then each load against each target in turn (so all see the same moment's
+    noise), the summed RSS of each target's processes sampled throughout."""
     runs: list[Run] = []
-    async with contextlib.AsyncExitStack() as stack:
-        memory = {target: await stack.enter_async_context(sampled_memory(pids)) for target, pids in watched.items()}
-        for target, url in targets.items():  # warm-up: connections, caches, the first lease, lazy imports
-            warmup = await load("warmup", url, False, 4, 40, 10)
+    steps = plan(arguments)
+    for target in targets:
+        for path in {step.path.name: step.path for step in steps}.values():
+            request = (path.direct if target.name == "direct" else path.client)(True)
+            problem = await probe(target.base_url, request, target.headers(path), upstream_url,
+                                  path.direct(True).endpoint)
+            if problem:
+                target.cannot[path.name] = problem
+                print(f"  {target.name} cannot serve {path.name}: {problem}", file=sys.stderr, flush=True)
+        if target.name != "direct":  # warm-up: connections, caches, leases, lazy imports
+            path = steps[0].path
+            warmup = await load("warmup", path.name, target.base_url, path.client(False), target.headers(path), 4,
+                                40, 10)
             if warmup.errors:
-                print(f"warm-up against {target} saw errors: {warmup.error_kinds}", file=sys.stderr)
-        plan = [(False, concurrency) for concurrency in arguments.concurrency]
-        plan += [(True, concurrency) for concurrency in arguments.stream_concurrency]
-        for stream, concurrency in plan:
-            requests = arguments.requests if concurrency > 1 else max(50, arguments.requests // 3)
-            for target, url in targets.items():
-                run = await load(target, url, stream, concurrency, requests, arguments.seconds)
+                print(f"warm-up against {target.name} saw errors: {warmup.error_kinds}", file=sys.stderr)
+    async with contextlib.AsyncExitStack() as stack:
+        memory = {target.name: await stack.enter_async_context(sampled_memory(list(target.processes)))
+                  for target in targets if target.processes}
+        for step in steps:
+            for target in targets:
+                if step.path.name in target.cannot:
+                    continue
+                request = (step.path.direct if target.name == "direct" else step.path.client)(step.stream)
+                seconds = arguments.seconds if target.name in ("direct", "dario") else arguments.peer_seconds
+                run = await load(target.name, step.path.name, target.base_url, request, target.headers(step.path),
+                                 step.concurrency, step.requests, seconds, target.processes)
                 runs.append(run)
+                cpu = "  ".join(f"{name} {run.cpu_ms_per_request(name):.2f}" for name in run.cpu_seconds)
                 print(
-                    f"  {run.mode:6} c={concurrency:<3} {target:8} {run.requests:5} ok {run.errors:4} errors  "
-                    f"p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms  {run.throughput:7.1f} req/s",
+                    f"  {step.path.name:22} {run.mode:6} c={step.concurrency:<3} {target.name:8} {run.requests:5} ok "
+                    f"{run.errors:4} errors  p50 {run.p50_ms:7.1f} ms  p99 {run.p99_ms:7.1f} ms  "
+                    f"TTFB p50 {run.ttfb_p50_ms:6.1f}  {run.throughput:7.1f} req/s  CPU ms/req {cpu}",
                     file=sys.stderr,
                     flush=True,
                 )
     return runs, memory
 
 
-def prepare_litellm(wanted: bool) -> tuple[bool, dict]:
-    """Installs what the bench venv lacks: LiteLLM's proxy when wanted, matplotlib for the chart. (installed, status)"""
-    status: dict = {"status": "skipped (--no-litellm)"} if not wanted else {}
-    if wanted:
+def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Installs what the bench venv lacks: LiteLLM's proxy and Portkey's gateway when wanted, matplotlib always."""
+    status: dict[str, dict[str, Any]] = {}
+    wanted = arguments.litellm and not arguments.quick
+    if not wanted:
+        status["litellm"] = {"status": "skipped"}
+    else:
         try:
             litellm_setup.ensure_installed(litellm_setup.LITELLM_REQUIREMENT, litellm_setup.MATPLOTLIB_REQUIREMENT)
-            return True, status
         except litellm_setup.Unavailable as error:
-            status = {"status": "missing", "reason": str(error)}
+            status["litellm"] = {"status": "missing", "reason": str(error)}
             print(f"LiteLLM is missing from this run: {error}", file=sys.stderr)
-    with contextlib.suppress(litellm_setup.Unavailable):  # the chart still wants matplotlib
-        litellm_setup.ensure_installed(litellm_setup.MATPLOTLIB_REQUIREMENT)
-    return False, status
+    if not (arguments.portkey and not arguments.quick):
+        status["portkey"] = {"status": "skipped"}
+    if not arguments.quick:  # the chart still wants matplotlib (a quick run draws it only if it is there)
+        with contextlib.suppress(litellm_setup.Unavailable):
+            litellm_setup.ensure_installed(litellm_setup.MATPLOTLIB_REQUIREMENT)
+    return status
+
+
+def start_peers(stack: contextlib.ExitStack, scratch: pathlib.Path, upstream_url: str,
+                status: dict[str, dict[str, Any]]) -> list[Target]:
+    peers = []
+    if "litellm" not in status:
+        try:
+            proxy = stack.enter_context(litellm_setup.litellm_proxy(scratch, upstream_url, free_port()))
+            peers.append(Target("litellm", proxy.base_url, (Process("litellm", "LiteLLM", proxy.pid),),
+                                about=f"LiteLLM {proxy.version}"))
+            status["litellm"] = {"status": "ran", "version": proxy.version, "workers": 1, "log": str(proxy.log_path)}
+        except litellm_setup.Unavailable as error:
+            status["litellm"] = {"status": "missing", "reason": str(error)}
+            print(f"LiteLLM is missing from this run: {error}", file=sys.stderr)
+    if "portkey" not in status:
+        try:
+            gateway = stack.enter_context(portkey_setup.portkey_gateway(scratch, upstream_url, free_port()))
+            peers.append(Target("portkey", gateway.base_url, (Process("portkey", "Portkey", gateway.pid),),
+                                headers=lambda path: gateway.headers(backend_api(path), path.model == POOL_MODEL),
+                                about=f"Portkey gateway {gateway.version}"))
+            status["portkey"] = {"status": "ran", "version": gateway.version, "log": str(gateway.log_path)}
+        except litellm_setup.Unavailable as error:
+            status["portkey"] = {"status": "missing", "reason": str(error)}
+            print(f"Portkey is missing from this run: {error}", file=sys.stderr)
+    return peers
 
 
 def keep_logs(scratch: pathlib.Path, destination: pathlib.Path) -> None:
-    """The logs of dario's processes and LiteLLM's, kept for a look at whatever went wrong in the run."""
+    """The logs of dario's processes and the peers', kept for a look at whatever went wrong in the run."""
     destination.mkdir(parents=True, exist_ok=True)
-    for stale in destination.glob("*.log"):  # an earlier run's, LiteLLM's among them
+    for stale in destination.glob("*.log"):  # an earlier run's
         stale.unlink()
     for log in [*scratch.glob("home/*.log"), *scratch.glob("*.log")]:
         shutil.copy(log, destination / log.name)
@@ -183,26 +300,29 @@ def interrupt(number: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {number}")
 
 
-def concurrency_list(text: str) -> list[int]:
-    return sorted({int(part) for part in text.split(",") if part.strip()})
-
-
-def parse_arguments() -> argparse.Namespace:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=1000, help="requests per run (a third, at least 50, at c=1)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="time cap per run")
+    parser.add_argument("--quick", action="store_true", help="a few requests per load, no peers (a smoke test)")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per load at concurrency > 1")
+    parser.add_argument("--c1-requests", type=int, default=200, help="requests per load at concurrency 1")
+    parser.add_argument("--size-requests", type=int, default=20, help="requests per 1 MB / 10k-event load")
+    parser.add_argument("--seconds", type=float, default=15.0, help="time cap per load, direct and dario")
+    parser.add_argument("--peer-seconds", type=float, default=10.0, help="time cap per load, the peers")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream delay before answering")
-    parser.add_argument("--concurrency", type=concurrency_list, default=[1, 16, 64], help="plain runs, e.g. 1,16,64")
-    parser.add_argument("--stream-concurrency", type=concurrency_list, default=[1, 64], help="streaming runs")
-    parser.add_argument(
-        "--litellm",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also measure LiteLLM's proxy (installs it into bench/.litellm-venv on first use)",
-    )
+    parser.add_argument("--litellm", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure LiteLLM's proxy (installs it into bench/.litellm-venv on first use)")
+    parser.add_argument("--portkey", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure Portkey's gateway (npm-installs it into bench/.peers/portkey)")
+    parser.add_argument("--paths", type=lambda text: [part for part in text.split(",") if part], default=[],
+                        help=f"only these paths (default: all): {','.join(path.name for path in paths())}")
+    parser.add_argument("--note", default="", help="a line for the report's header (e.g. the machine was loaded)")
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
-    return parser.parse_args()
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.requests, arguments.c1_requests, arguments.size_requests = 12, 8, 2
+        arguments.seconds = min(arguments.seconds, 10.0)
+    return arguments
 
 
 def main() -> int:
@@ -212,67 +332,49 @@ def main() -> int:
         signal.signal(signal.SIGINT, interrupt)
     arguments = parse_arguments()
     started = time.monotonic()
-    use_litellm, litellm = prepare_litellm(arguments.litellm)
+    peers = prepare_peers(arguments)
     arguments.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dario-bench-") as scratch, contextlib.ExitStack() as stack:
         home = pathlib.Path(scratch) / "home"
         stack.callback(keep_logs, pathlib.Path(scratch), arguments.out / "logs")  # runs last, once all have stopped
         upstream_url = stack.enter_context(upstream_process(arguments.delay_ms))
-        targets = {"direct": upstream_url, "dario": stack.enter_context(dario_stack(home, upstream_url))}
-        watched = {"dario": pids_with_environment("DARIO_HOME", str(home))}
-        proxy = None
-        if use_litellm:
-            try:
-                proxy = stack.enter_context(
-                    litellm_setup.litellm_proxy(pathlib.Path(scratch), upstream_url, free_port())
-                )
-                targets["litellm"], watched["litellm"] = proxy.base_url, process_tree(proxy.pid)
-                litellm = {"status": "ran", "version": proxy.version, "workers": 1}
-            except litellm_setup.Unavailable as error:
-                litellm = {"status": "missing", "reason": str(error)}
-                print(f"LiteLLM is missing from this run: {error}", file=sys.stderr)
-        print(f"measuring {', '.join(targets)}", file=sys.stderr, flush=True)
-        runs, memory = asyncio.run(measure(targets, watched, arguments))
-        if proxy is not None:
-            litellm["log_findings"] = litellm_setup.log_findings(proxy.log_path)
+        targets = [Target("direct", upstream_url, headers=direct_headers),
+                   stack.enter_context(dario_stack(home, upstream_url))]
+        targets += start_peers(stack, pathlib.Path(scratch), upstream_url, peers)
+        print(f"measuring {', '.join(target.name for target in targets)}", file=sys.stderr, flush=True)
+        runs, memory = asyncio.run(measure(targets, upstream_url, arguments))
+        peak = {process.name: peak_rss_mb(process.pid) for target in targets for process in target.processes}
+        for peer in peers.values():
+            if peer.get("log"):
+                peer["log_findings"] = litellm_setup.log_findings(pathlib.Path(peer.pop("log")))
     elapsed = time.monotonic() - started
-    date = time.strftime("%Y-%m-%d")
     settings = {
-        "date": date,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "delay_ms": arguments.delay_ms,
         "requests": arguments.requests,
+        "c1_requests": arguments.c1_requests,
+        "size_requests": arguments.size_requests,
         "seconds": arguments.seconds,
+        "peer_seconds": arguments.peer_seconds,
+        "quick": arguments.quick,
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "elapsed_seconds": round(elapsed),
+        "note": arguments.note,
+        "command": "python -m bench" + "".join(f" {shlex.quote(argument)}" for argument in sys.argv[1:]),
     }
-    measured_litellm = "litellm" in targets
-    header = (
-        f"dario bench, {date}: scripted upstream with {arguments.delay_ms:.0f} ms delay, {arguments.requests} "
-        f"requests per run ({max(50, arguments.requests // 3)} at concurrency 1), cap {arguments.seconds:.0f} s per "
-        f"run, {os.cpu_count()} CPUs, {elapsed:.0f} s in all. Latency: until the whole body is read; TTFB: until "
-        f"its first byte. Added: minus the direct run at the same concurrency in this run.\n\n"
-        + (
-            f"LiteLLM {litellm['version']} (`litellm[proxy]`, one worker, no database, no callbacks).\n\n"
-            if measured_litellm
-            else f"LiteLLM not measured: {litellm.get('reason', litellm['status'])}\n\n"
-        )
-    )
-    body = (
-        report.summary(runs, memory, arguments.concurrency, measured_litellm)
-        + "\n\nEvery run:\n\n"
-        + report.runs_table(runs)
-        + "\n"
-    )
-    if litellm.get("log_findings"):
-        body += "\nLiteLLM logged:\n" + "\n".join(f"    {line}" for line in litellm["log_findings"]) + "\n"
+    cannot = {target.name: target.cannot for target in targets}
+    document = report.document(settings, runs, memory, peak, peers, cannot)
     json_path = arguments.out / "bench.json"
-    json_path.write_text(json.dumps(without_nan(report.document(settings, runs, memory, litellm)), indent=1))
+    json_path.write_text(json.dumps(without_nan(document), indent=1))
+    text = report.markdown(document)
     chart_problem = draw_chart(json_path, arguments.out / "latency.png")
     if chart_problem:
-        body += f"\n{chart_problem}\n"
-    (arguments.out / "bench.md").write_text(header + body)
-    print(header + body)
-    return 1 if any(run.errors for run in runs if run.target != "litellm") else 0
+        text += f"\n{chart_problem}\n"
+    (arguments.out / "bench.md").write_text(text)
+    print(text)
+    failed = any(run.errors for run in runs if run.target in ("direct", "dario")) or cannot["dario"] or cannot["direct"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

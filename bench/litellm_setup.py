@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 BENCH = pathlib.Path(__file__).resolve().parent
 VENV = BENCH / ".litellm-venv"  # gitignored; also holds matplotlib for the chart
@@ -85,18 +86,23 @@ def ensure_installed(*requirements: tuple[str, str, str]) -> None:
 
 
 def write_config(directory: pathlib.Path, upstream_url: str) -> pathlib.Path:
-    """A model named like the bench's requests, served by the scripted upstream (OpenAI wire format, dummy key)."""
+    """The bench's models, served by the scripted upstream: Chat ones as `hosted_vllm/` (LiteLLM's provider for an
+    OpenAI-compatible server: as `openai/` it sends /v1/messages to the upstream's /responses, which such a server
+    does not have), Claude ones as `anthropic/` (LiteLLM then translates Chat ↔ Anthropic itself), and the pool's
+    name as three deployments with three keys (LiteLLM's router balances between them)."""
+    from bench.workloads import CHAT_MODEL, CLAUDE_MODEL, LONG_STREAM_SUFFIX, POOL_MODEL
+
+    def deployment(name: str, model: str, key: str = "bench-key-not-secret") -> dict[str, Any]:
+        return {"model_name": name, "litellm_params": {"model": model, "api_base": upstream_url, "api_key": key}}
+
+    claude_base = upstream_url.removesuffix("/v1")  # LiteLLM appends /v1/messages to an Anthropic api_base
+    models = [deployment(CHAT_MODEL, f"hosted_vllm/{CHAT_MODEL}")]
+    for name in (CLAUDE_MODEL, CLAUDE_MODEL + LONG_STREAM_SUFFIX):
+        models.append({"model_name": name, "litellm_params": {"model": f"anthropic/{name}", "api_base": claude_base,
+                                                              "api_key": "bench-key-not-secret"}})
+    models += [deployment(POOL_MODEL, f"hosted_vllm/{CHAT_MODEL}", f"bench-pool-key-{index}") for index in range(3)]
     config = {  # JSON is YAML, so no YAML library is needed on this side
-        "model_list": [
-            {
-                "model_name": "gpt-4o-mini",
-                "litellm_params": {
-                    "model": "openai/gpt-4o-mini",
-                    "api_base": upstream_url,
-                    "api_key": "bench-key-not-secret",
-                },
-            }
-        ],
+        "model_list": models,
         "litellm_settings": {"telemetry": False, "callbacks": [], "success_callback": [], "failure_callback": []},
         "general_settings": {},
     }
@@ -137,7 +143,7 @@ def litellm_proxy(directory: pathlib.Path, upstream_url: str, port: int) -> Iter
         stop_group(process)
 
 
-def wait_until_answering(process: subprocess.Popen, base_url: str, log_path: pathlib.Path) -> None:
+def wait_until_answering(process: subprocess.Popen[bytes], base_url: str, log_path: pathlib.Path) -> None:
     """Until a chat completion through the proxy succeeds; raises Unavailable if it exits or the deadline passes."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never an HTTP proxy
     body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ready?"}]}).encode()
@@ -165,7 +171,7 @@ def log_tail(log_path: pathlib.Path, lines: int = 3) -> str:
     return "(no log)"
 
 
-def stop_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+def stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:
     """SIGTERM to the process group, SIGKILL to what is left after the grace period."""
     for number, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):

@@ -1,27 +1,31 @@
-"""The bounded load loop (a request count and a time cap) and the resident-memory sampler the bench runs beside it."""
+"""The bounded load loop (a request count and a time cap), the probe a load starts with, and the resident-memory
+sampler the bench runs beside the loads."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
-import pathlib
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
 
-BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark"}]}
+from bench.procstat import Process, cpu_snapshot, rss_mb
+from bench.workloads import Request
+
+REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
 class Run:
-    target: str
-    mode: str
+    target: str  # direct, dario, litellm, portkey
+    path: str  # a workloads.Path's name
+    mode: str  # plain or stream
     concurrency: int
-    requests: int
+    requests: int  # answered with 200
     errors: int
     seconds: float
     p50_ms: float
@@ -29,10 +33,15 @@ class Run:
     ttfb_p50_ms: float
     ttfb_p99_ms: float
     error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 503" or an exception's name: count
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # process name: user+system CPU spent in the run
 
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_request(self, process: str) -> float:
+        attempted = self.requests + self.errors
+        return self.cpu_seconds.get(process, float("nan")) * 1000 / attempted if attempted else float("nan")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -42,12 +51,15 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-async def one_request(session: aiohttp.ClientSession, url: str, stream: bool) -> tuple[int, float, float]:
+HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+
+
+async def one_request(session: aiohttp.ClientSession, url: str, request: Request,
+                      headers: dict[str, str]) -> tuple[int, float, float]:
     """(status, latency to the end of the body, time to its first byte), in milliseconds."""
-    body = dict(BODY, stream=stream)
     started = time.perf_counter()
     first = 0.0
-    async with session.post(url, json=body) as answer:
+    async with session.post(url, data=request.body, headers=headers) as answer:
         async for _ in answer.content.iter_any():
             if not first:
                 first = time.perf_counter()
@@ -56,23 +68,60 @@ async def one_request(session: aiohttp.ClientSession, url: str, stream: bool) ->
     return status, (finished - started) * 1000, ((first or finished) - started) * 1000
 
 
-async def load(target: str, base_url: str, stream: bool, concurrency: int, count: int, seconds: float) -> Run:
-    """Up to `count` requests from `concurrency` workers, none started after `seconds`; each capped at 30 s."""
-    url = f"{base_url}/chat/completions"
+async def upstream_seen(session: aiohttp.ClientSession, upstream_url: str) -> dict[str, int]:
+    """The endpoints the bench upstream was asked since the last call (bench/upstream.py)."""
+    async with session.get(f"{upstream_url}/models", params={"seen": "1"},
+                           headers={"authorization": "Bearer bench"}) as answer:
+        return dict(await answer.json())
+
+
+async def probe(base_url: str, request: Request, headers: dict[str, str], upstream_url: str = "",
+                expected: str = "") -> str:
+    """One request; '' when it is answered 200 with a body that holds the endpoint's end mark (and, given
+    upstream_url, the upstream was asked only at `expected`), else what was wrong."""
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            if upstream_url:
+                await upstream_seen(session, upstream_url)
+            async with session.post(f"{base_url}{request.endpoint}", data=request.body,
+                                    headers={**HEADERS, **headers}) as answer:
+                body = await answer.read()
+            seen = await upstream_seen(session, upstream_url) if upstream_url else {}
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"[:300]
+    if upstream_url and set(seen) - {expected}:
+        return (f"it asked the upstream at {', '.join(sorted(seen))} instead of {expected} (what a "
+                f"{'Chat-only' if expected == '/chat/completions' else 'Messages-only'} backend serves)")
+    if answer.status != 200:
+        return f"HTTP {answer.status}: {body[:240].decode(errors='replace')}"
+    if request.done_mark not in body:
+        return (f"200 without {request.done_mark.decode()}: {body[:120].decode(errors='replace')} … "
+                f"{body[-160:].decode(errors='replace')}")
+    return ""
+
+
+async def load(target: str, path: str, base_url: str, request: Request, headers: dict[str, str], concurrency: int,
+               count: int, seconds: float, processes: tuple[Process, ...] = ()) -> Run:
+    """Up to `count` requests from `concurrency` workers, none started after `seconds`; each capped at 30 s. The CPU
+    of `processes` is read before and after."""
+    url = f"{base_url}{request.endpoint}"
+    sent = {**HEADERS, **headers}
     latencies: list[float] = []
     firsts: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
     issued = 0
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def worker() -> None:
             nonlocal issued
             while issued < count and time.monotonic() < deadline:
                 issued += 1
                 try:
-                    status, latency, first = await one_request(session, url, stream)
+                    status, latency, first = await one_request(session, url, request, sent)
                 except (aiohttp.ClientError, TimeoutError) as error:
                     errors[type(error).__name__] += 1
                     continue
@@ -82,12 +131,15 @@ async def load(target: str, base_url: str, stream: bool, concurrency: int, count
                 else:
                     errors[f"HTTP {status}"] += 1
 
+        cpu_before = cpu_snapshot(list(processes))
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_snapshot(list(processes))
     return Run(
         target,
-        "stream" if stream else "plain",
+        path,
+        "stream" if request.stream else "plain",
         concurrency,
         len(latencies),
         sum(errors.values()),
@@ -97,62 +149,28 @@ async def load(target: str, base_url: str, stream: bool, concurrency: int, count
         statistics.median(firsts) if firsts else float("nan"),
         percentile(firsts, 0.99),
         dict(errors),
+        {name: round(cpu_after[name] - cpu_before[name], 3) for name in cpu_before},
     )
-
-
-def resident_memory_mb(pids: Iterable[int]) -> float:
-    """Sum of VmRSS of these processes (those that have exited count as nothing)."""
-    total_kb = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
-def pids_with_environment(name: str, value: str) -> list[int]:
-    """The processes whose environment has name=value (how the bench finds the dario processes of its DARIO_HOME)."""
-    wanted = f"{name}={value}".encode()
-    found = []
-    for environ in pathlib.Path("/proc").glob("[0-9]*/environ"):
-        with contextlib.suppress(OSError):
-            if wanted in environ.read_bytes().split(b"\0"):
-                found.append(int(environ.parent.name))
-    return found
-
-
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants (LiteLLM may start workers)."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # the command name in parentheses may hold spaces: the parent pid is the 2nd field after the last ')'
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            children[parent].append(int(stat.parent.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending.extend(children.get(pid, []))
-    return tree
 
 
 @dataclass
 class Memory:
     processes: int = 0
-    peak_mb: float = 0.0  # the highest sum seen while the load ran
-    after_mb: float = 0.0  # the sum once the load was over
+    peak_mb: float = 0.0  # the highest sum of VmRSS seen while the loads ran
+    after_mb: float = 0.0  # the sum once the loads were over
 
 
 @contextlib.asynccontextmanager
-async def sampled_memory(pids: list[int], interval: float = 0.25) -> AsyncIterator[Memory]:
-    """Samples the summed RSS of pids every interval while the block runs; the peak, and the figure after it."""
-    memory = Memory(processes=len(pids))
+async def sampled_memory(processes: list[Process], interval: float = 0.25) -> AsyncIterator[Memory]:
+    """Samples the summed RSS of the processes every interval while the block runs; the peak, and the figure after."""
+    memory = Memory(processes=len(processes))
+
+    def total() -> float:
+        return sum(rss_mb(process.pid) for process in processes)
 
     async def sample() -> None:
         while True:
-            memory.peak_mb = max(memory.peak_mb, resident_memory_mb(pids))
+            memory.peak_mb = max(memory.peak_mb, total())
             await asyncio.sleep(interval)
 
     sampler = asyncio.create_task(sample())
@@ -162,5 +180,5 @@ async def sampled_memory(pids: list[int], interval: float = 0.25) -> AsyncIterat
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-        memory.after_mb = resident_memory_mb(pids)
+        memory.after_mb = total()
         memory.peak_mb = max(memory.peak_mb, memory.after_mb)

@@ -18,7 +18,7 @@ from dario.v1 import credentials_pb2, credentials_pb2_grpc
 async def serve(config: Config) -> None:
     vault = Vault(config.paths.vault)
 
-    tasks: list[asyncio.Task] = []
+    tasks: list[asyncio.Task[None]] = []
     watchers: list[ConfigWatcher] = []
 
     def register(server: grpc.aio.Server, stopping: asyncio.Event) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -77,7 +78,7 @@ class Backends:
         self.stopping = stopping or asyncio.Event()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
-        self._stop_watcher: asyncio.Task | None = None
+        self._stop_watcher: asyncio.Task[None] | None = None
         self.watchers = 0  # open change streams; back to 0 once clients go away
         self.refresher = Refresher(vault, config, self._lock, self._announce)
         self.watcher = ConfigWatcher(config, "the backends config.toml declared before stay in force",
@@ -182,7 +183,7 @@ class Backends:
     async def probe(self, name: str) -> list[probe.Probe]:
         """Probes a backend with each of its credentials that has a key (once without one if none has)."""
         backend = self.find(name)
-        credentials = []
+        credentials: list[tuple[str, probe.Header | None, tuple[str, ...]]] = []
         for credential in backend.credentials:
             if credential.secret:
                 grant = self.grant(backend, credential)
@@ -311,6 +312,10 @@ class Backends:
         async with self._changed:
             self._changed.notify_all()
 
+    def _moved_on(self, seen: int) -> bool:
+        """A change stream that saw generation `seen` has something new to say (or must end)."""
+        return self.generation != seen or self.stopping.is_set()
+
     async def changes(self) -> AsyncIterator[int]:
         """Yields the generation now and after every change, until stopping (for the watch streams)."""
         if self._stop_watcher is None:
@@ -320,7 +325,7 @@ class Backends:
         try:
             while True:
                 async with self._changed:
-                    await self._changed.wait_for(lambda seen=seen: self.generation != seen or self.stopping.is_set())
+                    await self._changed.wait_for(functools.partial(self._moved_on, seen))
                     seen = self.generation
                 if self.stopping.is_set():
                     return  # the frontend reconnects to the next process

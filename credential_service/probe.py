@@ -62,8 +62,9 @@ def _error_message(document: object) -> str:
     if not isinstance(document, dict):
         return ""
     error = document.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str):
+        return message
     for value in (error, document.get("message"), document.get("detail")):
         if isinstance(value, str):
             return value

@@ -25,6 +25,7 @@ from yarl import URL
 
 from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Stale, Vault, token_url_allowed
 from dario.config import Config
+from dario.json_types import JsonObject
 from dario.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,12 @@ async def token_request(session: aiohttp.ClientSession, url: str, form: dict[str
     if status == 200 and isinstance(document.get("access_token"), str) and document["access_token"]:
         return TokenAnswer(
             access_token=document["access_token"],
-            refresh_token=document.get("refresh_token") if isinstance(document.get("refresh_token"), str) else "",
+            refresh_token=_text(document, "refresh_token"),
             expires_in=_expires_in(document.get("expires_in")),
-            scope=document.get("scope") if isinstance(document.get("scope"), str) else "",
+            scope=_text(document, "scope"),
         )
-    code = document.get("error") if isinstance(document.get("error"), str) else ""
-    description = document.get("error_description") if isinstance(document.get("error_description"), str) else ""
+    code = _text(document, "error")
+    description = _text(document, "error_description")
     if status == 200:
         message = "the token endpoint answered 200 without an access_token"
     else:
@@ -120,7 +121,7 @@ def origin_of(url: str, reference: str = "") -> str:
     return "an unreadable URL"
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> JsonObject:
     with contextlib.suppress(ValueError):
         document = json.loads(text)
         if isinstance(document, dict):
@@ -128,8 +129,16 @@ def _json_object(text: str) -> dict:
     return {}
 
 
+def _text(document: JsonObject, key: str) -> str:
+    """document[key] when it is a string, else ""."""
+    value = document.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def _expires_in(value: object) -> float:
     try:
+        if not isinstance(value, str | int | float):
+            raise TypeError(value)
         seconds = float(value)  # some servers send it as a string
     except (TypeError, ValueError):
         return DEFAULT_EXPIRES_IN

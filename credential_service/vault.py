@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from dario.catalog import api_root
@@ -120,7 +120,7 @@ def _writes(method: Callable[Concatenate[Vault, Arguments], Returned]) -> Callab
     """Runs a Vault change inside Vault._writing: from the latest revision on disk, one writer at a time."""
 
     @functools.wraps(method)
-    def written(vault: Vault, *args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
+    def written(vault: Vault, /, *args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
         with vault._writing():
             return method(vault, *args, **kwargs)
 
@@ -221,8 +221,8 @@ class Vault:
         return self._replace_backend(backend, replace(backend, credentials=credentials), self._revision + 1)
 
     @_writes
-    def update_credential(self, backend_name: str, credential_name: str, expect: Credential | None = None,
-                          **changes: object) -> Credential:
+    def update_credential(self, /, backend_name: str, credential_name: str, expect: Credential | None = None,
+                          **changes: Any) -> Credential:
         """Stores new tokens or state for one credential; a new secret gets a new revision (leases follow).
 
         With expect (the credential as the caller read it), raises Stale instead when the stored one has since

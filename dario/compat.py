@@ -23,6 +23,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "tool_call_content": ("", "null"),
     "tool_names": ("openai", "any"),
     "tool_ids": ("any", "mistral9"),
+    "tool_schemas": ("any", "gemini"),
     "prefill": ("keep", "continue", "reject"),
     "thinking": ("adaptive", "budget", "none"),
 })
@@ -42,6 +43,7 @@ class Compat:
     tools_max: int = 0  # most tools accepted (0: no limit)
     top_k: bool = False  # Anthropic's top_k sent as is (vLLM, llama.cpp, Ollama, LM Studio, OpenRouter take it)
     tool_ids: str = "any"  # "mistral9": tool-call ids told as 9 letters and digits (Mistral refuses others)
+    tool_schemas: str = "any"  # "gemini": keywords Gemini's OpenAI-compatible API refuses left out of tool schemas
     prefill: str = "keep"  # a trailing assistant turn: kept, "continue" (vLLM's continue_final_message), "reject"
     reasoning_replay: bool = False  # thinking of earlier turns sent back as `reasoning_content` (DeepSeek)
     # Claude Code's `x-anthropic-billing-header:` system block kept on the native path (never sent to Chat backends)
@@ -56,6 +58,7 @@ class Capabilities:
 
     thinking: str = "budget"  # Anthropic models: adaptive thinking + effort, budget_tokens, or none
     sampling: bool = True  # temperature / top_p accepted (the newest Claude models refuse them)
+    prefill: bool = True  # a final assistant turn is continued (false: refused with a 400 naming messages)
     reasoning_effort: bool = False  # OpenAI-kind models that take reasoning_effort (others answer 400)
     max_tokens_field: str = ""  # overrides the backend's (OpenAI's reasoning models need max_completion_tokens)
     max_output_tokens: int = 0
@@ -82,6 +85,7 @@ PRESET_COMPAT: Mapping[str, Mapping[str, object]] = MappingProxyType({
     "lmstudio": {"top_k": True},
     "openrouter": {"top_k": True},
     "mistral": {"tool_ids": "mistral9"},
+    "gemini": {"tool_schemas": "gemini"},
     "deepseek": {"reasoning_replay": True},  # thinking mode wants its reasoning_content back across a tool loop
 })
 
@@ -114,6 +118,7 @@ def check_fields(table: Mapping[str, object], fields: Mapping[str, object], wher
     return checked
 
 
+@functools.lru_cache(maxsize=256)  # asked per request, of a handful of backends
 def preset_of(base_url: str, kind: str = "") -> str:
     """The preset of the backend's kind whose documented URL its base URL is on (same host and port), else ""."""
     parts = urlsplit(base_url)

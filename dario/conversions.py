@@ -4,8 +4,11 @@ the enums as the names users see (dario.enums)."""
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 from dario.catalog import Backend, Catalog, Lease, api_root
 from dario.enums import ACCOUNT_STATUSES, BACKEND_KINDS, CREDENTIAL_KINDS, CREDENTIAL_STATES
+from dario.json_types import JsonObject
 from dario.v1 import credentials_pb2, pool_pb2
 
 # The keys each grouping of the analytics report carries, as GET /analytics has always shown them.
@@ -36,7 +39,7 @@ def lease_from_proto(lease: credentials_pb2.Lease) -> Lease:
 
 
 def credential_status_to_json(backend: credentials_pb2.Backend, credential: credentials_pb2.CredentialInfo,
-                               now: float) -> dict:
+                               now: float) -> JsonObject:
     """One credential as GET /status shows it: kind, state, expiry and refresh (no secret)."""
     return {
         "backend": backend.name, "name": credential.name, "kind": CREDENTIAL_KINDS.name(credential.kind),
@@ -48,7 +51,7 @@ def credential_status_to_json(backend: credentials_pb2.Backend, credential: cred
     }
 
 
-def account_to_json(account: pool_pb2.AccountState) -> dict:
+def account_to_json(account: pool_pb2.AccountState) -> JsonObject:
     """One credential's pool state as GET /accounts shows it."""
     return {
         "backend": account.backend, "credential": account.credential, "status": ACCOUNT_STATUSES.name(account.status),
@@ -59,18 +62,18 @@ def account_to_json(account: pool_pb2.AccountState) -> dict:
     }
 
 
-def _fields(message: object) -> dict:
+def _fields(message: Message) -> JsonObject:
     """Every field in the .proto's order; an optional one that is absent is None (JSON null)."""
     return {field.name: getattr(message, field.name)
             if not field.has_presence or message.HasField(field.name) else None
             for field in message.DESCRIPTOR.fields}
 
 
-def _group(entry: pool_pb2.AnalyticsGroup, keys: tuple[str, ...]) -> dict:
+def _group(entry: pool_pb2.AnalyticsGroup, keys: tuple[str, ...]) -> JsonObject:
     return {**{key: getattr(entry, key) for key in keys}, **_fields(entry.totals)}
 
 
-def report_to_json(report: pool_pb2.AnalyticsResponse) -> dict:
+def report_to_json(report: pool_pb2.AnalyticsResponse) -> JsonObject:
     """The analytics report as GET /analytics and `dario analytics --json` print it (the README's shape)."""
     return {
         "generated_at": report.generated_at,
@@ -81,3 +84,30 @@ def report_to_json(report: pool_pb2.AnalyticsResponse) -> dict:
         "burn_rate": _fields(report.burn_rate),
         "forecast": [_fields(entry) for entry in report.forecast],
     }
+
+
+def timeline_to_json(timeline: pool_pb2.TimelineResponse) -> JsonObject:
+    """GET /analytics/timeline (issue 14): one value per bucket, oldest first; a percentile without a sample (-1 in
+    the message) is null."""
+    def samples(values: object) -> list[float | None]:
+        return [None if value < 0 else value for value in values]  # type: ignore[attr-defined]
+
+    return {
+        "generated_at": timeline.generated_at, "window_seconds": timeline.window_seconds,
+        "bucket_seconds": timeline.bucket_seconds, "by": timeline.by, "starts": list(timeline.starts),
+        "series": [{"key": series.key, "requests": list(series.requests), "input_tokens": list(series.input_tokens),
+                    "output_tokens": list(series.output_tokens), "cost_usd": list(series.cost_usd)}
+                   for series in timeline.series],
+        "errors": [{"status": errors.status, "requests": list(errors.requests)} for errors in timeline.errors],
+        **{name: samples(getattr(timeline, name))
+           for name in ("latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms")},
+    }
+
+
+def recorded_to_json(recorded: pool_pb2.RecordedRequest) -> JsonObject:
+    """One row of GET /analytics/requests (issue 14); counts not reported and unpriced costs are null."""
+    return _fields(recorded)
+
+
+def price_to_json(entry: pool_pb2.PriceEntry) -> JsonObject:
+    return _fields(entry)

@@ -4,28 +4,31 @@ table per enum, both ways, so a name is spelled here and nowhere else on the wir
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Generic, TypeVar, cast
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from dario.v1 import credentials_pb2, pool_pb2
 
 UNKNOWN = "unknown"  # a value a newer peer sent that this one has no name for
+E = TypeVar("E", bound=int)  # a generated enum type (pool_pb2.ApiFormat, …): its values are ints
 
 
-class Names:
+class Names(Generic[E]):
     """One enum's names both ways; its 0 (UNSPECIFIED) value is the empty name."""
 
-    def __init__(self, enum: EnumTypeWrapper, names: Mapping[int, str]) -> None:
-        self._names = {0: "", **names}
+    def __init__(self, enum: EnumTypeWrapper, names: Mapping[E, str]) -> None:
+        # 0 is every proto3 enum's UNSPECIFIED value, of the enum's own type.
+        self._names: dict[int, str] = {0: "", **{int(value): name for value, name in names.items()}}
         unnamed = set(enum.values()) - set(self._names)
         if unnamed:  # a value added to the .proto needs its name here
             raise ValueError(f"{enum.DESCRIPTOR.name} has no name for {sorted(enum.Name(v) for v in unnamed)}")
-        self._values = {name: value for value, name in self._names.items()}
+        self._values: dict[str, E] = {name: cast(E, value) for value, name in self._names.items()}
 
     def name(self, value: int) -> str:
         return self._names.get(value, UNKNOWN)
 
-    def value(self, name: str) -> int:
+    def value(self, name: str) -> E:
         """The enum value of a name users see; ValueError for a name the contract has no value for."""
         try:
             return self._values[name]

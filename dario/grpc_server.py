@@ -9,7 +9,8 @@ import os
 import pathlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,6 +27,21 @@ log = logging.getLogger(__name__)
 CLUSTER_HEALTH = "dario.cluster.redis"
 # The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 5.0
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+# The health service's Check, as grpc_health's HealthStub has it; typed here because its stubs package declares
+# HealthStub without its methods.
+def health_check(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[
+        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
+    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
+
+
+def health_check_aio(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable[
+        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
+    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
 
 
 def remove_stale_socket(path: pathlib.Path) -> None:
@@ -82,7 +98,7 @@ async def serve_unix(
     log.info("stopped")
 
 
-def unix_target(socket_path: pathlib.Path) -> str:
+def unix_target(socket_path: str | os.PathLike[str]) -> str:
     return f"unix:{socket_path}"
 
 
@@ -94,12 +110,14 @@ CHANNEL_OPTIONS = (
 )
 
 
-def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expected: type[Exception]) -> int:
+def run_service(process: str, serve: Callable[[Config], Coroutine[Any, Any, None]],
+                *expected: type[Exception]) -> int:
     """A service's main(): redacted logging, serve until stopped, a one-line message for expected failures.
 
     The service dies with its parent and holds run/PROCESS.lock for its whole life, taken before its socket or
     its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
+    handled: tuple[type[Exception], ...] = (ConfigError, InstanceError, *expected)
     try:
         environment = Environment.read()  # the one read of the process environment
         die_with_parent(process, environment.variables)
@@ -107,7 +125,7 @@ def run_service(process: str, serve: Callable[[Config], Awaitable[None]], *expec
         config.paths.ensure()
         with hold_instance_lock(config.paths.run_dir, process):
             asyncio.run(serve(config))
-    except (ConfigError, InstanceError, *expected) as error:
+    except handled as error:
         print(f"{process}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -117,7 +117,8 @@ def _set_parent_death_signal(signum: int) -> bool:
         return False
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+        result: int = libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+        return result == 0
     return False
 
 

@@ -20,13 +20,27 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# What each pattern cannot match without, in the case-folded text: a pattern runs only where its literal is, so
+# most log lines (the access log's among them: one per request) skip the regular expressions (issue 13: redaction
+# was 3.5% of the frontend's CPU under load). Every alternative of the last pattern holds one of its needles.
+# casefold() maps what (?i) equates (ſ to s, K to k); no needle holds an i, which (?i) also equates with ı and İ.
+_NEEDLES: tuple[tuple[str, ...], ...] = (
+    ("bearer",),
+    ("sk-",),
+    ("eyj",),
+    ("key", "author", "access", "refresh", "d_token", "d-token", "dtoken", "secret", "code", "password"),
+)
+
+
 def redact(text: str, known_secrets: tuple[str, ...] = ()) -> str:
     """Returns text with every token-shaped or known secret replaced by [REDACTED]."""
     for secret in known_secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[REDACTED]")
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.casefold()
+    for (pattern, replacement), needles in zip(_PATTERNS, _NEEDLES, strict=True):
+        if any(needle in lowered for needle in needles):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -11,6 +11,8 @@ from aiohttp import web
 
 from dario.config import Config
 from frontend.errors import ApiError
+from frontend.ui import pages as dashboard
+from frontend.ui.session import has_session
 
 OPEN_PATHS = ("/health",)
 CORS_HEADERS = "authorization, content-type, x-api-key, anthropic-version, anthropic-beta"
@@ -118,7 +120,9 @@ def presented_key(request: web.Request) -> str:
 
 def check_key(request: web.Request, api_key: str) -> None:
     """Raises 401 unless the request carries the key (compared in constant time); /health is always open."""
-    if not api_key or request.path in OPEN_PATHS or request.method == "OPTIONS":
+    if not api_key or request.path in OPEN_PATHS or request.method == "OPTIONS" or dashboard.is_open(request.path):
+        return
+    if has_session(request, api_key):  # the dashboard's login cookie: reads only (frontend/ui/session.py)
         return
     # Header bytes that are not UTF-8 arrive as surrogate escapes: compared as the bytes the client sent.
     presented = presented_key(request).encode("utf-8", "surrogateescape")

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from dario.config import Config, ConfigWatcher
 from frontend.access import check_browser, check_json_body, check_key, cors_preflight
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_EMBEDDINGS, OPENAI_RESPONSES, api_format_of
-from frontend.endpoints import admin, api, count_tokens, health, models
+from frontend.endpoints import admin, api, count_tokens, health, insights, models
 from frontend.error_mapping import from_http_exception
 from frontend.errors import ApiError, error_response
 from frontend.metrics import Metrics
@@ -20,6 +21,7 @@ from frontend.services import access_log
 from frontend.services.credentials import CredentialsClient
 from frontend.services.pool import PoolClient
 from frontend.state import REQUEST_ID, STATE, State
+from frontend.ui import pages as dashboard
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def new_request_id() -> str:
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Gives every request an id and turns every failure into an error in the client's API format."""
     request[REQUEST_ID] = new_request_id()
     api_format = api_format_of(request.path)
@@ -49,6 +51,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         check_json_body(request)
         return await handler(request)
     except ApiError as error:
+        if dashboard.is_ui(request.path) and error.status in (401, 403):  # a browser: a page, not JSON
+            return dashboard.refused_page(error.message) if error.status == 403 else dashboard.needs_login(request)
         response = error_response(error, api_format)
         if request.content.exception() is not None:  # its body broke (e.g. a bad chunk): the stream is lost
             response.force_close()
@@ -87,11 +91,17 @@ def init(config: Config) -> web.Application:
     app.router.add_post("/v1/embeddings", api.handler(OPENAI_EMBEDDINGS))
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_get("/v1/models", models.models)
+    app[models.LISTINGS] = models.Listings()  # the cached /models answers (routing reads them too)
+    app.on_cleanup.append(lambda app: app[models.LISTINGS].close())
     app.router.add_get("/health", health.health)
     app.router.add_get("/status", admin.status)
     app.router.add_get("/accounts", admin.accounts)
     app.router.add_get("/metrics", admin.metrics)
     app.router.add_get("/analytics", admin.analytics)
+    app.router.add_get("/analytics/timeline", insights.timeline)
+    app.router.add_get("/analytics/requests", insights.recent_requests)
+    app.router.add_get("/config", insights.config)
+    dashboard.add_routes(app)
     app.router.add_get("/", health.root)
     return app
 

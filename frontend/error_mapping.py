@@ -59,7 +59,9 @@ def from_acquire_error(error: grpc.RpcError, service: str, socket_path: str,
 
 
 def _retry_after(error: grpc.RpcError) -> int:
-    for key, value in error.trailing_metadata() or ():
+    # The frontend's calls are grpc.aio calls: their errors carry aio Metadata, (key, value) pairs.
+    metadata = error.trailing_metadata() if isinstance(error, grpc.aio.AioRpcError) else None
+    for key, value in metadata or ():
         if key == "retry-after":
             with contextlib.suppress(ValueError):
                 return max(1, int(float(value)))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dario.enums import API_FORMATS
 from dario.v1 import pool_pb2
 from frontend import bounds
-from frontend.usage import NO_USAGE, Usage
+from frontend.translate.estimated_usage import with_estimated_usage
+from frontend.usage import NO_USAGE, Usage, usage_from_openai
 
 
 @dataclass
@@ -37,8 +39,10 @@ class Exchange:
     queued_ms: float = 0.0
     reply_headers: dict[str, str] = field(default_factory=dict)  # dario's own headers for the client (issue 16)
     finished: float = 0.0  # perf_counter when the handler was done
+    bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
+    request_document: dict | None = None  # the client's parsed request: a native answer's usage estimate reads it
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
@@ -67,11 +71,26 @@ class Exchange:
         """Usage parsed from a whole body only when the outcome is built (after the client has its answer)."""
         self._usage_source = (reader, body)
 
+    def _estimated(self, body: bytes) -> Usage:
+        """A native Chat completion that reported no usage, estimated (translation.md §5.4); parsed only now, after
+        the client has its answer."""
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return self.usage
+        if not isinstance(document, dict) or not isinstance(document.get("choices"), list):
+            return self.usage
+        estimated, _ = with_estimated_usage(document, self.request_document or {})
+        usage = usage_from_openai(estimated)
+        return replace(usage, estimated=True) if usage is not None else self.usage
+
     def outcome(self) -> pool_pb2.Outcome:
         """The analytics record; every string bounded (frontend.bounds), so one request cannot outgrow a batch."""
         if self._usage_source is not None:
             reader, body = self._usage_source
             self.usage, self._usage_source = reader(body), None
+            if self.usage.input_tokens < 0 and self.usage.output_tokens < 0 and self.api_format == "openai":
+                self.usage = self._estimated(body)
         now = self.finished or time.perf_counter()
         return pool_pb2.Outcome(
             request_id=bounds.bounded(self.request_id, bounds.ID_CHARS),
@@ -100,4 +119,5 @@ class Exchange:
             cache_write_tokens=self.usage.cache_write_tokens,
             usage_estimated=self.usage.estimated,
             counted_tokens=self.counted_tokens,
+            bytes_sent=self.bytes_sent,
         )

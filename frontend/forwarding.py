@@ -5,22 +5,24 @@ next credential and to the route's fallbacks, all before a byte reaches the clie
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import aiohttp
 from aiohttp import web
 
-from dario.catalog import Backend
+from dario.catalog import Backend, Lease
+from dario.config import UpstreamLimits
 from dario.presets import speaks
-from dario.routing import NoRoute, Route, fallback_routes, route
+from dario.routing import NOTHING_LISTED, NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
 from frontend.dialects import Dialect
+from frontend.endpoints.models import LISTINGS
 from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
-from frontend.errors import ApiError, NoUsableCredential, PoolExhausted
+from frontend.errors import ApiError, NoUsableCredential, PoolExhausted, RelayFailed
 from frontend.exchange import Exchange
 from frontend.profiles import adjust_native, profile_for
 from frontend.request_parsing import ParsedRequest
-from frontend.services.credentials import Lease
 from frontend.state import State
 from frontend.translation_plan import Plan, plan
 from frontend.upstream import native, translated
@@ -43,7 +45,7 @@ class Target:
 
 def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes, state: State) -> Target:
     backend = route_.backend
-    profile = profile_for(state.config, backend, route_.model)  # the backend's compatibility profile (issue 16)
+    profile = profile_for(state.config, backend, route_.model, route_.output_cap)  # its compatibility (issue 16)
     if not speaks(backend.kind, dialect.native_kind):
         translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind,
                            profile)
@@ -65,7 +67,7 @@ class Held:
 
     @property
     def upstream(self) -> aiohttp.ClientResponse:
-        return self.call.response
+        return self.call.answer
 
 
 def fails_over(status: int) -> bool:
@@ -77,7 +79,7 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                   body: bytes) -> web.StreamResponse:
     """Tries the route's credentials, then its fallbacks, until one answers with something worth passing on;
     no byte reaches the client before that (in-request failover, architecture.md, Contracts)."""
-    first = route_for(state, parsed.model)
+    first = await _route(request, state, parsed.model)
     exchange.backend = first.backend.name
     routes = [first, *fallback_routes(first, state.credentials.require_catalog())]
     held: Held | None = None
@@ -90,17 +92,20 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 if number == 0:
                     raise
                 continue  # this fallback cannot take the request (a field its format cannot carry)
-            backend, tried = chosen.backend, []
+            backend = chosen.backend
+            tried: list[pool_pb2.Attempt] = []
             while True:
                 try:
                     usable = usable_credentials(backend)
-                    credential = state.pool.choose_locally(backend.name, usable, tried)
-                    local = credential is not None
-                    if not local:
+                    chosen_here = state.pool.choose_locally(backend.name, usable, tried)
+                    local = chosen_here is not None
+                    if chosen_here is None:
                         granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model,
                                                            tried)
                         credential = granted.credential
                         exchange.queued_ms += granted.queued_ms
+                    else:
+                        credential = chosen_here
                 except (PoolExhausted, NoUsableCredential) as error:
                     failure = failure or error
                     break  # this backend has nothing left for the request: the next fallback, if any
@@ -112,16 +117,22 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 exchange.acquired, exchange.local = not local, local
                 exchange.fallback_from = first.backend.name if number else ""
                 exchange.attempts += 1
+                pooled = len(usable) > 1
                 try:
                     call = await _send(request, state, target, credential)
                 except UPSTREAM_ERRORS as error:
+                    if pooled:
+                        state.pool.answered(backend.name, credential, local, 0, None)
                     failure = _unreachable(error, backend, state)
                     kind = "timeout" if isinstance(error, TimeoutError) else "connection_error"
                     tried.append(pool_pb2.Attempt(credential=credential, status=0, error_type=kind, local=local))
                     exchange.failover.append(f"{credential}:{kind}")
                     exchange.acquired = exchange.local = False  # the next Acquire settles it
                     continue
-                upstream = call.response
+                upstream = call.answer
+                if pooled:
+                    state.pool.answered(backend.name, credential, local, upstream.status,
+                                        rate_limit_headers(upstream.headers))
                 if fails_over(upstream.status):
                     held = Held(call, target, credential)
                     tried.append(pool_pb2.Attempt(credential=credential, status=upstream.status,
@@ -130,8 +141,21 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     exchange.failover.append(f"{credential}:{upstream.status}")
                     exchange.acquired = exchange.local = False
                     continue
-                async with upstream:
-                    return await _answer(request, state, call, target, exchange)
+                try:
+                    async with upstream:
+                        return await _answer(request, state, call, target, exchange)
+                except RelayFailed as error:  # before the client's first byte (its first token): the next one
+                    if exchange.first_byte:
+                        raise
+                    failure = error
+                    tried.append(pool_pb2.Attempt(credential=credential, status=error.status,
+                                                  error_type=error.code or "", local=local))
+                    exchange.failover.append(f"{credential}:{error.code}")
+                    exchange.acquired = exchange.local = False
+                    exchange.status, exchange.error_type, exchange.bytes_sent = 0, "", 0
+                    if target.translation is not None:  # its stream machine has read the failed stream
+                        target = _prepare(chosen, dialect, parsed, body, state)
+                    continue
         if held is not None:  # every option failed: the last upstream answer goes back as it came
             exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
             exchange.reply_headers = held.target.headers
@@ -152,26 +176,35 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     url = backend.endpoint(target.dialect.upstream_path)
     if target.translation is None and request.rel_url.query_string:  # e.g. Claude Code's ?beta=true
         url = f"{url}?{request.rel_url.query_string}"
-    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name,
-                        state.config.limits.upstream)
+    limits, origin = route_limits(target.route, state.config.limits.upstream)
+    call = UpstreamCall(state.session, request.headers, lease, reauthenticate, backend.name, limits, origin=origin)
     call.response = await call.post(url, target.payload, target.dialect)
     return call
 
 
 async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
                   exchange: Exchange) -> web.StreamResponse:
-    answer = call.response
+    answer = call.answer
     exchange.rate_limit_headers = rate_limit_headers(answer.headers)
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
     scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
     limits = state.config.limits
-    upstream = Upstream(answer, call.clock, limits.upstream, scrubber, limits.upstream_seconds)
+    upstream = Upstream(answer, call.deadlines, limits.upstream, scrubber, limits.upstream_seconds)
     try:
         if target.translation is not None:
             return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)
         return await native.respond(request, upstream, exchange, target.dialect)
     except UPSTREAM_ERRORS as error:
         raise _unreachable(error, target.route.backend, state) from None
+
+
+def route_limits(chosen: Route, limits: UpstreamLimits) -> tuple[UpstreamLimits, dict[str, str]]:
+    """[limits]'s deadlines with the route's own (its rule's first_token_seconds, stall_seconds) over them, and
+    where each one the rule set comes from."""
+    changes = {name: value for name, value in (("first_byte_seconds", chosen.first_token_seconds),
+                                               ("stall_seconds", chosen.stall_seconds)) if value > 0}
+    where = f"the [[routes]] rule at config.toml line {chosen.rule_line}"
+    return (replace(limits, **changes) if changes else limits), {name: where for name in changes}
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:
@@ -182,9 +215,25 @@ def _error_type(status: int) -> str:
     return {429: "rate_limited", 401: "unauthorized", 403: "forbidden"}.get(status, "upstream_5xx")
 
 
-def route_for(state: State, model: str) -> Route:
+async def _route(request: web.Request, state: State, model: str) -> Route:
+    """The route, with the models backends listed; when none routes it and some backend's /models was never
+    asked, they are asked (at most [limits] models_seconds) and the model routed again."""
+    listings = request.app.get(LISTINGS)
+    catalog = state.credentials.require_catalog()
+    if listings is None:
+        return route_for(state, model)
     try:
-        chosen = route(model, state.credentials.require_catalog(), state.routing)
+        return route_for(state, model, listings.listed(catalog))
+    except ApiError:
+        if not listings.cold(catalog):
+            raise
+    await listings.current(state)
+    return route_for(state, model, listings.listed(catalog))
+
+
+def route_for(state: State, model: str, listed: Mapping[str, str] = NOTHING_LISTED) -> Route:
+    try:
+        chosen = route(model, state.credentials.require_catalog(), state.routing, listed)
     except NoRoute as error:
         raise from_no_route(error) from None
     if not chosen.backend.credentials:

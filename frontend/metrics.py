@@ -4,10 +4,11 @@ per-credential state asked of pool_service at scrape time (prometheus_client ren
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from dario.v1 import pool_pb2
 from frontend.bounds import bounded
@@ -64,12 +65,12 @@ class Metrics:
         self.latency.labels(backend).observe((exchange.finished or time.perf_counter()) - exchange.started)
         if exchange.first_byte:
             self.ttfb.labels(backend).observe(exchange.first_byte - exchange.started)
-        if exchange.failover:
-            self.failovers.labels(backend).inc(len(exchange.failover))
+        if exchange.attempts > 1:  # moves to another credential or backend: a lone failed attempt is none
+            self.failovers.labels(backend).inc(exchange.attempts - 1)
         if exchange.fallback_from:
             self.fallbacks.labels(backend).inc()
 
-    def collect(self):  # a custom collector: the pool's state as it was at the last scrape
+    def collect(self) -> Iterator[Metric]:  # a custom collector: the pool's state as it was at the last scrape
         yield from self.pool_state
 
 
@@ -96,7 +97,7 @@ def pool_families(answer: pool_pb2.AccountsResponse | None) -> list[GaugeMetricF
 async def scrape(metrics: Metrics, pool: PoolClient) -> web.Response:
     """GET /metrics: the frontend's metrics and the pool's state, asked of pool_service now."""
     try:
-        answer = await call_admin(pool, "Accounts", pool_pb2.AccountsRequest())
+        answer = await call_admin(pool, pool.stub.Accounts, pool_pb2.AccountsRequest())
     except ApiError:  # a scrape must still show the frontend's own metrics (and pool_service_up 0)
         answer = None
     metrics.pool_state = pool_families(answer)

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from dario.json_types import JsonObject
 from frontend.errors import ApiError
 
 # A \u escape of a UTF-16 surrogate; only a pair of them is a character (checked only when one appears).
@@ -16,7 +17,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 class ParsedRequest:
     model: str
     stream: bool
-    document: dict
+    document: JsonObject
 
 
 def _refuse_constant(name: str) -> float:
@@ -42,7 +43,7 @@ def _text(body: bytes) -> str:
                             f"{error.start}); JSON must be UTF-8 (RFC 8259 §8.1)", code="invalid_json") from None
 
 
-def _document(body: bytes) -> dict:
+def _document(body: bytes) -> JsonObject:
     if not body.strip():
         raise ApiError(400, "the request body is empty; send a JSON object", code="invalid_json")
     text = _text(body)
@@ -60,7 +61,7 @@ def _document(body: bytes) -> dict:
     return document
 
 
-def _has_lone_surrogate(document: dict) -> bool:
+def _has_lone_surrogate(document: JsonObject) -> bool:
     """True when a string holds half a surrogate pair: it has no UTF-8 form, so it cannot be sent on."""
     try:
         json.dumps(document, ensure_ascii=False).encode()
@@ -69,7 +70,7 @@ def _has_lone_surrogate(document: dict) -> bool:
     return False
 
 
-def _common(body: bytes) -> tuple[dict, str, bool]:
+def _common(body: bytes) -> tuple[JsonObject, str, bool]:
     """The fields both APIs share: a JSON object with a model, messages, and an optional stream flag."""
     document = _document(body)
     model = document.get("model")

@@ -16,6 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpRequestParser
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HEAD_SAMPLE_BYTES = 256  # enough of the request line to tell which API the client meant
 SHOWN_PARSER_MESSAGE = 200  # characters of aiohttp's parser message passed on to the client
 TOO_MANY_HEADERS = "Too many headers received"  # aiohttp's message for more than max_headers
+LowLevelHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]  # what web.Server calls
+# The subclasses below pass *args and **kwargs through to aiohttp's constructors unchanged, typed as Any.
 
 
 def path_of(head: bytes) -> str:
@@ -65,7 +68,7 @@ def with_request_id(response: web.Response) -> web.Response:
 class HeaderDeadlineHandler(RequestHandler):
     """aiohttp's connection handler with a timer from a request's first byte until its headers are parsed."""
 
-    def __init__(self, *args: object, header_timeout: float, **kwargs: object) -> None:
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.header_timer: asyncio.TimerHandle | None = None
@@ -169,7 +172,7 @@ class HeaderDeadlineHandler(RequestHandler):
 class DeadlineServer(web.Server):
     """aiohttp's low-level server, making HeaderDeadlineHandler connections."""
 
-    def __init__(self, *args: object, header_timeout: float, **kwargs: object) -> None:
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
 
@@ -177,7 +180,7 @@ class DeadlineServer(web.Server):
         return HeaderDeadlineHandler(self, loop=self._loop, header_timeout=self.header_timeout, **self._kwargs)
 
 
-def shaping_http_errors(handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]):
+def shaping_http_errors(handler: LowLevelHandler) -> LowLevelHandler:
     """The app's handler, with the HTTP errors aiohttp raises before the middleware runs (an unknown Expect)
     in the path's API format; the app stamps its request-id on them as on every answer."""
 
@@ -196,7 +199,7 @@ def shaping_http_errors(handler: Callable[[web.BaseRequest], Awaitable[web.Strea
 class FrontendRunner(web.AppRunner):
     """An AppRunner whose server enforces the header deadline."""
 
-    def __init__(self, app: web.Application, *, header_timeout: float, **kwargs: object) -> None:
+    def __init__(self, app: web.Application, *, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.header_timeout = header_timeout
 

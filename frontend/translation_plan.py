@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dario.compat import Profile
+from dario.json_types import JsonObject
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.error_mapping import from_translation_error
 from frontend.errors import ApiError
@@ -25,6 +26,7 @@ from frontend.translate.responses.anthropic_stream import AnthropicToResponsesSt
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
+from frontend.translate.schemas import gemini_tool_schemas
 from frontend.translate.tool_names import (
     RestoredNames,
     nine_character_ids,
@@ -40,11 +42,11 @@ class Plan:
     """Everything that depends on the direction of one translated request."""
 
     target: Dialect
-    body: dict
+    body: JsonObject
     warnings: list[str]
     machine: StreamMachine
-    answer: Callable[[dict], dict]
-    error: Callable[[int, bytes], dict]
+    answer: Callable[[JsonObject], JsonObject]
+    error: Callable[[int, bytes], JsonObject]
     headers: dict[str, str] = field(default_factory=dict)  # dario's notes to the client (a clamped limit)
 
 
@@ -57,10 +59,12 @@ def plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_m
     clamped = clamp_output(chosen.body, chosen.target.api_format, profile)
     if clamped:
         chosen.headers[CLAMPED_HEADER] = clamped
-    if chosen.target is OPENAI_CHAT and profile.compat.tool_names == "openai":
-        _restore_names(chosen, shorten_tool_names(chosen.body))
+    if profile.compat.tool_names == "openai":
+        _restore_names(chosen, shorten_tool_names(chosen.body, anthropic=chosen.target is ANTHROPIC_MESSAGES))
     if chosen.target is OPENAI_CHAT and profile.compat.tool_ids == "mistral9":
         nine_character_ids(chosen.body)
+    if chosen.target is OPENAI_CHAT and profile.compat.tool_schemas == "gemini":
+        gemini_tool_schemas(chosen.body)
     return chosen
 
 
@@ -89,15 +93,24 @@ def _plan(dialect: Dialect, parsed: ParsedRequest, upstream_model: str, default_
             reasoning = bool(document.get("reasoning_effort"))
             machine = AnthropicToChatStream(model, include_usage, include_reasoning=reasoning)
             return Plan(ANTHROPIC_MESSAGES, body, warnings, machine,
-                        lambda message: to_chat_completion(message, model), error_to_openai)
+                        lambda message: to_chat_completion(message, model, include_reasoning=reasoning),
+                        error_to_openai)
         body, warnings = to_chat_request(document, upstream_model, profile)
-        return Plan(OPENAI_CHAT, body, warnings, ChatToAnthropicStream(model, request=body),
-                    lambda completion: to_anthropic_message(completion, model), error_to_anthropic)
+        thinking = thinking_enabled(document)
+        return Plan(OPENAI_CHAT, body, warnings, ChatToAnthropicStream(model, request=body, thinking=thinking),
+                    lambda completion: to_anthropic_message(completion, model, thinking=thinking), error_to_anthropic)
     except TranslationError as error:
         raise from_translation_error(error) from None
 
 
-def _responses_plan(document: dict, model: str, upstream_model: str, default_max_tokens: int,
+def thinking_enabled(document: JsonObject) -> bool:
+    """Whether an Anthropic request enabled thinking (`enabled` with a budget, or `adaptive`): only then does the
+    answer carry thinking blocks, streamed or not (translation.md §5.3)."""
+    thinking = document.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _responses_plan(document: JsonObject, model: str, upstream_model: str, default_max_tokens: int,
                     backend_kind: str, profile: Profile | None) -> Plan:
     """A Responses client on a backend without /responses: Chat Completions, or Anthropic Messages."""
     if backend_kind == "anthropic":

@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from dario.json_types import JsonObject
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -19,11 +21,6 @@ class Usage:
     served_model: str = ""
     cache_write_tokens: int = -1
     estimated: bool = False
-
-    @property
-    def reported(self) -> bool:
-        """Whether any token count is known."""
-        return self.input_tokens >= 0 or self.output_tokens >= 0
 
 
 NO_USAGE = Usage()
@@ -41,7 +38,7 @@ def _field(document: object, *path: str) -> object:
     return document
 
 
-def _model(document: dict) -> str:
+def _model(document: JsonObject) -> str:
     model = document.get("model")
     return model if isinstance(model, str) else ""
 
@@ -82,12 +79,19 @@ def _parse(body: bytes) -> object:
         return None
 
 
+def _body_model(document: object) -> str:
+    return _model(document) if isinstance(document, dict) else ""
+
+
 def openai_usage_from_body(body: bytes) -> Usage:
-    return usage_from_openai(_parse(body)) or NO_USAGE
+    """The usage of a whole body; without one, its served model (as a stream's first chunk names it)."""
+    document = _parse(body)
+    return usage_from_openai(document) or _named(NO_USAGE, _body_model(document))
 
 
 def anthropic_usage_from_body(body: bytes) -> Usage:
-    return usage_from_anthropic(_parse(body)) or NO_USAGE
+    document = _parse(body)
+    return usage_from_anthropic(document) or _named(NO_USAGE, _body_model(document))
 
 
 def _data_payloads(sample: bytes, newest_first: bool) -> Iterator[object]:
@@ -99,13 +103,28 @@ def _data_payloads(sample: bytes, newest_first: bool) -> Iterator[object]:
                 yield document
 
 
+def _first_model(sample: bytes, *path: str) -> str:
+    """The model the first event of a stream's head names (at `path`), for a stream that reports no usage."""
+    for line in sample.decode("utf-8", errors="replace").replace("\r", "\n").split("\n"):
+        if line.startswith("data:") and '"model"' in line:
+            model = _field(_parse(line[5:].strip().encode()), *path, "model")
+            if isinstance(model, str) and model:
+                return model
+    return ""
+
+
+def _named(usage: Usage, served_model: str) -> Usage:
+    return usage if usage.served_model or not served_model else replace(usage, served_model=served_model)
+
+
 def openai_usage_from_stream(head: bytes, tail: bytes) -> Usage:
-    """The last usage chunk in the complete `data:` lines of a stream's tail."""
+    """The last usage chunk in the complete `data:` lines of a stream's tail; without one, the served model of the
+    first chunk (as a whole body names it)."""
     for document in _data_payloads(tail, newest_first=True):
         usage = usage_from_openai(document)
         if usage is not None:
             return usage
-    return NO_USAGE
+    return _named(NO_USAGE, _first_model(head))
 
 
 def anthropic_usage_from_stream(head: bytes, tail: bytes) -> Usage:
@@ -119,14 +138,14 @@ def anthropic_usage_from_stream(head: bytes, tail: bytes) -> Usage:
         if _field(document, "type") == "message_delta" and isinstance(_field(document, "usage"), dict):
             delta = usage_from_anthropic(document) or NO_USAGE
             return replace(
-                usage,
+                _named(usage, _first_model(head, "message")),
                 output_tokens=delta.output_tokens,
                 input_tokens=delta.input_tokens if delta.input_tokens >= 0 else usage.input_tokens,
                 cache_read_tokens=delta.cache_read_tokens if delta.cache_read_tokens >= 0 else usage.cache_read_tokens,
                 cache_write_tokens=(delta.cache_write_tokens if delta.cache_write_tokens >= 0
                                     else usage.cache_write_tokens),
             )
-    return usage
+    return _named(usage, _first_model(head, "message"))
 
 
 def usage_from_responses(document: object) -> Usage | None:
@@ -144,12 +163,15 @@ def usage_from_responses(document: object) -> Usage | None:
 
 
 def responses_usage_from_body(body: bytes) -> Usage:
-    return usage_from_responses(_parse(body)) or NO_USAGE
+    document = _parse(body)
+    return usage_from_responses(document) or _named(NO_USAGE, _body_model(document))
 
 
 def responses_usage_from_stream(head: bytes, tail: bytes) -> Usage:
     """The usage of the response in the stream's last response.completed (or .incomplete) event."""
-    for document in _data_payloads(tail, newest_first=True):
-        if _field(document, "type") in ("response.completed", "response.incomplete"):
-            return usage_from_responses(_field(document, "response")) or NO_USAGE
+    for line in reversed(tail.decode("utf-8", errors="replace").replace("\r", "\n").split("\n")):
+        if line.startswith("data:") and ('"response.completed"' in line or '"response.incomplete"' in line):
+            response = _field(_parse(line[5:].strip().encode()), "response")
+            if isinstance(response, dict):
+                return usage_from_responses(response) or _named(NO_USAGE, _model(response))
     return NO_USAGE

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -53,12 +54,16 @@ COLUMNS = {
     # Issue 16 (migration m004): 1 when the token counts are dario's estimate; what a count_tokens request counted.
     "usage_estimated": int,
     "counted_tokens": int,
+    "bytes_sent": int,  # issue 16 (migration m005): body bytes the client received
 }
+# A row of the requests table: column → its SQL value (str, int, float or None), as sqlite hands it back.
+Row = dict[str, Any]
+Batch = tuple[list[Row], Callable[[bool], None]]  # rows, and what to tell once they are committed (or not)
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_write_tokens")
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
 OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
-                   "usage_estimated": False, "counted_tokens": 0}
+                   "usage_estimated": False, "counted_tokens": 0, "bytes_sent": 0}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 
@@ -81,7 +86,7 @@ def open_database(path: pathlib.Path) -> sqlite_utils.Database:
     return database
 
 
-def priced(row: dict, pricing: Pricing) -> dict:
+def priced(row: Row, pricing: Pricing) -> Row:
     """row with cost_usd estimated from the served model (else the requested one) when it has none yet."""
     if row.get("cost_usd") is not None:
         return row
@@ -121,7 +126,7 @@ class AnalyticsStore:
         self.retention_days = retention_days
         self._clock = clock
         self._next_prune = 0.0
-        self._queue: queue.Queue[tuple[list[dict], Callable[[bool], None]] | None] = queue.Queue()
+        self._queue: queue.Queue[Batch | None] = queue.Queue()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, name="analytics-writer", daemon=True)
         self._thread.start()
@@ -134,15 +139,19 @@ class AnalyticsStore:
         return cls(config.paths.analytics_db, pricing=Pricing.from_config(config),
                    retention_days=config.analytics.retention_days)
 
-    def submit(self, rows: list[dict], on_done: Callable[[bool], None]) -> None:
+    def submit(self, rows: list[Row], on_done: Callable[[bool], None]) -> None:
         """Queues rows; on_done(True) once committed, on_done(False) if the write failed."""
         self._queue.put((rows, on_done))
 
-    async def write(self, rows: list[dict]) -> None:
+    async def write(self, rows: list[Row]) -> None:
         """Hands rows to the writer and waits until they are committed; raises OSError if they could not be."""
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self.submit(rows, lambda committed: loop.call_soon_threadsafe(_resolve, done, committed))
+        done: asyncio.Future[bool] = loop.create_future()
+
+        def on_done(committed: bool) -> None:  # on the writer thread
+            loop.call_soon_threadsafe(_resolve, done, committed)
+
+        self.submit(rows, on_done)
         if not await done:
             raise OSError("analytics write failed; see pool_service log")
 
@@ -158,32 +167,32 @@ class AnalyticsStore:
         stopping = False
         while not stopping:
             try:
-                batches = [self._queue.get(timeout=self._until_prune())]
+                waiting = [self._queue.get(timeout=self._until_prune())]
             except queue.Empty:
                 self._prune_if_due(database)
                 continue
             while True:  # everything already waiting goes into the same transaction
                 try:
-                    batches.append(self._queue.get_nowait())
+                    waiting.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if None in batches:
-                stopping = True
-                batches = [batch for batch in batches if batch is not None]
+            stopping = None in waiting
+            batches = [batch for batch in waiting if batch is not None]
             committed = self._insert(database, [row for batch_rows, _ in batches for row in batch_rows])
             for _, on_done in batches:
                 on_done(committed)
             self._prune_if_due(database)
         database.close()
 
-    def _insert(self, database: sqlite_utils.Database, rows: list[dict]) -> bool:
+    def _insert(self, database: sqlite_utils.Database, rows: list[Row]) -> bool:
         """INSERT OR IGNORE: an outcome sent again (a requeued batch, the frontend's journal replayed after a kill)
         keeps the row it already has and is never counted twice."""
         if not rows:
             return True
         try:
             with database.conn:
-                database[TABLE].insert_all([priced(row, self.pricing) for row in rows], ignore=True, batch_size=500)
+                table = database.table(TABLE)
+                table.insert_all([priced(row, self.pricing) for row in rows], ignore=True, batch_size=500)
         except sqlite3.OperationalError:  # the database itself (full disk, I/O): not acknowledged, resent later
             log.exception("could not write %d analytics rows", len(rows))
             return False
@@ -192,14 +201,14 @@ class AnalyticsStore:
             return self._insert_each(database, rows)
         return True
 
-    def _insert_each(self, database: sqlite_utils.Database, rows: list[dict]) -> bool:
+    def _insert_each(self, database: sqlite_utils.Database, rows: list[Row]) -> bool:
         """Row by row after a batch failed on its data: a bad row is dropped (logged) instead of blocking every
         outcome after it; False when none could be written."""
         written = 0
         for row in rows:
             try:
                 with database.conn:
-                    database[TABLE].insert(priced(row, self.pricing), ignore=True)
+                    database.table(TABLE).insert(priced(row, self.pricing), ignore=True)
             except sqlite3.OperationalError:
                 return False
             except Exception as error:  # noqa: BLE001 — the one bad row
@@ -239,6 +248,6 @@ class AnalyticsStore:
         return Totals(*row)
 
 
-def _resolve(future: asyncio.Future, committed: bool) -> None:
+def _resolve(future: asyncio.Future[bool], committed: bool) -> None:
     if not future.done():
         future.set_result(committed)

@@ -89,6 +89,12 @@ def m004_usage_estimated(database: sqlite_utils.Database) -> None:
     add_columns(database, {"usage_estimated": int, "counted_tokens": int})
 
 
+@migrations()
+def m005_bytes_sent(database: sqlite_utils.Database) -> None:
+    """Issue 16: the body bytes the client received (a stream cut or failed after its first byte says how far)."""
+    add_columns(database, {"bytes_sent": int})
+
+
 def apply(database: sqlite_utils.Database) -> None:
     """Brings the database's schema up to date (see the module docstring)."""
     migrations.apply(database)

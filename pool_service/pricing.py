@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from dario.config import DEFAULT_ALIASES, Config
 from dario.config.prices import parse_prices
+from dario.config.sections import PriceFields
 
 PER_TOKENS = 1_000_000
 _WILDCARDS = frozenset("*?[]")
@@ -36,16 +37,17 @@ def _specificity(pattern: str) -> int:
     return sum(character not in _WILDCARDS for character in pattern)
 
 
-def _best_match(entries: Mapping[str, Mapping[str, object]], model: str) -> Mapping[str, object] | None:
+def _best_match(entries: Mapping[str, PriceFields], model: str) -> PriceFields | None:
     """The entry of the most specific glob matching model (case-insensitive), or None."""
-    best, best_specificity = None, -1
+    best: PriceFields | None = None
+    best_specificity = -1
     for pattern, entry in entries.items():
         if fnmatch.fnmatchcase(model, pattern) and _specificity(pattern) > best_specificity:
             best, best_specificity = entry, _specificity(pattern)
     return best
 
 
-def _shipped() -> dict[str, dict[str, object]]:
+def _shipped() -> Mapping[str, PriceFields]:
     text = importlib.resources.files("pool_service").joinpath("pricing.toml").read_text(encoding="utf-8")
     return parse_prices(tomllib.loads(text).get("pricing", {}), "pool_service/pricing.toml: pricing")
 
@@ -54,12 +56,12 @@ def _shipped() -> dict[str, dict[str, object]]:
 class Pricing:
     """The shipped table and the user's overrides, both {glob: fields}; build it with Pricing.load."""
 
-    shipped: Mapping[str, Mapping[str, object]]
-    overrides: Mapping[str, Mapping[str, object]]
+    shipped: Mapping[str, PriceFields]
+    overrides: Mapping[str, PriceFields]
     aliases: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ALIASES)
 
     @classmethod
-    def load(cls, overrides: Mapping | None = None, aliases: Mapping[str, str] | None = None) -> Pricing:
+    def load(cls, overrides: Mapping[str, object] | None = None, aliases: Mapping[str, str] | None = None) -> Pricing:
         """The shipped prices with a [pricing] table of overrides (checked as config.toml's) on top, and the
         aliases requests may name (the built-in ones unless given)."""
         return cls(shipped=_shipped(), overrides=parse_prices(overrides or {}, "config.toml: pricing"),
@@ -77,7 +79,7 @@ class Pricing:
         shipped = _best_match(self.shipped, model)
         if override is None and shipped is None:
             return None
-        merged = {**(shipped or {}), **(override or {})}
+        merged: dict[str, float | bool] = {**(shipped or {}), **(override or {})}
         if "input" not in merged or "output" not in merged:
             return None
         for name in ("cache_read", "cache_write"):
@@ -86,6 +88,24 @@ class Pricing:
             **{name: float(merged[name]) for name in _PRICE_FIELDS},
             input_includes_cache_read=bool(merged.get("input_includes_cache_read", True)),
         )
+
+    def table(self) -> list[dict[str, object]]:
+        """Every glob priced, as the dashboard's Config page shows it (issue 14): config.toml's first, then the
+        shipped ones it does not override; cache prices default to the input price, as price() fills them."""
+        entries = []
+        for source, table in (("config.toml", self.overrides), ("shipped", self.shipped)):
+            for pattern, fields in table.items():
+                if source == "shipped" and pattern in self.overrides:
+                    continue
+                merged = {**self.shipped.get(pattern, {}), **fields}
+                if "input" not in merged or "output" not in merged:
+                    continue
+                entries.append({
+                    "pattern": pattern, "source": source,
+                    **{name: float(merged.get(name, merged["input"])) for name in _PRICE_FIELDS},
+                    "input_includes_cache_read": bool(merged.get("input_includes_cache_read", True)),
+                })
+        return entries
 
     def cost(
         self,

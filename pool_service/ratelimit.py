@@ -87,7 +87,8 @@ def parse_http_date(text: str) -> float | None:
         return None
     day, month, year, hour, minute, second = match.groups()
     try:
-        moment = datetime(int(year), _MONTHS.index(month) + 1, int(day), *map(int, (hour, minute, second)), tzinfo=UTC)
+        moment = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second),
+                          tzinfo=UTC)
     except ValueError:
         return None
     return moment.timestamp()

@@ -12,9 +12,11 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlite_utils
 
+from dario.json_types import JsonObject
 from pool_service.selection import Account
 
 TABLE = "requests"
@@ -49,10 +51,13 @@ _UNITS = (
     ("tokens", "tokens"),
 )
 
-Database = str | os.PathLike | sqlite3.Connection | sqlite_utils.Database
+Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
+Combination = tuple[str, str, str]  # (backend, credential, model)
+Samples = tuple[list[float], list[float]]  # (latencies, times to first byte), sorted
 
 
-def report(database: Database, now: float, window_seconds: float, accounts: list[dict] | None = None) -> dict:
+def report(database: Database, now: float, window_seconds: float,
+           accounts: list[JsonObject] | None = None) -> JsonObject:
     """The JSON-able report over the last window_seconds before now.
 
     {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
@@ -64,8 +69,11 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
     cutoff = now - window_seconds
     with _connection(database) as connection:
+        combinations: dict[Combination, JsonObject] = {}
+        served: dict[Combination, set[str]] = {}
+        samples: dict[Combination, Samples] = {}
         if connection is None:
-            all_time, combinations, served, samples = _totals_row(None), {}, {}, {}
+            all_time = _totals_row(None)
         else:
             all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}").fetchone())
             combinations, served = _combinations(connection, cutoff)
@@ -86,7 +94,7 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
     }
 
 
-def pool_windows(accounts: Iterable[Account]) -> list[dict]:
+def pool_windows(accounts: Iterable[Account]) -> list[JsonObject]:
     """The pools' state (Pool.snapshot) as report's forecast reads it."""
     return [
         {"backend": account.backend, "credential": account.credential,
@@ -114,7 +122,7 @@ def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
-def _served(model: str, served: dict[tuple[str, str, str], set[str]]) -> str:
+def _served(model: str, served: dict[Combination, set[str]]) -> str:
     """The models served under a requested one, comma-separated (empty when no upstream named one)."""
     return ",".join(sorted({name for combination, names in served.items() if combination[2] == model
                             for name in names}))
@@ -125,14 +133,14 @@ def _has_table(connection: sqlite3.Connection) -> bool:
     return connection.execute(query, [TABLE]).fetchone() is not None
 
 
-def _totals_row(values: tuple | None) -> dict:
+def _totals_row(values: tuple[Any, ...] | None) -> JsonObject:
     totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
     totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
     return totals
 
 
 def _combinations(connection: sqlite3.Connection,
-                  cutoff: float) -> tuple[dict[tuple[str, str, str], dict], dict[tuple[str, str, str], set[str]]]:
+                  cutoff: float) -> tuple[dict[Combination, JsonObject], dict[Combination, set[str]]]:
     """The window's aggregates per (backend, credential, model), and the models served for each: one pass, from
     which every group is summed.
 
@@ -141,17 +149,19 @@ def _combinations(connection: sqlite3.Connection,
     """
     keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
     query = f"select {keys}, {SERVED}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
-    combinations, served = {}, {}
+    combinations: dict[Combination, JsonObject] = {}
+    served: dict[Combination, set[str]] = {}
     for row in connection.execute(query, [cutoff]):
-        combinations[tuple(row[:3])] = _totals_row(row[4:])
-        served[tuple(row[:3])] = set(row[3].split(",")) if row[3] else set()
+        combination = (row[0], row[1], row[2])
+        combinations[combination] = _totals_row(row[4:])
+        served[combination] = set(row[3].split(",")) if row[3] else set()
     return combinations, served
 
 
-def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, str, str], tuple[list, list]]:
+def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[Combination, Samples]:
     """The window's latencies and times to first byte per (backend, credential, model), for percentiles."""
     keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    samples: dict[tuple[str, str, str], tuple[list, list]] = defaultdict(lambda: ([], []))
+    samples: dict[Combination, Samples] = defaultdict(lambda: ([], []))
     for backend, credential, model, latency, first_byte in connection.execute(
         f"select {keys}, latency_ms, ttfb_ms from {TABLE} where started_at >= ?", [cutoff]
     ):
@@ -166,7 +176,8 @@ def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[tuple[str, s
     return samples
 
 
-def _merged(members: list[tuple], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]) -> dict:
+def _merged(members: list[Combination], combinations: dict[Combination, JsonObject],
+            samples: dict[Combination, Samples]) -> JsonObject:
     """Totals of some (backend, credential, model) combinations, with their latency percentiles."""
     totals = {name: sum(combinations[member][name] for member in members) for name, _ in _AGGREGATES}
     totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
@@ -181,11 +192,11 @@ def _merged(members: list[tuple], combinations: dict[tuple, dict], samples: dict
 
 
 def _groups(
-    keys: tuple[str, ...], combinations: dict[tuple, dict], samples: dict[tuple, tuple[list, list]]
-) -> list[dict]:
+    keys: tuple[str, ...], combinations: dict[Combination, JsonObject], samples: dict[Combination, Samples]
+) -> list[JsonObject]:
     """One entry per distinct value of keys in the window, most requests first."""
     positions = [_KEYS.index(key) for key in keys]
-    members: dict[tuple, list[tuple]] = defaultdict(list)
+    members: dict[tuple[str, ...], list[Combination]] = defaultdict(list)
     for combination in combinations:
         members[tuple(combination[position] for position in positions)].append(combination)
     entries = [
@@ -202,19 +213,19 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def limited_tokens(totals: dict, unit: str = "tokens") -> float:
+def limited_tokens(totals: JsonObject, unit: str = "tokens") -> float:
     """The tokens that count against a rate-limit window of this unit: input (with cache writes, which
     Anthropic counts as input; cache reads are either inside input already or not limited) and output."""
     counted_input = totals["input_tokens"] + totals["cache_write_tokens"]
-    return {
+    return float({
         "input_tokens": counted_input,
         "output_tokens": totals["output_tokens"],
         "tokens": counted_input + totals["output_tokens"],
         "requests": totals["requests"],
-    }[unit]
+    }[unit])
 
 
-def burn_rate(window: dict, window_seconds: float) -> dict:
+def burn_rate(window: JsonObject, window_seconds: float) -> JsonObject:
     """Average use per minute (cost per hour) over the window; tokens as limited_tokens counts them."""
     minutes = window_seconds / 60.0
     return {
@@ -232,7 +243,8 @@ def window_unit(name: str) -> str | None:
     return next((unit for prefix, unit in _UNITS if name.startswith(prefix)), None)
 
 
-def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float, now: float) -> list[dict]:
+def forecast(accounts: list[JsonObject], by_backend: list[JsonObject], window_seconds: float,
+             now: float) -> list[JsonObject]:
     """For each backend and rate-limit window: when its credentials' summed remaining runs out at the backend's
     burn rate over the report window.
 
@@ -240,7 +252,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
     used, now when nothing remains. before_reset: it runs out before the earliest reset of that window
     among the backend's credentials (true as well when no reset time is known).
     """
-    pools: dict[tuple[str, str], dict] = {}
+    pools: dict[tuple[str, str], JsonObject] = {}
     for account in accounts:
         for window in account.get("windows") or []:
             name = window.get("name", "")
@@ -260,7 +272,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
     usage = {entry["backend"]: entry for entry in by_backend}
     entries = []
     for (backend, name), pool in sorted(pools.items()):
-        unit = window_unit(name)
+        unit = window_unit(name) or "tokens"  # pools holds only windows with a unit
         used = limited_tokens(usage[backend], unit) if backend in usage else 0
         burn = used / window_seconds
         if pool["remaining"] <= 0:
@@ -268,7 +280,7 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
         else:
             seconds_left = pool["remaining"] / burn if burn > 0 else None
         exhausts_at = None if seconds_left is None else now + seconds_left
-        reset_at = min(pool["resets"]) if pool["resets"] else None
+        earliest_reset = min(pool["resets"]) if pool["resets"] else None
         entries.append(
             {
                 "backend": backend,
@@ -280,8 +292,8 @@ def forecast(accounts: list[dict], by_backend: list[dict], window_seconds: float
                 "burn_per_second": burn,
                 "seconds_left": seconds_left,
                 "exhausts_at": exhausts_at,
-                "reset_at": reset_at,
-                "before_reset": exhausts_at is not None and (reset_at is None or exhausts_at < reset_at),
+                "reset_at": earliest_reset,
+                "before_reset": exhausts_at is not None and (earliest_reset is None or exhausts_at < earliest_reset),
             }
         )
     return entries

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import grpc
+from grpc.aio import ServicerContext
 
 from dario.config import Config
 from dario.v1 import pool_pb2, pool_pb2_grpc
@@ -16,17 +18,21 @@ from pool_service import conversions
 from pool_service.analytics import AnalyticsStore
 from pool_service.answers import Answers, Availability, summary
 from pool_service.queue import Queue, Refused
+from pool_service.recent import RecentError, recent
 from pool_service.reports import pool_windows, report
 from pool_service.selection import Pool
 from pool_service.state import PoolState, as_state
+from pool_service.timeline import TimelineError, timeline
 
 DEFAULT_REPORT_WINDOW = 3600.0
+DEFAULT_PAGE = 50
+T = TypeVar("T")
 
 
-async def until_stopping(iterator: AsyncIterator, stopping: asyncio.Event) -> AsyncIterator:
+async def until_stopping(iterator: AsyncIterator[T], stopping: asyncio.Event) -> AsyncIterator[T]:
     """Yields from iterator until it ends or stopping is set (whatever was not yet read is resent by the client)."""
     stop = asyncio.ensure_future(stopping.wait())
-    following: asyncio.Future | None = None
+    following: asyncio.Future[T] | None = None
     try:
         while True:
             following = asyncio.ensure_future(anext(iterator))
@@ -79,8 +85,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         self.queue.changed(backend)
         self.availability.publish_soon()
 
-    async def Acquire(self, request: pool_pb2.AcquireRequest,
-                      context: grpc.aio.ServicerContext) -> pool_pb2.AcquireResponse:
+    async def Acquire(
+        self,
+        request: pool_pb2.AcquireRequest,
+        context: ServicerContext[pool_pb2.AcquireRequest, pool_pb2.AcquireResponse],
+    ) -> pool_pb2.AcquireResponse:
         backend, candidates = request.backend, list(request.candidates)
         if not backend:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "backend must not be empty")
@@ -101,7 +110,9 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         return conversions.granted_to_proto(granted)
 
     async def Report(
-        self, request_iterator: AsyncIterator[pool_pb2.ReportRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[pool_pb2.ReportRequest],
+        context: ServicerContext[pool_pb2.ReportRequest, pool_pb2.ReportResponse],
     ) -> AsyncIterator[pool_pb2.ReportResponse]:
         async for batch in until_stopping(request_iterator, self.stopping):
             for outcome in batch.outcomes:
@@ -115,22 +126,30 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
             yield pool_pb2.ReportResponse(sequence=batch.sequence)
 
-    async def WatchAvailability(self, request: pool_pb2.WatchAvailabilityRequest,
-                                context: grpc.aio.ServicerContext,
-                                ) -> AsyncIterator[pool_pb2.WatchAvailabilityResponse]:
+    async def WatchAvailability(
+        self,
+        request: pool_pb2.WatchAvailabilityRequest,
+        context: ServicerContext[pool_pb2.WatchAvailabilityRequest, pool_pb2.WatchAvailabilityResponse],
+    ) -> AsyncIterator[pool_pb2.WatchAvailabilityResponse]:
         """Pushes the unavailable credentials now and after every change, until stopping."""
         async for unavailable in self.availability.changes(self.stopping):
             yield conversions.availability_to_proto(unavailable)
 
-    async def Accounts(self, request: pool_pb2.AccountsRequest,
-                       context: grpc.aio.ServicerContext) -> pool_pb2.AccountsResponse:
+    async def Accounts(
+        self,
+        request: pool_pb2.AccountsRequest,
+        context: ServicerContext[pool_pb2.AccountsRequest, pool_pb2.AccountsResponse],
+    ) -> pool_pb2.AccountsResponse:
         return pool_pb2.AccountsResponse(
             accounts=[conversions.account_to_proto(account) for account in await self.state.snapshot()],
             queue_depth=self.queue.depth,
         )
 
-    async def Analytics(self, request: pool_pb2.AnalyticsRequest,
-                        context: grpc.aio.ServicerContext) -> pool_pb2.AnalyticsResponse:
+    async def Analytics(
+        self,
+        request: pool_pb2.AnalyticsRequest,
+        context: ServicerContext[pool_pb2.AnalyticsRequest, pool_pb2.AnalyticsResponse],
+    ) -> pool_pb2.AnalyticsResponse:
         """The analytics report; the forecast uses the pools' rate-limit windows as they are now."""
         now = time.time()
         window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
@@ -138,6 +157,45 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         built = await asyncio.to_thread(report, self.store.path, now, window, windows)
         return conversions.report_to_proto(built)
 
-    async def Summary(self, request: pool_pb2.SummaryRequest,
-                      context: grpc.aio.ServicerContext) -> pool_pb2.SummaryResponse:
+    async def Summary(
+        self,
+        request: pool_pb2.SummaryRequest,
+        context: ServicerContext[pool_pb2.SummaryRequest, pool_pb2.SummaryResponse],
+    ) -> pool_pb2.SummaryResponse:
         return conversions.summary_to_proto(await asyncio.to_thread(self.store.totals))
+
+    async def Timeline(
+        self,
+        request: pool_pb2.TimelineRequest,
+        context: ServicerContext[pool_pb2.TimelineRequest, pool_pb2.TimelineResponse],
+    ) -> pool_pb2.TimelineResponse:
+        """Issue 14: traffic per time bucket, aggregated in SQL on a reader thread."""
+        window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
+        try:
+            built = await asyncio.to_thread(timeline, self.store.path, time.time(), window, request.bucket_seconds,
+                                            request.by or "backend")
+        except TimelineError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return conversions.timeline_to_proto(built)
+
+    async def RecentRequests(
+        self,
+        request: pool_pb2.RecentRequestsRequest,
+        context: ServicerContext[pool_pb2.RecentRequestsRequest, pool_pb2.RecentRequestsResponse],
+    ) -> pool_pb2.RecentRequestsResponse:
+        """Issue 14: one page of the latest requests, filtered and paged in SQL on a reader thread."""
+        try:
+            page = await asyncio.to_thread(recent, self.store.path, conversions.recent_filters(request),
+                                           request.limit or DEFAULT_PAGE, request.offset)
+        except RecentError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return pool_pb2.RecentRequestsResponse(requests=[conversions.recorded_to_proto(row) for row in page.rows],
+                                               total=page.total)
+
+    async def Prices(
+        self,
+        request: pool_pb2.PricesRequest,
+        context: ServicerContext[pool_pb2.PricesRequest, pool_pb2.PricesResponse],
+    ) -> pool_pb2.PricesResponse:
+        """Issue 14: the prices the analytics writer applies."""
+        return conversions.prices_to_proto(self.store.pricing.table())

@@ -1,4 +1,7 @@
-"""Regenerates the gRPC stubs in dario/v1 from proto/; `--check` fails when the committed stubs drift."""
+"""Regenerates the gRPC stubs in dario/v1 from proto/; `--check` fails when the committed stubs drift.
+
+Messages get protoc's own .pyi; the service modules (*_pb2_grpc.py) get theirs from mypy-protobuf's
+protoc-gen-mypy_grpc plugin (test extra), so mypy checks the stubs, servicers and their callers."""
 
 from __future__ import annotations
 
@@ -15,8 +18,17 @@ PROTO_ROOT = ROOT / "proto"
 OUTPUT = ROOT / "dario" / "v1"
 
 
+def grpc_stub_plugin() -> str:
+    """mypy-protobuf's protoc-gen-mypy_grpc, beside this interpreter or on PATH."""
+    beside = pathlib.Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    found = str(beside) if beside.exists() else shutil.which("protoc-gen-mypy_grpc")
+    if found is None:
+        raise SystemExit("protoc-gen-mypy_grpc not found: pip install -e '.[test]' (it brings mypy-protobuf)")
+    return found
+
+
 def generate(destination: pathlib.Path) -> None:
-    """Runs protoc over every .proto file, writing dario/v1/*_pb2*.py under destination."""
+    """Runs protoc over every .proto file, writing dario/v1/*_pb2*.py and *.pyi under destination."""
     include = pathlib.Path(protoc.__file__).parent / "_proto"
     sources = sorted(str(path.relative_to(PROTO_ROOT)) for path in PROTO_ROOT.rglob("*.proto"))
     arguments = [
@@ -26,6 +38,8 @@ def generate(destination: pathlib.Path) -> None:
         f"--python_out={destination}",
         f"--pyi_out={destination}",
         f"--grpc_python_out={destination}",
+        f"--plugin=protoc-gen-mypy_grpc={grpc_stub_plugin()}",
+        f"--mypy_grpc_out=quiet:{destination}",
         *sources,
     ]
     if protoc.main(arguments) != 0:

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
-from dario.cli.output import add_json_option, console, print_json, styled
+from dario.cli.keys import ReadKey
+from dario.cli.output import AddOptions, Commands, add_json_option, console, print_json, styled
 from dario.config import Paths
 from dario.enums import ACCOUNT_STATUSES, CREDENTIAL_KINDS, CREDENTIAL_STATES
+from dario.json_types import JsonObject
 from dario.v1 import credentials_pb2, pool_pb2
 
 # Credential states that still serve (the pool may rest them), states with no token to serve with, and the pool
@@ -45,7 +47,7 @@ def secret_from(arguments: argparse.Namespace, variables: Mapping[str, str], opt
     return ""
 
 
-def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key, variables: Mapping[str, str]) -> int:
+def accounts_add(paths: Paths, arguments: argparse.Namespace, read_key: ReadKey, variables: Mapping[str, str]) -> int:
     stdin_users = [name for name in ("key_stdin", "refresh_token_stdin", "client_secret_stdin")
                    if getattr(arguments, name, False)]
     if len(stdin_users) > 1:
@@ -114,7 +116,7 @@ def state_text(state: str, until: float) -> str:
 
 
 def credential_rows(backends: list[credentials_pb2.Backend],
-                    accounts: dict[tuple[str, str], pool_pb2.AccountState] | None, only: str = "") -> list[dict]:
+                    accounts: dict[tuple[str, str], pool_pb2.AccountState] | None, only: str = "") -> list[JsonObject]:
     """Every credential with its state (pool included) as plain data: the tables and --json both use it."""
     now, rows = time.time(), []
     for backend in backends:
@@ -142,7 +144,7 @@ STATE_STYLES = {"needs-login": "red", "quarantined": "red", "missing-key": "red"
                 "pending": "yellow", "cooldown": "yellow", "exhausted": "yellow"}
 
 
-def credentials_table(rows: list[dict], pool_known: bool = True) -> Table:
+def credentials_table(rows: list[JsonObject], pool_known: bool = True) -> Table:
     table = Table("backend", "account", "kind", "state", "expires in", "last refresh", "hint / last error",
                   caption=None if pool_known else "pool_service did not answer: pool states unknown")
     now = time.time()
@@ -225,7 +227,8 @@ def refresh(paths: Paths, arguments: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def add_account_arguments(commands: argparse._SubParsersAction, add_key_options) -> None:
+def add_account_arguments(commands: Commands, add_key_options: AddOptions) -> argparse.ArgumentParser:
+    """The accounts, refresh and logout commands; returns `accounts add`'s parser (its handler needs the key reader)."""
     accounts = commands.add_parser("accounts", help="credentials (accounts) of a backend; two or more form a pool")
     actions = accounts.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an API key, an OAuth refresh token or an OAuth client")

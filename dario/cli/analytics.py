@@ -15,6 +15,7 @@ from dario.cli import output
 from dario.cli.client import AdminClient
 from dario.config import Paths
 from dario.conversions import report_to_json
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2
 
 DEFAULT_WINDOW = "1h"
@@ -78,7 +79,7 @@ def analytics(paths: Paths, arguments: argparse.Namespace) -> int:
     return run(report_to_json(answer), arguments, output.console)
 
 
-def run(report: dict, arguments: argparse.Namespace, console: Console) -> int:
+def run(report: JsonObject, arguments: argparse.Namespace, console: Console) -> int:
     """Prints the report: JSON with --json, tables otherwise."""
     if getattr(arguments, "json", False):
         console.out(json.dumps(report, indent=2), highlight=False)
@@ -87,7 +88,7 @@ def run(report: dict, arguments: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _value(value: object, kind: str) -> str:
+def _value(value: float | None, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "usd":
@@ -117,14 +118,14 @@ def _moment(when: float | None, now: float) -> str:
     return "now" if when <= now else f"{clock} (in {_duration(when - now)})"
 
 
-def _totals_table(report: dict, label: str) -> Table:
+def _totals_table(report: JsonObject, label: str) -> Table:
     table = Table("", f"last {label}", "all time", title="Totals")
     for name, key, kind in _TOTALS:
         table.add_row(name, _value(report["window"].get(key), kind), _value(report["all_time"].get(key), kind))
     return table
 
 
-def _group_table(title: str, keys: tuple[str, ...], entries: list[dict]) -> Table:
+def _group_table(title: str, keys: tuple[str, ...], entries: list[JsonObject]) -> Table:
     table = Table(*keys, *(name for name, _, _ in _GROUP_COLUMNS), title=title)
     for entry in entries:
         # A group none of whose requests could be priced has an unknown cost, not a zero one.
@@ -134,7 +135,7 @@ def _group_table(title: str, keys: tuple[str, ...], entries: list[dict]) -> Tabl
     return table
 
 
-def _forecast_table(entries: list[dict], now: float) -> Table:
+def _forecast_table(entries: list[JsonObject], now: float) -> Table:
     table = Table("backend", "window", "accounts", "remaining / limit", "use per minute", "runs out", "resets",
                   title="Forecast at the current burn rate")
     for entry in entries:
@@ -147,7 +148,7 @@ def _forecast_table(entries: list[dict], now: float) -> Table:
     return table
 
 
-def render(report: dict, console: Console) -> None:
+def render(report: JsonObject, console: Console) -> None:
     """The report as tables: totals (window beside all time), per backend, credential and model, burn, forecast."""
     label, now = format_window(report["window_seconds"]), report["generated_at"]
     console.print(_totals_table(report, label))

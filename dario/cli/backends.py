@@ -13,14 +13,15 @@ from collections.abc import Callable
 from rich.table import Table
 
 from dario.cli.client import AdminClient, CliError
-from dario.cli.output import add_json_option, console, print_json, styled
+from dario.cli.keys import ReadKey
+from dario.cli.output import AddOptions, Commands, add_json_option, console, print_json, styled
 from dario.config import Paths, RoutingConfig
 from dario.enums import BACKEND_KINDS, CREDENTIAL_KINDS, CREDENTIAL_STATES, PROBE_VERDICTS
+from dario.json_types import JsonObject
 from dario.presets import KINDS, PRESETS, preset_base_url, speaks
 from dario.v1 import credentials_pb2
 
 PROBE_CALL_TIMEOUT_SECONDS = 60.0  # credential_service gives each probe request 8 s; an add may make three
-ReadKey = Callable[..., str]
 ReadRouting = Callable[[], RoutingConfig]
 
 
@@ -117,7 +118,7 @@ def backend_test(paths: Paths, arguments: argparse.Namespace) -> int:
     return 0 if all(result.verdict == credentials_pb2.PROBE_VERDICT_OK for result in answer.results) else 1
 
 
-def backend_rows(backends: list[credentials_pb2.Backend]) -> list[dict]:
+def backend_rows(backends: list[credentials_pb2.Backend]) -> list[JsonObject]:
     return [{"name": backend.name, "kind": BACKEND_KINDS.name(backend.kind), "base_url": backend.base_url,
              "source": backend.source or "vault",
              "credentials": [{"name": credential.name, "kind": CREDENTIAL_KINDS.name(credential.kind),
@@ -179,7 +180,7 @@ def backend_remove(paths: Paths, arguments: argparse.Namespace, read_routing: Re
     return 0
 
 
-def add_backend_arguments(commands: argparse._SubParsersAction, add_key_options: Callable, read_key: ReadKey,
+def add_backend_arguments(commands: Commands, add_key_options: AddOptions, read_key: ReadKey,
                           read_routing: ReadRouting) -> None:
     backend = commands.add_parser("backend", help="add, list, test and remove backends").add_subparsers(
         dest="action", required=True)

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from dario.config import Paths
+from dario.grpc_server import health_check
 from dario.v1 import credentials_pb2_grpc, pool_pb2_grpc
 
 TIMEOUT_SECONDS = 5.0
@@ -66,7 +67,7 @@ class AdminClient:
         if not socket_path.exists():
             return "not running"
         try:
-            answer = health_pb2_grpc.HealthStub(self._channel(socket_path)).Check(
+            answer = health_check(self._channel(socket_path))(
                 health_pb2.HealthCheckRequest(service=""), timeout=2.0
             )
         except grpc.RpcError:

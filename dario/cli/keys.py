@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from dario.cli.client import CliError
+
+# How a command reads its key: (its parsed arguments, the preset's variable name to suggest) → the key, or "".
+ReadKey = Callable[..., str]
 
 
 def read_key(arguments: argparse.Namespace, variables: Mapping[str, str], preset_variable: str = "") -> str:
@@ -32,9 +35,10 @@ def read_key(arguments: argparse.Namespace, variables: Mapping[str, str], preset
     if arguments.key is not None:
         print("warning: a key given with --key= may be kept in your shell history; "
               "prefer --key-stdin or --key-env", file=sys.stderr)
-        if not arguments.key.strip():
+        given: str = arguments.key.strip()
+        if not given:
             raise CliError("--key= is empty")
-        return arguments.key.strip()
+        return given
     return ""
 
 

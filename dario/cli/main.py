@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         # Only the commands that need config.toml read it: a broken file names its line there, and never keeps
         # `dario down`, `logs` or `backend remove` from working.
         if getattr(arguments, "with_config", None):
-            return arguments.with_config(load_config(environment), arguments)
-        return arguments.handler(Paths(environment.home), arguments)
+            code: int = arguments.with_config(load_config(environment), arguments)
+        else:
+            code = arguments.handler(Paths(environment.home), arguments)
+        return code
     except (CliError, ConfigError) as error:
         print(f"dario: {error}", file=sys.stderr)
         return 1

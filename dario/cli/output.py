@@ -3,11 +3,18 @@ upstreams are shown as written (a `[[routes]]` in a message stays `[[routes]]`),
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import TypeAlias
 
 from rich.console import Console
 from rich.text import Text
+
+# The `dario` parser's subcommands, as each command module's add_arguments receives them.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+AddOptions = Callable[[argparse.ArgumentParser], None]  # adds a group of options to a command's parser
 
 # Piped output (scripts, grep) gets wide tables rather than columns cut to 80 characters. markup=False: no text is
 # ever read as rich markup; styles are given as Text styles instead. highlight=False: no guessed colouring either.
@@ -25,5 +32,5 @@ def print_json(document: object) -> None:
     console.out(json.dumps(document, indent=2), highlight=False)
 
 
-def add_json_option(parser: object) -> None:
+def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")

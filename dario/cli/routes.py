@@ -10,6 +10,7 @@ from dario.cli.client import AdminClient, CliError
 from dario.cli.output import add_json_option, console, print_json
 from dario.config import ConfigError, Environment, Paths, RoutingConfig, load_config
 from dario.conversions import catalog_from_proto
+from dario.json_types import JsonObject
 from dario.routing import NoRoute, route
 from dario.v1 import credentials_pb2
 
@@ -31,7 +32,7 @@ def routes(environment: Environment, arguments: argparse.Namespace) -> int:
         listing = client.call("credential_service", client.credentials().ListBackends,
                               credentials_pb2.ListBackendsRequest())
     catalog = catalog_from_proto(listing)
-    models = []
+    models: list[JsonObject] = []
     for model in arguments.models or [*routing.aliases, *SAMPLE_MODELS]:
         try:
             chosen = route(model, catalog, routing)
@@ -42,9 +43,10 @@ def routes(environment: Environment, arguments: argparse.Namespace) -> int:
         models.append({"model": model, "backend": chosen.backend.name, "kind": chosen.backend.kind,
                        "upstream_model": chosen.model, "rule_line": chosen.rule_line or None,
                        "fallbacks": list(chosen.fallbacks), "error": None})
-    rules = [{"line": rule.line, "match": rule.match, "backend": rule.backend, "model": rule.model or None,
-              "fallbacks": list(rule.fallbacks), "backend_exists": catalog.by_name(rule.backend) is not None}
-             for rule in routing.rules]
+    rules: list[JsonObject] = [
+        {"line": rule.line, "match": rule.match, "backend": rule.backend, "model": rule.model or None,
+         "fallbacks": list(rule.fallbacks), "backend_exists": catalog.by_name(rule.backend) is not None}
+        for rule in routing.rules]
     if arguments.json:
         print_json({"rules": rules, "aliases": dict(routing.aliases), "default_backend": routing.default_backend
                     or None, "models": models})

@@ -19,6 +19,7 @@ import time
 from dario import __version__
 from dario.cli.client import CliError
 from dario.cli.logs import log_path, read_since, size_of, tail
+from dario.cli.output import Commands
 from dario.cli.status import FrontendState, forget_url, frontend_url, probe_frontend, record_url, url_from_config
 from dario.cli.supervisor_client import PROGRAMS, Supervisor, alive, pid_from_file, terminate, wait_gone
 from dario.cli.supervisor_config import write_config
@@ -72,7 +73,7 @@ def up(config: Config, arguments: argparse.Namespace) -> int:
                          api_key=config.server.api_key)
 
 
-def _write_config(paths: Paths) -> os.PathLike:
+def _write_config(paths: Paths) -> os.PathLike[str]:
     try:
         return write_config(paths)
     except ValueError as error:
@@ -226,10 +227,9 @@ def proxy(config: Config, arguments: argparse.Namespace) -> int:
     record_url(paths, url_from_config(config))
     command = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(supervisor_config)]
     os.execve(sys.executable, command, _environment(config, arguments))
-    return 0  # not reached
 
 
-def add_arguments(commands: argparse._SubParsersAction) -> None:
+def add_arguments(commands: Commands) -> None:
     up_parser = commands.add_parser("up", help="start the stack in the background and wait until it serves",
                                     description="Starts supervisord with credential_service, pool_service and the "
                                                 "frontend, and waits until the frontend answers. " + PORT_HELP)

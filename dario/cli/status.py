@@ -19,6 +19,7 @@ from dario.cli.client import AdminClient, CliError
 from dario.cli.output import console, print_json, styled
 from dario.cli.supervisor_client import Supervisor
 from dario.config import Config, Paths
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2
 
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -72,8 +73,9 @@ def probe_frontend(url: str, paths: Paths, timeout: float = HEALTH_TIMEOUT_SECON
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
         return FrontendState(url, "not answering", detail=str(getattr(reason, "strerror", None) or reason))
     services = document.get("services") if isinstance(document, dict) else None
-    socket_path = ((services or {}).get("credential_service") or {}).get("socket") if isinstance(services, dict) \
-        else None
+    if not isinstance(services, dict):
+        services = {}
+    socket_path = (services.get("credential_service") or {}).get("socket")
     if socket_path != str(paths.credential_socket):
         return FrontendState(url, "another server", detail="something else answers on this port (not the frontend "
                                                           f"of {paths.home}): see `dario logs frontend`")
@@ -90,7 +92,7 @@ def status(config: Config, arguments: argparse.Namespace) -> int:
     supervisor = Supervisor(paths)
     programs = supervisor.processes()
     frontend = probe_frontend(frontend_url(paths, config), paths)
-    report: dict = {"home": str(paths.home), "frontend": asdict(frontend),
+    report: JsonObject = {"home": str(paths.home), "frontend": asdict(frontend),
                     "supervisord": {"running": bool(programs), "pid": supervisor.pid() if programs else None,
                                     "programs": {name: {"state": info["statename"], "pid": info["pid"] or None}
                                                  for name, info in programs.items()}}}
@@ -123,7 +125,7 @@ def _socket(paths: Paths, name: str) -> pathlib.Path:
     return paths.credential_socket if name == "credential_service" else paths.pool_socket
 
 
-def _summary(client: AdminClient) -> dict | str:
+def _summary(client: AdminClient) -> JsonObject | str:
     try:
         answer = client.call("pool_service", client.pool().Summary, pool_pb2.SummaryRequest())
     except CliError as error:
@@ -132,8 +134,8 @@ def _summary(client: AdminClient) -> dict | str:
             "output_tokens": answer.output_tokens}
 
 
-def _print(report: dict, frontend: FrontendState, rows: list[dict], pool_known: bool, summary: dict | str | None
-           ) -> None:
+def _print(report: JsonObject, frontend: FrontendState, rows: list[JsonObject], pool_known: bool,
+           summary: JsonObject | str | None) -> None:
     table = Table("process", "state", "where")
     style = {"ok": "green", "degraded": "yellow"}.get(frontend.state, "red")
     detail = frontend.url + (f" (dario {frontend.version})" if frontend.version else "")

@@ -10,6 +10,8 @@ import signal
 import socket
 import time
 import xmlrpc.client
+from collections.abc import Iterator
+from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -18,6 +20,8 @@ from dario.config import Paths
 PROGRAMS = ("credential_service", "pool_service", "frontend")
 RPC_TIMEOUT_SECONDS = 5.0
 _RPC_ERRORS = (OSError, http.client.HTTPException, xmlrpc.client.Error)
+# A process's info as supervisord's getProcessInfo answers it (an XML-RPC struct: statename, pid, exitstatus, …).
+ProcessInfo = dict[str, Any]
 
 
 class Supervisor:
@@ -28,9 +32,10 @@ class Supervisor:
         self.socket = paths.run_dir / "supervisor.sock"
         self.pidfile = paths.run_dir / "supervisord.pid"
 
-    def _server(self) -> xmlrpc.client.ServerProxy:
+    def _supervisor(self) -> Any:
+        """supervisord's `supervisor.*` XML-RPC namespace; its answers are untyped XML-RPC values."""
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def running(self) -> bool:
         """Whether a supervisord answers on the socket (a stale socket file answers nothing)."""
@@ -38,36 +43,36 @@ class Supervisor:
             return False
         try:
             with _deadline(RPC_TIMEOUT_SECONDS):
-                return self._server().supervisor.getState()["statename"] in ("RUNNING", "RESTARTING")
+                return str(self._supervisor().getState()["statename"]) in ("RUNNING", "RESTARTING")
         except _RPC_ERRORS:
             return False
 
     def pid(self) -> int:
         try:
             with _deadline(RPC_TIMEOUT_SECONDS):
-                return int(self._server().supervisor.getPID())
+                return int(self._supervisor().getPID())
         except _RPC_ERRORS:
             return 0
 
-    def processes(self) -> dict[str, dict]:
+    def processes(self) -> dict[str, ProcessInfo]:
         """{program: supervisor's process info (statename, pid, exitstatus, spawnerr, …)}; {} when it is down."""
         try:
             with _deadline(RPC_TIMEOUT_SECONDS):
-                return {info["name"]: info for info in self._server().supervisor.getAllProcessInfo()}
+                return {info["name"]: info for info in self._supervisor().getAllProcessInfo()}
         except _RPC_ERRORS:
             return {}
 
     def shutdown(self) -> bool:
         try:
             with _deadline(RPC_TIMEOUT_SECONDS):
-                self._server().supervisor.shutdown()
+                self._supervisor().shutdown()
         except _RPC_ERRORS:
             return False
         return True
 
 
 @contextlib.contextmanager
-def _deadline(seconds: float):
+def _deadline(seconds: float) -> Iterator[None]:
     """A socket timeout for one XML-RPC call (the transport has none of its own)."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)

@@ -33,7 +33,7 @@ def template_text() -> str:
     return importlib.resources.files("dario").joinpath(TEMPLATE).read_text(encoding="utf-8")
 
 
-def config_path(paths: Paths) -> os.PathLike:
+def config_path(paths: Paths) -> os.PathLike[str]:
     return paths.run_dir / CONFIG_NAME
 
 
@@ -72,7 +72,7 @@ def _without_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith((";", "#")))
 
 
-def write_config(paths: Paths, python: str = sys.executable) -> os.PathLike:
+def write_config(paths: Paths, python: str = sys.executable) -> os.PathLike[str]:
     """Writes run/supervisord.conf (0600) for this home and returns its path; the folders must exist."""
     target = paths.run_dir / CONFIG_NAME
     text = render(template_text(), paths, python)

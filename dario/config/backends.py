@@ -42,9 +42,9 @@ def _location(name: str, table: Mapping[str, object]) -> tuple[str, str]:
     where = f"backends.{name}"
     preset_name = table.get("preset")
     if preset_name is not None:
-        preset = PRESETS.get(preset_name) if isinstance(preset_name, str) else None
-        if preset is None:
+        if not isinstance(preset_name, str) or preset_name not in PRESETS:
             raise ConfigError(f"config.toml: {where}.preset {preset_name!r} is not one of {', '.join(PRESETS)}")
+        preset = PRESETS[preset_name]
         kind = table.get("kind", preset.kind)
         try:
             base_url = table.get("base_url") or preset_base_url(preset_name, preset, str(table.get("resource", "")))
@@ -57,7 +57,7 @@ def _location(name: str, table: Mapping[str, object]) -> tuple[str, str]:
     if kind not in KINDS:
         raise ConfigError(f"config.toml: {where}.kind {kind!r} is not one of {', '.join(KINDS)}")
     problem = check_base_url(base_url) if isinstance(base_url, str) else "base_url must be a string"
-    if problem:
+    if problem or not isinstance(base_url, str):
         raise ConfigError(f"config.toml: {where}: {problem}")
     return str(kind), api_root(str(kind), base_url)
 

@@ -8,7 +8,7 @@ import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dario.config.backends import parse_backends
 from dario.config.cluster import parse_cluster
@@ -34,7 +34,7 @@ TOP_KEYS = frozenset({*SECTIONS, "cluster", "pricing", "backends", "routes", "al
 T = TypeVar("T")
 
 
-def _toml(text: str) -> dict:
+def _toml(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -51,8 +51,10 @@ def _section(document: Mapping[str, object], name: str, text: str) -> Mapping[st
     return section
 
 
-def _number(value: object, name: str, kind: type) -> int | float:
+def _number(value: object, name: str, kind: type[int] | type[float]) -> int | float:
     try:
+        if not isinstance(value, str | int | float):
+            raise TypeError(value)
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None

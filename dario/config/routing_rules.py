@@ -10,7 +10,9 @@ from dario.config.errors import ConfigError, line_of
 from dario.config.sections import DEFAULT_ALIASES, RoutingConfig, Rule
 from dario.names import check_name
 
-RULE_KEYS = frozenset({"match", "backend", "model", "fallbacks"})
+RULE_KEYS = frozenset({"match", "backend", "model", "fallbacks", "max_output_tokens", "first_token_seconds",
+                       "stall_seconds"})
+DEADLINE_KEYS = ("first_token_seconds", "stall_seconds")
 
 
 def _rule(entry: object, index: int, text: str) -> Rule:
@@ -32,7 +34,17 @@ def _rule(entry: object, index: int, text: str) -> Rule:
     fallbacks = entry.get("fallbacks", [])
     if not isinstance(fallbacks, list) or not all(isinstance(item, str) and item for item in fallbacks):
         raise ConfigError(f"{where}.fallbacks must be a list of \"backend\" or \"backend:model\" strings")
-    return Rule(match=match, backend=backend, model=model, fallbacks=tuple(fallbacks), line=line)
+    cap = entry.get("max_output_tokens", 0)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise ConfigError(f"{where}.max_output_tokens must be a whole number of tokens ≥ 0")
+    deadlines = {}
+    for key in DEADLINE_KEYS:
+        value = entry.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+            raise ConfigError(f"{where}.{key} must be a number of seconds (0: the [limits] default)")
+        deadlines[key] = float(value)
+    return Rule(match=match, backend=backend, model=model, fallbacks=tuple(fallbacks), line=line,
+                max_output_tokens=cap, **deadlines)
 
 
 def parse_routing(document: Mapping[str, object], text: str, environment: Environment) -> RoutingConfig:

@@ -58,6 +58,10 @@ class LimitsConfig:
     grpc_seconds: float = 2.0  # of a unary call between the processes
     body_read_seconds: float = 30.0  # for a request body to arrive
     header_seconds: float = 10.0  # for a request line and its headers to arrive
+    # GET /v1/models (issue 16): each backend's /models is asked for at most models_seconds, and its answer kept
+    # models_cache_seconds (served stale past that while it is asked again in the background).
+    models_seconds: float = 3.0
+    models_cache_seconds: float = 300.0
     upstream: UpstreamLimits = field(default_factory=UpstreamLimits)
 
 
@@ -123,6 +127,10 @@ class Rule:
     model: str = ""  # rewrite: the model sent upstream; empty keeps the requested one
     fallbacks: tuple[str, ...] = ()  # other targets, "backend" or "backend:model" (used by pools)
     line: int = 0  # its line in config.toml, for messages
+    max_output_tokens: int = 0  # the output limit of its requests is clamped to this (0: no cap; issue 16)
+    # The route's own deadlines (issue 16); 0: [limits] upstream_first_byte_seconds and upstream_stall_seconds.
+    first_token_seconds: float = 0.0
+    stall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class ConfigWatcher:
         self._on_change = on_change
         self._signature = config.signature
         self._stopping = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> bool:
         """Parses the file again if it changed since it was last read; True when a new Config took effect."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
+
+from dario.json_types import JsonObject
 
 
 def message_id() -> str:
     return "msg_" + uuid.uuid4().hex[:24]
 
 
-def usage(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_creation: int = 0) -> dict:
+def usage(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_creation: int = 0) -> JsonObject:
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -20,12 +23,13 @@ def usage(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_crea
     }
 
 
-def tool_blocks(tools: list[tuple[str, dict]]) -> list[dict]:
+def tool_blocks(tools: list[tuple[str, JsonObject]]) -> list[JsonObject]:
     return [{"type": "tool_use", "id": f"toolu_{index}{uuid.uuid4().hex[:8]}", "name": name, "input": arguments}
             for index, (name, arguments) in enumerate(tools)]
 
 
-def message(model: str, content: str, usage_body: dict | None, tools: list[tuple[str, dict]] = ()) -> dict:
+def message(model: str, content: str, usage_body: JsonObject | None,
+            tools: Sequence[tuple[str, JsonObject]] = ()) -> JsonObject:
     return {
         "id": message_id(),
         "type": "message",
@@ -38,12 +42,12 @@ def message(model: str, content: str, usage_body: dict | None, tools: list[tuple
     }
 
 
-def event(name: str, document: dict) -> bytes:
+def event(name: str, document: JsonObject) -> bytes:
     return f"event: {name}\ndata: {json.dumps(document, ensure_ascii=False)}\n\n".encode()
 
 
-def stream_events(model: str, content: str, usage_body: dict | None, piece: int = 4,
-                  tools: list[tuple[str, dict]] = ()) -> bytes:
+def stream_events(model: str, content: str, usage_body: JsonObject | None, piece: int = 4,
+                  tools: Sequence[tuple[str, JsonObject]] = ()) -> bytes:
     """A whole streamed message in the API's event order, with `event:` lines as the SDK requires."""
     usage_body = usage_body or usage(0, 0)
     start = dict(message(model, "", usage_body), content=[], stop_reason=None)
@@ -88,7 +92,7 @@ ERRORS = {
 }
 
 
-def error_body(status: int) -> dict:
+def error_body(status: int) -> JsonObject:
     error_type, text = ERRORS.get(status, ("api_error", f"error {status}"))
     return {"type": "error", "error": {"type": error_type, "message": text}, "request_id": "req_" + uuid.uuid4().hex}
 

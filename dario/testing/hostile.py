@@ -8,9 +8,13 @@ import asyncio
 import functools
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from dario.json_types import JsonObject
+from dario.testing.sites import abort
 
 BLOCK = 1024 * 1024
 
@@ -55,7 +59,7 @@ class HostileBody:
     piece: int = 64 * 1024
     delay: float = 0.0
 
-    def pieces(self):
+    def pieces(self) -> Iterator[bytes]:
         """The body's bytes as sent (compressed when gzip), in pieces."""
         if self.gzip:
             compressed = gzip_bomb(self.head, self.filler, self.size, self.tail)
@@ -72,7 +76,7 @@ class HostileBody:
         yield self.tail
 
 
-async def send_hostile(request: web.Request, status: int, headers: dict, body: HostileBody) -> web.StreamResponse:
+async def send_hostile(request: web.Request, status: int, headers: JsonObject, body: HostileBody) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     response.content_type = body.content_type
     if body.gzip:
@@ -87,14 +91,14 @@ async def send_hostile(request: web.Request, status: int, headers: dict, body: H
             if body.cut_after is not None and sent + len(piece) >= body.cut_after:
                 await response.write(piece[: body.cut_after - sent])
                 await asyncio.sleep(0.05)
-                request.transport.abort()  # no chunked terminator, or fewer bytes than the Content-Length said
+                abort(request)  # no chunked terminator, or fewer bytes than the Content-Length said
                 return response
             if piece:
                 await response.write(piece)
                 sent += len(piece)
             await _pause(request, body.delay)
         if body.declared_length is not None and sent < body.declared_length:
-            request.transport.abort()
+            abort(request)
             return response
         await response.write_eof()
     except ConnectionResetError:  # the reader left (dario gave up): a hostile body ends there
@@ -112,7 +116,7 @@ async def _pause(request: web.Request, seconds: float) -> None:
         seconds = deadline - asyncio.get_running_loop().time()
 
 
-def request_body(path: str, model: str, stream: bool = False) -> dict:
+def request_body(path: str, model: str, stream: bool = False) -> JsonObject:
     """A minimal request in the API of `path`."""
     if path == "/v1/responses":
         return {"model": model, "input": "hi", "stream": stream}

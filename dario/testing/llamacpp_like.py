@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.testing import openai_wire
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.threaded import Threaded
@@ -35,20 +36,24 @@ class Quirks:
     system_first_only: bool = False  # a system message after the first answered 500 (the chat template's error)
     stream_usage: bool = True  # a usage chunk when the client asks with stream_options.include_usage
     tool_finish_reason: str = "tool_calls"  # what finish_reason says after tool calls (Ollama: "stop")
+    reasoning_replay: bool = False  # an assistant tool-call turn without reasoning_content refused (DeepSeek)
+    names_in_every_delta: str = ""  # "repeat": the function's name again in every fragment; "empty": `"name": ""`
 
 
 # The mimic of each server (docs/compatibility.md): what each was seen or documented doing.
 SERVERS = {
-    "llama.cpp": Quirks(strict=True, null_content_500=True, system_first_only=True, stream_usage=False),
+    "llama.cpp": Quirks(strict=True, null_content_500=True, system_first_only=True, stream_usage=False,
+                        names_in_every_delta="repeat"),
     "vLLM": Quirks(system_first_only=True),
     "Ollama": Quirks(stream_usage=False, tool_finish_reason="stop"),
-    "LM Studio": Quirks(),
+    "LM Studio": Quirks(names_in_every_delta="empty"),
     "LiteLLM": Quirks(),
     "OpenRouter": Quirks(),
 }
+DEEPSEEK_THINKING = Quirks(reasoning_replay=True)  # DeepSeek's thinking mode (not in the matrix: it needs a profile)
 
 
-def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
+def problem_of(document: JsonObject, quirks: Quirks) -> tuple[int, str] | None:
     """(status, message) this server would answer instead of a completion, or None."""
     strict, system_first_only = quirks.strict, quirks.system_first_only
     extra = sorted(set(document) - REQUEST_FIELDS)
@@ -59,6 +64,9 @@ def problem_of(document: dict, quirks: Quirks) -> tuple[int, str] | None:
         unknown = sorted(set(message) - MESSAGE_FIELDS.get(role, set()))
         if strict and unknown:
             return 400, f"messages.{index}: Extra inputs are not permitted: {', '.join(unknown)}"
+        if quirks.reasoning_replay and role == "assistant" and message.get("tool_calls") and \
+                not str(message.get("reasoning_content") or "").strip():
+            return 400, "The reasoning_content in the thinking mode must be passed back to the API."
         if quirks.null_content_500 and role == "assistant" and "content" in message and message["content"] is None:
             return 500, "Internal Server Error"  # llama-cpp-python's request models take only a string
         if quirks.null_content_500 and role == "system" and not isinstance(message.get("content"), str):
@@ -96,6 +104,8 @@ class QuirkyServer(ScriptedUpstream):
             usage = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
             payload = openai_wire.stream_events(model, content, usage, include_usage=asked, piece=script.piece,
                                                 tools=script.tools)
+            if script.tools and self.quirks.names_in_every_delta:
+                payload = _names_in_every_delta(payload, self.quirks.names_in_every_delta)
             if script.tools and self.quirks.tool_finish_reason != "tool_calls":
                 payload = payload.replace(b'"finish_reason": "tool_calls"',
                                           f'"finish_reason": "{self.quirks.tool_finish_reason}"'.encode())
@@ -106,6 +116,26 @@ class QuirkyServer(ScriptedUpstream):
             content_type = "application/json"
         self.served += 1
         return await self._send(request, script, 200, headers, content_type, payload)
+
+
+def _names_in_every_delta(payload: bytes, how: str) -> bytes:
+    """A stream whose tool-call fragments all carry a name: the call's own again ("repeat"), or "" ("empty")."""
+    names: dict[int, str] = {}
+    events = []
+    for event in payload.decode().split("\n\n"):
+        if not event.startswith("data: {"):
+            events.append(event)
+            continue
+        chunk = json.loads(event[len("data: "):])
+        for choice in chunk.get("choices") or []:
+            for call in choice.get("delta", {}).get("tool_calls") or []:
+                function = call.setdefault("function", {})
+                if function.get("name"):
+                    names[call["index"]] = function["name"]
+                else:
+                    function["name"] = names.get(call["index"], "") if how == "repeat" else ""
+        events.append("data: " + json.dumps(chunk))
+    return "\n\n".join(events).encode()
 
 
 LlamaCppLike = QuirkyServer  # its default quirks are llama.cpp's

@@ -3,6 +3,10 @@
 Tests register clients, let dario refresh, log in and fetch client-credentials tokens, inject faults (failures, delay,
 redirects, a listener that goes down, a request held mid-flight) and read what happened (every request received,
 raw); all public state is thread-safe.
+
+Why one module over 400 lines: the authorization and token endpoints share one store of clients, codes and
+tokens under one lock, and the injected faults and the listener that goes down wrap both; split, each half would
+reach into the other's state.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from aiohttp.typedefs import Handler
+from multidict import MultiDict, MultiMapping
 from yarl import URL
 
+from dario.json_types import JsonObject
 from dario.testing.threaded import Threaded
 
 VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1
@@ -84,11 +91,14 @@ class Code:
     used: bool = False
 
 
+Form = MultiMapping[str]  # a urlencoded form or a query: text fields, repeatable
+
+
 def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def presented_credentials(authorization: str, form: MultiDictProxy) -> tuple[str, str | None, bool]:
+def presented_credentials(authorization: str, form: Form) -> tuple[str, str | None, bool]:
     """The client id and secret a token request presents, and whether by HTTP Basic (RFC 6749 §2.3.1)."""
     if authorization[:6].lower() != "basic ":
         return form.get("client_id", ""), form.get("client_secret"), False
@@ -101,7 +111,7 @@ def presented_credentials(authorization: str, form: MultiDictProxy) -> tuple[str
     return unquote_plus(client_id), unquote_plus(secret), True
 
 
-def narrowed(form: MultiDictProxy, granted: str) -> str:
+def narrowed(form: Form, granted: str) -> str:
     """The scope a refresh asks for: omitted means all that was granted, more than that is refused (RFC 6749 §6)."""
     if "scope" not in form:
         return granted
@@ -167,7 +177,7 @@ class OAuthServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._listening: socket.socket | None = None
-        self._accepting: set[asyncio.Task] = set()
+        self._accepting: set[asyncio.Task[None]] = set()
 
     @property
     def base_url(self) -> str:
@@ -194,7 +204,7 @@ class OAuthServer:
         with self._lock:
             self._clients[client_id] = Client(client_secret, list(redirect_uris or []), loopback)
 
-    def issue(self, client_id: str, scope: str = "") -> dict:
+    def issue(self, client_id: str, scope: str = "") -> JsonObject:
         """A token response as if the user had just logged in: seeds a credential without the browser dance."""
         with self._lock:
             return self._issue(client_id, scope, family="seed-" + secrets.token_hex(8), refresh_scope=scope)
@@ -281,37 +291,48 @@ class OAuthServer:
         self._on_loop(self._listen)
 
     def _on_loop(self, function: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the OAuth server is not started")
         with contextlib.suppress(RuntimeError):
-            if asyncio.get_running_loop() is self._loop:
+            if asyncio.get_running_loop() is loop:
                 return function()
 
         async def call() -> None:
             function()
 
-        asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(call(), loop).result(10)
 
     def _listen(self) -> None:
         # Accepting by hand, not loop.create_server(), makes going down and up synchronous: no task to wait for.
-        if self._listening is None:
+        if self._listening is None and self._loop is not None:
             self._listening = socket.create_server((self.host, self.port))  # SO_REUSEADDR: the same port at once
             self._listening.setblocking(False)
             self.port = self._listening.getsockname()[1]
             self._loop.add_reader(self._listening, self._accept)
 
     def _accept(self) -> None:
+        loop, server = self._loop, self._runner.server if self._runner is not None else None
+        if self._listening is None or loop is None or server is None:
+            return
         with contextlib.suppress(BlockingIOError, InterruptedError):
             connection, _ = self._listening.accept()
             connection.setblocking(False)
-            task = self._loop.create_task(self._loop.connect_accepted_socket(self._runner.server, connection))
+            task = loop.create_task(self._connect(loop, server, connection))
             self._accepting.add(task)
             task.add_done_callback(self._accepting.discard)
 
+    @staticmethod
+    async def _connect(loop: asyncio.AbstractEventLoop, server: web.Server, connection: socket.socket) -> None:
+        await loop.connect_accepted_socket(server, connection)
+
     def _close_listener(self) -> None:
         listening, self._listening = self._listening, None
-        if listening is not None:
+        if listening is not None and self._loop is not None:
             self._loop.remove_reader(listening)
             listening.close()
-            for connection in self._runner.server.connections:
+            server = self._runner.server if self._runner is not None else None
+            for connection in server.connections if server is not None else ():
                 connection.force_close()
 
     # Serving.
@@ -334,7 +355,7 @@ class OAuthServer:
             await self._runner.cleanup()
 
     @web.middleware
-    async def _record(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()  # cached: the handler reads the same bytes
         with self._lock:
             self._received.append(Received(request.method, request.path_qs, body))
@@ -342,9 +363,10 @@ class OAuthServer:
 
     async def _token(self, request: web.Request) -> web.Response:
         if request.content_type != "application/x-www-form-urlencoded":
-            form, grant_type, client_id = None, "", ""
+            form: Form | None = None
+            grant_type, client_id = "", ""
         else:
-            form = await request.post()
+            form = MultiDict((name, value) for name, value in (await request.post()).items() if isinstance(value, str))
             grant_type, client_id = form.get("grant_type", ""), form.get("client_id", "")
         await asyncio.sleep(self.delay)
         with self._lock:
@@ -372,7 +394,7 @@ class OAuthServer:
 
     # The grants; called with the lock held.
 
-    def _grant(self, form: MultiDictProxy, client_id: str, secret: str | None, basic: bool) -> dict:
+    def _grant(self, form: Form, client_id: str, secret: str | None, basic: bool) -> JsonObject:
         if any(len(form.getall(name)) > 1 for name in form):
             raise OAuthError("invalid_request", "a parameter is repeated")
         client = self._clients.get(client_id)
@@ -390,7 +412,7 @@ class OAuthServer:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
         return grants[grant_type](form, client_id, client)
 
-    def _refresh_grant(self, form: MultiDictProxy, client_id: str, client: Client) -> dict:
+    def _refresh_grant(self, form: Form, client_id: str, client: Client) -> JsonObject:
         presented = form.get("refresh_token")
         if not presented:
             raise OAuthError("invalid_request", "refresh_token is required")
@@ -406,12 +428,12 @@ class OAuthServer:
         token.child = answer["refresh_token"]
         return answer
 
-    def _client_credentials_grant(self, form: MultiDictProxy, client_id: str, client: Client) -> dict:
+    def _client_credentials_grant(self, form: Form, client_id: str, client: Client) -> JsonObject:
         if client.secret is None:
             raise OAuthError("unauthorized_client", "a public client cannot use the client_credentials grant")
         return self._issue(client_id, " ".join(form.get("scope", "").split()))
 
-    def _code_grant(self, form: MultiDictProxy, client_id: str, client: Client) -> dict:
+    def _code_grant(self, form: Form, client_id: str, client: Client) -> JsonObject:
         presented, verifier = form.get("code"), form.get("code_verifier", "")
         if not presented:
             raise OAuthError("invalid_request", "code is required")
@@ -429,7 +451,7 @@ class OAuthServer:
 
     def _issue(
         self, client_id: str, scope: str, family: str | None = None, refresh_scope: str = "", parent: str | None = None
-    ) -> dict:
+    ) -> JsonObject:
         """A token response (RFC 6749 §5.1); with a family (an authorization grant), a refresh token too."""
         access = "at-" + secrets.token_hex(16)
         self._access[access] = AccessToken(client_id, time.time() + self.expires_in, family)
@@ -465,7 +487,7 @@ class OAuthServer:
             )
         return self._redirect(redirect_uri, code=code, state=state)
 
-    def _authorization_error(self, query: MultiDictProxy) -> tuple[str, str] | None:
+    def _authorization_error(self, query: Form) -> tuple[str, str] | None:
         if query.get("response_type") != "code":
             return "unsupported_response_type", "response_type must be code"
         if not CHALLENGE.fullmatch(query.get("code_challenge", "")):
@@ -482,6 +504,6 @@ class OAuthServer:
         return web.Response(status=302, headers={"Location": str(location), **NO_STORE})
 
 
-def ThreadedOAuthServer(**options: object) -> Threaded[OAuthServer]:  # noqa: N802 - reads like the class it was
+def ThreadedOAuthServer(**options: Any) -> Threaded[OAuthServer]:  # noqa: N802 - reads like the class it was
     """`with ThreadedOAuthServer() as server:` an OAuthServer on its own event loop in a background thread."""
     return Threaded(OAuthServer(**options), name="oauth-server")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
+
+from dario.json_types import JsonObject
 
 
 def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
-def usage(prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning: int = 0) -> dict:
+def usage(prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning: int = 0) -> JsonObject:
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -21,14 +24,15 @@ def usage(prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning
     }
 
 
-def tool_calls(tools: list[tuple[str, dict]]) -> list[dict]:
+def tool_calls(tools: list[tuple[str, JsonObject]]) -> list[JsonObject]:
     return [{"id": f"call_{index}{uuid.uuid4().hex[:8]}", "type": "function",
              "function": {"name": name, "arguments": json.dumps(arguments)}}
             for index, (name, arguments) in enumerate(tools)]
 
 
-def completion(model: str, content: str, usage_body: dict | None, tools: list[tuple[str, dict]] = ()) -> dict:
-    body = {
+def completion(model: str, content: str, usage_body: JsonObject | None,
+               tools: Sequence[tuple[str, JsonObject]] = ()) -> JsonObject:
+    body: JsonObject = {
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
@@ -62,7 +66,7 @@ def rate_limit_headers(remaining_requests: int) -> dict[str, str]:
     }
 
 
-def _chunk(identifier: str, created: int, model: str, delta: dict, finish_reason: str | None) -> dict:
+def _chunk(identifier: str, created: int, model: str, delta: JsonObject, finish_reason: str | None) -> JsonObject:
     return {
         "id": identifier,
         "object": "chat.completion.chunk",
@@ -73,16 +77,16 @@ def _chunk(identifier: str, created: int, model: str, delta: dict, finish_reason
     }
 
 
-def sse(document: dict | str) -> bytes:
+def sse(document: JsonObject | str) -> bytes:
     payload = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
     return f"data: {payload}\n\n".encode()
 
 
-def stream_events(model: str, content: str, usage_body: dict | None, include_usage: bool, piece: int = 4,
-                  tools: list[tuple[str, dict]] = ()) -> bytes:
+def stream_events(model: str, content: str, usage_body: JsonObject | None, include_usage: bool, piece: int = 4,
+                  tools: Sequence[tuple[str, JsonObject]] = ()) -> bytes:
     """A whole streamed answer: role chunk, content chunks, tool call chunks, finish chunk, usage chunk, [DONE]."""
     identifier, created = completion_id(), int(time.time())
-    deltas = [{"role": "assistant", "content": ""}]
+    deltas: list[JsonObject] = [{"role": "assistant", "content": ""}]
     deltas += [{"content": content[start : start + piece]} for start in range(0, len(content), piece)]
     for index, call in enumerate(tool_calls(list(tools))):
         deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
@@ -112,12 +116,12 @@ ERRORS = {  # status: (type, code, message, param)
 }
 
 
-def error_body(status: int) -> dict:
+def error_body(status: int) -> JsonObject:
     error_type, code, message, *param = ERRORS.get(status, ("server_error", None, f"error {status}"))
     return {"error": {"message": message, "type": error_type, "param": param[0] if param else None, "code": code}}
 
 
-def response(model: str, content: str, input_tokens: int, output_tokens: int) -> dict:
+def response(model: str, content: str, input_tokens: int, output_tokens: int) -> JsonObject:
     """A whole Responses API answer (POST /v1/responses, not streamed) with one output_text message."""
     return {
         "id": "resp_" + uuid.uuid4().hex, "object": "response", "created_at": int(time.time()), "status": "completed",

@@ -12,7 +12,9 @@ import time
 from collections.abc import Iterator, Mapping
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
+
+from dario.grpc_server import health_check
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -35,8 +37,7 @@ def wait_for_grpc_health(socket_path: pathlib.Path, deadline_seconds: float = 20
         if socket_path.exists():
             try:
                 with grpc.insecure_channel(f"unix:{socket_path}") as channel:
-                    stub = health_pb2_grpc.HealthStub(channel)
-                    answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                    answer = health_check(channel)(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
                     if answer.status == health_pb2.HealthCheckResponse.SERVING:
                         return
             except grpc.RpcError as error:
@@ -52,7 +53,7 @@ def running_module(
     socket_path: pathlib.Path | None = None,
     arguments: tuple[str, ...] = (),
     extra_env: Mapping[str, str] | None = None,
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Runs `python -m module` with DARIO_HOME=home until the block ends (SIGTERM, then SIGKILL)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = home / f"{module}.test.log"
@@ -72,7 +73,7 @@ def running_module(
         stop_process(process)
 
 
-def stop_process(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:

@@ -6,6 +6,8 @@ import asyncio
 import json
 from dataclasses import dataclass
 
+from dario.json_types import JsonObject
+
 DEADLINE_SECONDS = 10.0
 
 
@@ -16,8 +18,9 @@ class RawAnswer:
     body: bytes
 
     @property
-    def json(self) -> dict:
-        return json.loads(self.body)
+    def json(self) -> JsonObject:
+        result: JsonObject = json.loads(self.body)
+        return result
 
 
 async def read_answer(reader: asyncio.StreamReader, deadline: float = DEADLINE_SECONDS) -> RawAnswer:
@@ -57,19 +60,27 @@ class RawConnection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self
 
+    @property
+    def streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The connection's streams, inside `async with`."""
+        if self.reader is None or self.writer is None:
+            raise RuntimeError("use the connection inside `async with`")
+        return self.reader, self.writer
+
     async def __aexit__(self, *exc: object) -> None:
-        self.writer.close()
+        self.streams[1].close()
 
     async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        writer = self.streams[1]
+        writer.write(data)
+        await writer.drain()
 
     async def answer(self) -> RawAnswer:
-        return await read_answer(self.reader)
+        return await read_answer(self.streams[0])
 
     async def closed(self) -> bool:
         """True when the server ends the connection with nothing more to say (within the deadline)."""
-        return await asyncio.wait_for(self.reader.read(), DEADLINE_SECONDS) == b""
+        return await asyncio.wait_for(self.streams[0].read(), DEADLINE_SECONDS) == b""
 
 
 async def exchange(host: str, port: int, data: bytes, answers: int = 1) -> list[RawAnswer]:

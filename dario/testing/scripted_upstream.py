@@ -3,6 +3,10 @@
 Tests push `Script`s (one is used per request, the default when none is queued; optionally per model) and
 read what dario sent in `requests`. Run alone (for the bench): `python -m dario.testing.scripted_upstream
 --port 0 [--delay-ms 20]`, which prints `listening on http://127.0.0.1:PORT/v1` and serves until SIGTERM.
+
+Why one module over 400 lines: it is one provider; its Chat and Anthropic endpoints share the script queue, the
+recording and the connection-level faults (splits, delays, cuts). The wire formats live in openai_wire.py and
+anthropic_wire.py, the rewrites in quirks.py.
 """
 
 from __future__ import annotations
@@ -11,42 +15,51 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import enum
 import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.testing import anthropic_wire, openai_wire
 from dario.testing.hostile import HostileBody, send_hostile
+from dario.testing.sites import abort, site_port
 from dario.testing.threaded import Threaded, serve_until_terminated
 
-DEFAULT = object()
-LIMIT_HEADERS = web.RequestKey("limit_headers", dict)
+
+class _Computed(enum.Enum):
+    DEFAULT = "computed"  # Script.usage: the usage a provider would count for the exchange
+
+
+DEFAULT = _Computed.DEFAULT
+LIMIT_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("limit_headers", dict)
 
 
 @dataclass
 class Script:
     status: int = 200
     content: str | None = None  # None: an echo of the last user message
-    usage: dict | None | object = DEFAULT  # DEFAULT: computed; None: no usage at all (llama.cpp, Ollama)
+    usage: JsonObject | None | _Computed = DEFAULT  # DEFAULT: computed; None: no usage at all (llama.cpp, Ollama)
     split: int | list[int] | None = None  # write the body in pieces of these sizes (bytes), flushing each
     seed_split: int | None = None  # or in random pieces of 1..8 bytes from this seed
     delay: float = 0.0  # seconds before the headers
     chunk_delay: float = 0.0  # seconds between pieces
     break_after: int | None = None  # abort the connection after this many body bytes
     html: bool = False  # a non-JSON error page (a proxy's 502)
-    tools: list = field(default_factory=list)  # tool calls to answer with: [(name, arguments dict)]
+    tools: list[tuple[str, JsonObject]] = field(default_factory=list)  # tool calls to answer with: (name, arguments)
     linger: float = 0.0  # seconds to hold the connection open after the last byte, before ending the body
-    headers: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     piece: int = 4  # characters of content per streamed delta
     hostile: HostileBody | None = None  # a body written by hand instead (huge, a gzip bomb, trickled, cut, endless)
     # Echo the key received: "{key}" in content becomes it, an error's message and two passed-back headers quote
     # it, and a body holding it is written in two pieces cut inside it.
     echo_key: bool = False
-    # A server's quirk: the body as written is this function of the body as the API writes it (dario.testing.quirks).
+    # A server's quirk: the body as written is this function of the one the API writes (dario.testing.chat_quirks).
     rewrite: Callable[[bytes], bytes] | None = None
 
 
@@ -59,13 +72,15 @@ class Recorded:
     query: str = ""
 
     @property
-    def json(self) -> dict:
-        return json.loads(self.body)
+    def json(self) -> JsonObject:
+        result: JsonObject = json.loads(self.body)
+        return result
 
 
 def pieces(body: bytes, script: Script) -> list[bytes]:
     if script.seed_split is not None:
-        generator, sizes = random.Random(script.seed_split), []
+        generator = random.Random(script.seed_split)
+        sizes: list[int] = []
         while sum(sizes) < len(body):
             sizes.append(generator.randint(1, 8))
     elif isinstance(script.split, int):
@@ -82,7 +97,7 @@ def pieces(body: bytes, script: Script) -> list[bytes]:
     return result
 
 
-def last_user_text(document: dict) -> str:
+def last_user_text(document: JsonObject) -> str:
     for message in reversed(document.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
             content = message.get("content")
@@ -149,7 +164,7 @@ class ScriptedUpstream:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = site_port(site)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -193,7 +208,8 @@ class ScriptedUpstream:
         self.rate_limited += 1
         body = anthropic_wire.error_body(429) if anthropic else openai_wire.error_body(429)
         request_id = {"request-id" if anthropic else "x-request-id": "req_" + uuid.uuid4().hex}
-        return web.json_response(body, status=429, headers={**request_id, **request[LIMIT_HEADERS]})
+        limits = request[LIMIT_HEADERS]
+        return web.json_response(body, status=429, headers={**request_id, **limits})
 
     async def _models(self, request: web.Request) -> web.Response:
         if self.models_location is not None:
@@ -212,7 +228,7 @@ class ScriptedUpstream:
         return body, script
 
     @staticmethod
-    def _question(body: bytes, script: Script) -> tuple[dict, str, str]:
+    def _question(body: bytes, script: Script) -> tuple[JsonObject, str, str]:
         document = json.loads(body)
         content = script.content
         if content is None:
@@ -227,8 +243,8 @@ class ScriptedUpstream:
         if script.status != 200:
             return await self._error(request, script, headers)
         document, model, content = self._question(body, script)
-        usage_body = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
-        if script.usage is not DEFAULT:
+        usage_body: JsonObject | None = openai_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
+        if not isinstance(script.usage, _Computed):
             usage_body = script.usage
         if document.get("stream"):
             include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
@@ -256,8 +272,8 @@ class ScriptedUpstream:
         if script.status != 200:
             return await self._error(request, script, headers, anthropic_wire.error_body(script.status))
         document, model, content = self._question(body, script)
-        usage_body = anthropic_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
-        if script.usage is not DEFAULT:
+        usage_body: JsonObject | None = anthropic_wire.usage(max(1, len(body) // 4), max(1, len(content.split())))
+        if not isinstance(script.usage, _Computed):
             usage_body = script.usage
         if document.get("stream"):
             payload = anthropic_wire.stream_events(model, content, usage_body, piece=script.piece,
@@ -306,8 +322,8 @@ class ScriptedUpstream:
         self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
         return web.json_response({"input_tokens": max(1, len(body) // 4)}, headers={"request-id": "req_count"})
 
-    async def _error(self, request: web.Request, script: Script, headers: dict,
-                     document: dict | None = None) -> web.StreamResponse:
+    async def _error(self, request: web.Request, script: Script, headers: JsonObject,
+                     document: JsonObject | None = None) -> web.StreamResponse:
         if script.status == 429:
             headers.setdefault("retry-after", "1")
             headers["x-ratelimit-remaining-requests"] = "0"
@@ -317,7 +333,7 @@ class ScriptedUpstream:
         payload = json.dumps(document or openai_wire.error_body(script.status)).encode()
         return await self._send(request, script, script.status, headers, "application/json", payload)
 
-    async def _send(self, request: web.Request, script: Script, status: int, headers: dict,
+    async def _send(self, request: web.Request, script: Script, status: int, headers: JsonObject,
                     content_type: str, payload: bytes) -> web.StreamResponse:
         if script.rewrite is not None:
             payload = script.rewrite(payload)
@@ -338,7 +354,7 @@ class ScriptedUpstream:
                 if script.break_after is not None and sent + len(piece) >= script.break_after:
                     await response.write(piece[: script.break_after - sent])
                     await asyncio.sleep(0.05)
-                    request.transport.abort()  # the client sees the chunked body end before its terminator
+                    abort(request)  # the client sees the chunked body end before its terminator
                     return response
                 await response.write(piece)
                 sent += len(piece)
@@ -350,7 +366,7 @@ class ScriptedUpstream:
             raise
         return response
 
-    async def _echo_key(self, request: web.Request, status: int, headers: dict, content_type: str,
+    async def _echo_key(self, request: web.Request, status: int, headers: JsonObject, content_type: str,
                         payload: bytes) -> web.StreamResponse:
         """A provider (or a proxy in front of it) that quotes the key it received, everywhere it can."""
         key = self.received_key(request)
@@ -373,12 +389,12 @@ class ScriptedUpstream:
         return response
 
 
-def ThreadedUpstream(**options: object) -> Threaded[ScriptedUpstream]:  # noqa: N802 - reads like a class
+def ThreadedUpstream(**options: Any) -> Threaded[ScriptedUpstream]:  # noqa: N802 - reads like a class
     """`with ThreadedUpstream() as upstream:` a ScriptedUpstream on its own loop in a background thread."""
     return Threaded(ScriptedUpstream(**options), name="scripted-upstream")
 
 
-def threaded(**options: object) -> Threaded[ScriptedUpstream]:
+def threaded(**options: Any) -> Threaded[ScriptedUpstream]:
     """`with threaded() as upstream:` a ScriptedUpstream served from a background thread."""
     return ThreadedUpstream(**options)
 

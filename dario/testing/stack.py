@@ -7,6 +7,7 @@ import contextlib
 import pathlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import aiohttp
 import grpc
@@ -39,12 +40,12 @@ class Services:
             )
 
 
-def with_server(config: Config, **changes: object) -> Config:
+def with_server(config: Config, **changes: Any) -> Config:
     """config with [server] values changed, as config.toml or the environment would change them."""
     return replace(config, server=replace(config.server, **changes))
 
 
-def with_limits(config: Config, **changes: object) -> Config:
+def with_limits(config: Config, **changes: Any) -> Config:
     """config with [limits] values changed."""
     return replace(config, limits=replace(config.limits, **changes))
 

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from dario.json_types import JsonObject
 from dario.testing.processes import REPO, environment
 
 BIN = pathlib.Path(sys.executable).parent
@@ -52,7 +53,8 @@ def alive(pid: int) -> bool:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        result: int = probe.getsockname()[1]
+        return result
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Supervised:
     home: pathlib.Path
     port: int
     env: dict[str, str]
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
 
     @property
     def base_url(self) -> str:
@@ -77,18 +79,19 @@ class Supervised:
         value = self.ctl("pid", program)
         return int(value) if value.isdigit() else 0
 
-    def dario(self, *arguments: str, input_text: str | None = None) -> subprocess.CompletedProcess:
+    def dario(self, *arguments: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         """Runs the `dario` CLI as a user would."""
         return subprocess.run(
             [sys.executable, "-m", "dario.cli.main", *arguments],
             env=self.env, input=input_text, capture_output=True, text=True, timeout=60, cwd=REPO,
         )
 
-    def health(self) -> dict:
+    def health(self) -> JsonObject:
         with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as answer:
-            return json.loads(answer.read())
+            result: JsonObject = json.loads(answer.read())
+            return result
 
-    def wait_healthy(self, deadline_seconds: float = 60.0) -> dict:
+    def wait_healthy(self, deadline_seconds: float = 60.0) -> JsonObject:
         deadline = time.monotonic() + deadline_seconds
         last: object = None
         while time.monotonic() < deadline:
@@ -131,8 +134,9 @@ class Supervised:
 
 @contextlib.contextmanager
 def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Supervised]:
-    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf (its programs inherit extra_env,
-    as they would the environment of a systemd unit); stops it on exit."""
+    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit. extra_env:
+    more variables for every process (DARIO_API_KEY, a cluster's DARIO_CLUSTER_*, …), inherited by its programs as
+    they would the environment of a systemd unit."""
     for folder in (home, home / "logs", home / "run"):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
@@ -156,7 +160,7 @@ def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = N
                     os.kill(pid, signal.SIGKILL)
 
 
-def start_supervisord(env: dict[str, str]) -> subprocess.Popen:
+def start_supervisord(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(BIN / "supervisord"), "-n", "-c", str(REPO / "deploy" / "dario.conf")],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

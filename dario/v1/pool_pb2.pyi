@@ -77,7 +77,7 @@ class AcquireResponse(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens", "bytes_sent")
     class RateLimitHeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class Outcome(_message.Message):
     LOCAL_FIELD_NUMBER: _ClassVar[int]
     USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     COUNTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
     api_format: ApiFormat
@@ -137,7 +138,8 @@ class Outcome(_message.Message):
     local: bool
     usage_estimated: bool
     counted_tokens: int
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ...) -> None: ...
+    bytes_sent: int
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")
@@ -350,3 +352,173 @@ class WatchAvailabilityResponse(_message.Message):
     UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     unavailable: _containers.RepeatedCompositeFieldContainer[Unavailable]
     def __init__(self, unavailable: _Optional[_Iterable[_Union[Unavailable, _Mapping]]] = ...) -> None: ...
+
+class TimelineRequest(_message.Message):
+    __slots__ = ("window_seconds", "bucket_seconds", "by")
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    window_seconds: float
+    bucket_seconds: float
+    by: str
+    def __init__(self, window_seconds: _Optional[float] = ..., bucket_seconds: _Optional[float] = ..., by: _Optional[str] = ...) -> None: ...
+
+class TimelineSeries(_message.Message):
+    __slots__ = ("key", "requests", "input_tokens", "output_tokens", "cost_usd")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    requests: _containers.RepeatedScalarFieldContainer[int]
+    input_tokens: _containers.RepeatedScalarFieldContainer[int]
+    output_tokens: _containers.RepeatedScalarFieldContainer[int]
+    cost_usd: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, key: _Optional[str] = ..., requests: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[_Iterable[int]] = ..., output_tokens: _Optional[_Iterable[int]] = ..., cost_usd: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class TimelineErrors(_message.Message):
+    __slots__ = ("status", "requests")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    status: int
+    requests: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, status: _Optional[int] = ..., requests: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TimelineResponse(_message.Message):
+    __slots__ = ("generated_at", "window_seconds", "bucket_seconds", "by", "starts", "series", "errors", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms")
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    STARTS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    TTFB_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    TTFB_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    generated_at: float
+    window_seconds: float
+    bucket_seconds: float
+    by: str
+    starts: _containers.RepeatedScalarFieldContainer[float]
+    series: _containers.RepeatedCompositeFieldContainer[TimelineSeries]
+    errors: _containers.RepeatedCompositeFieldContainer[TimelineErrors]
+    latency_p50_ms: _containers.RepeatedScalarFieldContainer[float]
+    latency_p95_ms: _containers.RepeatedScalarFieldContainer[float]
+    ttfb_p50_ms: _containers.RepeatedScalarFieldContainer[float]
+    ttfb_p95_ms: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., bucket_seconds: _Optional[float] = ..., by: _Optional[str] = ..., starts: _Optional[_Iterable[float]] = ..., series: _Optional[_Iterable[_Union[TimelineSeries, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[TimelineErrors, _Mapping]]] = ..., latency_p50_ms: _Optional[_Iterable[float]] = ..., latency_p95_ms: _Optional[_Iterable[float]] = ..., ttfb_p50_ms: _Optional[_Iterable[float]] = ..., ttfb_p95_ms: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class RecentRequestsRequest(_message.Message):
+    __slots__ = ("limit", "offset", "backend", "model", "status", "client", "session", "project")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    offset: int
+    backend: str
+    model: str
+    status: int
+    client: str
+    session: str
+    project: str
+    def __init__(self, limit: _Optional[int] = ..., offset: _Optional[int] = ..., backend: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ...) -> None: ...
+
+class RecordedRequest(_message.Message):
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "served_model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "stream", "attempts", "failover", "fallback_from", "queued_ms", "client", "session", "project", "tags", "reasoning_tokens")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    API_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SERVED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    TTFB_MS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    FAILOVER_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FROM_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    started_at: float
+    api_format: str
+    backend: str
+    credential: str
+    model: str
+    served_model: str
+    status: int
+    error_type: str
+    latency_ms: float
+    ttfb_ms: float
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    stream: bool
+    attempts: int
+    failover: str
+    fallback_from: str
+    queued_ms: float
+    client: str
+    session: str
+    project: str
+    tags: str
+    reasoning_tokens: int
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[str] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., served_model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., stream: _Optional[bool] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ..., reasoning_tokens: _Optional[int] = ...) -> None: ...
+
+class RecentRequestsResponse(_message.Message):
+    __slots__ = ("requests", "total")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[RecordedRequest]
+    total: int
+    def __init__(self, requests: _Optional[_Iterable[_Union[RecordedRequest, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class PricesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PriceEntry(_message.Message):
+    __slots__ = ("pattern", "source", "input", "output", "cache_read", "cache_write", "input_includes_cache_read")
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_INCLUDES_CACHE_READ_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    source: str
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    input_includes_cache_read: bool
+    def __init__(self, pattern: _Optional[str] = ..., source: _Optional[str] = ..., input: _Optional[float] = ..., output: _Optional[float] = ..., cache_read: _Optional[float] = ..., cache_write: _Optional[float] = ..., input_includes_cache_read: _Optional[bool] = ...) -> None: ...
+
+class PricesResponse(_message.Message):
+    __slots__ = ("prices",)
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[PriceEntry]
+    def __init__(self, prices: _Optional[_Iterable[_Union[PriceEntry, _Mapping]]] = ...) -> None: ...

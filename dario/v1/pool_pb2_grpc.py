@@ -65,6 +65,21 @@ class PoolStub:
                 request_serializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
                 response_deserializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.FromString,
                 _registered_method=True)
+        self.Timeline = channel.unary_unary(
+                '/dario.v1.Pool/Timeline',
+                request_serializer=dario_dot_v1_dot_pool__pb2.TimelineRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.TimelineResponse.FromString,
+                _registered_method=True)
+        self.RecentRequests = channel.unary_unary(
+                '/dario.v1.Pool/RecentRequests',
+                request_serializer=dario_dot_v1_dot_pool__pb2.RecentRequestsRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.RecentRequestsResponse.FromString,
+                _registered_method=True)
+        self.Prices = channel.unary_unary(
+                '/dario.v1.Pool/Prices',
+                request_serializer=dario_dot_v1_dot_pool__pb2.PricesRequest.SerializeToString,
+                response_deserializer=dario_dot_v1_dot_pool__pb2.PricesResponse.FromString,
+                _registered_method=True)
 
 
 class PoolServicer:
@@ -115,6 +130,29 @@ class PoolServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Timeline(self, request, context):
+        """Issue 14 (the dashboard): requests, tokens and cost per time bucket stacked by one key, errors by status,
+        latency and time-to-first-byte percentiles per bucket (GET /analytics/timeline).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecentRequests(self, request, context):
+        """Issue 14: the latest recorded requests, filtered, newest first, one page (GET /analytics/requests); no body,
+        no secret (analytics rows hold neither).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prices(self, request, context):
+        """Issue 14: the prices in force, config.toml's [pricing] over the shipped table (GET /config).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PoolServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +185,21 @@ def add_PoolServicer_to_server(servicer, server):
                     servicer.WatchAvailability,
                     request_deserializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.FromString,
                     response_serializer=dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.SerializeToString,
+            ),
+            'Timeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.Timeline,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.TimelineRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.TimelineResponse.SerializeToString,
+            ),
+            'RecentRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecentRequests,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.RecentRequestsRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.RecentRequestsResponse.SerializeToString,
+            ),
+            'Prices': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prices,
+                    request_deserializer=dario_dot_v1_dot_pool__pb2.PricesRequest.FromString,
+                    response_serializer=dario_dot_v1_dot_pool__pb2.PricesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +365,87 @@ class Pool:
             '/dario.v1.Pool/WatchAvailability',
             dario_dot_v1_dot_pool__pb2.WatchAvailabilityRequest.SerializeToString,
             dario_dot_v1_dot_pool__pb2.WatchAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Timeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Pool/Timeline',
+            dario_dot_v1_dot_pool__pb2.TimelineRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.TimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecentRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Pool/RecentRequests',
+            dario_dot_v1_dot_pool__pb2.RecentRequestsRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.RecentRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dario.v1.Pool/Prices',
+            dario_dot_v1_dot_pool__pb2.PricesRequest.SerializeToString,
+            dario_dot_v1_dot_pool__pb2.PricesResponse.FromString,
             options,
             channel_credentials,
             insecure,

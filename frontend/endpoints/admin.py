@@ -29,7 +29,7 @@ async def status(request: web.Request) -> web.Response:
 async def accounts(request: web.Request) -> web.Response:
     """GET /accounts: the pool state of every credential (headroom, windows, cooldown, in flight), no secret."""
     state = request.app[STATE]
-    answer = await call_admin(state.pool, "Accounts", pool_pb2.AccountsRequest())
+    answer = await call_admin(state.pool, state.pool.stub.Accounts, pool_pb2.AccountsRequest())
     return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
                               "queue_depth": answer.queue_depth})
 
@@ -49,5 +49,6 @@ async def analytics(request: web.Request) -> web.Response:
     if not 0 < window <= 10 * 365 * 86400:
         raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
                        code="invalid_window")
-    answer = await call_admin(state.pool, "Analytics", pool_pb2.AnalyticsRequest(window_seconds=window))
+    answer = await call_admin(state.pool, state.pool.stub.Analytics,
+                              pool_pb2.AnalyticsRequest(window_seconds=window))
     return web.json_response(report_to_json(answer))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from frontend.dialects import Dialect
 from frontend.error_mapping import http_error_code
@@ -16,7 +17,7 @@ from frontend.forwarding import forward
 from frontend.state import REQUEST_ID, STATE, State
 
 
-def handler(dialect: Dialect):
+def handler(dialect: Dialect) -> Handler:
     """The aiohttp handler for one endpoint; every request, failed or not, becomes an analytics outcome."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -27,6 +28,7 @@ def handler(dialect: Dialect):
             body = await read_body(request, state)
             parsed = dialect.parse(body)
             exchange.model, exchange.stream = parsed.model, parsed.stream
+            exchange.request_document = parsed.document  # a native answer without usage is estimated from it
             return await forward(request, state, exchange, dialect, parsed, body)
         except ApiError as error:
             exchange.fail(error.status, error.code or "dario_error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.routing import NoRoute, route
 from frontend.dialects import ANTHROPIC_COUNT_TOKENS
 from frontend.endpoints.api import handler, read_body
@@ -20,7 +21,7 @@ COUNTED_FIELDS = ("system", "messages", "tools", "tool_choice")
 _native = handler(ANTHROPIC_COUNT_TOKENS)
 
 
-def estimate_tokens(document: dict) -> int:
+def estimate_tokens(document: JsonObject) -> int:
     """The input tokens of an Anthropic request, estimated as for usage (translation.md §5.4)."""
     return max(1, request_tokens({name: document.get(name) for name in COUNTED_FIELDS}))
 

@@ -6,10 +6,10 @@ import asyncio
 
 import grpc
 from aiohttp import web
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from dario import __version__
-from dario.grpc_server import CLUSTER_HEALTH
+from dario.grpc_server import CLUSTER_HEALTH, health_check_aio
 from frontend.state import STATE
 
 HEALTH_TIMEOUT_SECONDS = 0.5
@@ -17,7 +17,7 @@ HEALTH_TIMEOUT_SECONDS = 0.5
 
 async def _service_state(channel: grpc.aio.Channel, service: str = "") -> str:
     try:
-        answer = await health_pb2_grpc.HealthStub(channel).Check(
+        answer = await health_check_aio(channel)(
             health_pb2.HealthCheckRequest(service=service), timeout=HEALTH_TIMEOUT_SECONDS
         )
     except grpc.RpcError as error:

@@ -1,44 +1,142 @@
-"""GET /v1/models: the models the openai backends list (asked of each, concurrently) and the names config.toml
-makes servable, in the shape both SDKs accept."""
+"""GET /v1/models: the models the openai backends list and the names config.toml makes servable, each only when it
+routes to a backend, in the shape both SDKs accept.
+
+Listings are cached (issue 16 item 7, issue 12 item 4): each backend is asked at most `[limits] models_seconds`
+(a few seconds, so one that never answers delays no client long), its answer kept `models_cache_seconds` and,
+past that, served stale while one refresh runs in the background. A model a backend listed routes to it (after
+the [[routes]] rules, before the default prefixes: `dario.routing.route`'s `listed`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
-from dario.catalog import Backend
+from dario.catalog import Backend, Catalog
 from dario.config import RoutingConfig
 from dario.presets import speaks
 from dario.routing import NoRoute, route
 from frontend.state import STATE, State
 
-MODELS_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+ANSWERED_HEADER = "x-dario-models-from"  # the backends whose listing is in the answer
+MISSING_HEADER = "x-dario-models-missing"  # the backends that did not answer /models (their models left out)
+
+
+@dataclass(frozen=True)
+class Listing:
+    models: tuple[str, ...]
+    answered: bool  # the backend answered (else `models` is its last answer, or nothing)
+    at: float  # loop time it was asked
+
+
+class Listings:
+    """The cached /models answer of each openai-speaking backend, by (name, base URL)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], Listing] = {}
+        self.refreshing: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    @staticmethod
+    def listable(catalog: Catalog) -> list[Backend]:
+        return [backend for backend in catalog.backends if speaks(backend.kind, "openai") and backend.credentials]
+
+    async def current(self, state: State) -> list[tuple[Backend, Listing]]:
+        """Every listable backend's listing: asked now when never asked, refreshed in the background when old."""
+        loop = asyncio.get_running_loop()
+        backends = self.listable(state.credentials.require_catalog())
+        missing = [backend for backend in backends if _key(backend) not in self.entries]
+        if missing:
+            await asyncio.gather(*(self._refresh(state, backend) for backend in missing))
+        ttl = state.config.limits.models_cache_seconds
+        for backend in backends:
+            key = _key(backend)
+            entry = self.entries.get(key)
+            if entry is not None and loop.time() - entry.at >= ttl and key not in self.refreshing:
+                task = asyncio.create_task(self._refresh(state, backend))
+                self.refreshing[key] = task
+                task.add_done_callback(self._refreshed(key))
+        return [(backend, self.entries[_key(backend)]) for backend in backends if _key(backend) in self.entries]
+
+    def _refreshed(self, key: tuple[str, str]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self.refreshing.pop(key, None)
+        return done
+
+    def cold(self, catalog: Catalog) -> bool:
+        """Some listable backend was never asked."""
+        return any(_key(backend) not in self.entries for backend in self.listable(catalog))
+
+    def listed(self, catalog: Catalog) -> dict[str, str]:
+        """Model → the first backend (in catalog order) that listed it."""
+        owners: dict[str, str] = {}
+        for backend in self.listable(catalog):
+            entry = self.entries.get(_key(backend))
+            for model in entry.models if entry is not None else ():
+                owners.setdefault(model, backend.name)
+        return owners
+
+    async def _refresh(self, state: State, backend: Backend) -> None:
+        at = asyncio.get_running_loop().time()
+        models = await _upstream_models(state, backend)
+        previous = self.entries.get(_key(backend))
+        if models is None:
+            self.entries[_key(backend)] = Listing(previous.models if previous else (), False, at)
+        else:
+            self.entries[_key(backend)] = Listing(tuple(models), True, at)
+
+    async def close(self) -> None:
+        for task in list(self.refreshing.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+LISTINGS = web.AppKey("model_listings", Listings)
+
+
+def _key(backend: Backend) -> tuple[str, str]:
+    return backend.name, backend.base_url
 
 
 async def models(request: web.Request) -> web.Response:
-    """The models the openai backends serve (asked of each, concurrently), in the shape both SDKs accept."""
-    state = request.app[STATE]
+    """The models that route to a backend (each backend's listing, the aliases and exact rules), owned by the
+    backend they route to; headers name the backends that answered and those that did not."""
+    state, listings = request.app[STATE], request.app[LISTINGS]
     catalog = state.credentials.require_catalog()
-    backends = [backend for backend in catalog.backends if speaks(backend.kind, "openai") and backend.credentials]
-    listings = await asyncio.gather(*(_upstream_models(state, backend) for backend in backends))
+    current = await listings.current(state)
+    listed = listings.listed(catalog)
+    names = [model for _, listing in current for model in listing.models] + _configured_models(state.routing)
     seen: set[str] = set()
     data = []
-    for backend, listing in zip(backends, listings):
-        for model_id in listing:
-            if model_id not in seen:
-                seen.add(model_id)
-                data.append({"id": model_id, "object": "model", "created": 0, "owned_by": backend.name})
-    for model_id in _configured_models(state.routing):
-        try:
-            owner = route(model_id, catalog, state.routing).backend.name
-        except NoRoute:
+    for model_id in names:
+        if model_id in seen:
             continue
-        if model_id not in seen:
-            seen.add(model_id)
-            data.append({"id": model_id, "object": "model", "created": 0, "owned_by": owner})
-    return web.json_response({"object": "list", "data": data})
+        seen.add(model_id)
+        try:
+            owner = route(model_id, catalog, state.routing, listed).backend
+        except NoRoute:
+            continue  # listed by a backend but sent elsewhere by a rule whose backend is gone
+        if not owner.credentials:
+            continue
+        data.append({"id": model_id, "object": "model", "created": 0, "owned_by": owner.name})
+    headers = {}
+    answered = [backend.name for backend, listing in current if listing.answered]
+    silent = [backend.name for backend, listing in current if not listing.answered]
+    if answered:
+        headers[ANSWERED_HEADER] = ",".join(answered)
+    if silent:
+        headers[MISSING_HEADER] = ",".join(silent)
+    return web.json_response({"object": "list", "data": data}, headers=headers)
+
+
+def listed_models(app: web.Application, catalog: Catalog) -> Mapping[str, str]:
+    listings = app.get(LISTINGS)
+    return listings.listed(catalog) if listings is not None else {}
 
 
 def _configured_models(routing: RoutingConfig) -> list[str]:
@@ -47,21 +145,25 @@ def _configured_models(routing: RoutingConfig) -> list[str]:
     return [*routing.aliases, *exact]
 
 
-async def _upstream_models(state: State, backend: Backend) -> list[str]:
+async def _upstream_models(state: State, backend: Backend) -> list[str] | None:
+    """The backend's /models ids; None when it did not answer (in `[limits] models_seconds`) or not with a list."""
     usable = backend.usable()
     if not usable:
-        return []
+        return None
     credential = usable[0]
+    timeout = aiohttp.ClientTimeout(total=state.config.limits.models_seconds)
     try:
         lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
         headers = {lease.header_name: lease.header_value} if lease.header_name else {}
         async with state.session.get(  # a redirect is not followed (the key would go with it): no listing
-            backend.endpoint("/models"), headers=headers, timeout=MODELS_TIMEOUT, allow_redirects=False
+            backend.endpoint("/models"), headers=headers, timeout=timeout, allow_redirects=False
         ) as answer:
             if answer.status != 200:
-                return []
+                return None
             document = await answer.json(content_type=None)
     except Exception:  # noqa: BLE001 — a backend without /models must not break the listing of the others
-        return []
+        return None
     items = document.get("data") if isinstance(document, dict) else None
-    return [item["id"] for item in items or [] if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    if not isinstance(items, list):
+        return None
+    return [item["id"] for item in items if isinstance(item, dict) and isinstance(item.get("id"), str)]

@@ -39,7 +39,7 @@ class CredentialsClient:
         self.catalog: Catalog | None = None
         self.connected = False
         self._leases: dict[tuple[str, str], Lease] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._catalog_changed = asyncio.Event()
         self._leases_changed = asyncio.Event()
         self.lease_generation = 0

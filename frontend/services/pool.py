@@ -1,5 +1,6 @@
-"""The frontend's side of pool_service: Acquire on the hot path, and outcomes streamed off it
-(frontend.services.reporter, journaled in $DARIO_HOME/run/journal until pool_service acknowledges them)."""
+"""The frontend's side of pool_service: the credential chosen locally when pool_service's pushed availability
+allows it, else Acquire; outcomes streamed off the hot path (frontend.services.reporter, journaled in
+$DARIO_HOME/run/journal until pool_service acknowledges them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import contextlib
 import pathlib
 import time
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import grpc
 
@@ -17,6 +20,11 @@ from frontend.error_mapping import from_acquire_error, from_rpc_error
 from frontend.errors import ServiceUnavailable
 from frontend.services.journal import Journal
 from frontend.services.reporter import SERVICE, OutcomeReporter
+from pool_service import ratelimit  # pure: the header parser pool_service ranks with, so both rank alike
+
+# After an answer that fails over (429, 401/403, 5xx) a pool's credentials go through Acquire until pool_service's
+# next availability push, or this long: the push that rests the credential may be on its way.
+DISTRUST_SECONDS = 1.0
 
 JOURNAL_FOLDER = "journal"  # beside the pool socket, in $DARIO_HOME/run
 
@@ -36,8 +44,14 @@ class PoolClient:
         # Pushed by pool_service: credentials that cannot serve now, and until when. None until the first push;
         # kept while pool_service restarts (a backend's only credential stays usable meanwhile).
         self.unavailable: dict[tuple[str, str], float] | None = None
-        self.local_choices = 0
-        self._watcher: asyncio.Task | None = None
+        self.local_choices = 0  # requests served by a backend's lone credential without Acquire
+        self.local_pool_choices = 0  # requests whose credential of a pool the frontend chose itself
+        # A pool's credentials as this frontend saw them answer: rate-limit windows, and requests sent whose answer
+        # has not come yet. Only for backends with two or more credentials.
+        self.rates: dict[tuple[str, str], ratelimit.RateState] = {}
+        self.pending: dict[tuple[str, str], int] = {}
+        self.distrusted: dict[str, float] = {}  # backend: monotonic time until which its pool goes through Acquire
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.reporter.start()
@@ -52,24 +66,61 @@ class PoolClient:
         await self.channel.close()
 
     def choose_locally(self, backend: str, candidates: tuple[str, ...], tried: list[pool_pb2.Attempt]) -> str | None:
-        """The credential of a backend that has only one, when pool_service said nothing against it: there is
-        nothing to choose, so no round trip (its answer still reaches pool_service with the outcome)."""
-        if len(candidates) != 1 or tried or self.unavailable is None:
+        """The credential to use without a round trip, or None for Acquire. A lone credential that pool_service said
+        nothing against: there is nothing to choose. A pool: the one with the most headroom in the rate-limit
+        headers this frontend saw, then the fewest requests awaiting an answer, among those pool_service's push
+        says can serve (as pool_service's own choice ranks them); Acquire when any has no headroom left (its
+        queue waits for a reset), after a failover, and for a moment after a failed answer. Its answer reaches
+        pool_service with the outcome (`local`)."""
+        if tried or self.unavailable is None:
             return None
-        if self.unavailable.get((backend, candidates[0]), 0.0) > time.time():
-            return None  # cooling down or exhausted: Acquire queues the request or answers 429
-        self.local_choices += 1
-        return candidates[0]
+        now = time.time()
+        if len(candidates) == 1:
+            if self.unavailable.get((backend, candidates[0]), 0.0) > now:
+                return None  # cooling down or exhausted: Acquire queues the request or answers 429
+            self.local_choices += 1
+            return candidates[0]
+        if not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
+            return None
+        best, best_rank = None, (0.0, 0)
+        for credential in candidates:
+            key = (backend, credential)
+            if self.unavailable.get(key, 0.0) > now:
+                continue
+            rate = self.rates.get(key)
+            room = rate.headroom(now) if rate is not None else 1.0
+            if room <= 0.0:
+                return None  # a window is spent: pool_service's queue decides, as it would
+            rank = (-room, self.pending.get(key, 0))
+            if best is None or rank < best_rank:
+                best, best_rank = credential, rank
+        if best is not None:
+            self.pending[(backend, best)] = self.pending.get((backend, best), 0) + 1
+            self.local_pool_choices += 1
+        return best
+
+    def answered(self, backend: str, credential: str, local: bool, status: int,
+                 headers: Mapping[str, str] | None) -> None:
+        """What the upstream said to a request on a pool's credential (headers None: no answer), for the next local
+        choice: its rate-limit windows, one request fewer awaiting an answer, distrust after a failed one."""
+        key = (backend, credential)
+        if local and self.pending.get(key, 0) > 0:
+            self.pending[key] -= 1
+        if headers:
+            self.rates.setdefault(key, ratelimit.RateState()).update(ratelimit.parse(headers, time.time()))
+        if status in (0, 401, 403, 429) or status >= 500:
+            self.distrusted[backend] = time.monotonic() + DISTRUST_SECONDS
 
     async def _watch_availability(self) -> None:
         while True:
             with contextlib.suppress(grpc.RpcError):
                 async for snapshot in self.stub.WatchAvailability(pool_pb2.WatchAvailabilityRequest()):
                     self.unavailable = {(item.backend, item.credential): item.until for item in snapshot.unavailable}
+                    self.distrusted.clear()  # pool_service has taken in what made the frontend distrust its view
             await asyncio.sleep(0.2)
 
     async def acquire(self, backend: str, candidates: tuple[str, ...], request_id: str, model: str,
-                      tried: list[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:
+                      tried: Sequence[pool_pb2.Attempt] = ()) -> pool_pb2.AcquireResponse:
         """The one blocking round trip of a request (one more per failover): which credential to use.
 
         Raises PoolExhausted (a 429 with retry-after) when no credential can serve within the queue's deadline."""
@@ -89,9 +140,15 @@ class PoolClient:
             raise from_acquire_error(error, SERVICE, self.socket_path, self.channel) from None
 
 
-async def call_admin(client: PoolClient, method: str, request: object) -> object:
-    """An admin RPC of pool_service (Accounts, Analytics): not on the request path, short deadline."""
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+async def call_admin(client: PoolClient, method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
+                     request: Request) -> Response:
+    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, short
+    deadline."""
     try:
-        return await getattr(client.stub, method)(request, timeout=max(client.timeout, 10.0))
+        return await method(request, timeout=max(client.timeout, 10.0))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend.exchange import Exchange
 from frontend.services.journal import Journal, Segment
@@ -51,7 +52,7 @@ class Entry:
 class OutcomeReporter:
     """Streams outcomes to pool_service in batches and keeps each until its batch is acknowledged."""
 
-    def __init__(self, stub: pool_pb2_grpc.PoolStub, journal: Journal | None = None, *,
+    def __init__(self, stub: pool_pb2_grpc.PoolAsyncStub, journal: Journal | None = None, *,
                  batch_bytes: int = BATCH_BYTES, max_outcome_bytes: int = MAX_OUTCOME_BYTES,
                  behind_seconds: float = BEHIND_SECONDS, behind_backlog: int = BEHIND_BACKLOG) -> None:
         self.stub = stub
@@ -69,7 +70,7 @@ class OutcomeReporter:
         self._suspects = 0  # outcomes at the head of pending among which one was refused
         self._probe_size = BATCH_SIZE
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.on_outcome: Callable[[pool_pb2.Outcome], None] | None = None  # e.g. the access log
 
     def add(self, item: pool_pb2.Outcome | Exchange) -> None:
@@ -98,7 +99,7 @@ class OutcomeReporter:
     def backlog(self) -> int:
         return len(self.pending) + sum(len(batch) for batch in self._in_flight.values())
 
-    def health(self) -> dict:
+    def health(self) -> JsonObject:
         """For /health: "behind" when outcomes wait too long or too many (decided by BEHIND_*)."""
         oldest = next(iter(self._in_flight.values()), None) or self.pending
         waited = time.monotonic() - oldest[0].added if oldest else 0.0
@@ -203,7 +204,8 @@ class OutcomeReporter:
     def _take_batch(self) -> list[Entry]:
         """The next batch: at most BATCH_SIZE outcomes and batch_bytes (at least one), fewer while probing."""
         limit = min(self._probe_size, self._suspects) if self._suspects else BATCH_SIZE
-        batch, size = [], 0
+        batch: list[Entry] = []
+        size = 0
         while self.pending and len(batch) < limit:
             if batch and size + self.pending[0].size > self.batch_bytes:
                 break

@@ -3,6 +3,8 @@ per direction (pure, no I/O); here the error a request field raises, and the fie
 
 from __future__ import annotations
 
+from dario.json_types import JsonArray, JsonObject
+
 
 class TranslationError(ValueError):
     """A request field the target API cannot honour without changing the answer: the client gets a 400 naming it."""
@@ -13,7 +15,7 @@ class TranslationError(ValueError):
 
 
 # Client requests: a field of the wrong type is a 400 naming it (absent or empty counts as absent).
-def expect_object(value: object, where: str) -> dict:
+def expect_object(value: object, where: str) -> JsonObject:
     if not value:
         return {}
     if not isinstance(value, dict):
@@ -21,7 +23,7 @@ def expect_object(value: object, where: str) -> dict:
     return value
 
 
-def expect_list(value: object, where: str) -> list:
+def expect_list(value: object, where: str) -> JsonArray:
     if not value:
         return []
     if not isinstance(value, list):
@@ -51,11 +53,11 @@ def expect_flag(value: object, where: str) -> bool:
 
 
 # Upstream answers are translated, never refused: what has the wrong type counts as absent.
-def lenient_object(value: object) -> dict:
+def lenient_object(value: object) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
-def lenient_objects(value: object) -> list[dict]:
+def lenient_objects(value: object) -> list[JsonObject]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 

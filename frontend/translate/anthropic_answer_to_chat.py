@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 
 FINISH_FROM_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
@@ -20,7 +21,7 @@ def finish_reason(stop_reason: object, saw_tool: bool) -> str:
     return FINISH_FROM_STOP.get(stop_reason or "end_turn", "stop")
 
 
-def chat_usage(usage: dict) -> dict:
+def chat_usage(usage: JsonObject) -> JsonObject:
     """Anthropic usage → OpenAI usage: prompt_tokens includes cache reads and writes."""
     cache_read = lenient_count(usage.get("cache_read_input_tokens"))
     cache_write = lenient_count(usage.get("cache_creation_input_tokens"))
@@ -34,7 +35,9 @@ def chat_usage(usage: dict) -> dict:
     return result
 
 
-def to_chat_completion(message: dict, model: str) -> dict:
+def to_chat_completion(message: JsonObject, model: str, include_reasoning: bool = True) -> JsonObject:
+    """`include_reasoning`: the client asked for reasoning (reasoning_effort), so thinking comes back as
+    reasoning_content (as the stream machine does it)."""
     texts, calls, reasoning = [], [], []
     for block in lenient_objects(message.get("content")):
         kind = block.get("type")
@@ -47,10 +50,10 @@ def to_chat_completion(message: dict, model: str) -> dict:
         elif kind == "thinking":
             reasoning.append(lenient_text(block.get("thinking")))
     text = "".join(texts)
-    answer: dict = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
+    answer: JsonObject = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
     if calls:
         answer["tool_calls"] = calls
-    if reasoning:
+    if reasoning and include_reasoning:
         answer["reasoning_content"] = "".join(reasoning)
     if message.get("stop_reason") == "refusal":
         explanation = lenient_text(lenient_object(message.get("stop_details")).get("explanation"))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
+from dario.json_types import JsonObject
 from frontend.errors import anthropic_status
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
@@ -20,13 +22,23 @@ from frontend.usage import NO_USAGE, Usage, usage_from_anthropic
 DONE = b"data: [DONE]\n\n"
 
 
-def _sse(document: dict) -> bytes:
+def _sse(document: JsonObject) -> bytes:
     try:
         payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
         payload = json.dumps(document, separators=(",", ":")).encode()
     return b"data: " + payload + b"\n\n"
 
+
+
+@dataclass
+class _Block:
+    """An Anthropic content block of the stream: its type, the Chat tool call it became, and whether any
+    arguments went out for it."""
+
+    kind: object  # content_block.type as the upstream sent it
+    tool_index: int = -1  # its index among the Chat tool calls (tool_use blocks only)
+    arguments_sent: bool = False
 
 class AnthropicToChatStream(ParsedStream):
     def __init__(self, model: str, include_usage: bool, include_reasoning: bool = False) -> None:
@@ -36,9 +48,9 @@ class AnthropicToChatStream(ParsedStream):
         self.parser = SseParser()
         self.id = "chatcmpl-dario"
         self.created = int(time.time())
-        self.blocks: dict[int, list] = {}  # anthropic index → [kind, openai tool index, arguments emitted]
+        self.blocks: dict[int, _Block] = {}  # by Anthropic content block index
         self.tool_count = 0
-        self.usage: dict = {}
+        self.usage: JsonObject = {}
         self.served_model: object = None  # message_start's model
         self.stop_reason: str | None = None
         self.started = False
@@ -69,7 +81,7 @@ class AnthropicToChatStream(ParsedStream):
                                                "off", None, CUT_OFF)
         return out
 
-    def _chunk(self, delta: dict, finish: str | None = None) -> bytes:
+    def _chunk(self, delta: JsonObject, finish: str | None = None) -> bytes:
         document = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
         if self.include_usage:
@@ -91,7 +103,7 @@ class AnthropicToChatStream(ParsedStream):
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         return handler(data) if handler is not None else b""  # unknown events are ignored, as the docs ask
 
-    def _on_message_start(self, data: dict) -> bytes:
+    def _on_message_start(self, data: JsonObject) -> bytes:
         message = lenient_object(data.get("message"))
         self.id = "chatcmpl-" + (lenient_text(message.get("id")) or "dario")
         self.usage = dict(lenient_object(message.get("usage")))
@@ -99,53 +111,54 @@ class AnthropicToChatStream(ParsedStream):
         self.started = True
         return self._chunk({"role": "assistant", "content": ""})
 
-    def _on_ping(self, data: dict) -> bytes:
+    def _on_ping(self, data: JsonObject) -> bytes:
         return b": ping\n\n"
 
-    def _on_content_block_start(self, data: dict) -> bytes:
+    def _on_content_block_start(self, data: JsonObject) -> bytes:
         block = lenient_object(data.get("content_block"))
         index = data["index"] if isinstance(data.get("index"), int) else len(self.blocks)
         if block.get("type") != "tool_use":
-            self.blocks[index] = [block.get("type"), -1, False]
+            self.blocks[index] = _Block(block.get("type"))
             return b""
-        self.blocks[index] = ["tool_use", self.tool_count, False]
+        self.blocks[index] = _Block("tool_use", self.tool_count)
         self.tool_count += 1
         call = {"index": self.tool_count - 1, "id": lenient_text(block.get("id")), "type": "function",
                 "function": {"name": lenient_text(block.get("name")), "arguments": ""}}
         return self._chunk({"tool_calls": [call]})
 
-    def _on_content_block_delta(self, data: dict) -> bytes:
+    def _on_content_block_delta(self, data: JsonObject) -> bytes:
         delta = lenient_object(data.get("delta"))
-        block = self._block(data) or [None, -1, False]
+        block = self._block(data) or _Block(None)
         kind = delta.get("type")
         if kind == "text_delta" and lenient_text(delta.get("text")):
             return self._chunk({"content": delta["text"]})
-        if kind == "input_json_delta" and lenient_text(delta.get("partial_json")) and block[0] == "tool_use":
-            block[2] = True
-            return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": delta["partial_json"]}}]})
+        if kind == "input_json_delta" and lenient_text(delta.get("partial_json")) and block.kind == "tool_use":
+            block.arguments_sent = True
+            return self._chunk({"tool_calls": [{"index": block.tool_index,
+                                                "function": {"arguments": delta["partial_json"]}}]})
         if kind == "thinking_delta" and self.include_reasoning and lenient_text(delta.get("thinking")):
             return self._chunk({"reasoning_content": delta["thinking"]})
         return b""
 
-    def _block(self, data: dict) -> list | None:
+    def _block(self, data: JsonObject) -> _Block | None:
         index = data.get("index")
         return self.blocks.get(index) if isinstance(index, int) else None
 
-    def _on_content_block_stop(self, data: dict) -> bytes:
+    def _on_content_block_stop(self, data: JsonObject) -> bytes:
         block = self._block(data)
-        if block and block[0] == "tool_use" and not block[2]:
-            block[2] = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
-            return self._chunk({"tool_calls": [{"index": block[1], "function": {"arguments": "{}"}}]})
+        if block and block.kind == "tool_use" and not block.arguments_sent:
+            block.arguments_sent = True  # a tool without arguments reaches OpenAI clients as "{}", never ""
+            return self._chunk({"tool_calls": [{"index": block.tool_index, "function": {"arguments": "{}"}}]})
         return b""
 
-    def _on_message_delta(self, data: dict) -> bytes:
+    def _on_message_delta(self, data: JsonObject) -> bytes:
         self.stop_reason = lenient_text(lenient_object(data.get("delta")).get("stop_reason")) or self.stop_reason
         for key, value in lenient_object(data.get("usage")).items():
             if value is not None:
                 self.usage[key] = value  # cumulative totals overwrite the start's counts
         return b""
 
-    def _on_message_stop(self, data: dict) -> bytes:
+    def _on_message_stop(self, data: JsonObject) -> bytes:
         self.finished = True
         out = self._chunk({}, finish_reason(self.stop_reason, self.tool_count > 0))
         if self.include_usage:
@@ -153,7 +166,7 @@ class AnthropicToChatStream(ParsedStream):
                          "model": self.model, "choices": [], "usage": chat_usage(self.usage)})
         return out + DONE
 
-    def _on_error(self, data: dict) -> bytes:
+    def _on_error(self, data: JsonObject) -> bytes:
         error = lenient_object(data.get("error"))
         anthropic_type = lenient_text(error.get("type")) or "api_error"
         error_type, code = openai_error_of(anthropic_type)

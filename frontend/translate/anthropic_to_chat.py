@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from dario.compat import Profile, default_profile
+from dario.json_types import JsonArray, JsonObject
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
 
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
@@ -34,7 +35,7 @@ def without_billing_header(system: object) -> object:
     return system
 
 
-def _image_part(block: dict, where: str) -> dict:
+def _image_part(block: JsonObject, where: str) -> JsonObject:
     source = expect_object(block.get("source"), f"{where}.source")
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type')};base64,{source.get('data')}"
@@ -44,7 +45,21 @@ def _image_part(block: dict, where: str) -> dict:
     raise TranslationError(where, f"image source {source.get('type')!r} cannot be sent to an OpenAI backend")
 
 
-def _user_messages(content: object, where: str) -> list[dict]:
+def _document_part(block: JsonObject, where: str) -> JsonObject:
+    """A base64 PDF → a file part (its title as the filename); a text document → a text part; dario fetches no
+    URL and has no file store, so other sources are refused."""
+    source = expect_object(block.get("source"), f"{where}.source")
+    if source.get("type") == "base64" and source.get("media_type") == "application/pdf":
+        file = {"file_data": f"data:application/pdf;base64,{expect_text(source.get('data'), f'{where}.source.data')}",
+                "filename": expect_text(block.get("title"), f"{where}.title") or "document.pdf"}
+        return {"type": "file", "file": file}
+    if source.get("type") == "text":
+        return {"type": "text", "text": expect_text(source.get("data"), f"{where}.source.data")}
+    raise TranslationError(where, f"document source {source.get('type')!r} cannot be sent to an OpenAI backend: "
+                           "send a base64 PDF or text")
+
+
+def _user_messages(content: object, where: str) -> list[JsonObject]:
     """One tool message per tool_result (first), then the user's other content as one user message."""
     if isinstance(content, str):
         return [{"role": "user", "content": content}] if content.strip() else []
@@ -71,6 +86,8 @@ def _user_messages(content: object, where: str) -> list[dict]:
                 parts.append({"type": "text", "text": block["text"]})
         elif kind == "image":
             parts.append(_image_part(block, f"{where}[{index}]"))
+        elif kind == "document":
+            parts.append(_document_part(block, f"{where}[{index}]"))
         elif kind in ("thinking", "redacted_thinking"):
             continue
         else:
@@ -83,7 +100,7 @@ def _user_messages(content: object, where: str) -> list[dict]:
     return messages
 
 
-def _assistant_message(content: object, where: str, profile: Profile) -> dict | None:
+def _assistant_message(content: object, where: str, profile: Profile) -> JsonObject | None:
     if isinstance(content, str):
         return {"role": "assistant", "content": content} if content.strip() else None
     texts, calls, thinking = [], [], []
@@ -103,7 +120,7 @@ def _assistant_message(content: object, where: str, profile: Profile) -> dict | 
     if not texts and not calls:
         return None
     # Servers built on llama-cpp-python's request models answer 500 to a null content: "" per profile.
-    message: dict = {"role": "assistant", "content": "".join(texts) if texts else profile.tool_call_content}
+    message: JsonObject = {"role": "assistant", "content": "".join(texts) if texts else profile.tool_call_content}
     if calls:
         message["tool_calls"] = calls
     reasoning = "\n\n".join(text for text in thinking if text.strip())
@@ -112,12 +129,12 @@ def _assistant_message(content: object, where: str, profile: Profile) -> dict | 
     return message
 
 
-def convert_messages(system: object, messages: list, profile: Profile | None = None) -> list[dict]:
+def convert_messages(system: object, messages: JsonArray, profile: Profile | None = None) -> list[JsonObject]:
     """One leading system string (system blocks and, unless the profile keeps them in place, inline system
     messages merged), then the turns."""
     profile = profile or Profile()
     system_texts = [_text(without_billing_header(system), "system")] if system else []
-    converted: list[dict] = []
+    converted: list[JsonObject] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}].content"
         role = message.get("role") if isinstance(message, dict) else None
@@ -139,7 +156,7 @@ def convert_messages(system: object, messages: list, profile: Profile | None = N
     return ([{"role": "system", "content": system_text}] if system_text else []) + converted
 
 
-def convert_tools(tools: list) -> list[dict]:
+def convert_tools(tools: JsonArray) -> list[JsonObject]:
     converted = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict):
@@ -154,7 +171,7 @@ def convert_tools(tools: list) -> list[dict]:
     return converted
 
 
-def convert_tool_choice(choice: dict) -> object:
+def convert_tool_choice(choice: JsonObject) -> object:
     kind = choice.get("type")
     mapped = {"auto": "auto", "any": "required", "none": "none"}.get(kind) if isinstance(kind, str) else None
     if mapped is not None:
@@ -164,13 +181,13 @@ def convert_tool_choice(choice: dict) -> object:
     raise TranslationError("tool_choice", f"unknown tool_choice type {kind!r}")
 
 
-def to_chat_request(document: dict, model: str, profile: Profile | None = None) -> tuple[dict, list[str]]:
+def to_chat_request(document: JsonObject, model: str, profile: Profile | None = None) -> tuple[JsonObject, list[str]]:
     """The Chat request for the backend's profile (the output limit's field, tool-call content, …; dario.compat)."""
     profile = profile or default_profile(model)
     if document.get("mcp_servers"):
         raise TranslationError("mcp_servers", "MCP servers run only on Anthropic backends")
     messages = convert_messages(document.get("system"), document.get("messages") or [], profile)
-    body: dict = {"model": model, "messages": messages, profile.max_tokens_field: document.get("max_tokens")}
+    body: JsonObject = {"model": model, "messages": messages, profile.max_tokens_field: document.get("max_tokens")}
     apply_prefill(body, profile, len(document.get("messages") or []) - 1)
     if document.get("stop_sequences"):
         stops = list(expect_list(document["stop_sequences"], "stop_sequences"))
@@ -218,7 +235,7 @@ def to_chat_request(document: dict, model: str, profile: Profile | None = None) 
     return body, warnings
 
 
-def apply_prefill(body: dict, profile: Profile, where: int) -> None:
+def apply_prefill(body: JsonObject, profile: Profile, where: int) -> None:
     """A trailing assistant turn (a prefill): kept, continued (vLLM's continue_final_message), or refused."""
     messages = body["messages"]
     if not messages or messages[-1]["role"] != "assistant" or messages[-1].get("tool_calls"):
@@ -230,7 +247,7 @@ def apply_prefill(body: dict, profile: Profile, where: int) -> None:
         body["continue_final_message"], body["add_generation_prompt"] = True, False
 
 
-def reasoning_effort(document: dict) -> str | None:
+def reasoning_effort(document: JsonObject) -> str | None:
     """output_config.effort by name, else a thinking budget bucketed (translation.md §5.3); None when off."""
     effort = expect_object(document.get("output_config"), "output_config").get("effort")
     if isinstance(effort, str) and effort in EFFORTS:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_object, lenient_text
-from frontend.translate.chat_answer_to_anthropic import anthropic_usage, stop_reason
+from frontend.translate.chat_answer_to_anthropic import SYNTHETIC_SIGNATURE, anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.streams import (
@@ -25,10 +26,8 @@ from frontend.translate.streams import (
 )
 from frontend.translate.upstream_errors import anthropic_error_of
 
-SYNTHETIC_SIGNATURE = "dario.v1.synthetic"
 
-
-def _event(name: str, document: dict) -> bytes:
+def _event(name: str, document: JsonObject) -> bytes:
     body = json.dumps(dict(document, type=name), ensure_ascii=False, separators=(",", ":"))
     try:
         return f"event: {name}\ndata: {body}\n\n".encode()
@@ -47,9 +46,11 @@ class _Tool:
 
 
 class ChatToAnthropicStream(FromChatStream):
-    def __init__(self, model: str, request: dict | None = None) -> None:
-        """`request`: the Chat request the upstream got (its input tokens are estimated when it reports none)."""
+    def __init__(self, model: str, request: JsonObject | None = None, thinking: bool = True) -> None:
+        """`request`: the Chat request the upstream got (its input tokens are estimated when it reports none);
+        `thinking`: the client enabled thinking (else the upstream's reasoning is counted, not sent)."""
         self.model = model
+        self.thinking = thinking
         self.start_counting(request)
         self.parser = SseParser()
         self.started = False
@@ -58,7 +59,7 @@ class ChatToAnthropicStream(FromChatStream):
         self.next_index = 0
         self.tools: dict[object, _Tool] = {}
         self.finish_reason: str | None = None
-        self.usage: dict | None = None
+        self.usage: JsonObject | None = None
         self.message_id = "msg_" + uuid.uuid4().hex[:24]
 
     def feed(self, chunk: bytes) -> bytes:
@@ -109,7 +110,8 @@ class ChatToAnthropicStream(FromChatStream):
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self.count_output(reasoning)
-            out += self._text_like("thinking", reasoning)
+            if self.thinking:
+                out += self._text_like("thinking", reasoning)
         if isinstance(delta.get("content"), str) and delta["content"]:
             self.count_output(delta["content"])
             out += self._text_like("text", delta["content"])
@@ -121,17 +123,18 @@ class ChatToAnthropicStream(FromChatStream):
             self.finish_reason = choices[0]["finish_reason"]
         return out
 
-    def _start(self, chunk: dict) -> bytes:
+    def _start(self, chunk: JsonObject) -> bytes:
         if self.started:
             return b""
         self.started = True
         if chunk.get("id"):
             self.message_id = "msg_" + tool_id(str(chunk["id"]))
-        message = {"id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
-                   "stop_reason": None, "stop_sequence": None, "usage": anthropic_usage(None)}
+        message: JsonObject = {"id": self.message_id, "type": "message", "role": "assistant", "content": [],
+                               "model": self.model, "stop_reason": None, "stop_sequence": None,
+                               "usage": anthropic_usage(None)}
         return _event("message_start", {"message": message})
 
-    def _open_block(self, kind: str, block: dict, key: object = None) -> bytes:
+    def _open_block(self, kind: str, block: JsonObject, key: object = None) -> bytes:
         out = self._close()
         self.open = (kind, key)
         out += _event("content_block_start", {"index": self.next_index, "content_block": block})
@@ -160,9 +163,9 @@ class ChatToAnthropicStream(FromChatStream):
                                                                               "thinking": text}
         return out + _event("content_block_delta", {"index": self.next_index, "delta": delta})
 
-    def _tool_fragment(self, position: int, call: dict) -> bytes:
+    def _tool_fragment(self, position: int, call: JsonObject) -> bytes:
         key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.id)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = lenient_object(call.get("function"))
         tool = self.tools.get(key)
         if tool is None:
             tool = _Tool(tool_id(lenient_text(call.get("id")) or "toolu_" + uuid.uuid4().hex[:24]), "")

@@ -10,11 +10,14 @@ import json
 import re
 
 from dario.compat import Profile, default_profile
+from dario.json_types import JsonArray, JsonObject
 from frontend.translate import TranslationError, expect_list, expect_object, expect_text
-from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema
+from frontend.translate.chat_forms import core_form
+from frontend.translate.schemas import JSON_OBJECT_INSTRUCTION, structured_output_schema, tool_input_schema
 
 REFUSED = {"n": "only n=1 can be served by an Anthropic backend", "logit_bias": "is not supported by Anthropic",
-           "audio": "audio output is not supported by Anthropic"}
+           "audio": "audio output is not supported by Anthropic",
+           "web_search_options": "web search runs on OpenAI's servers: give the model a search tool instead"}
 BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 WARNED = ("seed", "presence_penalty", "frequency_penalty", "verbosity")
 _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
@@ -38,7 +41,7 @@ def _text_of(content: object, where: str) -> str:
     raise TranslationError(where, "must be a string or a list of text parts")
 
 
-def _image(url: object, where: str) -> dict:
+def _image(url: object, where: str) -> JsonObject:
     url = url if isinstance(url, str) else ""
     match = _DATA_URL.match(url)
     if match is None:
@@ -51,7 +54,21 @@ def _image(url: object, where: str) -> dict:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match["data"]}}
 
 
-def _user_blocks(content: object, where: str) -> list[dict]:
+def _document(file: JsonObject, where: str) -> JsonObject:
+    """A PDF file part (base64 data URL) → a document block titled with its filename."""
+    if file.get("file_id"):
+        raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send file_data")
+    match = _DATA_URL.match(expect_text(file.get("file_data"), f"{where}.file_data"))
+    if match is None or match["type"] != "application/pdf":
+        raise TranslationError(f"{where}.file_data", "must be a base64 data URL of a PDF (application/pdf)")
+    block: JsonObject = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                                  "data": match["data"]}}
+    if expect_text(file.get("filename"), f"{where}.filename"):
+        block["title"] = file["filename"]
+    return block
+
+
+def _user_blocks(content: object, where: str) -> list[JsonObject]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content.strip() else []
     if not isinstance(content, list):
@@ -65,13 +82,16 @@ def _user_blocks(content: object, where: str) -> list[dict]:
         elif kind == "image_url":
             url = part.get("image_url", {}).get("url", "") if isinstance(part.get("image_url"), dict) else ""
             blocks.append(_image(url, f"{where}[{index}].image_url"))
+        elif kind == "file":
+            blocks.append(_document(expect_object(part.get("file"), f"{where}[{index}].file"),
+                                    f"{where}[{index}].file"))
         else:
             raise TranslationError(f"{where}[{index}]", f"content part type {kind!r} is not supported by Anthropic")
     return blocks
 
 
-def _assistant_blocks(message: dict, where: str) -> list[dict]:
-    blocks = []
+def _assistant_blocks(message: JsonObject, where: str) -> list[JsonObject]:
+    blocks: list[JsonObject] = []
     text = (_text_of(message.get("content"), f"{where}.content")
             or expect_text(message.get("refusal"), f"{where}.refusal"))
     if text.strip():
@@ -92,7 +112,7 @@ def _assistant_blocks(message: dict, where: str) -> list[dict]:
     return blocks
 
 
-def _append(turns: list[dict], role: str, blocks: list[dict]) -> None:
+def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> None:
     """Adds blocks as a turn, merging same-role neighbours; tool results stay first in a user turn."""
     if not blocks:
         return
@@ -105,10 +125,10 @@ def _append(turns: list[dict], role: str, blocks: list[dict]) -> None:
         turns.append({"role": role, "content": blocks})
 
 
-def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
+def convert_messages(messages: JsonArray) -> tuple[list[JsonObject], list[JsonObject]]:
     """(system blocks, turns) from OpenAI messages; system/developer messages anywhere are hoisted to `system`."""
-    system: list[dict] = []
-    turns: list[dict] = []
+    system: list[JsonObject] = []
+    turns: list[JsonObject] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -132,19 +152,21 @@ def convert_messages(messages: list) -> tuple[list[dict], list[dict]]:
     if turns and turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation start)"}]})
     if turns and turns[-1]["role"] == "assistant":
-        last = turns[-1]["content"][-1]
+        last = turns[-1]["content"][-1]  # a prefill (refused before this on models that take none)
         if last["type"] == "text":
             last["text"] = last["text"].rstrip()  # Anthropic rejects a prefill ending in whitespace
     return system, turns
 
 
-def convert_tools(tools: list) -> list[dict]:
+def convert_tools(tools: JsonArray) -> list[JsonObject]:
     converted = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
             raise TranslationError(f"tools[{index}]", "only function tools can be translated to Anthropic")
         function = expect_object(tool.get("function"), f"tools[{index}].function")
-        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        parameters = expect_object(function.get("parameters"), f"tools[{index}].function.parameters")
+        schema = tool_input_schema(parameters, f"tools[{index}].function.parameters") if parameters \
+            else {"type": "object", "properties": {}}
         entry = {"name": function.get("name", ""), "input_schema": schema}
         if function.get("description"):
             entry["description"] = function["description"]
@@ -154,11 +176,11 @@ def convert_tools(tools: list) -> list[dict]:
     return converted
 
 
-def convert_tool_choice(choice: object, parallel: object) -> dict | None:
+def convert_tool_choice(choice: object, parallel: object) -> JsonObject | None:
     if choice is None and parallel is not False:
         return None
     if choice in (None, "auto"):
-        result: dict = {"type": "auto"}
+        result: JsonObject = {"type": "auto"}
     elif choice == "none":
         result = {"type": "none"}
     elif choice == "required":
@@ -172,10 +194,11 @@ def convert_tool_choice(choice: object, parallel: object) -> dict | None:
     return result
 
 
-def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
-                         profile: Profile | None = None) -> tuple[dict, list[str]]:
+def to_anthropic_request(document: JsonObject, model: str, default_max_tokens: int,
+                         profile: Profile | None = None) -> tuple[JsonObject, list[str]]:
     """The Anthropic request; what the model accepts (thinking, sampling) comes from its capabilities."""
     profile = profile or default_profile(model)
+    document = core_form(document)
     for field, reason in REFUSED.items():
         value = document.get(field)
         if value is None or (field == "n" and value == 1) or (field == "logit_bias" and not value):
@@ -187,11 +210,14 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
         raise TranslationError("modalities", "only text output is available from Anthropic")
     expect_object(document.get("stream_options"), "stream_options")  # its include_usage is read for the stream
     system, turns = convert_messages(expect_list(document.get("messages"), "messages"))
+    if turns and turns[-1]["role"] == "assistant" and not profile.model.prefill:
+        raise TranslationError("messages", f"model {model!r} does not continue a final assistant turn (a "
+                               "prefill): end the conversation with a user turn")
     limit = "max_completion_tokens" if document.get("max_completion_tokens") else "max_tokens"
     max_tokens = document.get(limit) or default_max_tokens
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
         raise TranslationError(limit, "must be an integer")
-    body: dict = {"model": model, "messages": turns, "max_tokens": max_tokens}
+    body: JsonObject = {"model": model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
     sampling_warnings = []
@@ -228,7 +254,7 @@ def to_anthropic_request(document: dict, model: str, default_max_tokens: int,
     return body, warnings
 
 
-def apply_response_format(body: dict, response_format: object) -> None:
+def apply_response_format(body: JsonObject, response_format: object) -> None:
     """json_schema → output_config.format with the schema normalised to what Anthropic accepts; json_object →
     an instruction in the system prompt (Anthropic has no JSON mode; translation.md §2)."""
     if response_format is None or (isinstance(response_format, dict) and response_format.get("type") == "text"):
@@ -246,7 +272,7 @@ def apply_response_format(body: dict, response_format: object) -> None:
                            "with a schema")
 
 
-def apply_reasoning_effort(body: dict, effort: object, profile: Profile | None = None) -> list[str]:
+def apply_reasoning_effort(body: JsonObject, effort: object, profile: Profile | None = None) -> list[str]:
     """reasoning_effort → thinking (translation.md §5.3); returns warnings when it cannot be honoured."""
     if effort in (None, "none"):
         return []

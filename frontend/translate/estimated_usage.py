@@ -7,7 +7,7 @@ from frontend.token_estimate import request_tokens, text_tokens
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 
 
-def _answer_text(completion: dict) -> str:
+def _answer_text(completion: dict[str, object]) -> str:
     parts = []
     for choice in lenient_objects(completion.get("choices")):
         message = lenient_object(choice.get("message"))
@@ -19,7 +19,7 @@ def _answer_text(completion: dict) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def with_estimated_usage(completion: dict, request: dict) -> tuple[dict, bool]:
+def with_estimated_usage(completion: dict[str, object], request: dict[str, object]) -> tuple[dict[str, object], bool]:
     """The completion with its usage, and whether dario estimated it: the upstream's own when it has counts,
     else (or for the counts it left at zero) the estimate."""
     usage = lenient_object(completion.get("usage"))

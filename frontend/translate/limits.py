@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from dario.compat import Profile
+from dario.json_types import JsonObject
 
 CLAMPED_HEADER = "x-dario-max-tokens-clamped"
 # Where each API carries the output limit (Chat: either, max_completion_tokens first, as OpenAI reads them).
@@ -15,7 +16,7 @@ LIMIT_FIELDS = {"anthropic": ("max_tokens",), "openai": ("max_completion_tokens"
 CHARACTERS_PER_TOKEN = 4  # a rough prompt size against the model's context (English text and JSON)
 
 
-def output_cap(body: dict, profile: Profile) -> int:
+def output_cap(body: JsonObject, profile: Profile) -> int:
     """The most output tokens this request may ask for (0: no cap): the output cap, and what the prompt leaves of
     the context (estimated; a prompt that fills the context is left to the backend's own error)."""
     caps = [profile.output_cap] if profile.output_cap else []
@@ -26,7 +27,7 @@ def output_cap(body: dict, profile: Profile) -> int:
     return min(caps) if caps else 0
 
 
-def clamp_output(body: dict, api_format: str, profile: Profile) -> str:
+def clamp_output(body: JsonObject, api_format: str, profile: Profile) -> str:
     """Lowers the body's output limit to the cap in place; "32000->8192" when it did, else ""."""
     cap = output_cap(body, profile)
     if not cap:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import TypeVar
 
+from dario.json_types import JsonObject
 from frontend.token_estimate import TokenCounter, request_tokens
 from frontend.translate import lenient_count, lenient_object, lenient_text
 from frontend.translate.sse import SseParser
@@ -20,11 +22,12 @@ TOO_LARGE = (502, "upstream_body_too_large")
 # finish_reason): an answer cut off, not a whole one (translation.md §6.4).
 CUT_OFF_MESSAGE = "the upstream's stream ended without a finish_reason: the answer is cut off"
 
+Call = TypeVar("Call")  # a machine's record of one tool call
 MAX_ARGUMENT_BYTES = 2 * 1024 * 1024  # of one tool call's arguments, relayed in pieces: past this the stream fails
 
 
-def chat_tool_call_key(position: int, call: dict, known: Mapping[object, object],
-                       id_of: Callable[[object], str]) -> object:
+def chat_tool_call_key(position: int, call: JsonObject, known: Mapping[object, Call],
+                       id_of: Callable[[Call], str]) -> object:
     """Which tool call a Chat Completions stream fragment belongs to: its `index` (its position when it has
     none), or its id when a server reuses index 0 for calls with distinct ids. `known` maps the keys seen so
     far to their calls; `id_of` reads a known call's id."""
@@ -62,19 +65,19 @@ class FromChatStream(ParsedStream):
     first one a chunk named; once a finish_reason has come, a failure of the relay (a missing [DONE]) still
     completes the answer."""
 
-    usage: dict | None = None
+    usage: JsonObject | None = None
     usage_model: object = None  # the model named by the chunk carrying the usage
     served_model: str = ""  # the first model a chunk named
     finish_reason: str | None = None
-    request: dict | None = None  # the body the upstream got, for the input estimate
+    request: JsonObject | None = None  # the body the upstream got, for the input estimate
     produced: TokenCounter  # the output so far, for the estimate
     estimated = False
     _input_estimate = -1
 
-    def start_counting(self, request: dict | None) -> None:
+    def start_counting(self, request: JsonObject | None) -> None:
         self.request, self.produced = request, TokenCounter()
 
-    def keep_usage(self, chunk: dict) -> None:
+    def keep_usage(self, chunk: JsonObject) -> None:
         if not self.served_model:
             self.served_model = lenient_text(chunk.get("model"))
         if isinstance(chunk.get("usage"), dict):
@@ -84,7 +87,7 @@ class FromChatStream(ParsedStream):
         """Output text, reasoning, tool names and arguments as they go by, for the estimate."""
         self.produced.feed(text)
 
-    def client_usage(self) -> dict | None:
+    def client_usage(self) -> JsonObject | None:
         """The usage to tell the client, in Chat's shape: the upstream's, with what it left out (or zero while
         there was something to count) estimated; None when there is nothing to report."""
         usage = lenient_object(self.usage)

@@ -1,17 +1,20 @@
-"""Tool names toward OpenAI-kind backends (translation.md §4.1): at most 64 of `[a-zA-Z0-9_-]`, so a longer name
-(Claude Code's MCP tools) or one with other characters is shortened deterministically (a prefix and a hash), and
-the backend's calls come back under the client's own names, in whole answers and in streams."""
+"""Tool names a backend refuses (translation.md §4.1): OpenAI takes at most 64 of `[a-zA-Z0-9_-]`, Anthropic 128,
+so a longer name (Claude Code's MCP tools) or one with other characters is shortened deterministically (a prefix
+and a hash), and the backend's calls come back under the client's own names, in whole answers and in streams."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from typing import Any
 
+from dario.json_types import JsonObject
 from frontend.translate.sse import SseParser
 from frontend.usage import Usage
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+VALID_ANTHROPIC = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 DIGEST_CHARACTERS = 10
 
@@ -26,7 +29,7 @@ def short_name(name: str, taken: set[str]) -> str:
     raise ValueError("no unique short name")  # 64 hex digits of SHA-256 collided: not in this universe
 
 
-def _named(body: dict) -> list[dict]:
+def _named(body: JsonObject) -> list[JsonObject]:
     """Every object of a Chat request holding a tool name: functions, tool_choice, and calls in the history."""
     found = [tool["function"] for tool in body.get("tools") or []
              if isinstance(tool, dict) and isinstance(tool.get("function"), dict)]
@@ -40,11 +43,26 @@ def _named(body: dict) -> list[dict]:
     return found
 
 
-def shorten_tool_names(body: dict) -> dict[str, str]:
-    """Renames invalid tool names of a Chat request in place; returns {name sent: the client's name}."""
-    named = _named(body)
+def _named_anthropic(body: JsonObject) -> list[JsonObject]:
+    """Every object of an Anthropic request holding a tool name: tools, tool_choice, tool_use blocks."""
+    found = [tool for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        found.append(choice)
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        found += [block for block in content if isinstance(block, dict) and block.get("type") == "tool_use"] \
+            if isinstance(content, list) else []
+    return found
+
+
+def shorten_tool_names(body: JsonObject, anthropic: bool = False) -> dict[str, str]:
+    """Renames the invalid tool names of a Chat (or Anthropic) request in place; returns {name sent: the client's
+    name}."""
+    named = _named_anthropic(body) if anthropic else _named(body)
+    valid = VALID_ANTHROPIC if anthropic else VALID
     names = {entry.get("name") for entry in named if isinstance(entry.get("name"), str)}
-    taken = {name for name in names if isinstance(name, str) and VALID.match(name)}
+    taken = {name for name in names if isinstance(name, str) and valid.match(name)}
     renamed: dict[str, str] = {}
     for original in sorted(name for name in names if isinstance(name, str) and name not in taken):
         short = short_name(original, taken)
@@ -69,7 +87,7 @@ def nine_character_id(identifier: str) -> str:
     return "".join(_ALPHABET[(number >> (6 * position)) % len(_ALPHABET)] for position in range(9))
 
 
-def nine_character_ids(body: dict) -> None:
+def nine_character_ids(body: JsonObject) -> None:
     """Every tool-call id of a Chat request's history in Mistral's form, in place."""
     for message in body.get("messages") or []:
         if not isinstance(message, dict):
@@ -81,8 +99,15 @@ def nine_character_ids(body: dict) -> None:
                 call["id"] = nine_character_id(call["id"])
 
 
-def restore_in_completion(completion: dict, names: dict[str, str]) -> dict:
-    """A Chat completion (or stream chunk) with the backend's tool names told as the client declared them."""
+def restore_in_completion(completion: JsonObject, names: dict[str, str]) -> JsonObject:
+    """A Chat completion or stream chunk, or an Anthropic message or stream event, with the backend's tool names
+    told as the client declared them."""
+    content = completion.get("content")
+    blocks: list[Any] = content if isinstance(content, list) else []
+    block = completion.get("content_block")
+    for item in [*blocks, block] if isinstance(block, dict) else blocks:
+        if isinstance(item, dict) and item.get("type") == "tool_use" and item.get("name") in names:
+            item["name"] = names[item["name"]]
     for choice in completion.get("choices") or []:
         if not isinstance(choice, dict):
             continue
@@ -107,7 +132,7 @@ class RestoredNames:
     def __getattr__(self, name: str) -> object:  # started, finished, delivered, progress, … as the inner machine's
         return getattr(self.inner, name)
 
-    def _events(self, events: list) -> bytes:
+    def _events(self, events: list[Any]) -> bytes:
         out = []
         for event in events:
             data = event.data

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from dario.json_types import JsonObject
 from frontend.errors import anthropic_error_type, anthropic_status, openai_error_type
 from frontend.translate import lenient_object, lenient_text
 
@@ -29,7 +30,7 @@ CONTEXT_CODES = ("context_length_exceeded", "exceed_context_size_error")
 PROMPT_TOO_LONG = "prompt is too long"
 
 
-def _status_of(error: dict, status: int | None) -> int:
+def _status_of(error: JsonObject, status: int | None) -> int:
     code, kind = error.get("code"), lenient_text(error.get("type"))
     if isinstance(code, str) and code.isdigit():
         code = int(code)
@@ -41,7 +42,7 @@ def _status_of(error: dict, status: int | None) -> int:
     return status or 500
 
 
-def openai_error_code(error: dict) -> str | None:
+def openai_error_code(error: JsonObject) -> str | None:
     """The OpenAI `code` of an OpenAI-compatible error (llama.cpp's context overflow as OpenAI's own), or None."""
     code, kind = lenient_text(error.get("code")), lenient_text(error.get("type"))
     if code in CONTEXT_CODES or kind in CONTEXT_CODES:
@@ -51,7 +52,7 @@ def openai_error_code(error: dict) -> str | None:
     return "rate_limit_exceeded" if "rate_limit" in kind else None
 
 
-def anthropic_error_of(error: dict, status: int | None = None) -> tuple[int, str, str]:
+def anthropic_error_of(error: JsonObject, status: int | None = None) -> tuple[int, str, str]:
     """An OpenAI-compatible error object (a body's or an in-band stream event's) → the Anthropic (status, type,
     message): its status when it gives one, else what its code or type stands for (an in-band error has no HTTP
     status of its own); a context overflow is worded as Anthropic words it."""
@@ -68,7 +69,7 @@ def openai_error_of(anthropic_type: str) -> tuple[str, str | None]:
     return openai_error_type(anthropic_status(anthropic_type)), OPENAI_CODES.get(anthropic_type)
 
 
-def _parse(body: bytes) -> dict | None:
+def _parse(body: bytes) -> JsonObject | None:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -76,7 +77,7 @@ def _parse(body: bytes) -> dict | None:
     return document if isinstance(document, dict) else None
 
 
-def error_to_openai(status: int, body: bytes) -> dict:
+def error_to_openai(status: int, body: bytes) -> JsonObject:
     """An Anthropic error body → the OpenAI shape (the status is kept by the caller)."""
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
@@ -85,7 +86,7 @@ def error_to_openai(status: int, body: bytes) -> dict:
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
-def error_to_anthropic(status: int, body: bytes) -> dict:
+def error_to_anthropic(status: int, body: bytes) -> JsonObject:
     """An OpenAI error body → the Anthropic shape."""
     document = _parse(body) or {}
     error = lenient_object(document.get("error"))
@@ -96,7 +97,7 @@ def error_to_anthropic(status: int, body: bytes) -> dict:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
-def error_to_responses(status: int, body: bytes) -> dict:
+def error_to_responses(status: int, body: bytes) -> JsonObject:
     """An upstream error body, OpenAI or Anthropic shaped (or not JSON at all) → the OpenAI error shape."""
     try:
         document = json.loads(body)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
-from multidict import CIMultiDict
 from yarl import URL
 
+from dario.catalog import Lease
 from dario.config import UpstreamLimits
 from frontend.dialects import Dialect
 from frontend.errors import ApiError, DeadlineExpired
-from frontend.services.credentials import Lease
 from frontend.upstream.deadlines import CallClock
 from frontend.upstream.headers import upstream_headers
 from frontend.upstream.scrub import Scrubber
@@ -43,19 +42,35 @@ class UpstreamCall:
     naming the backend and the Location's origin, and nothing is sent there (the key would go with it)."""
 
     session: aiohttp.ClientSession
-    client_headers: CIMultiDict[str]
+    client_headers: Mapping[str, str]  # the client request's headers (case-insensitive)
     lease: Lease
     reauthenticate: Callable[[Lease], Awaitable[Lease | None]]
     backend: str
     limits: UpstreamLimits
     retried: bool = False
     header_values: list[str] = field(default_factory=list)  # the secret of every lease sent: never passed back
+    # Where deadlines of `limits` come from when not [limits] (a route's rule), by name, for deadline messages.
+    origin: dict[str, str] = field(default_factory=dict)
     clock: CallClock | None = None
     response: aiohttp.ClientResponse | None = None  # the answer, once post() returned it
 
+    @property
+    def answer(self) -> aiohttp.ClientResponse:
+        """The response, once post() has returned it (and the caller kept it in `response`)."""
+        if self.response is None:
+            raise RuntimeError("the upstream call has no answer yet")
+        return self.response
+
+    @property
+    def deadlines(self) -> CallClock:
+        """The call's clock, set when post() starts."""
+        if self.clock is None:
+            raise RuntimeError("the upstream call has not started")
+        return self.clock
+
     async def post(self, url: str, payload: bytes, dialect: Dialect) -> aiohttp.ClientResponse:
         loop = asyncio.get_running_loop()
-        self.clock = CallClock(self.limits, self.backend, loop.time())
+        self.clock = CallClock(self.limits, self.backend, loop.time(), self.origin)
         try:
             async with asyncio.timeout_at(self.clock.expiry()) as deadline:
                 return await self._post(url, payload, dialect)

@@ -22,16 +22,27 @@ class Failure:
 
 
 class CallClock:
-    """When one upstream call must have sent its first meaningful byte, the next one, and its whole answer."""
+    """When one upstream call must have sent its first token, the next meaningful bytes, and its whole answer.
 
-    def __init__(self, limits: UpstreamLimits, backend: str, sent_at: float) -> None:
+    Before the first token (the relay tells it: a stream's preamble, keep-alives and empty events are none), the
+    first-token deadline runs from when the request was sent; after it, the stall deadline from the last
+    meaningful bytes. `origin` names where a route's own deadlines come from (config.toml's rule) in messages."""
+
+    def __init__(self, limits: UpstreamLimits, backend: str, sent_at: float,
+                 origin: dict[str, str] | None = None) -> None:
         self.limits = limits
         self.backend = backend
         self.sent_at = sent_at
-        self.progress_at: float | None = None  # the last meaningful bytes (None: none yet)
+        self.origin = origin or {}
+        self.progress_at: float | None = None  # the last meaningful bytes (None: no first token yet)
 
     def progressed(self, now: float) -> None:
+        """Meaningful bytes: the first token, or any progress after it."""
         self.progress_at = now
+
+    @property
+    def token_seen(self) -> bool:
+        return self.progress_at is not None
 
     def excuse(self, seconds: float) -> None:
         """Time spent writing to a slow client, when nothing was read: the upstream's silence is not its own."""
@@ -50,6 +61,10 @@ class CallClock:
             return min(self.sent_at + self.limits.first_byte_seconds, self.total_at)
         return min(self.progress_at + self.limits.stall_seconds, self.total_at)
 
+    def _setting(self, name: str, route_name: str) -> str:
+        where = self.origin.get(name)
+        return f"{route_name} of {where}" if where else f"[limits] upstream_{name}"
+
     def failure(self, now: float) -> Failure:
         """The failure of a call whose expiry has passed."""
         name, limits = self.backend, self.limits
@@ -57,10 +72,12 @@ class CallClock:
             return Failure(504, "upstream_deadline", f"backend {name!r} did not finish its answer within "
                            f"{limits.total_seconds:g}s ([limits] upstream_total_seconds)")
         if self.progress_at is None:
-            return Failure(504, "upstream_timeout", f"backend {name!r} sent no answer within "
-                           f"{limits.first_byte_seconds:g}s ([limits] upstream_first_byte_seconds)")
+            setting = self._setting("first_byte_seconds", "first_token_seconds")
+            return Failure(504, "upstream_timeout", f"backend {name!r} sent no answer (no first token) within "
+                           f"{limits.first_byte_seconds:g}s ({setting})")
+        setting = self._setting("stall_seconds", "stall_seconds")
         return Failure(504, "upstream_stalled", f"backend {name!r} sent nothing but keep-alives for "
-                       f"{limits.stall_seconds:g}s ([limits] upstream_stall_seconds)")
+                       f"{limits.stall_seconds:g}s ({setting})")
 
 
 def too_large(backend: str, limit: int, setting: str, what: str = "an answer body") -> Failure:
@@ -74,6 +91,12 @@ def broken(backend: str, error: BaseException, streaming: bool) -> Failure:
                        f"backend {backend!r} ended the stream prematurely ({type(error).__name__})")
     return Failure(502, "upstream_body_cut",
                    f"backend {backend!r} cut its answer short ({type(error).__name__})")
+
+
+def failed_in_band(backend: str, status: int, error_type: str, message: str) -> Failure:
+    """The stream's first meaningful event is an error (an overloaded or rate-limited upstream, in-band)."""
+    return Failure(status, "upstream_stream_error", f"backend {backend!r} failed the stream before its first "
+                                                    f"token ({error_type}): {message}")
 
 
 def read_timeout(backend: str, seconds: float) -> Failure:

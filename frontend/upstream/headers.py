@@ -9,9 +9,9 @@ import aiohttp
 from multidict import CIMultiDict
 
 from dario import __version__
+from dario.catalog import Lease
 from frontend.dialects import Dialect
 from frontend.exchange import Exchange
-from frontend.services.credentials import Lease
 from frontend.upstream.scrub import Scrubber
 
 RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
@@ -22,8 +22,9 @@ UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 USER_AGENT = f"dario/{__version__}"
 
 
-def upstream_headers(client_headers: CIMultiDict[str], lease: Lease, dialect: Dialect) -> dict[str, str]:
-    """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added."""
+def upstream_headers(client_headers: Mapping[str, str], lease: Lease, dialect: Dialect) -> dict[str, str]:
+    """Headers sent upstream: the client's own auth is never forwarded, the lease's header is added. client_headers
+    is the request's (case-insensitive) headers."""
     headers = {"content-type": "application/json", "user-agent": USER_AGENT, **dialect.default_headers}
     for name in dialect.passed_headers:
         value = client_headers.get(name)

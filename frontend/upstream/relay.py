@@ -14,26 +14,35 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from dario.config import UpstreamLimits
 from frontend.errors import RelayFailed
 from frontend.exchange import Exchange
 from frontend.state import STATE
-from frontend.upstream.deadlines import CallClock, Failure, broken, read_timeout, too_large
+from frontend.upstream.deadlines import CallClock, Failure, broken, failed_in_band, read_timeout, too_large
+from frontend.upstream.endings import closing, terminal_error
+from frontend.upstream.first_token import read_events
 from frontend.upstream.framing import EventFramer, Tail, only_keepalives
 from frontend.upstream.scrub import Scrubber
 from frontend.usage import Usage
+
+if TYPE_CHECKING:  # frontend.dialects imports the translators, which import this package
+    from frontend.dialects import Dialect
 
 
 class StreamMachine(Protocol):
     """Upstream bytes in, client bytes out, chunk boundaries meaning nothing."""
 
-    started: bool  # the client's answer has begun (keep-alives may be sent)
-    finished: bool  # its terminal output is written: nothing more is read
+    @property
+    def started(self) -> bool: ...  # the client's answer has begun (keep-alives may be sent)
+
+    @property
+    def finished(self) -> bool: ...  # its terminal output is written: nothing more is read
 
     @property
     def delivered(self) -> bool: ...  # the client has the whole answer
@@ -54,7 +63,7 @@ class PassThrough:
     """The identity machine of the native path. An event stream goes out in whole events (so a broken stream never
     ends mid-event); its usage is read from samples of its head and tail at the end, nothing is re-encoded."""
 
-    def __init__(self, dialect, events: bool) -> None:
+    def __init__(self, dialect: Dialect, events: bool) -> None:
         self.dialect = dialect
         self.framer = EventFramer() if events else None
         self.tail = Tail()
@@ -86,7 +95,9 @@ class PassThrough:
 
     def fail(self, message: str, code: str) -> bytes:
         self.finished = True
-        return self.dialect.stream_error(message, code) if self.framer is not None else b""
+        if self.framer is None or self.delivered:  # after the end marker (a cut after [DONE]): nothing more
+            return b""
+        return terminal_error(self.dialect.api_format, message, code, self.tail.head)
 
     def upstream_usage(self) -> Usage:
         if self.framer is not None:
@@ -108,12 +119,14 @@ class Upstream:
 class ClientSink:
     """Where relayed bytes go. The first `hold` bytes are kept (so a small body goes out whole, with a
     Content-Length, and a failure before them is still an ordinary error answer); past that, or once `start`
-    is called, the response is prepared and everything is streamed."""
+    is called, the response is prepared and everything is streamed. A stream's sink is started by the relay at
+    its first token (its headers held until then, so a failure before it can still fail over)."""
 
     def __init__(self, request: web.Request, response: web.StreamResponse, exchange: Exchange, hold: int = 0) -> None:
         self.request, self.response, self.exchange, self.hold = request, response, exchange, hold
         self.parts: list[bytes] = []
         self.size = 0
+        self.counted = 0  # bytes about to be written that a record counted already
         self.open = self.gone = False
 
     async def start(self) -> bool:
@@ -136,6 +149,9 @@ class ClientSink:
             await self.response.write(data)
         except ConnectionResetError:
             return self._left()
+        counted = min(self.counted, len(data))  # counted already, in a record made before they went out
+        self.counted -= counted
+        self.exchange.bytes_sent += len(data) - counted
         return True
 
     def _left(self) -> bool:
@@ -153,6 +169,8 @@ class ClientSink:
         return b"".join(self.parts)
 
     async def end(self) -> web.StreamResponse:
+        if not self.open and not self.gone and not await self.start():  # a held stream that ended: out whole
+            return self.response
         if not self.gone:
             try:
                 await self.response.write_eof()
@@ -163,23 +181,28 @@ class ClientSink:
 
 class Relay:
     """One upstream body relayed through `machine` into `sink`. `events`: the body is an event stream (a failure
-    is told in-band; else the connection is broken). The body may decompress to at most `limit` bytes (`setting`
-    names it in the error). `keepalive`, when given, goes to the client after `ping_seconds` of upstream silence."""
+    is told in-band; else the connection is broken), in the client's API `api_format`: the sink is started at its
+    first token (frontend.upstream.first_token), so everything before it may still fail over. The body may
+    decompress to at most `limit` bytes (`setting` names it in the error). `keepalive`, when given, goes to the
+    client after `ping_seconds` of upstream silence, once the client's stream has begun."""
 
     def __init__(self, upstream: Upstream, machine: StreamMachine, sink: ClientSink, *, events: bool,
                  limit: int, setting: str, keepalive: bytes = b"", ping_seconds: float = math.inf,
-                 record: Callable[[Exchange], None] | None = None) -> None:
+                 record: Callable[[Exchange], None] | None = None, api_format: str = "") -> None:
         self.upstream, self.machine, self.sink, self.events = upstream, machine, sink, events
         self.record = record
         self.clock = upstream.clock
         self.scrubber = upstream.scrubber.stream(whole_events=events)
         self.limit, self.setting = limit, setting
         self.keepalive, self.ping_seconds = keepalive, ping_seconds
+        self.api_format = api_format or sink.exchange.api_format
+        self.written = b""  # the last bytes sent (a Chat stream's ending is read from them)
 
     async def run(self) -> None:
         """Relays until the body ends, fails or the client leaves; raises RelayFailed when it failed before the
         client got a byte."""
         machine, sink, clock, exchange = self.machine, self.sink, self.clock, self.sink.exchange
+        watch_framing(self.upstream.response)
         try:
             failure = await self._loop(machine, sink, clock, exchange)
             if failure is not None:
@@ -206,52 +229,96 @@ class Relay:
                 if now >= clock.expiry():
                     return clock.failure(now)
                 ping_at = now + self.ping_seconds
-                if machine.started and not await sink.write(self.keepalive):
+                if machine.started and sink.open and not await self._write(self.keepalive):
                     return None
                 continue
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as error:
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, HttpProcessingError) as error:
                 return broken(clock.backend, error, self.events)
+            now = loop.time()
             if not chunk:
                 end = self.scrubber.feed(machine.finish()) + self.scrubber.flush()
-                self._recorded(machine, exchange)
-                if end and not await sink.write(end):
+                failure = await self._first_token(end, clock, now)
+                if failure is not None:
+                    return failure
+                self._recorded(machine, exchange, len(end))
+                if end and not await self._write(end):
+                    return None
+                if self.events and not sink.open and not await sink.start():  # a stream that ended held
                     return None
                 exchange.delivered = exchange.delivered or machine.delivered
+                await self._close(machine)
                 return None
             received += len(chunk)
             if received > self.limit:
                 return too_large(clock.backend, self.limit, self.setting)
-            now = loop.time()
             if self.keepalive:
                 ping_at = now + self.ping_seconds
             out = machine.feed(chunk)
             if machine.progress != seen:
                 seen = machine.progress
-                clock.progressed(now)
+                if clock.token_seen or not self.events:
+                    clock.progressed(now)
+            if out and not clock.token_seen:
+                failure = await self._first_token(out, clock, now)
+                if failure is not None:
+                    return failure
+            data = self.scrubber.feed(out) if out else b""
             if machine.delivered:
-                self._recorded(machine, exchange)
-            if out:
-                if not await sink.write(self.scrubber.feed(out)):
+                self._recorded(machine, exchange, len(data))
+            if data:
+                if not await self._write(data):
                     return None
                 clock.excuse(loop.time() - now)
             if machine.delivered:
                 exchange.delivered = True
             if machine.finished:
+                await self._close(machine)
                 return None
 
-    def _recorded(self, machine: StreamMachine, exchange: Exchange) -> None:
+    async def _first_token(self, out: bytes, clock: CallClock, now: float) -> Failure | None:
+        """Before the first token: an in-band server error or rate limit fails over (a Failure); a token (or an
+        error passed on as it is) starts the client's stream."""
+        if not self.events or clock.token_seen or self.sink.open or not out:
+            return None
+        reading = read_events(self.api_format, out)
+        error = reading.error
+        if error is not None and (error.status >= 500 or error.status == 429):
+            return failed_in_band(clock.backend, error.status, error.error_type, error.message)
+        if reading.token or error is not None:
+            clock.progressed(now)
+            if not await self.sink.start():
+                return None
+        return None
+
+    async def _write(self, data: bytes) -> bool:
+        self.written = (self.written + data)[-1024:]
+        return await self.sink.write(data)
+
+    async def _close(self, machine: StreamMachine) -> None:
+        """A Chat stream that ended on an error chunk gets its `[DONE]`."""
+        if self.events and self.sink.open and not self.sink.gone:
+            ending = closing(self.api_format, self.written)
+            if ending:
+                await self._write(ending)
+
+    def _recorded(self, machine: StreamMachine, exchange: Exchange, pending: int) -> None:
         """The answer is complete: its record goes to the journal before the bytes that complete it go to the
-        client, so a frontend killed right after the client has its answer has the record on disk."""
+        client (`pending` of them, counted as sent), so a frontend killed right after the client has its answer
+        has the record on disk."""
         if self.record is None or exchange.recorded or not self.sink.open or exchange.error_type:
             return
         if not machine.delivered:  # the machine ended it with an error: its caller records that (issue 16)
             return
         exchange.delivered = True
+        exchange.bytes_sent += pending
+        self.sink.counted += pending
         exchange.usage = machine.upstream_usage()
         exchange.finish()
         self.record(exchange)
 
     async def _fail(self, failure: Failure) -> None:
+        if self.events and self.machine.delivered and self.sink.open:
+            return  # the client has the whole answer (e.g. a cut right after [DONE]): a success, nothing added
         if not self.sink.open:
             raise RelayFailed(failure)
         self.sink.exchange.settle(failure.status, failure.error_type)
@@ -259,7 +326,28 @@ class Relay:
             self.sink.abort()  # no way to say it in-band
             return
         ending = self.machine.fail(failure.message, failure.error_type)
-        await self.sink.write(self.scrubber.feed(ending) + self.scrubber.flush())
+        if ending and not await self._write(self.scrubber.feed(ending) + self.scrubber.flush()):
+            return
+        await self._close(self.machine)
+
+
+def watch_framing(response: aiohttp.ClientResponse) -> None:
+    """Ends the body with an error when its connection closes before it ended. aiohttp's C parser, on a chunked
+    body whose framing breaks (a chunk size line that is none), closes the connection but never tells the body's
+    reader, which would wait forever (issue 16: such a stream stayed in flight until the client gave up)."""
+    connection = response.connection
+    closed = connection.protocol.closed if connection is not None and connection.protocol is not None else None
+    if closed is None:
+        return
+    content = response.content
+
+    def check(future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: a connection lost with an error is no unhandled one
+        if not content.is_eof() and content.exception() is None:
+            content.set_exception(aiohttp.ClientPayloadError("the upstream connection closed inside the body "
+                                                              "(its framing broke)"))
+    closed.add_done_callback(check)
 
 
 async def read_whole(request: web.Request, upstream: Upstream, machine: StreamMachine, exchange: Exchange,

@@ -7,6 +7,7 @@ anything, and it goes to the client unchanged but for them.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 
@@ -36,7 +37,7 @@ class Scrubber:
                 data = data.replace(secret, MASK.encode())
         return data
 
-    def error_body(self, body: bytes) -> bytes:
+    def error_body(self, body: builtins.bytes) -> builtins.bytes:  # `bytes` is the method above, here
         """An error body, scrubbed also of secrets its JSON spells with escapes (`\\u0073k-…`): error bodies are
         small, and the one place a proxy in front of a provider quotes what it received."""
         body = self.bytes(body)

@@ -11,12 +11,15 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from dario.catalog import Backend
+from dario.json_types import JsonObject
 from frontend.dialects import OPENAI_CHAT
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
 from frontend.translate.estimated_usage import with_estimated_usage
 from frontend.translation_plan import Plan
+from frontend.upstream.framing import MAX_HELD_BYTES
 from frontend.upstream.headers import client_headers
+from frontend.upstream.not_found import not_found_body
 from frontend.upstream.relay import ClientSink, PassThrough, Relay, Upstream, read_whole, record_now
 from frontend.upstream.scrub import Scrubber
 from frontend.usage import NO_USAGE, Usage
@@ -43,6 +46,9 @@ async def respond(request: web.Request, upstream: Upstream, backend: Backend, ex
         exchange.error_type = "upstream_error"
         body = await read_whole(request, upstream, PassThrough(target, events=False), exchange, limits.error_bytes,
                                 "upstream_error_bytes")
+        if answer.status == 404:  # the URL dario called, so a wrong base URL shows (issue 12 item 5)
+            return _json_response(not_found_body(backend.name, answer.url, body, exchange.api_format,
+                                                 upstream.scrubber), 404, reply_headers)
         error = upstream.scrubber.error_body(_json(translation.error(answer.status, body)))
         return _json_response(error, answer.status, reply_headers)
     if answer.content_type == "text/event-stream":
@@ -74,11 +80,12 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
     estimated = False
     if translation.target is OPENAI_CHAT:  # OpenAI-compatible servers may report no usage: estimated (issue 16)
         document, estimated = with_estimated_usage(document, translation.body)
-    usage = replace(translation.target.usage_of(document) or NO_USAGE, estimated=estimated)
+    served = document.get("model") if isinstance(document.get("model"), str) else ""
+    usage = replace(translation.target.usage_of(document) or Usage(served_model=served), estimated=estimated)
     return scrubber.bytes(_json(translation.answer(document))), usage
 
 
-def _json(document: dict) -> bytes:
+def _json(document: JsonObject) -> bytes:
     return json.dumps(document).encode()  # ASCII: escapes keep lone surrogates (an upstream's \ud800) encodable
 
 
@@ -91,9 +98,8 @@ async def _stream(request: web.Request, upstream: Upstream, exchange: Exchange, 
                   headers: CIMultiDict[str]) -> web.StreamResponse:
     headers["content-type"] = "text/event-stream; charset=utf-8"
     headers["cache-control"] = "no-cache"
-    sink = ClientSink(request, web.StreamResponse(status=200, headers=headers), exchange)
-    if not await sink.start():
-        return sink.response
+    # Held until the first token (the relay starts it then): a failure before it may still fail over.
+    sink = ClientSink(request, web.StreamResponse(status=200, headers=headers), exchange, hold=MAX_HELD_BYTES)
     keepalive = b"event: ping\ndata: {\"type\":\"ping\"}\n\n" if exchange.api_format == "anthropic" else b": ping\n\n"
     await Relay(upstream, translation.machine, sink, events=True, limit=upstream.limits.body_bytes,
                 setting="upstream_body_bytes", keepalive=keepalive, ping_seconds=PING_SECONDS,

@@ -6,7 +6,7 @@ import asyncio
 import pathlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -78,3 +78,13 @@ def analytics_rows(home: pathlib.Path, request_ids: list[str], deadline_seconds:
 
 async def async_analytics_rows(home: pathlib.Path, request_ids: list[str]) -> dict[str, dict]:
     return await asyncio.to_thread(analytics_rows, home, request_ids)
+
+
+async def eventually(condition: Callable[[], bool], message: str, timeout: float = 10.0) -> None:
+    """Waits (bounded) for condition(): for what another task notices on its own schedule, e.g. an upstream
+    noticing a closed connection on its next write."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{message} within {timeout:.0f}s")
+        await asyncio.sleep(0.02)

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from dario.config import parse_config
+from dario.testing.llamacpp_like import DEEPSEEK_THINKING, ThreadedLlamaCpp
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
 from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 
@@ -130,3 +131,33 @@ async def test_a_whitespace_stop_from_an_openai_client_is_dropped_toward_anthrop
                         "messages": [{"role": "user", "content": "one line"}]}) as answer:
                 assert answer.status == 200 and "stop" in answer.headers["x-dario-translation-dropped"]
     assert "stop_sequences" not in upstream.requests[-1].json
+
+
+async def test_thinking_goes_back_to_deepseek_as_reasoning_content_across_a_tool_loop(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    history = [{"role": "user", "content": "What is f?"},
+               {"role": "assistant", "content": [
+                   {"type": "thinking", "thinking": "I should call f.", "signature": ""},
+                   {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}]}]
+    tools = [{"name": "f", "input_schema": {"type": "object"}}]
+    with ThreadedLlamaCpp(quirks=DEEPSEEK_THINKING) as deepseek, \
+            running_services(tmp_path_factory.mktemp("deepseek") / "home") as started:
+        started.add_backend("ds", deepseek.base_url, "test-key-deepseek-0123456789", kind="openai")
+        for overrides, succeeds in (("", False), ('[compat.ds]\nprofile = "deepseek"\n', True)):
+            parsed = parse_config(overrides + '[[routes]]\nmatch = "*"\nbackend = "ds"\nmodel = "deepseek-reasoner"\n')
+            config = dataclasses.replace(started.config, compat=parsed.compat, routing=parsed.routing)
+            async with running_frontend(config) as server:
+                await wait_for_backends(server, 1)
+                deepseek.push(Script(content="f is 42."))
+                client = claude(server)
+                if succeeds:
+                    answer = await client.messages.create(model="deepseek-reasoner", max_tokens=100,
+                                                          messages=history, tools=tools)
+                    assert answer.content[0].text == "f is 42."  # type: ignore[union-attr]
+                    assert deepseek.requests[-1].json["messages"][1]["reasoning_content"] == "I should call f."
+                else:
+                    with pytest.raises(anthropic.BadRequestError, match="reasoning_content"):
+                        await client.messages.create(model="deepseek-reasoner", max_tokens=100, messages=history,
+                                                     tools=tools)
+                    deepseek.clear()

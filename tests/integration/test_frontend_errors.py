@@ -38,7 +38,8 @@ async def test_unrouted_model_is_404_naming_the_model_and_the_fix(frontend: Test
     status, document, headers = await post(frontend, body)
     error = assert_openai_error(document)
     assert status == 404 and error["param"] == "model" and error["code"] == "model_not_found"
-    assert "mystery-llm" in error["message"] and "dario backend add" in error["message"]
+    # The backend exists: the fix named is a rule for it, not a backend to add (issue 12 item 4).
+    assert "mystery-llm" in error["message"] and 'backend = "scripted"' in error["message"]
     assert headers["request-id"].startswith("req_")
 
 

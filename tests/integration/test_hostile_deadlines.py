@@ -1,5 +1,7 @@
-"""Upstreams that never finish (architecture.md, Security). The first-byte, stall and total deadlines of [limits],
-set small in the test's config.toml, end each answer in the client's API format, and analytics records why."""
+"""Upstreams that never finish (architecture.md, Security). The first-token, stall and total deadlines of [limits],
+set small in the test's config.toml, end each answer in the client's API format, and analytics records why. Every
+stream here sends its first token at once (CHAT_TEXT, ANTHROPIC_TEXT): before it, the client has no byte, and a
+failure is an error answer (tests/integration/test_failover_before_first_byte.py)."""
 
 from __future__ import annotations
 
@@ -41,12 +43,13 @@ def stream(start: bytes, filler: bytes, piece: int | None = None, delay: float =
 
 
 # (client path, model, what the upstream sends, the error type expected)
+CHAT_FIRST, ANTHROPIC_FIRST = CHAT_START + CHAT_TEXT, ANTHROPIC_START + ANTHROPIC_TEXT
 KEEPALIVES_ONLY = [
-    ("/v1/chat/completions", "gpt-4o", stream(CHAT_START, b": keepalive\n\n")),
-    ("/v1/messages", "claude-slow", stream(ANTHROPIC_START, ANTHROPIC_PING)),
-    ("/v1/messages", "gpt-4o", stream(CHAT_START, b": keepalive\n\n")),
-    ("/v1/chat/completions", "claude-slow", stream(ANTHROPIC_START, ANTHROPIC_PING)),
-    ("/v1/responses", "gpt-4o", stream(CHAT_START, b": keepalive\n\n")),
+    ("/v1/chat/completions", "gpt-4o", stream(CHAT_FIRST, b": keepalive\n\n")),
+    ("/v1/messages", "claude-slow", stream(ANTHROPIC_FIRST, ANTHROPIC_PING)),
+    ("/v1/messages", "gpt-4o", stream(CHAT_FIRST, b": keepalive\n\n")),
+    ("/v1/chat/completions", "claude-slow", stream(ANTHROPIC_FIRST, ANTHROPIC_PING)),
+    ("/v1/responses", "gpt-4o", stream(CHAT_FIRST, b": keepalive\n\n")),
 ]
 
 
@@ -82,14 +85,16 @@ def terminal_error(path: str, body: bytes) -> str:
     """The message of the stream's terminal error, checked to be in the shape of the API called."""
     events = SseParser().feed(body)
     last = events[-1]
-    document = json.loads(last.data)
+    document = json.loads(last.data) if last.data != "[DONE]" else {}
     if path == "/v1/messages":
         assert last.name == "error" and document["error"]["type"] == "api_error"
         return document["error"]["message"]
     if path == "/v1/responses":
         assert last.name == "response.failed" and events[-2].name == "error"
         return document["response"]["error"]["message"]
-    assert b"[DONE]" not in body and set(document["error"]) == {"message", "type", "param", "code"}
+    assert last.data == "[DONE]" and body.count(b"[DONE]") == 1  # the error chunk, then [DONE] (issue 16)
+    document = json.loads(events[-2].data)
+    assert set(document["error"]) == {"message", "type", "param", "code"}
     return document["error"]["message"]
 
 
@@ -110,12 +115,12 @@ async def test_keepalives_alone_are_a_stalled_upstream(frontend: TestServer, ups
 
 # A trickle of one byte at a time never completes an event (~20 s each): stalled. Events without end: the total.
 STALLS_AND_DEADLINES = [
-    ("/v1/chat/completions", "gpt-4o", stream(CHAT_START, CHAT_TEXT, piece=1, delay=0.2), "upstream_stalled"),
-    ("/v1/messages", "gpt-4o", stream(CHAT_START, CHAT_TEXT, piece=1, delay=0.2), "upstream_stalled"),
-    ("/v1/messages", "claude-slow", stream(ANTHROPIC_START, ANTHROPIC_TEXT, piece=1, delay=0.2), "upstream_stalled"),
-    ("/v1/chat/completions", "gpt-4o", stream(CHAT_START, CHAT_TEXT, delay=0.05), "upstream_deadline"),
-    ("/v1/responses", "gpt-4o", stream(CHAT_START, CHAT_TEXT, delay=0.05), "upstream_deadline"),
-    ("/v1/chat/completions", "claude-slow", stream(ANTHROPIC_START, ANTHROPIC_TEXT, delay=0.05),
+    ("/v1/chat/completions", "gpt-4o", stream(CHAT_FIRST, CHAT_TEXT, piece=1, delay=0.2), "upstream_stalled"),
+    ("/v1/messages", "gpt-4o", stream(CHAT_FIRST, CHAT_TEXT, piece=1, delay=0.2), "upstream_stalled"),
+    ("/v1/messages", "claude-slow", stream(ANTHROPIC_FIRST, ANTHROPIC_TEXT, piece=1, delay=0.2), "upstream_stalled"),
+    ("/v1/chat/completions", "gpt-4o", stream(CHAT_FIRST, CHAT_TEXT, delay=0.05), "upstream_deadline"),
+    ("/v1/responses", "gpt-4o", stream(CHAT_FIRST, CHAT_TEXT, delay=0.05), "upstream_deadline"),
+    ("/v1/chat/completions", "claude-slow", stream(ANTHROPIC_FIRST, ANTHROPIC_TEXT, delay=0.05),
      "upstream_deadline"),
 ]
 SETTINGS = {"upstream_stalled": ("upstream_stall_seconds", STALL), "upstream_deadline": ("upstream_total_seconds",
@@ -138,9 +143,14 @@ async def test_a_trickle_stalls_and_a_never_ending_answer_meets_the_total_deadli
 async def test_keepalives_from_the_start_meet_the_first_byte_deadline(
         frontend: TestServer, upstream: ScriptedUpstream, stack: Services, path: str, model: str,
         filler: bytes) -> None:
+    """Before the first token the client has no byte (headers included): the deadline is an error answer."""
     upstream.push(Script(hostile=stream(b"", filler, delay=0.2)))
-    answer, request_id, seconds = await streamed(frontend, path, model)
-    assert "upstream_first_byte_seconds" in terminal_error(path, answer)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(frontend.make_url(path), json=request_body(path, model, stream=True)) as answer:
+            document, request_id = await answer.json(), answer.headers["request-id"]
+    seconds = time.monotonic() - started
+    assert answer.status == 504 and "upstream_first_byte_seconds" in json.dumps(document)
     assert FIRST_BYTE - 0.5 < seconds < FIRST_BYTE + GENEROUS
     await assert_recorded(stack, request_id, "upstream_timeout")
 

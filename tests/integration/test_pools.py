@@ -160,6 +160,39 @@ async def test_steady_load_spreads_over_the_keys_by_headroom_and_no_client_sees_
     assert metrics["dario_in_flight_requests"].samples[0].value == 0
 
 
+async def test_a_pool_with_room_is_chosen_by_the_frontend_without_acquire_and_pool_service_still_learns_each_answer(
+    frontend: TestServer, limited: ScriptedUpstream
+) -> None:
+    await settled(frontend)
+    limiter = limits(limited, 1000, 100, 100, window=3.0)
+    pool = frontend.app[STATE].pool
+    deadline = time.monotonic() + 5
+    while pool.unavailable is None:  # the first availability push from pool_service
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    client = sdk(frontend)
+    results = [await ask(client) for _ in range(9)]
+    assert [status for status, _ in results] == [200] * 9
+    assert pool.local_pool_choices == 9  # no Acquire round trip for any of them
+    # ranked as pool_service ranks, by the share of each key's limit left: every key serves, key-a (ten times the
+    # limit) the most
+    served = collections.Counter(headers["x-dario-credential"] for _, headers in results)
+    assert set(served) == set(KEYS) and served["key-a"] > served["key-b"] and served["key-a"] > served["key-c"]
+    deadline = time.monotonic() + 10
+    while not all(any(window["remaining"] < window["limit"] for window in account["windows"])
+                  for account in (await accounts(frontend)).values()):  # each answer reached pool_service
+        assert time.monotonic() < deadline, f"pool_service never learned the answers: {await accounts(frontend)}"
+        await asyncio.sleep(0.05)
+    # key-a (the most room) starts refusing: the request that meets it fails over, and no later one tries it
+    # again, whether the frontend still distrusts its view or pool_service has pushed the cooldown
+    limiter.block(KEYS["key-a"], 2.0)
+    later = [await ask(client) for _ in range(6)]
+    assert [status for status, _ in later] == [200] * 6
+    assert limiter.refused[KEYS["key-a"]] == 1
+    assert later[0][1]["x-dario-failover"] == "key-a:429"
+    assert all(headers["x-dario-credential"] != "key-a" for _, headers in later)
+
+
 async def test_a_key_that_starts_answering_429_is_cooled_down_and_the_request_succeeds_on_another(
     frontend: TestServer, limited: ScriptedUpstream
 ) -> None:

@@ -101,3 +101,31 @@ async def test_count_tokens_toward_an_openai_backend_is_recorded_with_its_estima
     row = (await async_analytics_rows(both_kinds.home, [request_id]))[request_id]
     assert (row["counted_tokens"], row["usage_estimated"], row["input_tokens"]) == (counted, 1, None)
     assert row["backend"] == "gpt" and row["cost_usd"] is None  # counted, not consumed: nothing to price
+
+
+async def test_a_whole_responses_answer_without_usage_is_estimated_with_the_header(
+        both_kinds_frontend: TestServer, upstream: ScriptedUpstream, both_kinds: Services) -> None:
+    upstream.push(Script(content=ANSWER, usage=None))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(both_kinds_frontend.make_url("/v1/responses"), json={
+                "model": MODEL, "input": "What is the capital of France?"}) as answer:
+            response = await answer.json()
+            assert answer.headers["x-dario-usage-estimated"] == "true"
+            request_id = answer.headers["request-id"]
+    assert response["usage"]["input_tokens"] > 5 and response["usage"]["output_tokens"] > 10
+    row = (await async_analytics_rows(both_kinds.home, [request_id]))[request_id]
+    assert row["usage_estimated"] == 1 and row["input_tokens"] == response["usage"]["input_tokens"]
+
+
+async def test_a_native_chat_answer_without_usage_is_estimated_in_analytics(
+        both_kinds_frontend: TestServer, upstream: ScriptedUpstream, both_kinds: Services) -> None:
+    """A Chat client on an OpenAI-compatible backend: the body passes unchanged, its record gets the estimate."""
+    upstream.push(Script(content=ANSWER, usage=None))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(both_kinds_frontend.make_url("/v1/chat/completions"), json={
+                "model": MODEL, "messages": QUESTION}) as answer:
+            completion = await answer.json()
+            request_id = answer.headers["request-id"]
+    assert "usage" not in completion or completion["usage"] is None  # passed through as the upstream sent it
+    row = (await async_analytics_rows(both_kinds.home, [request_id]))[request_id]
+    assert row["usage_estimated"] == 1 and row["input_tokens"] > 5 and row["output_tokens"] > 10

@@ -252,8 +252,9 @@ def version(client: str) -> str:
 
 def missing(client: str) -> str:
     """Why a client cannot run here ("" when it can), and the command that installs it."""
-    needs = {"agents-sdk": agents_python(), "claude-code": NODE_BIN / "claude", "codex": NODE_BIN / "codex",
-             "aider": VENVS / "aider" / "bin" / "aider", "llm": VENVS / "llm" / "bin" / "llm"}
+    needs: dict[str, str | pathlib.Path] = {
+        "agents-sdk": agents_python(), "claude-code": NODE_BIN / "claude", "codex": NODE_BIN / "codex",
+        "aider": VENVS / "aider" / "bin" / "aider", "llm": VENVS / "llm" / "bin" / "llm"}
     if client in needs and not (needs[client] and pathlib.Path(needs[client]).exists()):
         return f"not installed: `python -m matrix --install {client}`"
     return ""

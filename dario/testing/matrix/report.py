@@ -8,11 +8,15 @@ import json
 import pathlib
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dario.json_types import JsonObject
 from dario.testing.matrix.clients import DRIVERS, NAMES, Case, missing
 from dario.testing.matrix.stack import Matrix
 from dario.testing.matrix.upstream import Recorded
+
+Check = Callable[[str], str]  # a client's stdout → "" when it finished the task, else why not
 
 API_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses")
 # Headers every HTTP client sends; the rest are what makes a client recognisable.
@@ -28,9 +32,9 @@ class Outcome:
     reason: str = ""  # why it failed
     tool: str = ""  # the tool call that went through, e.g. "Bash {"command": "echo dario-matrix"}"
     seconds: float = 0.0
-    sent: dict = field(default_factory=dict)
-    dario: dict = field(default_factory=dict)
-    upstream: dict = field(default_factory=dict)
+    sent: JsonObject = field(default_factory=dict)
+    dario: JsonObject = field(default_factory=dict)
+    upstream: JsonObject = field(default_factory=dict)
     output: str = ""
 
     @property
@@ -78,7 +82,8 @@ def _text(value: bytes | str | None) -> str:
     return value or ""
 
 
-def judge(case: Case, code: int | None, stdout: str, stderr: str, check, outcome: Outcome, matrix: Matrix) -> str:
+def judge(case: Case, code: int | None, stdout: str, stderr: str, check: Check, outcome: Outcome,
+          matrix: Matrix) -> str:
     """"" when the client finished the task through dario; otherwise what went wrong, dario's error first."""
     problem = _client_problem(case, code, stdout, stderr, check, outcome)
     failed = [exchange for exchange in matrix.tap.exchanges if exchange.status >= 400]
@@ -89,7 +94,7 @@ def judge(case: Case, code: int | None, stdout: str, stderr: str, check, outcome
     return problem
 
 
-def _client_problem(case: Case, code: int | None, stdout: str, stderr: str, check, outcome: Outcome) -> str:
+def _client_problem(case: Case, code: int | None, stdout: str, stderr: str, check: Check, outcome: Outcome) -> str:
     if code is None:
         return "the client did not finish within the time limit"
     if code != 0:
@@ -107,7 +112,7 @@ def _client_problem(case: Case, code: int | None, stdout: str, stderr: str, chec
     return ""
 
 
-def summarize_sent(matrix: Matrix) -> dict:
+def summarize_sent(matrix: Matrix) -> JsonObject:
     """What the client sent dario: endpoints, recognisable headers, the request fields and tools."""
     endpoints: collections.Counter[str] = collections.Counter()
     headers: dict[str, str] = {}
@@ -136,9 +141,12 @@ def summarize_sent(matrix: Matrix) -> dict:
             "input_items": sorted(items)}
 
 
-def summarize_dario(matrix: Matrix) -> dict:
+def summarize_dario(matrix: Matrix) -> JsonObject:
     """What dario did: its translation headers, the dropped fields, the statuses and any error bodies."""
-    translations, dropped, statuses, errors = set(), set(), collections.Counter(), []
+    translations: set[str] = set()
+    dropped: set[str] = set()
+    statuses: collections.Counter[str] = collections.Counter()
+    errors: list[str] = []
     for exchange in matrix.tap.exchanges:
         headers = exchange.response_headers
         statuses[str(exchange.status)] += 1
@@ -158,14 +166,14 @@ def summarize_dario(matrix: Matrix) -> dict:
 
 def event_sequence(text: str) -> str:
     """The `event:` names of an SSE body with repeats folded (a > b×3 > c); "" for bodies without them."""
-    folded: list[list] = []
+    folded: list[tuple[str, int]] = []
     for line in text.splitlines():
         if line.startswith("event:"):
             name = line[6:].strip()
             if folded and folded[-1][0] == name:
-                folded[-1][1] += 1
+                folded[-1] = (name, folded[-1][1] + 1)
             else:
-                folded.append([name, 1])
+                folded.append((name, 1))
     return " > ".join(name if count == 1 else f"{name}×{count}" for name, count in folded)
 
 
@@ -176,7 +184,7 @@ def _error_event(text: str) -> str:
     return text[:200]
 
 
-def summarize_upstream(requests: list[Recorded]) -> dict:
+def summarize_upstream(requests: list[Recorded]) -> JsonObject:
     """What reached the scripted upstream: paths and fields, the tool it called, whether the result came back."""
     paths: collections.Counter[str] = collections.Counter(request.path for request in requests)
     fields = sorted({key for request in requests for key in request.body})

@@ -64,7 +64,8 @@ class Matrix:
                                          headers={"content-type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
-                return answer.headers.get("x-dario-backend", "")
+                result: str = answer.headers.get("x-dario-backend", "")
+                return result
         except urllib.error.HTTPError as error:
             return error.headers.get("x-dario-backend", "") or f"HTTP {error.code}"
         except OSError as error:

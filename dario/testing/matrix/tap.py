@@ -8,11 +8,14 @@ and (bounded) body. Key headers are recorded as present, never with their value.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 
+from dario.json_types import JsonObject
+from dario.testing.sites import site_port
 from dario.testing.threaded import Threaded
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length",
@@ -37,13 +40,13 @@ class Exchange:
     def response_text(self) -> str:
         return self.response_body.decode("utf-8", "replace")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"method": self.method, "path": self.path, "query": self.query,
                 "request_headers": self.request_headers, "request_body": self.request_body, "status": self.status,
                 "response_headers": self.response_headers, "response_body": self.response_text[:20000]}
 
 
-def _visible(headers: object) -> dict[str, str]:
+def _visible(headers: Mapping[str, str]) -> dict[str, str]:
     shown = {}
     for name, value in headers.items():
         key = name.lower()
@@ -70,7 +73,7 @@ class Tap:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = site_port(site)
 
     async def stop(self) -> None:
         if self._runner is not None:

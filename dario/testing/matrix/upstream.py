@@ -21,10 +21,13 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
+from dario.json_types import JsonObject
 from dario.testing import anthropic_wire, openai_wire
+from dario.testing.sites import site_port
 from dario.testing.threaded import Threaded, serve_until_terminated
 
 MARKER = "DARIO-MATRIX-OK"
@@ -41,13 +44,13 @@ class Recorded:
     time: float
     path: str
     headers: dict[str, str]
-    body: dict
+    body: JsonObject
     answer: str  # "tool_call NAME ARGS" or "text"
 
 
 @dataclass
 class Decision:
-    tool: tuple[str, dict] | None  # (name, arguments) to call, or None for the final text
+    tool: tuple[str, JsonObject] | None  # (name, arguments) to call, or None for the final text
     text: str
 
 
@@ -74,13 +77,13 @@ class MatrixUpstream:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = site_port(site)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def _record(self, request: web.Request, document: dict, decision: Decision) -> None:
+    def _record(self, request: web.Request, document: JsonObject, decision: Decision) -> None:
         answer = "text" if decision.tool is None else f"tool_call {decision.tool[0]} {json.dumps(decision.tool[1])}"
         entry = Recorded(time.time(), request.path, dict(request.headers), document, answer)
         self.requests.append(entry)
@@ -127,7 +130,7 @@ class MatrixUpstream:
         return web.json_response({"object": "list", "data": data})
 
 
-def decide(tools: list[tuple[str, dict]], has_tool_result: bool, preamble: bool = True,
+def decide(tools: list[tuple[str, JsonObject]], has_tool_result: bool, preamble: bool = True,
            user_text: str = "") -> Decision:
     """A tool call while there is a tool to call and no result yet; otherwise the final text."""
     if has_tool_result or not tools:
@@ -138,7 +141,7 @@ def decide(tools: list[tuple[str, dict]], has_tool_result: bool, preamble: bool 
                     PREAMBLE if preamble else "")
 
 
-def code_mode_arguments(name: str, schema: dict) -> dict:
+def code_mode_arguments(name: str, schema: JsonObject) -> JsonObject:
     """Codex's code-mode `exec` is a freeform tool taking JavaScript; a translated backend sees it as a function
     with one string argument. Its script calls the nested shell tool."""
     properties = schema.get("properties") or {}
@@ -158,7 +161,7 @@ def scripted_reply(user_text: str) -> str:
         return ""
 
 
-def last_user_text(document: dict) -> str:
+def last_user_text(document: JsonObject) -> str:
     """The text of the last user message, in either format (string content or text parts/blocks)."""
     for message in reversed(document.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
@@ -171,7 +174,7 @@ def last_user_text(document: dict) -> str:
     return ""
 
 
-def choose_tool(tools: list[tuple[str, dict]]) -> tuple[str, dict]:
+def choose_tool(tools: list[tuple[str, JsonObject]]) -> tuple[str, JsonObject]:
     """A shell tool when there is one, else Codex's code-mode `exec` (which reaches the shell), else the first."""
     for name, schema in tools:
         if name.lower() in SHELL_TOOLS:
@@ -182,7 +185,7 @@ def choose_tool(tools: list[tuple[str, dict]]) -> tuple[str, dict]:
     return tools[0]
 
 
-def arguments_for(schema: dict, name: str = "") -> dict:
+def arguments_for(schema: JsonObject, name: str = "") -> JsonObject:
     """Plausible arguments for an object schema: its required properties (and any command), filled by type."""
     properties = schema.get("properties") or {}
     wanted = list(schema.get("required") or [])
@@ -192,7 +195,7 @@ def arguments_for(schema: dict, name: str = "") -> dict:
     return {key: value_for(properties.get(key) or {}, key) for key in wanted}
 
 
-def value_for(schema: dict, key: str) -> object:
+def value_for(schema: JsonObject, key: str) -> object:
     if "enum" in schema and schema["enum"]:
         return schema["enum"][0]
     if "const" in schema:
@@ -222,7 +225,7 @@ def value_for(schema: dict, key: str) -> object:
     return "dario-matrix"
 
 
-def openai_tools(document: dict) -> list[tuple[str, dict]]:
+def openai_tools(document: JsonObject) -> list[tuple[str, JsonObject]]:
     found = []
     for tool in document.get("tools") or []:
         function = tool.get("function") if isinstance(tool, dict) else None
@@ -231,17 +234,17 @@ def openai_tools(document: dict) -> list[tuple[str, dict]]:
     return found
 
 
-def anthropic_tools(document: dict) -> list[tuple[str, dict]]:
+def anthropic_tools(document: JsonObject) -> list[tuple[str, JsonObject]]:
     return [(tool["name"], tool.get("input_schema") or {}) for tool in document.get("tools") or []
             if isinstance(tool, dict) and tool.get("name") and "input_schema" in tool]
 
 
-def openai_has_tool_result(document: dict) -> bool:
+def openai_has_tool_result(document: JsonObject) -> bool:
     messages = document.get("messages") or []
     return bool(messages) and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
 
 
-def anthropic_has_tool_result(document: dict) -> bool:
+def anthropic_has_tool_result(document: JsonObject) -> bool:
     messages = document.get("messages") or []
     if not messages or not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
         return False
@@ -250,7 +253,7 @@ def anthropic_has_tool_result(document: dict) -> bool:
                                              for block in content)
 
 
-def threaded(**options: object) -> Threaded[MatrixUpstream]:
+def threaded(**options: Any) -> Threaded[MatrixUpstream]:  # MatrixUpstream's own parameters
     """`with threaded() as upstream:` the upstream served from its own loop in a background thread."""
     return Threaded(MatrixUpstream(**options), name="matrix-upstream")
 

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 from frontend.translate.anthropic_answer_to_chat import to_chat_completion
 from frontend.translate.responses.tools import SERVER_TOOLS, ToolOrigin, tool_origins
@@ -15,15 +16,16 @@ INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 # Request fields a Response echoes as sent (when of the right type).
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 SUMMARIES = ("auto", "concise", "detailed")
-ECHOED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
-          "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
+ECHOED: dict[str, type | tuple[type, ...]] = {
+    "instructions": str, "max_output_tokens": int, "max_tool_calls": int, "temperature": (int, float),
+    "top_p": (int, float), "user": str, "safety_identifier": str, "prompt_cache_key": str}
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def responses_usage(usage: object) -> dict | None:
+def responses_usage(usage: object) -> JsonObject | None:
     """Chat usage → Responses usage (both count cached tokens inside the input); None when the upstream sent none."""
     if not isinstance(usage, dict):
         return None
@@ -39,15 +41,16 @@ def responses_usage(usage: object) -> dict | None:
             "total_tokens": lenient_count(usage.get("total_tokens")) or input_tokens + output_tokens}
 
 
-def _echo(document: dict, field: str, kinds: type | tuple[type, ...], default: object = None) -> object:
+def _echo(document: JsonObject, field: str, kinds: type | tuple[type, ...], default: object = None) -> object:
     value = document.get(field)
     return value if isinstance(value, kinds) and not isinstance(value, bool) else default
 
 
-def _echoed_text(document: dict) -> dict:
+def _echoed_text(document: JsonObject) -> JsonObject:
     text = lenient_object(document.get("text"))
     given = lenient_object(text.get("format"))
-    output_format: dict = {"type": given.get("type") if given.get("type") in ("json_object", "json_schema") else "text"}
+    kind = given.get("type") if given.get("type") in ("json_object", "json_schema") else "text"
+    output_format: JsonObject = {"type": kind}
     if output_format["type"] == "json_schema":
         output_format["name"] = lenient_text(given.get("name")) or "output"
         output_format["schema"] = lenient_object(given.get("schema"))
@@ -59,10 +62,10 @@ def _echoed_text(document: dict) -> dict:
     return echoed
 
 
-def _echoed_tool(tool: dict) -> dict:
+def _echoed_tool(tool: JsonObject) -> JsonObject:
     """A function or custom tool as the SDK's types have it (anything else is echoed as a function, as before)."""
     if tool.get("type") == "custom":
-        echoed = {"type": "custom", "name": lenient_text(tool.get("name"))}
+        echoed: JsonObject = {"type": "custom", "name": lenient_text(tool.get("name"))}
         given = lenient_object(tool.get("format"))
         if given.get("type") == "text":
             echoed["format"] = {"type": "text"}
@@ -78,7 +81,7 @@ def _echoed_tool(tool: dict) -> dict:
     return echoed
 
 
-def _echoed_tools(document: dict) -> list[dict]:
+def _echoed_tools(document: JsonObject) -> list[JsonObject]:
     """The client tools the model was given: function, custom and namespace tools (server tools were left out)."""
     tools = []
     for tool in lenient_objects(document.get("tools")):
@@ -96,7 +99,9 @@ def _echoed_tools(document: dict) -> list[dict]:
 def _echoed_tool_choice(choice: object) -> object:
     if choice in ("auto", "none", "required"):
         return choice
-    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict):
+        return "auto"
+    kind = choice.get("type")
     if kind in ("function", "custom") and lenient_text(choice.get("name")):
         return {"type": kind, "name": choice["name"]}
     if kind == "allowed_tools" and choice.get("mode") in ("auto", "required"):
@@ -104,9 +109,9 @@ def _echoed_tool_choice(choice: object) -> object:
     return "auto"
 
 
-def response_object(response_id: str, model: str, document: dict, status: str, output: list[dict], *,
-                    created_at: int, usage: dict | None = None, incomplete_details: dict | None = None,
-                    error: dict | None = None) -> dict:
+def response_object(response_id: str, model: str, document: JsonObject, status: str, output: list[JsonObject], *,
+                    created_at: int, usage: JsonObject | None = None, incomplete_details: JsonObject | None = None,
+                    error: JsonObject | None = None) -> JsonObject:
     """A Response with the request's parameters echoed (where well-formed), as the SDK's Response model has them."""
     reasoning = lenient_object(document.get("reasoning"))
     echoed = {field: _echo(document, field, kinds) for field, kinds in ECHOED.items()}
@@ -124,19 +129,19 @@ def response_object(response_id: str, model: str, document: dict, status: str, o
     }
 
 
-def text_part(text: str) -> dict:
+def text_part(text: str) -> JsonObject:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def message_item(item_id: str, content: list[dict], status: str) -> dict:
+def message_item(item_id: str, content: list[JsonObject], status: str) -> JsonObject:
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
 
 
-def reasoning_item(item_id: str, content: list[dict], status: str) -> dict:
+def reasoning_item(item_id: str, content: list[JsonObject], status: str) -> JsonObject:
     return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
 
 
-def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict:
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> JsonObject:
     return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name,
             "arguments": arguments}
 
@@ -153,7 +158,7 @@ def custom_input(arguments: str) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def call_item(origins: dict[str, ToolOrigin], call_id: str, chat_name: str, arguments: str, status: str) -> dict:
+def call_item(origins: dict[str, ToolOrigin], call_id: str, chat_name: str, arguments: str, status: str) -> JsonObject:
     """A Chat tool call → the Responses item of the tool it stands for: function_call (with its namespace) or
     custom_tool_call. custom_tool_call items have no status in the API; arguments stay raw (the caller defaults)."""
     origin = origins.get(chat_name)
@@ -169,12 +174,12 @@ def call_item(origins: dict[str, ToolOrigin], call_id: str, chat_name: str, argu
     return item
 
 
-def incomplete_details(finish_reason: object) -> dict | None:
+def incomplete_details(finish_reason: object) -> JsonObject | None:
     reason = INCOMPLETE.get(finish_reason) if isinstance(finish_reason, str) else None
     return {"reason": reason} if reason else None
 
 
-def chat_to_response(completion: dict, requested_model: str, request_document: dict) -> dict:
+def chat_to_response(completion: JsonObject, requested_model: str, request_document: JsonObject) -> JsonObject:
     """A Chat completion → a Response: reasoning, message (text, refusal) and function_call items, in that order.
     The upstream's answer is translated, never refused: what has the wrong type counts as absent."""
     choice = (lenient_objects(completion.get("choices")) or [{}])[0]
@@ -207,6 +212,6 @@ def chat_to_response(completion: dict, requested_model: str, request_document: d
                            usage=responses_usage(completion.get("usage")), incomplete_details=details)
 
 
-def anthropic_to_response(message: dict, requested_model: str, request_document: dict) -> dict:
+def anthropic_to_response(message: JsonObject, requested_model: str, request_document: JsonObject) -> JsonObject:
     """An Anthropic Message → a Response (through the Chat completion it translates to)."""
     return chat_to_response(to_chat_completion(message, requested_model), requested_model, request_document)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dario.json_types import JsonObject
 from frontend.translate.anthropic_stream_to_chat import AnthropicToChatStream
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.usage import Usage
@@ -11,7 +12,7 @@ from frontend.usage import Usage
 class AnthropicToResponsesStream:
     """Anthropic upstream stream → Responses client stream: Anthropic → Chat (AnthropicToChatStream) → Responses."""
 
-    def __init__(self, requested_model: str, request_document: dict) -> None:
+    def __init__(self, requested_model: str, request_document: JsonObject) -> None:
         self.chat = AnthropicToChatStream(requested_model, include_usage=True, include_reasoning=True)
         self.responses = ChatToResponsesStream(requested_model, request_document)
 

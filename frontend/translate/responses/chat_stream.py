@@ -15,6 +15,7 @@ import json
 import re
 import time
 
+from dario.json_types import JsonObject
 from frontend.translate import lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses.answer import (
     call_item,
@@ -59,11 +60,11 @@ class _Tool:
         self.name = ""
         self.pending: list[str] = []
         self.size = 0
-        self.item: dict | None = None  # set once its output item is added
+        self.item: JsonObject | None = None  # set once its output item is added
 
 
 class ChatToResponsesStream(FromChatStream):
-    def __init__(self, requested_model: str, request_document: dict, request: dict | None = None) -> None:
+    def __init__(self, requested_model: str, request_document: JsonObject, request: JsonObject | None = None) -> None:
         """`request_document`: the client's Responses request (echoed); `request`: the Chat request the upstream
         got (its input tokens are estimated when it reports none)."""
         self.model = requested_model
@@ -75,15 +76,15 @@ class ChatToResponsesStream(FromChatStream):
         self.sequence = 0
         self.started = False
         self.finished = False
-        self.output: list[dict] = []  # items done, in output order
-        self.current: dict | None = None  # the one open item
+        self.output: list[JsonObject] = []  # items done, in output order
+        self.current: JsonObject | None = None  # the one open item
         self.tools: dict[object, _Tool] = {}
         self.origins = tool_origins(request_document)
         self.current_tool: _Tool | None = None  # the tool of the open call item
         self.trailing: list[tuple[str, str]] = []  # content after the first tool call, sent after the calls
         self.deferring = True
         self.finish_reason: str | None = None
-        self.usage: dict | None = None
+        self.usage: JsonObject | None = None
 
     def _failed(self, message: str, code: str) -> bytes:
         return self._fail("server_error", message, code)
@@ -107,7 +108,7 @@ class ChatToResponsesStream(FromChatStream):
             return out + self._complete()  # a missing [DONE] after a finish_reason is not an error
         return out + self._fail("server_error", CUT_OFF_MESSAGE, failure=CUT_OFF)
 
-    def _emit(self, name: str, fields: dict) -> bytes:
+    def _emit(self, name: str, fields: JsonObject) -> bytes:
         document = {"type": name, **fields, "sequence_number": self.sequence}
         self.sequence += 1
         data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
@@ -115,7 +116,7 @@ class ChatToResponsesStream(FromChatStream):
         data = LONE_SURROGATE.sub("\ufffd", data)
         return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
 
-    def _response(self, status: str, **extra: object) -> dict:
+    def _response(self, status: str, **extra: JsonObject | None) -> JsonObject:
         return response_object(self.id, self.model, self.document, status, list(self.output),
                                created_at=self.created_at, **extra)
 
@@ -156,13 +157,20 @@ class ChatToResponsesStream(FromChatStream):
         self.finish_reason = lenient_text(choices[0].get("finish_reason")) or self.finish_reason
         return out
 
-    def _open(self, item: dict) -> bytes:
+    def _open(self, item: JsonObject) -> bytes:
         out = self._close()
         self.current = item
         return out + self._emit("response.output_item.added", {"output_index": len(self.output), "item": item})
 
-    def _where(self) -> dict:
-        return {"item_id": self.current["id"], "output_index": len(self.output)}
+    @property
+    def _item(self) -> JsonObject:
+        """The open output item: what follows runs only while one is."""
+        if self.current is None:
+            raise RuntimeError("no output item is open")
+        return self.current
+
+    def _where(self) -> JsonObject:
+        return {"item_id": self._item["id"], "output_index": len(self.output)}
 
     def _close_part(self) -> bytes:
         if self.current is None or self.current["type"] in CALLS or not self.current["content"]:
@@ -202,12 +210,12 @@ class ChatToResponsesStream(FromChatStream):
         arguments = "".join(tool.pending) if tool is not None else ""
         if tool is not None:
             tool.pending = []
-        self.current["input"] = custom_input(arguments) if arguments else ""
-        if self.current["input"]:
+        self._item["input"] = custom_input(arguments) if arguments else ""
+        if self._item["input"]:
             out += self._emit("response.custom_tool_call_input.delta", {**self._where(),
-                                                                        "delta": self.current["input"]})
+                                                                        "delta": self._item["input"]})
         return out + self._emit("response.custom_tool_call_input.done", {**self._where(),
-                                                                         "input": self.current["input"]})
+                                                                         "input": self._item["input"]})
 
     def _content(self, kind: str, text: str) -> bytes:
         if self.tools and self.deferring:  # the calls have begun: this content is sent after them
@@ -219,7 +227,7 @@ class ChatToResponsesStream(FromChatStream):
             item = (reasoning_item(new_id("rs"), [], "in_progress") if item_type == "reasoning"
                     else message_item(new_id("msg"), [], "in_progress"))
             out += self._open(item)
-        content = self.current["content"]
+        content = self._item["content"]
         make_part, delta_event, _, field = PARTS[kind]
         if not content or content[-1]["type"] != kind:
             out += self._close_part()
@@ -232,7 +240,7 @@ class ChatToResponsesStream(FromChatStream):
             delta["logprobs"] = []
         return out + self._emit(delta_event, delta)
 
-    def _tool_fragment(self, position: int, call: dict) -> bytes:
+    def _tool_fragment(self, position: int, call: JsonObject) -> bytes:
         key = chat_tool_call_key(position, call, self.tools, lambda tool: tool.call_id)
         function = lenient_object(call.get("function"))
         name, arguments = lenient_text(function.get("name")), lenient_text(function.get("arguments"))
@@ -273,7 +281,7 @@ class ChatToResponsesStream(FromChatStream):
         return self._arguments_delta(delta)
 
     def _arguments_delta(self, delta: str) -> bytes:
-        self.current["arguments"] += delta
+        self._item["arguments"] += delta
         return self._emit("response.function_call_arguments.delta", {**self._where(), "delta": delta})
 
     def _complete(self) -> bytes:

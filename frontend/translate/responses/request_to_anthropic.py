@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from dario.compat import Profile
+from dario.json_types import JsonObject
 from frontend.translate import TranslationError
 from frontend.translate.chat_to_anthropic import to_anthropic_request
 from frontend.translate.responses.request_to_chat import chat_request
@@ -25,8 +26,8 @@ def _responses_param(param: str, origins: list[str]) -> str:
     return RESPONSES_NAMES.get(param, param)
 
 
-def responses_to_anthropic(document: dict, upstream_model: str, default_max_tokens: int,
-                           profile: Profile | None = None) -> tuple[dict, list[str]]:
+def responses_to_anthropic(document: JsonObject, upstream_model: str, default_max_tokens: int,
+                           profile: Profile | None = None) -> tuple[JsonObject, list[str]]:
     """A Responses request → an Anthropic Messages request (through Chat), errors named as the client sent them."""
     chat, warnings, origins = chat_request(document, upstream_model, reasoning_capable=True)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from dario.compat import Profile, default_profile
+from dario.json_types import JsonObject
 from frontend.translate import TranslationError, expect_flag, expect_list, expect_object, expect_text, require_text
 from frontend.translate.responses.tools import chat_tool_choice, chat_tool_name, chat_tools, tool_origins
 
@@ -30,19 +31,31 @@ SKIPPED_ITEMS = ("reasoning", "additional_tools", "compaction_trigger")
 class _Conversation:
     """Chat messages built from `instructions` and `input` items, each remembering the item it came from."""
 
-    def __init__(self, tool_call_content: str | None = "") -> None:
+    def __init__(self, tool_call_content: str | None = "", reasoning_replay: bool = False) -> None:
         self.tool_call_content = tool_call_content  # of an assistant turn that only calls tools (the profile's)
+        self.reasoning_replay = reasoning_replay  # reasoning items told as the next assistant turn's reasoning_content
+        self.reasoning: list[str] = []
         self.system: list[str] = []
-        self.messages: list[dict] = []
+        self.messages: list[JsonObject] = []
         self.origins: list[str] = []
-        self.tool_images: list[dict] = []  # function_call_output images: a user message after the tool messages
+        self.tool_images: list[JsonObject] = []  # function_call_output images: a user message after the tool messages
         self.tool_images_origin = ""
 
-    def add(self, message: dict, origin: str) -> None:
+    def add(self, message: JsonObject, origin: str) -> None:
+        if self.reasoning:  # reasoning belongs to the assistant turn right after it, none other
+            text, self.reasoning = "\n\n".join(self.reasoning), []
+            if message["role"] == "assistant" and text.strip():  # DeepSeek refuses an empty one
+                message["reasoning_content"] = text
         self.messages.append(message)
         self.origins.append(origin)
 
-    def result(self) -> tuple[list[dict], list[str]]:
+    def _keep_reasoning(self, item: JsonObject) -> None:
+        """The readable text of a reasoning item (its reasoning_text content, else its summary)."""
+        parts = [part for part in item.get("content") or [] if isinstance(part, dict)] or \
+            [part for part in item.get("summary") or [] if isinstance(part, dict)]
+        self.reasoning += [part["text"] for part in parts if isinstance(part.get("text"), str)]
+
+    def result(self) -> tuple[list[JsonObject], list[str]]:
         self._flush_tool_images()
         system = "\n\n".join(text for text in self.system if text.strip())
         if not system:
@@ -54,6 +67,9 @@ class _Conversation:
         if not isinstance(item, dict):
             raise TranslationError(where, "must be an object")
         kind = item.get("type") or ("message" if "role" in item else None)
+        if kind == "reasoning" and self.reasoning_replay:
+            self._keep_reasoning(item)
+            return
         if kind in SKIPPED_ITEMS:
             if kind == "additional_tools":  # its tools were taken into the request's tools
                 expect_list(item.get("tools"), f"{where}.tools")
@@ -72,7 +88,7 @@ class _Conversation:
             raise TranslationError(f"{where}.type", f"input items of type {kind!r} cannot be translated; only "
                                    "message, function_call, custom_tool_call and their outputs can")
 
-    def _message(self, item: dict, where: str) -> None:
+    def _message(self, item: JsonObject, where: str) -> None:
         role, content = item.get("role"), item.get("content")
         parts = _parts(content, f"{where}.content")
         texts = [part["text"] for part in parts if part["type"] == "text"]
@@ -95,7 +111,7 @@ class _Conversation:
         else:
             raise TranslationError(f"{where}.role", f"role {role!r} is not supported")
 
-    def _function_call(self, item: dict, where: str, custom: bool) -> None:
+    def _function_call(self, item: JsonObject, where: str, custom: bool) -> None:
         name = chat_tool_name(require_text(item.get("name"), f"{where}.name"),
                               expect_text(item.get("namespace"), f"{where}.namespace"))
         if custom:  # a custom tool is a function of one string parameter, `input`, on the backend
@@ -110,7 +126,7 @@ class _Conversation:
         else:
             self.add({"role": "assistant", "content": self.tool_call_content, "tool_calls": [call]}, where)
 
-    def _function_output(self, item: dict, where: str) -> None:
+    def _function_output(self, item: JsonObject, where: str) -> None:
         call_id = require_text(item.get("call_id"), f"{where}.call_id")
         output = item.get("output")
         if output is None or isinstance(output, str):
@@ -130,7 +146,7 @@ class _Conversation:
             self.tool_images, self.tool_images_origin = [], ""
 
 
-def _parts(content: object, where: str) -> list[dict]:
+def _parts(content: object, where: str) -> list[JsonObject]:
     """Responses content (a string or input_text/output_text/refusal/input_image/input_file parts) → Chat parts."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -153,7 +169,7 @@ def _parts(content: object, where: str) -> list[dict]:
     return parts
 
 
-def _image(part: dict, where: str) -> dict:
+def _image(part: JsonObject, where: str) -> JsonObject:
     if part.get("file_id"):
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send image_url "
                                "(an https URL or a base64 data URL) instead")
@@ -163,7 +179,7 @@ def _image(part: dict, where: str) -> dict:
     return {"type": "image_url", "image_url": image}
 
 
-def _file(part: dict, where: str) -> dict:
+def _file(part: JsonObject, where: str) -> JsonObject:
     if part.get("file_id"):
         raise TranslationError(f"{where}.file_id", "uploaded files live on OpenAI's servers: send file_data instead")
     if part.get("file_url"):
@@ -174,7 +190,7 @@ def _file(part: dict, where: str) -> dict:
     return {"type": "file", "file": file}
 
 
-def _response_format(text: dict) -> dict | None:
+def _response_format(text: JsonObject) -> JsonObject | None:
     output_format = expect_object(text.get("format"), "text.format")
     kind = output_format.get("type")
     if kind in (None, "text"):
@@ -182,8 +198,8 @@ def _response_format(text: dict) -> dict | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
-        schema = {"name": expect_text(output_format.get("name"), "text.format.name") or "output",
-                  "schema": expect_object(output_format.get("schema"), "text.format.schema")}
+        schema: JsonObject = {"name": expect_text(output_format.get("name"), "text.format.name") or "output",
+                              "schema": expect_object(output_format.get("schema"), "text.format.schema")}
         if expect_text(output_format.get("description"), "text.format.description"):
             schema["description"] = output_format["description"]
         if output_format.get("strict") is not None:
@@ -192,7 +208,7 @@ def _response_format(text: dict) -> dict | None:
     raise TranslationError("text.format.type", "must be text, json_object or json_schema")
 
 
-def _refuse_state_and_extras(document: dict) -> None:
+def _refuse_state_and_extras(document: JsonObject) -> None:
     for field, reason in REFUSED.items():
         if document.get(field):  # store=false, background=false and nulls change nothing
             raise TranslationError(field, reason)
@@ -201,7 +217,7 @@ def _refuse_state_and_extras(document: dict) -> None:
 
 
 
-def _number(document: dict, field: str, low: float, high: float, integer: bool = False) -> int | float | None:
+def _number(document: JsonObject, field: str, low: float, high: float, integer: bool = False) -> int | float | None:
     value = document.get(field)
     if value is None:
         return None
@@ -212,12 +228,12 @@ def _number(document: dict, field: str, low: float, high: float, integer: bool =
     return value
 
 
-def chat_request(document: dict, model: str, reasoning_capable: bool,
-                 profile: Profile | None = None) -> tuple[dict, list[str], list[str]]:
+def chat_request(document: JsonObject, model: str, reasoning_capable: bool,
+                 profile: Profile | None = None) -> tuple[JsonObject, list[str], list[str]]:
     """(Chat request for the backend's profile, warnings, origin of each Chat message)."""
     profile = profile or default_profile(model)
     _refuse_state_and_extras(document)
-    conversation = _Conversation(profile.tool_call_content)
+    conversation = _Conversation(profile.tool_call_content, profile.compat.reasoning_replay)
     conversation.system.append(expect_text(document.get("instructions"), "instructions"))
     source = document.get("input")
     if isinstance(source, str):
@@ -230,7 +246,7 @@ def chat_request(document: dict, model: str, reasoning_capable: bool,
     messages, origins = conversation.result()
     if not any(message["role"] != "system" for message in messages):
         raise TranslationError("input", "is required: there is nothing for the model to answer")
-    body: dict = {"model": model, "messages": messages}
+    body: JsonObject = {"model": model, "messages": messages}
     expect_list(document.get("tools"), "tools")
     tools, warnings = chat_tools(document)
     if profile.compat.tools_max and len(tools) > profile.compat.tools_max:
@@ -277,7 +293,8 @@ def chat_request(document: dict, model: str, reasoning_capable: bool,
     return body, warnings, origins
 
 
-def responses_to_chat(document: dict, upstream_model: str, profile: Profile | None = None) -> tuple[dict, list[str]]:
+def responses_to_chat(document: JsonObject, upstream_model: str,
+                      profile: Profile | None = None) -> tuple[JsonObject, list[str]]:
     """A Responses request → a Chat Completions request for an OpenAI-compatible backend (its profile's fields),
     and the fields warned."""
     body, warnings, _ = chat_request(document, upstream_model, reasoning_capable=False, profile=profile)

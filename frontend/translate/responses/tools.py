@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from dario.json_types import JsonObject
 from frontend.translate import (
     TranslationError,
     expect_flag,
@@ -57,7 +58,7 @@ def chat_tool_name(name: str, namespace: str | None) -> str:
     return f"{re.sub(r'[^a-zA-Z0-9_-]', '_', joined)[:53]}_{digest}"
 
 
-def _tool_entries(document: dict) -> list[tuple[str, object]]:
+def _tool_entries(document: JsonObject) -> list[tuple[str, object]]:
     """(where, tool) for the request's `tools` and the tools of its `additional_tools` input items (Codex's way)."""
     tools = document.get("tools")
     entries: list[tuple[str, object]] = [(f"tools[{index}]", tool) for index, tool in enumerate(tools)] \
@@ -77,16 +78,17 @@ def _members(where: str, tool: object, strict: bool) -> list[tuple[str, object, 
         namespace = require_text(tool.get("name"), f"{where}.name")
         members = expect_list(tool.get("tools"), f"{where}.tools")
     else:
-        namespace, members = lenient_text(tool.get("name")), tool.get("tools")
-        if not namespace or not isinstance(members, list):
+        namespace, listed = lenient_text(tool.get("name")), tool.get("tools")
+        if not namespace or not isinstance(listed, list):
             return []
+        members = listed
     return [(f"{where}.tools[{index}]", member, namespace) for index, member in enumerate(members)]
 
 
-def tool_origins(document: dict) -> dict[str, ToolOrigin]:
+def tool_origins(document: JsonObject) -> dict[str, ToolOrigin]:
     """Chat function name → the namespaced or custom Responses tool it stands for (plain functions map to themselves,
     so they are left out). Read leniently: it maps answers back, after the request was checked."""
-    origins = {}
+    origins: dict[str, ToolOrigin] = {}
     for where, tool in _tool_entries(document):
         for _, member, namespace in _members(where, tool, strict=False):
             kind = member.get("type") if isinstance(member, dict) else None
@@ -96,13 +98,13 @@ def tool_origins(document: dict) -> dict[str, ToolOrigin]:
     return origins
 
 
-def chat_tools(document: dict) -> tuple[list[dict], list[str]]:
+def chat_tools(document: JsonObject) -> tuple[list[JsonObject], list[str]]:
     """(Chat function tools, warnings): function, custom and namespaced tools flattened; server tools left out."""
     converted, warnings, names = [], [], set()
     for entry, tool in _tool_entries(document):
         for where, member, namespace in _members(entry, tool, strict=True):
             kind = member.get("type") if isinstance(member, dict) else None
-            if not isinstance(kind, str) or not kind:
+            if not isinstance(member, dict) or not isinstance(kind, str) or not kind:
                 raise TranslationError(f"{where}.type", "is required: function, custom, namespace or a built-in tool")
             if kind == "local_shell":
                 raise TranslationError(where, LOCAL_SHELL)
@@ -118,9 +120,9 @@ def chat_tools(document: dict) -> tuple[list[dict], list[str]]:
     return converted, warnings
 
 
-def _function(tool: dict, where: str, namespace: str | None) -> dict:
+def _function(tool: JsonObject, where: str, namespace: str | None) -> JsonObject:
     """A Responses function or custom tool → a Chat function (Responses tools are flat; Chat nests them)."""
-    function: dict = {"name": chat_tool_name(require_text(tool.get("name"), f"{where}.name"), namespace)}
+    function: JsonObject = {"name": chat_tool_name(require_text(tool.get("name"), f"{where}.name"), namespace)}
     description = expect_text(tool.get("description"), f"{where}.description")
     if tool["type"] == "custom":
         description = "\n\n".join(text for text in (description, _custom_note(tool, where)) if text)
@@ -135,7 +137,7 @@ def _function(tool: dict, where: str, namespace: str | None) -> dict:
     return function
 
 
-def _custom_note(tool: dict, where: str) -> str:
+def _custom_note(tool: JsonObject, where: str) -> str:
     """How a freeform tool's input goes into `input`, with its grammar when it has one."""
     note = "Put the tool's whole input in `input` as raw text (not JSON)."
     input_format = expect_object(tool.get("format"), f"{where}.format")
@@ -148,7 +150,7 @@ def _custom_note(tool: dict, where: str) -> str:
     return f"{note} It must follow this {syntax} grammar:\n{definition}"
 
 
-def _chosen(choice: dict, where: str, tools: list[dict], origins: dict[str, ToolOrigin]) -> str:
+def _chosen(choice: JsonObject, where: str, tools: list[JsonObject], origins: dict[str, ToolOrigin]) -> str:
     """The Chat name of the function or custom tool a tool_choice entry names."""
     name = require_text(choice.get("name"), f"{where}.name")
     namespace = expect_text(choice.get("namespace"), f"{where}.namespace")
@@ -158,14 +160,15 @@ def _chosen(choice: dict, where: str, tools: list[dict], origins: dict[str, Tool
     return matches[0] if len(matches) == 1 else name  # a bare name that only one namespaced tool carries
 
 
-def chat_tool_choice(choice: object, tools: list[dict], origins: dict[str, ToolOrigin]) -> tuple[object, list[dict]]:
+def chat_tool_choice(choice: object, tools: list[JsonObject],
+                     origins: dict[str, ToolOrigin]) -> tuple[object, list[JsonObject]]:
     """(Chat tool_choice, tools kept): allowed_tools becomes a filter on the tools, which both backends can honour."""
     if choice is None or choice in ("auto", "none", "required"):
         return choice, tools
     kind = choice.get("type") if isinstance(choice, dict) else None
-    if kind in ("function", "custom"):
+    if isinstance(choice, dict) and kind in ("function", "custom"):
         return {"type": "function", "function": {"name": _chosen(choice, "tool_choice", tools, origins)}}, tools
-    if kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
+    if isinstance(choice, dict) and kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
         allowed = expect_list(choice.get("tools"), "tool_choice.tools")
         names = {_chosen(tool, "tool_choice.tools", tools, origins) for tool in allowed
                  if isinstance(tool, dict) and tool.get("type") in ("function", "custom")}

@@ -67,3 +67,11 @@ def test_model_capabilities_ship_as_data_and_config_extends_them() -> None:
 def test_a_bad_compatibility_setting_is_refused_naming_it(text: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)):
         parse_config(text)
+
+
+def test_documented_output_caps_ship_for_older_claude_models() -> None:
+    config = parse_config("")
+    assert config.models.capabilities("claude-3-5-haiku-20241022").max_output_tokens == 8192
+    assert config.models.capabilities("claude-opus-4-1-20250805").max_output_tokens == 32000
+    assert config.models.capabilities("claude-sonnet-4-5").max_output_tokens == 64000
+    assert config.models.capabilities("claude-opus-5").max_output_tokens == 0  # unknown: no cap

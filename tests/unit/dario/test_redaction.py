@@ -48,3 +48,26 @@ def test_filter_redacts_arguments_and_tracebacks() -> None:
     RedactingFilter().filter(record)
     assert "test-token-abcdefghijklmnop" not in record.getMessage()
     assert "leaked-in-exception-1234" not in record.getMessage()
+
+
+def redact_every_pattern(text: str) -> str:
+    """redact() without its needle check: every pattern on every text."""
+    from dario.redaction import _PATTERNS
+
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+LOOKALIKES = [
+    "req_1 openai model=gpt-4o-mini backend=chat credential=default status=200 latency=2.0ms tokens=7/12",
+    "client_ſecret=cs-long-s-secret-99", "API_\u212aEY: kelvin-sign-secret-1", "ıd_token=dotless-i-secret-1",
+    "İD-TOKEN=dotted-I-secret-22", "AUTHORİZATİON: Basic dXNlcjpwYXNz", "BEARER abcdefghijklmnop",
+    "code_verıfıer=pkce-dotless-secret", "PassWord = 'hunter2hunter'", "x-api-key:sk-ant-0123456789",
+    "no secret here at all", "tokens=1/2 credential=key0", "Id_Token: eyJabcdefghij.eyJabcdefgh.sig",
+]
+
+
+@pytest.mark.parametrize("line", [line for line, _ in SECRETS] + LOOKALIKES)
+def test_the_needle_check_never_skips_a_pattern_that_would_match(line: str) -> None:
+    assert redact(line) == redact_every_pattern(line)

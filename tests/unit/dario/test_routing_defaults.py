@@ -65,7 +65,17 @@ def test_unknown_model_without_default_names_the_model_and_how_to_add_a_route() 
         route("mystery-model", CATALOG)
     message = str(caught.value)
     assert "mystery-model" in message
-    assert "dario backend add" in message and "default_backend" in message
+    # The backends exist: the fix is a rule or default_backend, not another backend (issue 12 item 4).
+    assert "no backend (groq, claude, openai, local) lists it" in message and "dario backend add" not in message
+    assert '[[routes]] rule (match = "mystery-model", backend = "groq")' in message and "default_backend" in message
+
+
+def test_a_model_a_backend_listed_routes_to_it_after_the_rules_before_the_defaults() -> None:
+    listed = {"mystery-model": "local", "gpt-4o": "local"}
+    assert route("mystery-model", CATALOG, listed=listed).backend.name == "local"
+    assert route("gpt-4o", CATALOG, listed=listed).backend.name == "local"
+    with pytest.raises(NoRoute, match="an openai backend"):
+        route("gpt-4o", Catalog(backends=(), generation=0), listed=listed)
 
 
 def test_missing_default_backend_is_reported_by_name() -> None:

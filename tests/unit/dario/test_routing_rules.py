@@ -105,3 +105,18 @@ def test_a_rule_whose_backend_is_gone_still_tries_its_fallbacks_in_order() -> No
     assert chosen.fallbacks == ("openai",)
     with pytest.raises(NoRoute, match="nor any of its fallbacks \\(gone\\)"):
         route("claude-x", CATALOG, routing_of('[[routes]]\nmatch = "*"\nbackend = "x"\nfallbacks = ["gone"]\n'))
+
+
+def test_a_rule_may_set_its_own_deadlines_which_its_fallbacks_keep() -> None:
+    routing = parse_config('[[routes]]\nmatch = "slow-*"\nbackend = "gone"\nfallbacks = ["local"]\n'
+                           'first_token_seconds = 30\nstall_seconds = 12.5\n').routing
+    rule = routing.rules[0]
+    assert (rule.first_token_seconds, rule.stall_seconds) == (30.0, 12.5)
+    chosen = route("slow-model", Catalog(backends=(backend("local"),), generation=1), routing)
+    assert (chosen.backend.name, chosen.first_token_seconds, chosen.stall_seconds) == ("local", 30.0, 12.5)
+
+
+@pytest.mark.parametrize("value", ["-1", '"10"', "true"])
+def test_a_rules_deadline_must_be_a_number_of_seconds(value: str) -> None:
+    with pytest.raises(ConfigError, match="routes\\[0\\].first_token_seconds must be a number of seconds"):
+        parse_config(f'[[routes]]\nmatch = "a"\nbackend = "b"\nfirst_token_seconds = {value}\n')

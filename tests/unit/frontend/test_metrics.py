@@ -1,12 +1,15 @@
-"""The frontend's /metrics families: model labels bounded in length and count, the text parseable."""
+"""The frontend's /metrics families: what an exchange counts, the pool's state as scraped, model labels bounded in
+length and count, the text parseable."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dario.v1 import pool_pb2
 from frontend.exchange import Exchange
-from frontend.metrics import MAX_MODEL_LABEL, MAX_MODELS, OTHER, Metrics
+from frontend.metrics import MAX_MODEL_LABEL, MAX_MODELS, OTHER, Metrics, pool_families
 
 
 def exchange(model: str, status: int = 200, backend: str = "solo") -> Exchange:
@@ -52,3 +55,51 @@ def test_a_label_at_the_length_limit_is_kept_and_a_lone_surrogate_still_renders(
     metrics.observe(exchange("m" * (MAX_MODEL_LABEL + 1)))
     metrics.observe(exchange("gpt-\ud800"))
     assert model_counts(metrics) == {"m" * MAX_MODEL_LABEL: 1, OTHER: 1, "gpt-\ufffd": 1}
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(metrics.registry).decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_an_exchange_counts_its_request_latency_first_byte_failovers_and_fallback() -> None:
+    metrics = Metrics()
+    record = Exchange(request_id="req_test", api_format="anthropic", model="sonnet", backend="claude", status=200)
+    record.first_byte = record.started + 0.25
+    record.failover = ["c0:429", "c1:timeout"]
+    record.fallback_from = "openai"
+    record.finish()
+    metrics.observe(record)
+    metrics.observe(exchange("sonnet", status=529, backend="claude"))
+    found = samples(metrics)
+    labels = (("api", "anthropic"), ("backend", "claude"), ("model", "sonnet"), ("status", "200"))
+    assert found["dario_requests_total", labels] == 1
+    assert found["dario_requests_total", (("api", "openai"), ("backend", "claude"), ("model", "sonnet"),
+                                          ("status", "529"))] == 1
+    assert found["dario_request_duration_seconds_count", (("backend", "claude"),)] == 2
+    assert found["dario_time_to_first_byte_seconds_count", (("backend", "claude"),)] == 1  # the 529 sent no byte
+    assert found["dario_time_to_first_byte_seconds_sum", (("backend", "claude"),)] == pytest.approx(0.25)
+    assert found["dario_failovers_total", (("backend", "claude"),)] == 2
+    assert found["dario_fallbacks_total", (("backend", "claude"),)] == 1
+
+
+def test_the_pool_s_state_is_what_the_last_scrape_saw_and_down_without_an_answer() -> None:
+    metrics = Metrics()
+    answer = pool_pb2.AccountsResponse(queue_depth=3, accounts=[
+        pool_pb2.AccountState(backend="claude", credential="a", headroom=0.5, in_flight=2,
+                              status=pool_pb2.ACCOUNT_STATUS_OK),
+        pool_pb2.AccountState(backend="claude", credential="b", headroom=0.0, status=pool_pb2.ACCOUNT_STATUS_COOLDOWN),
+    ])
+    metrics.pool_state = pool_families(answer)
+    found = samples(metrics)
+    assert found["dario_pool_service_up", ()] == 1
+    assert found["dario_queue_depth", ()] == 3
+    assert found["dario_credential_headroom", (("backend", "claude"), ("credential", "a"))] == 0.5
+    assert found["dario_credential_in_flight", (("backend", "claude"), ("credential", "a"))] == 2
+    assert found["dario_credential_unavailable", (("backend", "claude"), ("credential", "a"))] == 0
+    assert found["dario_credential_unavailable", (("backend", "claude"), ("credential", "b"))] == 1
+    metrics.pool_state = pool_families(None)  # pool_service did not answer this scrape
+    found = samples(metrics)
+    assert found["dario_pool_service_up", ()] == 0
+    assert not any(name == "dario_credential_headroom" for name, _ in found)

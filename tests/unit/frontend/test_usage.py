@@ -85,3 +85,19 @@ def test_garbage_bodies_give_no_usage_and_no_exception() -> None:
     for body in (b"", b"<html>502</html>", b'{"usage": "lots"}', b"[1,2]", b'{"usage":{"prompt_tokens":-3}}'):
         assert usage_from_json_body(body).input_tokens == -1
     assert usage_from_sse_tail(b"data: {broken\n\ndata: [DONE]\n\n").input_tokens == -1
+
+
+def test_a_stream_without_usage_still_names_the_model_served() -> None:
+    """Issue 16 item 2: a stream records the served model as a whole body does, usage or not."""
+    from dario.testing import openai_wire
+    from frontend.usage import responses_usage_from_stream
+
+    stream = openai_wire.stream_events("gpt-4o-2024-08-06", "hi", None, include_usage=False)
+    usage = openai_usage_from_stream(stream[:300], stream[-300:])
+    assert (usage.served_model, usage.input_tokens) == ("gpt-4o-2024-08-06", -1)
+    anthropic_stream = anthropic_wire.stream_events("claude-sonnet-4-5-20250929", "hi", None).replace(
+        b'"usage": {', b'"no_usage": {')
+    assert anthropic_usage_from_stream(anthropic_stream, anthropic_stream).served_model == "claude-sonnet-4-5-20250929"
+    completed = b'event: response.completed\ndata: {"type": "response.completed", "response": {"model": "gpt-5", ' \
+                b'"usage": null}}\n\n'
+    assert responses_usage_from_stream(completed, completed).served_model == "gpt-5"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from dario.compat import Compat, Profile, default_profile
+from dario.compat import Capabilities, Compat, Profile, default_profile
+from frontend.dialects import ANTHROPIC_MESSAGES
+from frontend.request_parsing import ParsedRequest
 from frontend.translate import TranslationError
 from frontend.translate.anthropic_to_chat import to_chat_request
 from frontend.translate.chat_to_anthropic import to_anthropic_request
 from frontend.translate.responses.request_to_chat import responses_to_chat
+from frontend.translation_plan import plan
 
 USER = {"role": "user", "content": "hi"}
 TOOL_TURN = [USER, {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
@@ -33,7 +36,7 @@ def test_a_tool_call_turn_goes_with_empty_content_to_openai_compatible_servers_a
 
 @pytest.mark.parametrize(("preset", "model", "field"), [
     ("", "llama-3", "max_tokens"), ("openai", "gpt-4o", "max_completion_tokens"),
-    ("azure", "o3-mini", "max_completion_tokens"), ("openrouter", "openai/o3", "max_completion_tokens"),
+    ("azure", "o3-mini", "max_completion_tokens"), ("openrouter", "openai/o3", "max_tokens"),
 ])
 def test_the_output_limit_goes_in_the_field_the_backend_and_model_read(preset: str, model: str, field: str) -> None:
     body = anthropic(default_profile(model, preset))
@@ -173,10 +176,6 @@ def test_more_tools_than_openai_takes_is_refused_naming_the_field() -> None:
 
 
 def test_tool_call_ids_go_to_mistral_as_nine_letters_and_digits_and_still_match() -> None:
-    from frontend.dialects import ANTHROPIC_MESSAGES
-    from frontend.request_parsing import ParsedRequest
-    from frontend.translation_plan import plan
-
     document = {"model": "m", "max_tokens": 10, "messages": [
         USER, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01ABCdef", "name": "f",
                                                  "input": {}}]},
@@ -188,3 +187,96 @@ def test_tool_call_ids_go_to_mistral_as_nine_letters_and_digits_and_still_match(
     first = messages[1]["tool_calls"][0]["id"]
     assert len(first) == 9 and first.isalnum() and messages[2]["tool_call_id"] == first
     assert messages[3]["tool_calls"][0]["id"] == messages[4]["tool_call_id"] == "Ab3dE6gH9"
+
+
+def test_draft_04_tool_schemas_are_told_in_the_json_schema_anthropic_checks() -> None:
+    parameters = {"$schema": "http://json-schema.org/draft-04/schema#", "properties": {
+        "count": {"type": "integer", "minimum": 1, "exclusiveMinimum": True, "maximum": 9, "exclusiveMaximum": False},
+        "path": {"type": "string", "required": True}, "mode": {"enum": [{"required": True}]}}}
+    document = {"model": "m", "messages": [USER], "tools": [{"type": "function", "function": {
+        "name": "f", "parameters": parameters}}]}
+    schema = to_anthropic_request(document, "m", 4096)[0]["tools"][0]["input_schema"]
+    assert schema == {"type": "object", "required": ["path"], "properties": {
+        "count": {"type": "integer", "exclusiveMinimum": 1, "maximum": 9}, "path": {"type": "string"},
+        "mode": {"enum": [{"required": True}]}}}
+    assert "$schema" in parameters and parameters["properties"]["path"]["required"] is True
+    with pytest.raises(TranslationError, match=r"tools\[0\].function.parameters: must be a JSON schema of type"):
+        to_anthropic_request(dict(document, tools=[{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "array"}}}]), "m", 4096)
+
+
+def test_legacy_function_calling_is_told_as_tools_toward_anthropic() -> None:
+    document = {"model": "m", "functions": [{"name": "f", "parameters": {"type": "object"}}],
+                "function_call": {"name": "f"}, "messages": [
+                    USER, {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+                    {"role": "function", "name": "f", "content": "42"}]}
+    body, _ = to_anthropic_request(document, "m", 4096)
+    assert [tool["name"] for tool in body["tools"]] == ["f"] and body["tool_choice"] == {"type": "tool", "name": "f"}
+    call = body["messages"][1]["content"][0]
+    assert call["type"] == "tool_use" and body["messages"][2]["content"][0] == {
+        "type": "tool_result", "tool_use_id": call["id"], "content": "42"}
+
+
+def test_allowed_tools_filters_the_tools_sent_to_anthropic() -> None:
+    tools = [{"type": "function", "function": {"name": name, "parameters": {"type": "object"}}} for name in "abc"]
+    choice = {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [
+        {"type": "function", "function": {"name": "b"}}]}}
+    body, _ = to_anthropic_request({"model": "m", "messages": [USER], "tools": tools, "tool_choice": choice}, "m",
+                                   4096)
+    assert [tool["name"] for tool in body["tools"]] == ["b"] and body["tool_choice"] == {"type": "any"}
+
+
+def test_pdfs_cross_both_ways_as_documents_and_file_parts() -> None:
+    part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+    body, _ = to_anthropic_request({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Summarise."}, part]}]}, "m", 4096)
+    document = body["messages"][0]["content"][1]
+    assert document == {"type": "document", "title": "a.pdf", "source": {
+        "type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}
+    chat = anthropic(default_profile("m"), messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Summarise."}, document,
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}}]}])
+    assert chat["messages"][0]["content"][1] == part and chat["messages"][0]["content"][2] == {
+        "type": "text", "text": "notes"}
+    with pytest.raises(TranslationError, match="document source 'url'"):
+        anthropic(default_profile("m"), messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}])
+
+
+def test_a_prefill_is_refused_toward_a_model_whose_capabilities_say_it_takes_none() -> None:
+    document = {"model": "m", "messages": [USER, {"role": "assistant", "content": "Sure:"}]}
+    assert to_anthropic_request(document, "m", 4096)[0]["messages"][-1]["content"][0]["text"] == "Sure:"
+    with pytest.raises(TranslationError, match="messages: .*prefill"):
+        to_anthropic_request(document, "m", 4096, Profile(model=Capabilities(prefill=False)))
+
+
+def test_web_search_options_are_refused_toward_anthropic() -> None:
+    with pytest.raises(TranslationError, match="web_search_options"):
+        to_anthropic_request({"model": "m", "messages": [USER], "web_search_options": {}}, "m", 4096)
+
+
+def test_gemini_gets_tool_schemas_without_the_keywords_it_refuses() -> None:
+    schema = {"$schema": "x", "type": "object", "additionalProperties": False,
+              "properties": {"additionalProperties": {"type": "string", "examples": ["a"]}}}
+    document = {"model": "g", "max_tokens": 10, "messages": [USER],
+                "tools": [{"name": "f", "input_schema": schema}]}
+    parsed = ParsedRequest(document=document, model="g", stream=False)
+    sent = plan(ANTHROPIC_MESSAGES, parsed, "gemini-2.5-pro", 4096, "openai",
+                default_profile("gemini-2.5-pro", "gemini")).body["tools"][0]["function"]["parameters"]
+    assert sent == {"type": "object", "properties": {"additionalProperties": {"type": "string"}}}
+    assert schema["$schema"] == "x"
+
+
+def test_a_responses_clients_reasoning_items_go_back_as_reasoning_content_to_deepseek() -> None:
+    items = [{"role": "user", "content": "hi"},
+             {"type": "reasoning", "id": "rs_1", "summary": [],
+              "content": [{"type": "reasoning_text", "text": "Need f."}]},
+             {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+             {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+             {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "  "}]},
+             {"role": "user", "content": "again"}]
+    body, _ = responses_to_chat({"input": items}, "deepseek-reasoner", default_profile("deepseek-reasoner", "deepseek"))
+    assert body["messages"][1]["reasoning_content"] == "Need f." and body["messages"][1]["tool_calls"]
+    assert all("reasoning_content" not in message for message in body["messages"][2:])
+    plain, _ = responses_to_chat({"input": items}, "m", default_profile("m"))
+    assert all("reasoning_content" not in message for message in plain["messages"])

@@ -3,9 +3,10 @@ item 3), on translated and native requests alike."""
 
 from __future__ import annotations
 
-from dario.catalog import Backend
+from dario.catalog import Backend, Catalog
 from dario.compat import Capabilities, Compat, Profile, default_profile
 from dario.config import parse_config
+from dario.routing import fallback_routes, route
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from frontend.profiles import adjust_native, profile_for
 from frontend.request_parsing import ParsedRequest
@@ -74,3 +75,26 @@ def test_a_chat_clients_own_tool_loop_is_told_as_the_backend_takes_it() -> None:
     assert adjusted["messages"][0] == {"role": "system", "content": "S\n\nLater."}
     assert adjusted["messages"][2]["content"] == "" and len(adjusted["messages"]) == 4
     assert adjust_native(document, "openai", default_profile("gpt-4o", "openai")) == (None, {})  # OpenAI takes it
+
+
+def test_a_routes_cap_clamps_its_requests_and_its_fallbacks() -> None:
+    config = parse_config('[[routes]]\nmatch = "claude-*"\nbackend = "local"\nmax_output_tokens = 12288\n'
+                          'fallbacks = ["other"]\n[compat.other]\nmax_output_tokens = 4096\n')
+    catalog = Catalog((Backend("local", "openai", "http://127.0.0.1:9/v1", ("default",), (1,)),
+                       Backend("other", "openai", "http://127.0.0.1:8/v1", ("default",), (1,))), 1)
+    first = route("claude-sonnet-4-5", catalog, config.routing)
+    assert first.output_cap == 12288
+    assert profile_for(config, first.backend, first.model, first.output_cap).output_cap == 12288
+    fallback = fallback_routes(first, catalog)[0]
+    assert profile_for(config, fallback.backend, fallback.model, fallback.output_cap).output_cap == 4096
+
+
+def test_a_chat_clients_limit_goes_in_the_field_its_backend_and_model_read() -> None:
+    asked = {"model": "m", "max_completion_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    adjusted, _ = adjust_native(asked, "openai", default_profile("llama"))
+    assert adjusted is not None and adjusted["max_tokens"] == 20 and "max_completion_tokens" not in adjusted
+    old = dict(asked, max_tokens=20)
+    del old["max_completion_tokens"]
+    adjusted, _ = adjust_native(old, "openai", default_profile("o3-mini", "openai"))
+    assert adjusted is not None and adjusted["max_completion_tokens"] == 20 and "max_tokens" not in adjusted
+    assert adjust_native(old, "openai", default_profile("gpt-4o-mini", "openai")) == (None, {})  # either works

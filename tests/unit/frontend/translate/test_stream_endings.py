@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dario.testing import openai_wire, quirks
+from dario.testing import chat_quirks, openai_wire
 from dario.testing.splitting import split_at
 from frontend.translate.chat_stream_to_anthropic import ChatToAnthropicStream
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
@@ -39,7 +39,7 @@ CUTS = st.lists(st.integers(min_value=0, max_value=10_000), max_size=30)
 @settings(max_examples=30, deadline=None)
 @given(CUTS)
 def test_done_without_finish_reason_is_a_cut_for_anthropic_clients(cuts: list[int]) -> None:
-    upstream = quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+    upstream = chat_quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
     for pieces in splits(upstream, cuts):
         machine = ChatToAnthropicStream("g", request=REQUEST)
         events = anthropic_events(run(machine, pieces))
@@ -51,7 +51,7 @@ def test_done_without_finish_reason_is_a_cut_for_anthropic_clients(cuts: list[in
 @settings(max_examples=30, deadline=None)
 @given(CUTS)
 def test_done_without_finish_reason_is_a_failed_response_for_responses_clients(cuts: list[int]) -> None:
-    upstream = quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+    upstream = chat_quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
     for pieces in splits(upstream, cuts):
         machine = ChatToResponsesStream("g", {"input": "x"}, request=REQUEST)
         events = checked_events(run(machine, pieces))
@@ -60,7 +60,7 @@ def test_done_without_finish_reason_is_a_failed_response_for_responses_clients(c
 
 
 def test_the_end_of_the_body_without_finish_reason_is_a_cut_too() -> None:
-    upstream = quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+    upstream = chat_quirks.without_finish_reason(openai_wire.stream_events("g", TEXT, None, include_usage=False))
     machine = ChatToAnthropicStream("g")
     events = anthropic_events(run(machine, [upstream.replace(b"data: [DONE]\n\n", b"")]))
     assert events[-1]["type"] == "error" and machine.failure == (502, "upstream_stream_broken")
@@ -76,7 +76,7 @@ def test_a_whole_stream_is_delivered_and_records_no_failure() -> None:
 @given(CUTS)
 def test_an_in_band_context_overflow_reaches_anthropic_clients_as_invalid_request(cuts: list[int]) -> None:
     for error in (CONTEXT_ERROR, LLAMA_CPP_CONTEXT_ERROR):
-        upstream = quirks.error_after(3, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+        upstream = chat_quirks.error_after(3, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
         for pieces in splits(upstream, cuts):
             machine = ChatToAnthropicStream("g")
             events = anthropic_events(run(machine, pieces))
@@ -94,7 +94,7 @@ def test_in_band_errors_keep_their_type_for_anthropic_clients() -> None:
              ({"message": "no such model", "type": "invalid_request_error", "code": "model_not_found"},
               "not_found_error", 404)]
     for error, expected, status in cases:
-        upstream = quirks.error_after(2, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+        upstream = chat_quirks.error_after(2, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
         machine = ChatToAnthropicStream("g")
         events = anthropic_events(run(machine, [upstream]))
         assert (events[-1]["error"]["type"], machine.failure) == (expected, (status, "upstream_error")), error
@@ -104,7 +104,7 @@ def test_an_in_band_context_overflow_reaches_responses_clients_with_its_code() -
     """Codex compacts on response.failed with code context_length_exceeded, a code the SDK's type does not list
     (the SDK reads events without validating them), so these events are read as JSON."""
     for error in (CONTEXT_ERROR, LLAMA_CPP_CONTEXT_ERROR):
-        upstream = quirks.error_after(3, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
+        upstream = chat_quirks.error_after(3, error)(openai_wire.stream_events("g", TEXT, None, include_usage=False))
         machine = ChatToResponsesStream("g", {"input": "x"})
         events = [json.loads(event.data) for event in SseParser().feed(run(machine, [upstream]))]
         assert [event["type"] for event in events[-2:]] == ["error", "response.failed"]
@@ -118,7 +118,7 @@ def test_an_in_band_context_overflow_reaches_responses_clients_with_its_code() -
 @given(CUTS, st.integers(min_value=1, max_value=3))
 def test_a_function_name_repeated_in_every_delta_is_one_name(cuts: list[int], count: int) -> None:
     tools = TOOLS[:count]
-    upstream = quirks.function_name_in_every_delta(
+    upstream = chat_quirks.function_name_in_every_delta(
         openai_wire.stream_events("g", "", None, include_usage=False, tools=tools))
     assert upstream.count(b'"get_weather"') > 2  # the quirk is there
     for pieces in splits(upstream, cuts):

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dario.compat import default_profile
-from dario.testing import openai_wire
-from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+from dario.testing import anthropic_wire, openai_wire
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from frontend.request_parsing import ParsedRequest
 from frontend.translate.sse import SseParser
 from frontend.translate.tool_names import VALID, shorten_tool_names
@@ -95,3 +95,22 @@ def test_backends_that_take_any_name_get_the_clients() -> None:
     any_names = type(profile)(type(profile.compat)(tool_names="any"), profile.model)
     body = plan(ANTHROPIC_MESSAGES, parsed, "llama", 4096, "openai", any_names).body
     assert body["tools"][0]["function"]["name"] == LONG
+
+
+def test_a_chat_clients_dotted_tool_name_reaches_anthropic_valid_and_comes_back() -> None:
+    document = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "read it"}],
+                "tools": [{"type": "function", "function": {"name": DOTTED, "parameters": {"type": "object"}}}],
+                "tool_choice": {"type": "function", "function": {"name": DOTTED}}, "stream": True}
+    parsed = ParsedRequest(document=document, model="claude-sonnet-4-5", stream=True)
+    translation = plan(OPENAI_CHAT, parsed, "claude-sonnet-4-5", 4096, "anthropic",
+                       default_profile("claude-sonnet-4-5", "anthropic"))
+    sent = translation.body["tools"][0]["name"]
+    assert sent != DOTTED and VALID.match(sent) and translation.body["tool_choice"]["name"] == sent
+    whole = translation.answer(anthropic_wire.message("claude-sonnet-4-5", "", None, tools=[(sent, {})]))
+    assert [call["function"]["name"] for call in whole["choices"][0]["message"]["tool_calls"]] == [DOTTED]
+    upstream = anthropic_wire.stream_events("claude-sonnet-4-5", "", anthropic_wire.usage(3, 4), tools=[(sent, {})])
+    out = translation.machine.feed(upstream) + translation.machine.finish()
+    chunks = [json.loads(event.data) for event in SseParser().feed(out) if event.data != "[DONE]"]
+    names = [call["function"].get("name") for chunk in chunks for choice in chunk.get("choices", [])
+             for call in choice["delta"].get("tool_calls") or [] if call["function"].get("name")]
+    assert names == [DOTTED]

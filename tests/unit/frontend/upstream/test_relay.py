@@ -80,6 +80,9 @@ def test_fail_ends_the_stream_with_the_client_api_terminal_error(name: str) -> N
     ending = machine.fail("backend 'b' stalled", "upstream_stalled")
     assert machine.finished
     events = SseParser().feed(ending)
+    if events[-1].data == "[DONE]":  # the pass-through Chat ending; the relay adds it after a machine's (issue 16)
+        assert name == "pass-through chat" and ending.count(b"[DONE]") == 1
+        events = events[:-1]
     last = json.loads(events[-1].data)
     if "anthropic" in name.split("→")[-1] or name == "pass-through anthropic":
         assert events[-1].name == "error" and last["error"]["message"] == "backend 'b' stalled"
@@ -87,7 +90,7 @@ def test_fail_ends_the_stream_with_the_client_api_terminal_error(name: str) -> N
         assert [event.name for event in events[-2:]] == ["error", "response.failed"]
         assert last["response"]["error"]["message"] == "backend 'b' stalled"
     else:
-        assert last["error"]["code"] == "upstream_stalled" and b"[DONE]" not in ending
+        assert last["error"]["code"] == "upstream_stalled"
     assert machine.fail("again", "x") == b"" or name.startswith("pass-through")
 
 

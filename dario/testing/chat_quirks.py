@@ -37,7 +37,7 @@ def without_finish_reason(body: bytes) -> bytes:
     return _written(payloads)
 
 
-def error_after(events: int, error: dict) -> Callable[[bytes], bytes]:
+def error_after(events: int, error: dict[str, object]) -> Callable[[bytes], bytes]:
     """The stream's first `events` data events, then an in-band error event, then nothing (as OpenAI-compatible
     servers report a failure once the 200 is sent, e.g. a context overflow found mid-way)."""
 
@@ -66,3 +66,20 @@ def function_name_in_every_delta(body: bytes) -> bytes:
             payload = json.dumps(chunk)
         payloads.append(payload)
     return _written(payloads)
+
+
+def with_reasoning(reasoning: str) -> Callable[[bytes], bytes]:
+    """The answer preceded by the model's reasoning in `reasoning_content` (DeepSeek, vLLM and llama.cpp's reasoning
+    parsers), streamed (in deltas before the content) or whole (in the message)."""
+
+    def rewrite(body: bytes) -> bytes:
+        if not _is_stream(body):
+            completion = json.loads(body)
+            completion["choices"][0]["message"]["reasoning_content"] = reasoning
+            return json.dumps(completion).encode()
+        payloads = _events(body)
+        first = json.loads(payloads[0])
+        deltas = [dict(first, choices=[{"index": 0, "delta": {"reasoning_content": reasoning[start:start + 4]},
+                                        "finish_reason": None}]) for start in range(0, len(reasoning), 4)]
+        return _written(payloads[:1] + [json.dumps(delta) for delta in deltas] + payloads[1:])
+    return rewrite

@@ -1,0 +1,76 @@
+"""CPU seconds and peak resident memory of the processes the bench measures, read from /proc (Linux only)."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import pathlib
+from dataclasses import dataclass
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def children_of() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # the command name in parentheses may hold spaces: the parent pid is the 2nd field after the last ')'
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children[parent].append(int(stat.parent.name))
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    """root and all its live descendants (LiteLLM and Node may start workers)."""
+    children = children_of()
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU of pid and of its children it has waited for (utime, stime, cutime, cstime); 0 if gone."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # after the ')': state is field 3 of proc(5), so utime (14) .. cstime (17) are indexes 11..14 here
+        return sum(int(value) for value in fields[11:15]) / TICKS
+    return 0.0
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU of root (with its reaped children) and of every live descendant."""
+    return sum(cpu_seconds(pid) for pid in process_tree(root))
+
+
+def status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_rss_mb(root: int) -> float:
+    """VmHWM (the kernel's peak resident set) of root and its live descendants, summed, in MB."""
+    return sum(status_kb(pid, "VmHWM") for pid in process_tree(root)) / 1024
+
+
+def rss_mb(root: int) -> float:
+    return sum(status_kb(pid, "VmRSS") for pid in process_tree(root)) / 1024
+
+
+@dataclass(frozen=True)
+class Process:
+    """A process the bench measures: its name in the tables (frontend, pool_service, LiteLLM …), its pid."""
+
+    target: str  # dario, litellm, portkey
+    name: str
+    pid: int
+
+
+def cpu_snapshot(processes: list[Process]) -> dict[str, float]:
+    return {process.name: tree_cpu_seconds(process.pid) for process in processes}

@@ -1,0 +1,45 @@
+"""`python -m bench --quick` as a smoke test: the whole bench runs (scripted upstream, the three dario processes,
+every path), and its report has every path's row with non-zero figures. Never a timing assertion: speed is what
+the bench reports, not what a test checks."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from bench.workloads import paths
+from dario.testing.processes import REPO
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+
+def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=360)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads((tmp_path / "bench.json").read_text())
+    markdown = (tmp_path / "bench.md").read_text()
+    assert document["cannot"] == {"direct": {}, "dario": {}}
+    assert {run["target"] for run in document["runs"]} == {"direct", "dario"}  # no peers in a quick run
+    for path in paths(quick=True):
+        assert path.label in markdown
+        loads = [("plain", c) for c in path.plain_concurrency] + [("stream", c) for c in path.stream_concurrency]
+        for mode, concurrency in loads:
+            for target in ("direct", "dario"):
+                [run] = [run for run in document["runs"] if (run["target"], run["path"], run["mode"],
+                                                             run["concurrency"]) == (target, path.name, mode,
+                                                                                     concurrency)]
+                assert run["requests"] > 0 and run["errors"] == 0, run
+                assert run["p50_ms"] > 0 and run["ttfb_p50_ms"] > 0 and run["throughput"] > 0, run
+                if target == "dario":
+                    assert set(run["cpu_seconds"]) == {"frontend", "credential_service", "pool_service"}
+                    assert all(seconds >= 0 for seconds in run["cpu_seconds"].values()), run
+    frontend_cpu = sum(run["cpu_seconds"]["frontend"] for run in document["runs"] if run["target"] == "dario")
+    assert frontend_cpu > 0  # the frontend did work the bench saw in /proc
+    for process in ("frontend", "credential_service", "pool_service"):
+        assert document["peak_rss_mb"][process] > 10  # a Python process with its imports: tens of MB
+    assert "Targets:" in markdown and "CPU per request" in markdown and "peak RSS" in markdown
