@@ -241,3 +241,16 @@ async def test_the_fallback_knows_what_other_hosts_learned_up_to_the_last_heartb
         assert await cut.choose("b", ["k1", "k2", "k3"]) == "k3", "k1 cools down, k2 has 10% left: from memory"
         assert cut.mode() == DEGRADED
     await proxy.stop()
+
+
+async def test_answers_applied_in_a_batch_reach_redis_together_at_its_end(prefix: str) -> None:
+    async with hosts(prefix, 2) as (one, two):
+        assert await one.choose("b", ["k1", "k2"], request_id="r1") == "k1"
+        async with one.batch():
+            assert await one.settle("r1", "b", "k1", 429, {"retry-after": "30"})
+            await one.apply("b", "k2", 200, window(remaining=7), chosen=True)
+            assert ("b", "k1") not in await two.unavailable(), "held until the batch ends"
+        assert ("b", "k1") in await two.unavailable()
+        accounts = {account.credential: account for account in await two.snapshot()}
+        assert accounts["k1"].in_flight == 0 and accounts["k2"].headroom == pytest.approx(0.07)
+        assert accounts["k2"].chosen == 1 and accounts["k1"].last_status == 429
