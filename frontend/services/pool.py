@@ -148,10 +148,10 @@ Response = TypeVar("Response")
 
 
 async def call_admin(client: PoolClient, method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
-                     request: Request) -> Response:
-    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, short
-    deadline."""
+                     request: Request, deadline: float = 10.0) -> Response:
+    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, its
+    own deadline (at least the client's)."""
     try:
-        return await method(request, timeout=max(client.timeout, 10.0))
+        return await method(request, timeout=max(client.timeout, deadline))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None
