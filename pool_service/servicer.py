@@ -115,10 +115,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         context: ServicerContext[pool_pb2.ReportRequest, pool_pb2.ReportResponse],
     ) -> AsyncIterator[pool_pb2.ReportResponse]:
         async for batch in until_stopping(request_iterator, self.stopping):
-            for outcome in batch.outcomes:
-                await self.answers.outcome(outcome.request_id, outcome.backend,
-                                           conversions.answer_from_outcome(outcome), outcome.acquired)
-            await self.availability.publish()
+            async with self.state.batch():  # with Redis: the batch's answers in one round trip
+                for outcome in batch.outcomes:
+                    await self.answers.outcome(outcome.request_id, outcome.backend,
+                                               conversions.answer_from_outcome(outcome), outcome.acquired)
+            await self.availability.answered()
             try:
                 await self.store.write([conversions.row_from_outcome(outcome) for outcome in batch.outcomes])
             except OSError as error:

@@ -33,8 +33,11 @@ class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
     def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0,
-                 journal_folder: pathlib.Path | None = None) -> None:
+                 journal_folder: pathlib.Path | None = None, local_pools: bool = True) -> None:
         self.socket_path = socket_path
+        # False when pools are shared by several hosts ([cluster] redis): a pool's credential is then chosen by
+        # pool_service, whose view (headroom, in-flight counts) is every host's; a lone credential still locally.
+        self.local_pools = local_pools
         self.timeout = timeout
         self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
@@ -80,7 +83,7 @@ class PoolClient:
                 return None  # cooling down or exhausted: Acquire queues the request or answers 429
             self.local_choices += 1
             return candidates[0]
-        if not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
+        if not candidates or not self.local_pools or self.distrusted.get(backend, 0.0) > time.monotonic():
             return None
         best, best_rank = None, (0.0, 0)
         for credential in candidates:
