@@ -7,12 +7,15 @@ new access token (and a rotated refresh token) in the vault atomically, and only
 no one is handed a token the vault could lose. A refused grant marks the credential needs-login; an
 unreachable or failing endpoint is retried with exponential backoff and jitter while the old token serves.
 Token endpoints' redirects are never followed: they would carry the grant and the client secret to another host.
+With the vault in PostgreSQL, a flight first takes the credential's refresh lock (shared by every host) and, when
+another host rotated the grant meanwhile, uses that host's token instead of refreshing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -23,7 +26,17 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from credential_service.vault import FAILING, NEEDS_LOGIN, OK, Credential, NotFound, Stale, Vault, token_url_allowed
+from credential_service.vault import (
+    FAILING,
+    NEEDS_LOGIN,
+    OK,
+    Credential,
+    NotFound,
+    RefreshLock,
+    Stale,
+    Vault,
+    token_url_allowed,
+)
 from dario.config import Config
 from dario.json_types import JsonObject
 from dario.redaction import redact
@@ -262,22 +275,61 @@ class Refresher:
             credential = self.vault.credential(*key)
         except NotFound:
             return Result(False, "the credential was removed")
+        # Several hosts on one vault: only the holder of the credential's refresh lock spends its refresh token.
+        lock = await asyncio.to_thread(self.vault.storage.refresh_lock, *key)
+        try:
+            if lock is not None:
+                if lock.current is None:
+                    return Result(False, "the credential was removed")
+                if self._taken_care_of(credential, lock.current):
+                    await self._take_in_other_hosts_write()
+                    log.info("%s/%s was refreshed by another host: its token is used", *key)
+                    return Result(False)
+                credential = lock.current
+            return await self._fly_locked(key, credential, lock)
+        finally:
+            if lock is not None:
+                await asyncio.to_thread(lock.release)
+
+    @staticmethod
+    def _taken_care_of(read: Credential, stored: Credential) -> bool:
+        """Another host rotated the grant since this one read it, or found it refused."""
+        return (stored.revision, stored.refresh_token) != (read.revision, read.refresh_token) or (
+            stored.state == NEEDS_LOGIN)
+
+    async def _take_in_other_hosts_write(self) -> None:
+        async with self._write_lock:
+            changed = await asyncio.to_thread(self.vault.reload)
+        if changed:
+            await self._announce()
+
+    async def _store(self, lock: RefreshLock | None, write: Callable[[], Credential]) -> Credential:
+        """A write of the refresher: inside the refresh lock's transaction when there is one."""
+        if lock is None:
+            return await asyncio.to_thread(write)
+        try:
+            return await asyncio.to_thread(lock.store, write)
+        except BaseException:
+            await asyncio.to_thread(self.vault.reload)  # memory may be ahead of a transaction that did not commit
+            raise
+
+    async def _fly_locked(self, key: Key, credential: Credential, lock: RefreshLock | None) -> Result:
         self.token_requests += 1
         try:
             answer = await token_request(self.session(), credential.token_url, refresh_form(credential),
                                          self.config.credentials.token_timeout_seconds, credential.secrets())
         except TokenError as error:
-            return await self._failed(key, credential, error)
+            return await self._failed(key, credential, error, lock)
         now = time.time()
         async with self._write_lock:
             try:
                 # The rotated refresh token and the access token land in one atomic write, before anyone sees
-                # them, and only over the very grant that was redeemed (checked against the file, not memory).
-                await asyncio.to_thread(
+                # them, and only over the very grant that was redeemed (checked against storage, not memory).
+                await self._store(lock, functools.partial(
                     self.vault.update_credential, *key, expect=credential, secret=answer.access_token,
                     refresh_token=answer.refresh_token or credential.refresh_token,
                     expires_at=now + answer.expires_in, last_refresh=now, state=OK,
-                )
+                ))
             except NotFound:
                 return Result(False, "the credential was removed during the refresh")
             except Stale:
@@ -288,15 +340,16 @@ class Refresher:
         await self._announce()
         return Result(True)
 
-    async def _failed(self, key: Key, credential: Credential, error: TokenError) -> Result:
+    async def _failed(self, key: Key, credential: Credential, error: TokenError,
+                      lock: RefreshLock | None = None) -> Result:
         failures = self._failures.get(key, (0, ""))[0] + 1
         self._failures[key] = (failures, str(error))
         if error.permanent:
             self._retry_at.pop(key, None)
             async with self._write_lock:
                 with contextlib.suppress(NotFound, Stale):  # a newer grant on disk was not the one refused
-                    await asyncio.to_thread(self.vault.update_credential, *key, expect=credential,
-                                            state=NEEDS_LOGIN)
+                    await self._store(lock, functools.partial(self.vault.update_credential, *key,
+                                                              expect=credential, state=NEEDS_LOGIN))
             log.warning("refresh of %s/%s refused: %s; the credential needs a new login (`dario login %s`)",
                         *key, error, key[0])
         else:

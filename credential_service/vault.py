@@ -301,6 +301,21 @@ class Storage(Protocol):
         """Stores backends at revision, only if the stored revision is still previous (else raises Stale)."""
         ...
 
+    def refresh_lock(self, backend: str, credential: str) -> RefreshLock | None:
+        """The right to refresh one credential across hosts, or None where one process is all there is."""
+        ...
+
+
+class RefreshLock(Protocol):
+    """Held while one credential is refreshed (vault_postgres.RefreshLock); current is the credential as stored
+    once it was granted."""
+
+    current: Credential | None
+
+    def store(self, write: Callable[[], Returned]) -> Returned: ...
+
+    def release(self) -> None: ...
+
 
 class FileStorage:
     """vault.json (0600) written atomically, writers serialized by a lock on vault.lock."""
@@ -326,6 +341,9 @@ class FileStorage:
         # previous is the revision read under the lock just taken: nobody else can have written since.
         document = {"version": FORMAT_VERSION, "revision": revision, "backends": [asdict(b) for b in backends]}
         atomic_write(self.path, json.dumps(document, indent=1).encode())
+
+    def refresh_lock(self, backend: str, credential: str) -> RefreshLock | None:
+        return None  # one host: the refresher's single flight per credential is enough
 
 
 def _validate(name: str, kind: str, base_url: str, credential_name: str, api_key: str) -> None:

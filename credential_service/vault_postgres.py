@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -52,6 +52,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 )
 
 Row = tuple[Any, ...]
+Returned = TypeVar("Returned")
 
 
 class Unreachable(VaultError):
@@ -90,6 +91,7 @@ class PostgresStorage:
         self.sealer = sealer
         self._lock = threading.RLock()
         self._connection: psycopg.Connection[Row] | None = None
+        self._through = threading.local()  # a RefreshLock's connection, while its write runs on this thread
         with self._lock:
             try:
                 migrate(self._connect())
@@ -111,10 +113,15 @@ class PostgresStorage:
                 self._connection.close()
                 self._connection = None
 
+    def _current(self) -> psycopg.Connection[Row]:
+        through: psycopg.Connection[Row] | None = getattr(self._through, "connection", None)
+        return through if through is not None else self._connect()
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Row]]:
+        """A transaction on the storage's connection, or a savepoint in a RefreshLock's transaction."""
         with self._lock:
-            connection = self._connect()
+            connection = self._current()
             try:
                 with connection.transaction():
                     yield connection
@@ -132,7 +139,7 @@ class PostgresStorage:
 
     def write(self, backends: tuple[StoredBackend, ...], revision: int, previous: int) -> None:
         """Inside writing(): its transaction commits when the Vault's change returns."""
-        connection = self._connect()
+        connection = self._current()
         changed = connection.execute("UPDATE dario_vault_state SET revision = %s WHERE id = 1 AND revision = %s",
                                      (revision, previous)).rowcount
         if changed != 1:
@@ -149,6 +156,10 @@ class PostgresStorage:
                 [(backend.name, credential.name, position, *self._seal(backend.name, credential))
                  for backend in backends for position, credential in enumerate(backend.credentials)])
         connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(revision)))  # sent when it commits
+
+    def refresh_lock(self, backend: str, credential: str) -> RefreshLock:
+        """Waits until no other host refreshes this credential, then holds that right (see RefreshLock)."""
+        return RefreshLock(self, backend, credential)
 
     def _seal(self, backend: str, credential: Credential) -> tuple[Jsonb, bytes]:
         fields = asdict(credential)
@@ -177,3 +188,48 @@ class PostgresStorage:
             for name, kind, base_url, created_at in connection.execute(
                 "SELECT name, kind, base_url, created_at FROM dario_vault_backends ORDER BY position"))
         return backends, int(state[0])
+
+
+class RefreshLock:
+    """The right to refresh one credential across every host sharing the vault (issue 15 item 4).
+
+    A transaction on a connection of its own holds pg_advisory_xact_lock on a hash of backend/credential; `current`
+    is the credential as stored once the lock was granted (None when it was removed), so a host that waited sees
+    the tokens another host stored meanwhile and uses them instead of spending the refresh token again. The
+    rotated pair is written by store() in this same transaction (a savepoint), and the lock ends with it."""
+
+    def __init__(self, storage: PostgresStorage, backend: str, credential: str) -> None:
+        self._storage = storage
+        self._connection = connect(storage.url)
+        try:
+            self._connection.execute("BEGIN")
+            self._connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                                     (f"dario-vault-refresh {backend} {credential}",))
+            backends, _ = storage._load(self._connection, lock=False)
+        except psycopg.Error as error:
+            self._connection.close()
+            raise Unreachable(f"the refresh lock in PostgreSQL failed ({type(error).__name__})") from None
+        except BaseException:
+            self._connection.close()
+            raise
+        found = next((b for b in backends if b.name == backend), None)
+        self.current = next((c for c in found.credentials if c.name == credential), None) if found else None
+
+    def store(self, write: Callable[[], Returned]) -> Returned:
+        """Runs a Vault write inside this lock's transaction and commits it (which also releases the lock)."""
+        self._storage._through.connection = self._connection
+        try:
+            written = write()
+        finally:
+            self._storage._through.connection = None
+        try:
+            self._connection.execute("COMMIT")
+        except psycopg.Error as error:
+            raise Unreachable(f"the refreshed tokens could not be committed ({type(error).__name__})") from None
+        return written
+
+    def release(self) -> None:
+        """Ends the transaction (rolling back whatever store() did not commit) and the lock with it."""
+        with contextlib.suppress(psycopg.Error):
+            self._connection.execute("ROLLBACK")
+        self._connection.close()
