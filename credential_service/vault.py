@@ -250,6 +250,39 @@ class Vault:
         self._replace_backend(backend, replace(backend, credentials=credentials), revision)
         return updated
 
+    @_writes
+    def merge(self, incoming: tuple[StoredBackend, ...]) -> list[tuple[str, str, str]]:
+        """Takes in backends from another vault (`dario vault migrate`), never overwriting what is here: returns
+        (backend, credential, outcome) with outcome moved, present (the same already here) or kept (here differs);
+        credential "" stands for the backend itself. Repeating it changes nothing."""
+        revision = self._revision + 1
+        backends = list(self._backends)
+        report: list[tuple[str, str, str]] = []
+        for backend in incoming:
+            existing = self._find(backend.name)
+            if existing is None:
+                backends.append(replace(backend, credentials=tuple(replace(c, revision=revision)
+                                                                   for c in backend.credentials)))
+                report += [(backend.name, "", "moved"), *((backend.name, c.name, "moved")
+                                                          for c in backend.credentials)]
+                continue
+            if (existing.kind, existing.base_url) != (backend.kind, backend.base_url):
+                report.append((backend.name, "", "kept"))
+                continue
+            credentials = list(existing.credentials)
+            for credential in backend.credentials:
+                here = next((c for c in existing.credentials if c.name == credential.name), None)
+                if here is None:
+                    credentials.append(replace(credential, revision=revision))
+                    report.append((backend.name, credential.name, "moved"))
+                else:
+                    same = replace(here, revision=credential.revision) == credential
+                    report.append((backend.name, credential.name, "present" if same else "kept"))
+            backends = [replace(existing, credentials=tuple(credentials)) if b is existing else b for b in backends]
+        if any(outcome == "moved" for _, _, outcome in report):
+            self._commit(tuple(backends), revision)
+        return report
+
     def credential(self, backend_name: str, credential_name: str) -> Credential:
         for credential in self._require(backend_name).credentials:
             if credential.name == credential_name:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from dario import __version__
-from dario.cli import accounts, analytics, logs, routes, stack, status, statusline
+from dario.cli import accounts, analytics, logs, routes, stack, status, statusline, vault
 from dario.cli.backends import add_backend_arguments
 from dario.cli.client import CliError
 from dario.cli.keys import add_key_options, read_key
@@ -54,6 +54,7 @@ def parser(environment: Environment) -> argparse.ArgumentParser:
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes.add_arguments(routes_parser)
     routes_parser.set_defaults(handler=lambda paths, arguments: routes.routes(environment, arguments))
+    vault.add_arguments(commands)
     return root
 
 
