@@ -1,4 +1,4 @@
-"""The vault: backends and their credentials, in $DARIO_HOME/vault.json (0600, written atomically) or, with
+"""The vault: backends and their credentials, in $DARIO_HOME/vault.json (vault_file.py) or, with
 [cluster] postgres, in PostgreSQL (vault_postgres.py, secrets sealed by sealing.py) behind the same Storage seam.
 
 Pure storage with no gRPC and no HTTP: backends.py serializes writes and the servicer maps these exceptions to
@@ -9,15 +9,11 @@ Every write is a compare-and-swap on the stored revision, one writer at a time (
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
-import json
-import os
 import pathlib
-import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -133,15 +129,18 @@ class Vault:
     succeeds, so a reader on another thread sees the committed state, never a half-applied change."""
 
     def __init__(self, storage: pathlib.Path | Storage) -> None:
+        from credential_service.vault_file import FileStorage  # which imports this module's records
+
         self.storage: Storage = FileStorage(storage) if isinstance(storage, pathlib.Path) else storage
         self._backends, self._revision = self.storage.read()
 
     @property
     def path(self) -> pathlib.Path:
         """The vault file (for a vault kept in a file)."""
-        if not isinstance(self.storage, FileStorage):
+        path = getattr(self.storage, "path", None)
+        if not isinstance(path, pathlib.Path):
             raise AttributeError("this vault is not kept in a file")
-        return self.storage.path
+        return path
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -252,9 +251,8 @@ class Vault:
 
     @_writes
     def merge(self, incoming: tuple[StoredBackend, ...]) -> list[tuple[str, str, str]]:
-        """Takes in backends from another vault (`dario vault migrate`), never overwriting what is here: returns
-        (backend, credential, outcome) with outcome moved, present (the same already here) or kept (here differs);
-        credential "" stands for the backend itself. Repeating it changes nothing."""
+        """Takes in another vault's backends (`dario vault migrate`), never overwriting: (backend, credential or ""
+        for the backend itself, outcome: moved, present (the same is here) or kept (here differs)) per item."""
         revision = self._revision + 1
         backends = list(self._backends)
         report: list[tuple[str, str, str]] = []
@@ -340,43 +338,13 @@ class Storage(Protocol):
 
 
 class RefreshLock(Protocol):
-    """Held while one credential is refreshed (vault_postgres.RefreshLock); current is the credential as stored
-    once it was granted."""
+    """Held while one credential is refreshed (vault_postgres.RefreshLock); current: as stored once granted."""
 
     current: Credential | None
 
     def store(self, write: Callable[[], Returned]) -> Returned: ...
 
     def release(self) -> None: ...
-
-
-class FileStorage:
-    """vault.json (0600) written atomically, writers serialized by a lock on vault.lock."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.path = path
-        self.lock_path = path.with_suffix(".lock")
-
-    def read(self) -> tuple[tuple[StoredBackend, ...], int]:
-        return read_vault(self.path)
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[tuple[tuple[StoredBackend, ...], int]]:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)  # held for one read and one write: milliseconds
-            yield read_vault(self.path)
-        finally:
-            os.close(descriptor)
-
-    def write(self, backends: tuple[StoredBackend, ...], revision: int, previous: int) -> None:
-        # previous is the revision read under the lock just taken: nobody else can have written since.
-        document = {"version": FORMAT_VERSION, "revision": revision, "backends": [asdict(b) for b in backends]}
-        atomic_write(self.path, json.dumps(document, indent=1).encode())
-
-    def refresh_lock(self, backend: str, credential: str) -> RefreshLock | None:
-        return None  # one host: the refresher's single flight per credential is enough
 
 
 def _validate(name: str, kind: str, base_url: str, credential_name: str, api_key: str) -> None:
@@ -423,32 +391,6 @@ def token_url_allowed(url: str) -> bool:
         parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
-def read_vault(path: pathlib.Path) -> tuple[tuple[StoredBackend, ...], int]:
-    """Reads the vault; a missing file is an empty vault, a damaged one raises Corrupt (never a silent reset)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return (), 0
-    except (OSError, UnicodeDecodeError) as error:
-        raise Corrupt(f"the vault {path} cannot be read ({type(error).__name__}); check its owner and mode") from None
-    try:
-        document = json.loads(text)
-        if document.get("version", FORMAT_VERSION) > FORMAT_VERSION:
-            raise Corrupt(f"the vault {path} was written by a newer dario (format {document['version']}); upgrade")
-        backends = tuple(
-            StoredBackend(
-                name=item["name"], kind=item["kind"], base_url=item["base_url"], created_at=item["created_at"],
-                credentials=tuple(Credential(**credential) for credential in item["credentials"]),
-            )
-            for item in document["backends"]
-        )
-        return backends, int(document.get("revision", 0))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        # The exception's text could quote part of the file, secrets included: name only its type.
-        problem = type(error).__name__
-        raise Corrupt(f"the vault {path} is damaged ({problem}); restore it from a backup") from None
-
-
 def auth_header(kind: str, secret: str) -> tuple[str, str]:
     """The header an API key goes upstream in: x-api-key for Anthropic's API, a bearer token for the others."""
     if not secret:
@@ -456,26 +398,3 @@ def auth_header(kind: str, secret: str) -> tuple[str, str]:
     if kind == "anthropic":
         return "x-api-key", secret
     return "authorization", f"Bearer {secret}"
-
-
-def atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Write-then-rename with fsyncs: readers and crashes see the old file or the new one, never half of one."""
-    folder = path.parent
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # A fresh name opened with O_EXCL: never follows a planted symlink, never reuses a leftover file.
-    temporary = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

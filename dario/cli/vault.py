@@ -27,7 +27,8 @@ def migrate_vault(config: Config, arguments: argparse.Namespace) -> int:
         raise CliError("no PostgreSQL configured: set [cluster] postgres in config.toml or DARIO_CLUSTER_POSTGRES")
     try:  # the postgres extra
         from credential_service.sealing import load_sealer
-        from credential_service.vault import Vault, VaultError, read_vault
+        from credential_service.vault import Vault, VaultError
+        from credential_service.vault_file import read_vault
         from credential_service.vault_postgres import PostgresStorage
     except ImportError:
         raise CliError("the vault in PostgreSQL needs the postgres extra: pip install 'dario[postgres]'") from None
