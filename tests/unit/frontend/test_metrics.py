@@ -67,7 +67,7 @@ def test_an_exchange_counts_its_request_latency_first_byte_failovers_and_fallbac
     metrics = Metrics()
     record = Exchange(request_id="req_test", api_format="anthropic", model="sonnet", backend="claude", status=200)
     record.first_byte = record.started + 0.25
-    record.failover = ["c0:429", "c1:timeout"]
+    record.failover, record.attempts = ["c0:429", "c1:timeout"], 3  # two moves to another credential
     record.fallback_from = "openai"
     record.finish()
     metrics.observe(record)
