@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from dario.enums import API_FORMATS
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2
 from frontend import bounds
 from frontend.attribution import Attribution
@@ -43,7 +44,7 @@ class Exchange:
     bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
-    request_document: dict | None = None  # the client's parsed request: a native answer's usage estimate reads it
+    request_document: JsonObject | None = None  # the client's parsed request (a native answer's usage estimate)
     attribution: Attribution = Attribution()  # client, session, project, tags (frontend.attribution)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
