@@ -14,6 +14,7 @@ another host rotated the grant meanwhile, uses that host's token instead of refr
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -50,6 +51,7 @@ PERMANENT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client",
 DEFAULT_EXPIRES_IN = 3600.0  # when a token answer leaves expires_in out (RFC 6749 makes it optional)
 SCHEDULER_IDLE_SECONDS = 30.0
 ERROR_TEXT_LIMIT = 200
+REFRESH_LOCK_THREADS = 4  # credentials waiting at once for another host's refresh; more wait their turn
 ORIGIN_TEXT_LIMIT = 100  # an origin quoted in a message: a hostile Location could be any length
 
 
@@ -179,6 +181,8 @@ class Refresher:
         self._retry_at: dict[Key, float] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        # Waiting for another host's refresh blocks a thread: its own few, never the default pool's.
+        self._lock_threads = concurrent.futures.ThreadPoolExecutor(REFRESH_LOCK_THREADS, "refresh-lock")
         self.token_requests = 0  # sent by this process (tests and logs)
 
     def session(self) -> aiohttp.ClientSession:
@@ -191,6 +195,7 @@ class Refresher:
             flight.cancel()
         if self._session is not None:
             await self._session.close()
+        self._lock_threads.shutdown(wait=False, cancel_futures=True)
 
     def status(self, backend: str, credential: Credential) -> tuple[str, str]:
         """(state, last error) as users see it: ok, pending (no token yet), failing or needs-login."""
@@ -276,7 +281,8 @@ class Refresher:
         except NotFound:
             return Result(False, "the credential was removed")
         # Several hosts on one vault: only the holder of the credential's refresh lock spends its refresh token.
-        lock = await asyncio.to_thread(self.vault.storage.refresh_lock, *key)
+        lock = await asyncio.get_running_loop().run_in_executor(self._lock_threads, self.vault.storage.refresh_lock,
+                                                                *key)
         try:
             if lock is not None:
                 if lock.current is None:

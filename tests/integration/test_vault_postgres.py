@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import os
 import pathlib
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -169,9 +170,11 @@ def test_a_change_on_one_host_reaches_the_other_hosts_watchers(url: str, key: by
         stack.callback(watch.cancel)
         first = next(watch)
         assert "roaming" not in [backend.name for backend in first.backends]
+        started = time.monotonic()
         adder.AddBackend(credentials_pb2.AddBackendRequest(name="roaming", kind=credentials_pb2.BACKEND_KIND_OPENAI,
                                                            base_url=URL, api_key=KEY), timeout=10)
         after = next(watch)  # pushed by host B once host A's commit was notified
+        print(f"host A's AddBackend to host B's watch update: {(time.monotonic() - started) * 1000:.0f} ms")
         assert after.generation > first.generation
         assert [backend.name for backend in after.backends] == ["roaming"]
         assert KEY.encode() not in after.SerializeToString()
