@@ -33,7 +33,7 @@ class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
     def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0,
-                 journal_folder: pathlib.Path | None = None) -> None:
+                 journal_folder: pathlib.Path | None = None, choose_pools: bool = True) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
         self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
@@ -46,6 +46,9 @@ class PoolClient:
         self.unavailable: dict[tuple[str, str], float] | None = None
         self.local_choices = 0  # requests served by a backend's lone credential without Acquire
         self.local_pool_choices = 0  # requests whose credential of a pool the frontend chose itself
+        # False when pool_service shares the pools with other instances ([cluster] redis): only it sees their
+        # answers, so every pool's choice goes through Acquire.
+        self.choose_pools = choose_pools
         # A pool's credentials as this frontend saw them answer: rate-limit windows, and requests sent whose answer
         # has not come yet. Only for backends with two or more credentials.
         self.rates: dict[tuple[str, str], ratelimit.RateState] = {}
@@ -70,8 +73,8 @@ class PoolClient:
         nothing against: there is nothing to choose. A pool: the one with the most headroom in the rate-limit
         headers this frontend saw, then the fewest requests awaiting an answer, among those pool_service's push
         says can serve (as pool_service's own choice ranks them); Acquire when any has no headroom left (its
-        queue waits for a reset), after a failover, and for a moment after a failed answer. Its answer reaches
-        pool_service with the outcome (`local`)."""
+        queue waits for a reset), after a failover, for a moment after a failed answer, and always when the pools
+        are shared with other instances. Its answer reaches pool_service with the outcome (`local`)."""
         if tried or self.unavailable is None:
             return None
         now = time.time()
@@ -80,7 +83,7 @@ class PoolClient:
                 return None  # cooling down or exhausted: Acquire queues the request or answers 429
             self.local_choices += 1
             return candidates[0]
-        if not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
+        if not self.choose_pools or not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
             return None
         best, best_rank = None, (0.0, 0)
         for credential in candidates:
