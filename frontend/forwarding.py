@@ -201,10 +201,14 @@ async def _answer(request: web.Request, state: State, call: UpstreamCall, target
 def route_limits(chosen: Route, limits: UpstreamLimits) -> tuple[UpstreamLimits, dict[str, str]]:
     """[limits]'s deadlines with the route's own (its rule's first_token_seconds, stall_seconds) over them, and
     where each one the rule set comes from."""
-    changes = {name: value for name, value in (("first_byte_seconds", chosen.first_token_seconds),
-                                               ("stall_seconds", chosen.stall_seconds)) if value > 0}
     where = f"the [[routes]] rule at config.toml line {chosen.rule_line}"
-    return (replace(limits, **changes) if changes else limits), {name: where for name in changes}
+    first_token, stall = chosen.first_token_seconds, chosen.stall_seconds
+    origins = {name: where for name, value in (("first_byte_seconds", first_token), ("stall_seconds", stall))
+               if value > 0}
+    if not origins:
+        return limits, origins
+    return replace(limits, first_byte_seconds=first_token or limits.first_byte_seconds,
+                   stall_seconds=stall or limits.stall_seconds), origins
 
 
 def _unreachable(error: Exception, backend: Backend, state: State) -> ApiError:

@@ -33,8 +33,11 @@ class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
     def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0,
-                 journal_folder: pathlib.Path | None = None, choose_pools: bool = True) -> None:
+                 journal_folder: pathlib.Path | None = None, local_pools: bool = True) -> None:
         self.socket_path = socket_path
+        # False when pools are shared by several hosts ([cluster] redis): a pool's credential is then chosen by
+        # pool_service, whose view (headroom, in-flight counts) is every host's; a lone credential still locally.
+        self.local_pools = local_pools
         self.timeout = timeout
         self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
@@ -46,9 +49,6 @@ class PoolClient:
         self.unavailable: dict[tuple[str, str], float] | None = None
         self.local_choices = 0  # requests served by a backend's lone credential without Acquire
         self.local_pool_choices = 0  # requests whose credential of a pool the frontend chose itself
-        # False when pool_service shares the pools with other instances ([cluster] redis): only it sees their
-        # answers, so every pool's choice goes through Acquire.
-        self.choose_pools = choose_pools
         # A pool's credentials as this frontend saw them answer: rate-limit windows, and requests sent whose answer
         # has not come yet. Only for backends with two or more credentials.
         self.rates: dict[tuple[str, str], ratelimit.RateState] = {}
@@ -73,8 +73,8 @@ class PoolClient:
         nothing against: there is nothing to choose. A pool: the one with the most headroom in the rate-limit
         headers this frontend saw, then the fewest requests awaiting an answer, among those pool_service's push
         says can serve (as pool_service's own choice ranks them); Acquire when any has no headroom left (its
-        queue waits for a reset), after a failover, for a moment after a failed answer, and always when the pools
-        are shared with other instances. Its answer reaches pool_service with the outcome (`local`)."""
+        queue waits for a reset), after a failover, and for a moment after a failed answer. Its answer reaches
+        pool_service with the outcome (`local`)."""
         if tried or self.unavailable is None:
             return None
         now = time.time()
@@ -83,7 +83,7 @@ class PoolClient:
                 return None  # cooling down or exhausted: Acquire queues the request or answers 429
             self.local_choices += 1
             return candidates[0]
-        if not self.choose_pools or not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
+        if not candidates or not self.local_pools or self.distrusted.get(backend, 0.0) > time.monotonic():
             return None
         best, best_rank = None, (0.0, 0)
         for credential in candidates:
@@ -148,10 +148,10 @@ Response = TypeVar("Response")
 
 
 async def call_admin(client: PoolClient, method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
-                     request: Request) -> Response:
-    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, short
-    deadline."""
+                     request: Request, deadline: float = 10.0) -> Response:
+    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, its
+    own deadline (at least the client's)."""
     try:
-        return await method(request, timeout=max(client.timeout, 10.0))
+        return await method(request, timeout=max(client.timeout, deadline))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None

@@ -2,9 +2,10 @@
 
 Both paths go through it: the native one with the identity machine (`PassThrough`, bytes unchanged but cut at
 SSE event boundaries), the translated one with a machine of `frontend.translate`. Here, and only here: the
-first-byte, stall and total deadlines, the size bound, keep-alives to the client, secrets scrubbed from what is
-passed on, and what a failure or a client that leaves becomes (before the first byte: an error answer; after:
-a terminal error event, or a broken connection for a body that is not a stream).
+first-token, stall and total deadlines, the size bound, keep-alives to the client, secrets scrubbed from what is
+passed on, and what a failure or a client that leaves becomes (before the first byte, which for a stream is its
+first token: an error answer, which may fail over; after: the API's terminal error, never anything after
+`[DONE]`, or a broken connection for a body that is not a stream).
 """
 
 from __future__ import annotations

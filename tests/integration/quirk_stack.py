@@ -50,6 +50,7 @@ class Switch:
 
 
 SOLO, SOLO_MODEL = "rawsolo", "solo-m"  # a Chat Completions backend with one credential
+SOLO_FALLING_BACK = "solo-fallback-m"  # routed to it too, with the Chat Completions backend as its fallback
 
 
 def write_config(home: pathlib.Path, rule_extra: str = "", text: str = "") -> None:
@@ -57,7 +58,8 @@ def write_config(home: pathlib.Path, rule_extra: str = "", text: str = "") -> No
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     rules = "".join(f'[[routes]]\nmatch = "{MODELS[api]}"\nbackend = "{name}"\n{rule_extra}\n'
                     for api, name in BACKEND_OF.items())
-    rules += f'[[routes]]\nmatch = "{SOLO_MODEL}"\nbackend = "{SOLO}"\n'
+    rules += f'[[routes]]\nmatch = "{SOLO_MODEL}"\nbackend = "{SOLO}"\n\n'
+    rules += f'[[routes]]\nmatch = "{SOLO_FALLING_BACK}"\nbackend = "{SOLO}"\nfallbacks = ["{BACKEND_OF["openai"]}"]\n'
 
     (home / "config.toml").write_text(f"{text}\n{rules}")
 

@@ -21,6 +21,7 @@ from tests.integration.conftest import async_analytics_rows
 from tests.integration.quirk_stack import (
     ALL_PAIRS,
     SOLO,
+    SOLO_FALLING_BACK,
     SOLO_MODEL,
     Reply,
     Switch,
@@ -119,3 +120,16 @@ async def test_a_500_of_a_backends_only_credential_is_no_failover(frontend: Test
     switch.reply = first_fails("status500")
     status, *_ = await post(frontend, "openai", "openai")
     assert status == 200 and await failovers(frontend, "rawchat") == 1
+
+
+@pytest.mark.parametrize("how", ["cut", "in_band"])
+@pytest.mark.parametrize("client", ["openai", "anthropic", "responses"])
+async def test_a_stream_failing_before_its_first_token_on_a_lone_credential_goes_to_the_fallback(
+        frontend: TestServer, stack: tuple[Services, RawUpstream], switch: Switch, client: str, how: str) -> None:
+    switch.reply = first_fails(how)
+    status, body, request_id, _ = await post(frontend, client, "openai", model=SOLO_FALLING_BACK)
+    assert status == 200, body[:300]
+    ends_cleanly(client, body)
+    assert [request.key.split("-")[2] for request in stack[1].requests] == ["rawsolo", "rawchat"]
+    row = (await async_analytics_rows(stack[0].home, [request_id]))[request_id]
+    assert (row["status"], row["backend"], row["fallback_from"], row["attempts"]) == (200, "rawchat", SOLO, 2)

@@ -161,8 +161,11 @@ async def test_a_gzip_bombed_stream_ends_with_an_error_event_naming_the_limit(
         frontend: Frontend, session: aiohttp.ClientSession) -> None:
     script = bomb("text/event-stream", head=CHAT_EVENT, filler=CHAT_EVENT)
     status, body, row = await run(frontend, session, script, "/v1/chat/completions", stream=True)
-    last = json.loads(body.rstrip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))
-    assert status == 200 and "upstream_body_bytes" in last["error"]["message"] and b"[DONE]" not in body
+    # A Chat stream ends with its error chunk, then [DONE] (docs/translation.md, stream endings).
+    events = body.rstrip().split(b"\n\n")
+    assert events[-1] == b"data: [DONE]" and body.count(b"[DONE]") == 1
+    last = json.loads(events[-2].removeprefix(b"data: "))
+    assert status == 200 and "upstream_body_bytes" in last["error"]["message"]
     assert (row["status"], row["error_type"]) == (502, "upstream_body_too_large")
 
 
@@ -195,8 +198,13 @@ async def test_a_large_translated_answer_leaves_the_event_loop_free(frontend: Fr
         "finish_reason": "tool_calls"}]}).encode()
     assert len(answer) < BODY_LIMIT
     frontend.upstream.push(Script(hostile=HostileBody(head=answer, size=len(answer))))
+    started = time.monotonic()
     task = asyncio.create_task(hostile_request(session, "/v1/messages", False))
     slowest = await meanwhile(session, task, frontend)
     status, body, _ = await task
+    took = time.monotonic() - started
     assert status == 200 and len(json.loads(body)["content"]) == 100_000
-    assert slowest < 1.0, f"another request waited {slowest:.2f}s"
+    # A ratio within this run, not a time (the machine may be loaded): translated on the event loop, the parse,
+    # translation and encoding blocked it for most of the hostile request's own time; off it, other requests wait
+    # a small part of it.
+    assert slowest < 0.4 * took, f"another request waited {slowest:.2f}s of the hostile request's {took:.2f}s"

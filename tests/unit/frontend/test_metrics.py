@@ -67,11 +67,13 @@ def test_an_exchange_counts_its_request_latency_first_byte_failovers_and_fallbac
     metrics = Metrics()
     record = Exchange(request_id="req_test", api_format="anthropic", model="sonnet", backend="claude", status=200)
     record.first_byte = record.started + 0.25
-    record.failover = ["c0:429", "c1:timeout"]
+    record.failover, record.attempts = ["c0:429", "c1:timeout"], 3  # two failed, the third served
     record.fallback_from = "openai"
     record.finish()
     metrics.observe(record)
-    metrics.observe(exchange("sonnet", status=529, backend="claude"))
+    lone = exchange("sonnet", status=529, backend="claude")
+    lone.failover, lone.attempts = ["only:529"], 1  # a lone credential's failure moved nowhere: no failover
+    metrics.observe(lone)
     found = samples(metrics)
     labels = (("api", "anthropic"), ("backend", "claude"), ("model", "sonnet"), ("status", "200"))
     assert found["dario_requests_total", labels] == 1
