@@ -161,8 +161,10 @@ async def test_a_gzip_bombed_stream_ends_with_an_error_event_naming_the_limit(
         frontend: Frontend, session: aiohttp.ClientSession) -> None:
     script = bomb("text/event-stream", head=CHAT_EVENT, filler=CHAT_EVENT)
     status, body, row = await run(frontend, session, script, "/v1/chat/completions", stream=True)
-    last = json.loads(body.rstrip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))
-    assert status == 200 and "upstream_body_bytes" in last["error"]["message"] and b"[DONE]" not in body
+    *_, error_event, done = body.rstrip().split(b"\n\n")  # the error chunk, then [DONE] (issue 16)
+    last = json.loads(error_event.removeprefix(b"data: "))
+    assert status == 200 and "upstream_body_bytes" in last["error"]["message"] and done == b"data: [DONE]"
+    assert body.count(b"[DONE]") == 1
     assert (row["status"], row["error_type"]) == (502, "upstream_body_too_large")
 
 
