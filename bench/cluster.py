@@ -58,12 +58,12 @@ class Result:
 def upstream_process(delay_ms: float) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True, env=environment(pathlib.Path(tempfile.gettempdir())),
+        cwd=REPO, stdout=subprocess.PIPE, env=environment(pathlib.Path(tempfile.gettempdir())),
     )
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 20.0)
-        line = process.stdout.readline().strip() if ready else ""
+        line = process.stdout.readline().decode(errors="replace").strip() if ready else ""
         if not line.startswith("listening on "):
             raise RuntimeError(f"the bench upstream did not start: {line!r}")
         yield line.removeprefix("listening on ")

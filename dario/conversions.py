@@ -4,6 +4,8 @@ the enums as the names users see (dario.enums)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf.message import Message
 
 from dario.catalog import Backend, Catalog, Lease, api_root
@@ -14,6 +16,8 @@ from dario.v1 import credentials_pb2, pool_pb2
 # The keys each grouping of the analytics report carries, as GET /analytics has always shown them.
 GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"),
               "by_model": ("model", "served_models")}
+# Issue 14: the groupings a caller may ask for (AnalyticsRequest.by); a report has them only when asked.
+OPTIONAL_GROUP_KEYS = {"session": ("session",), "project": ("project",), "client": ("client",)}
 
 
 def catalog_from_proto(
@@ -73,14 +77,17 @@ def _group(entry: pool_pb2.AnalyticsGroup, keys: tuple[str, ...]) -> JsonObject:
     return {**{key: getattr(entry, key) for key in keys}, **_fields(entry.totals)}
 
 
-def report_to_json(report: pool_pb2.AnalyticsResponse) -> JsonObject:
-    """The analytics report as GET /analytics and `dario analytics --json` print it (the README's shape)."""
+def report_to_json(report: pool_pb2.AnalyticsResponse, by: Iterable[str] = ()) -> JsonObject:
+    """The analytics report as GET /analytics and `dario analytics --json` print it (the README's shape); by
+    names the extra groupings that were asked for (AnalyticsRequest.by), each a by_<name> list."""
+    extra = {f"by_{name}": OPTIONAL_GROUP_KEYS[name] for name in dict.fromkeys(by) if name in OPTIONAL_GROUP_KEYS}
     return {
         "generated_at": report.generated_at,
         "window_seconds": report.window_seconds,
         "window": _fields(report.window),
         "all_time": _fields(report.all_time),
-        **{name: [_group(entry, keys) for entry in getattr(report, name)] for name, keys in GROUP_KEYS.items()},
+        **{name: [_group(entry, keys) for entry in getattr(report, name)]
+           for name, keys in {**GROUP_KEYS, **extra}.items()},
         "burn_rate": _fields(report.burn_rate),
         "forecast": [_fields(entry) for entry in report.forecast],
     }

@@ -114,7 +114,7 @@ async def _clients(app: web.Application, config: Config) -> AsyncIterator[None]:
     credentials = CredentialsClient(str(config.paths.credential_socket), config.limits.grpc_seconds,
                                     refresh_timeout=config.credentials.token_timeout_seconds + 5.0)
     pool = PoolClient(str(config.paths.pool_socket), config.limits.grpc_seconds,
-                      queue_timeout=config.pools.queue_seconds)
+                      queue_timeout=config.pools.queue_seconds, local_pools=not config.cluster.shares_pools)
     if config.server.access_log:
         pool.reporter.on_outcome = access_log.write
     timeout = aiohttp.ClientTimeout(

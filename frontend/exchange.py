@@ -11,6 +11,7 @@ from dario.enums import API_FORMATS
 from dario.json_types import JsonObject
 from dario.v1 import pool_pb2
 from frontend import bounds
+from frontend.attribution import Attribution
 from frontend.translate.estimated_usage import with_estimated_usage
 from frontend.usage import NO_USAGE, Usage, usage_from_openai
 
@@ -43,7 +44,8 @@ class Exchange:
     bytes_sent: int = 0  # body bytes written to the client
     recorded: bool = False  # handed to the reporter already (a stream, just before its last bytes went out)
     counted_tokens: int = 0  # what a count_tokens request counted (not consumed)
-    request_document: JsonObject | None = None  # the client's parsed request: a native answer's usage estimate reads it
+    request_document: JsonObject | None = None  # the client's parsed request (a native answer's usage estimate)
+    attribution: Attribution = Attribution()  # client, session, project, tags (frontend.attribution)
     _usage_source: tuple[Callable[[bytes], Usage], bytes] | None = None
 
     def mark_first_byte(self) -> None:
@@ -121,4 +123,8 @@ class Exchange:
             usage_estimated=self.usage.estimated,
             counted_tokens=self.counted_tokens,
             bytes_sent=self.bytes_sent,
+            client=bounds.bounded(self.attribution.client, bounds.NAME_CHARS),
+            session=bounds.bounded(self.attribution.session, bounds.NAME_CHARS),
+            project=bounds.bounded(self.attribution.project, bounds.NAME_CHARS),
+            tags=bounds.bounded(self.attribution.tags, bounds.FAILOVER_CHARS),
         )

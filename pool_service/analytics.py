@@ -55,6 +55,11 @@ COLUMNS = {
     "usage_estimated": int,
     "counted_tokens": int,
     "bytes_sent": int,  # issue 16 (migration m005): body bytes the client received
+    # Issue 14: who sent the request (frontend.attribution).
+    "client": str,
+    "session": str,
+    "project": str,
+    "tags": str,
 }
 # A row of the requests table: column → its SQL value (str, int, float or None), as sqlite hands it back.
 Row = dict[str, Any]
@@ -63,7 +68,8 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasonin
 # Outcome fields that older frontends (and older generated stubs) do not have, with their proto defaults
 # (pool_service.conversions.row_from_outcome).
 OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_ms": 0.0, "cache_write_tokens": -1,
-                   "usage_estimated": False, "counted_tokens": 0, "bytes_sent": 0}
+                   "usage_estimated": False, "counted_tokens": 0, "bytes_sent": 0, "client": "", "session": "",
+                   "project": "", "tags": ""}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 

@@ -42,6 +42,12 @@ class Availability:
         self._pending: asyncio.Task[None] | None = None  # publish_soon's publishing
         self._again = False  # a change arrived while it was publishing
 
+    async def answered(self) -> None:
+        """After answers were applied: publish, unless the state announces its changes by itself (then the
+        announcement publishes, and a look now would be one more round trip to Redis on the request path)."""
+        if not self.state.announces_changes():
+            await self.publish()
+
     def publish_soon(self) -> None:
         """publish() from a callback (a change another host made): one publishing at a time, run again when a
         change arrived meanwhile (what it read may predate that change)."""
@@ -103,12 +109,12 @@ class Answers:
             # Acquire that followed them.
             await self.state.settle(request_id, backend, attempt.credential, attempt.status, attempt.headers)
         if tried:
-            await self.availability.publish()
+            await self.availability.answered()
             self.queue.changed(backend)
 
     async def outcome(self, request_id: str, backend: str, answer: Answer, acquired: bool) -> None:
         """A request's final answer, from Report: its credential released (unless the frontend chose it itself)
-        and the answer applied, once per request id. Call `availability.publish()` after a batch."""
+        and the answer applied, once per request id. Call `availability.answered()` after a batch."""
         if not self._first_report(request_id):
             return  # sent again (requeued, or replayed from the frontend's journal): already counted
         if answer.local and answer.credential:

@@ -14,7 +14,9 @@ from pool_service.answers import Answer
 from pool_service.queue import Granted
 from pool_service.selection import Account
 
-GROUP_KEYS = ("backend", "credential", "model", "served_models")  # what an AnalyticsGroup carries beside totals
+# What an AnalyticsGroup carries beside totals.
+GROUP_KEYS = ("backend", "credential", "model", "served_models", "session", "project", "client")
+OPTIONAL_GROUPS = ("by_session", "by_project", "by_client")  # in a report only when asked for
 
 
 def answer_from_attempt(attempt: pool_pb2.Attempt) -> Answer:
@@ -101,6 +103,7 @@ def report_to_proto(report: Mapping[str, Any]) -> pool_pb2.AnalyticsResponse:
         by_backend=[_group(entry) for entry in report["by_backend"]],
         by_credential=[_group(entry) for entry in report["by_credential"]],
         by_model=[_group(entry) for entry in report["by_model"]],
+        **{name: [_group(entry) for entry in report[name]] for name in OPTIONAL_GROUPS if name in report},
         burn_rate=pool_pb2.BurnRate(**report["burn_rate"]),
         forecast=[pool_pb2.Forecast(**_present(entry)) for entry in report["forecast"]],
     )

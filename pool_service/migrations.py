@@ -95,6 +95,57 @@ def m005_bytes_sent(database: sqlite_utils.Database) -> None:
     add_columns(database, {"bytes_sent": int})
 
 
+@migrations()
+def m006_attribution(database: sqlite_utils.Database) -> None:
+    """Issue 14: who sent each request (frontend.attribution), with an index on each column the report groups or
+    filters by (old rows have NULL: no client, session or project known)."""
+    add_columns(database, {"client": str, "session": str, "project": str, "tags": str})
+    for column in ("session", "project", "client"):
+        database.table(TABLE).create_index([column], if_not_exists=True)
+
+
+# Issue 14: the all-time totals, kept by triggers as rows come and go, so a report never sums every row for them.
+TOTALS_TABLE = "requests_totals"
+# (column, what one row adds: an SQL expression over NEW or OLD, written with "row.")
+TOTALS = (
+    ("requests", "1"),
+    ("errors", "coalesce(row.status >= 400, 0)"),
+    ("input_tokens", "coalesce(row.input_tokens, 0)"),
+    ("output_tokens", "coalesce(row.output_tokens, 0)"),
+    ("cache_read_tokens", "coalesce(row.cache_read_tokens, 0)"),
+    ("cache_write_tokens", "coalesce(row.cache_write_tokens, 0)"),
+    ("reasoning_tokens", "coalesce(row.reasoning_tokens, 0)"),
+    ("cost_usd", "coalesce(row.cost_usd, 0.0)"),
+    ("priced_requests", "(row.cost_usd is not null)"),
+    ("failovers", "(coalesce(row.failover, '') != '')"),
+    ("fallbacks", "(coalesce(row.fallback_from, '') != '')"),
+    ("estimated_requests", "coalesce(row.usage_estimated, 0)"),
+)
+
+
+@migrations()
+def m007_running_totals(database: sqlite_utils.Database) -> None:
+    """Issue 14: the all-time totals in a one-row table that triggers keep as rows are inserted, deleted (retention)
+    or updated, filled from the rows already there."""
+    columns = ", ".join(f"{name} {'real' if name == 'cost_usd' else 'integer'} not null default 0"
+                        for name, _ in TOTALS)
+    database.execute(f"create table if not exists {TOTALS_TABLE} (id integer primary key check (id = 1), {columns})")
+    sums = ", ".join(f"coalesce(sum({added.replace('row.', '')}), 0)" for _, added in TOTALS)
+    names = ", ".join(name for name, _ in TOTALS)
+    database.execute(f"insert or replace into {TOTALS_TABLE} (id, {names}) select 1, {sums} from {TABLE}")
+
+    def change(sign: str, row: str) -> str:
+        return ", ".join(f"{name} = {name} {sign} {added.replace('row.', row + '.')}" for name, added in TOTALS)
+
+    database.execute(f"create trigger if not exists {TOTALS_TABLE}_insert after insert on {TABLE} begin "
+                     f"update {TOTALS_TABLE} set {change('+', 'new')} where id = 1; end")
+    database.execute(f"create trigger if not exists {TOTALS_TABLE}_delete after delete on {TABLE} begin "
+                     f"update {TOTALS_TABLE} set {change('-', 'old')} where id = 1; end")
+    database.execute(f"create trigger if not exists {TOTALS_TABLE}_update after update on {TABLE} begin "
+                     f"update {TOTALS_TABLE} set {change('-', 'old')} where id = 1; "
+                     f"update {TOTALS_TABLE} set {change('+', 'new')} where id = 1; end")
+
+
 def apply(database: sqlite_utils.Database) -> None:
     """Brings the database's schema up to date (see the module docstring)."""
     migrations.apply(database)

@@ -1,7 +1,8 @@
 """The analytics report behind GET /analytics and `dario analytics`: totals, groups, burn rate, forecast.
 
-Sums and counts are SQL aggregates (the window is found through the started_at index); latency
-percentiles are computed over the window's rows only, so all-time totals carry none.
+Sums, counts and latency percentiles are SQL aggregates (the window is found through the started_at index, a
+session, project or client through its own); percentiles are over the window's rows only, so all-time totals
+carry none.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import sqlite_utils
 
 from dario.json_types import JsonObject
+from pool_service.migrations import TOTALS_TABLE
+from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, rolled_up, summaries
 from pool_service.selection import Account
 
 TABLE = "requests"
@@ -25,8 +27,14 @@ TABLE = "requests"
 MODEL = "coalesce(model, '')"
 SERVED = "group_concat(distinct nullif(served_model, ''))"
 GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
-_KEYS = ("backend", "credential", "model")
-_EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL}
+# Issue 14: groupings a caller asks for (report's by), and the columns a report can be narrowed to (filters).
+OPTIONAL_GROUPS = {"session": ("session",), "project": ("project",), "client": ("client",)}
+FILTERS = ("session", "project", "client")
+# Grouping by expressions (not bare columns) keeps the planner on the started_at index: walking a group column's
+# index to save a sort would read the whole table instead of the window.
+_EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL,
+                "session": "coalesce(session, '')", "project": "coalesce(project, '')",
+                "client": "coalesce(client, '')"}
 _AGGREGATES = (
     ("requests", "count(*)"),
     ("errors", "coalesce(sum(status >= 400), 0)"),
@@ -42,6 +50,10 @@ _AGGREGATES = (
     ("estimated_requests", "coalesce(sum(usage_estimated), 0)"),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
+_SUMMED = tuple(name for name, _ in _AGGREGATES)
+# The running totals' columns in _AGGREGATES' order (pool_service.migrations keeps them).
+_RUNNING = ", ".join("requests - priced_requests" if name == "unpriced_requests" else name for name in _SUMMED)
+_KEYS = ("backend", "credential", "model")
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
 _UNITS = (
@@ -52,37 +64,51 @@ _UNITS = (
 )
 
 Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
-Combination = tuple[str, str, str]  # (backend, credential, model)
-Samples = tuple[list[float], list[float]]  # (latencies, times to first byte), sorted
 
 
-def report(database: Database, now: float, window_seconds: float,
-           accounts: list[JsonObject] | None = None) -> JsonObject:
+def report(database: Database, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
+           by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> JsonObject:
     """The JSON-able report over the last window_seconds before now.
 
     {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
     "by_backend" / "by_credential" / "by_model": [{group keys…, totals…}] over the window, "burn_rate",
-    "forecast"}. accounts is the pools' state for the forecast: [{"backend", "credential", "windows":
-    [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty forecast.
+    "forecast"}, and "by_session" / "by_project" / "by_client" for each of those named in by. filters ({"session":
+    id, …}) narrows every part to the matching requests. accounts is the pools' state for the forecast:
+    [{"backend", "credential", "windows": [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty
+    forecast. Every sum, count and percentile is computed by SQLite: only a row per group reaches Python.
     """
     if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
-    cutoff = now - window_seconds
+    extra = check_groupings(by)
+    everything = Scope()
+    for name, value in sorted((filters or {}).items()):
+        if name not in FILTERS:
+            raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(FILTERS)}")
+        if value:
+            everything = everything.narrowed(f"{name} = ?", value)  # the bare column: its index finds the rows
+    window_scope = everything.narrowed("started_at >= ?", now - window_seconds)
+    empty = {**_totals_row(None), **NO_PERCENTILES}
     with _connection(database) as connection:
-        combinations: dict[Combination, JsonObject] = {}
-        served: dict[Combination, set[str]] = {}
-        samples: dict[Combination, Samples] = {}
         if connection is None:
-            all_time = _totals_row(None)
+            all_time, window = _totals_row(None), empty
+            groups: dict[str, list[dict[str, Any]]] = {name: [] for name in
+                                                       [*GROUPS, *(f"by_{key}" for key in extra)]}
         else:
-            all_time = _totals_row(connection.execute(f"select {_SELECT} from {TABLE}").fetchone())
-            combinations, served = _combinations(connection, cutoff)
-            samples = _samples(connection, cutoff)
-    all_time.update(latency_p50_ms=None, latency_p95_ms=None, ttfb_p50_ms=None)
-    window = _merged(list(combinations), combinations, samples)
-    groups = {name: _groups(keys, combinations, samples) for name, keys in GROUPS.items()}
-    groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], served), **entry}
-                          for entry in groups["by_model"]]
+            all_time = _all_time(connection, everything)
+            # One pass per (backend, credential, model) serves the window and the three default groupings.
+            combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
+                                     _totals_row, listed=SERVED)
+            window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
+            groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
+            groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations),
+                                   **entry} for entry in groups["by_model"]]
+            if extra:  # one more pass for all of them: a session has one client and project or a few
+                asked = tuple(extra)
+                found = summaries(connection, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, window_scope,
+                                  _totals_row)
+                for key in asked:
+                    groups[f"by_{key}"] = rolled_up(found, asked, (key,), _SUMMED)
+    all_time.update(NO_PERCENTILES)
     return {
         "generated_at": now,
         "window_seconds": window_seconds,
@@ -92,6 +118,22 @@ def report(database: Database, now: float, window_seconds: float,
         "burn_rate": burn_rate(window, window_seconds),
         "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
     }
+
+
+def check_groupings(by: Iterable[str]) -> list[str]:
+    """The extra groupings asked for, each once, in the order given; ValueError naming the choices otherwise.
+    The default ones (backend, credential, model) are always in the report and may be named too."""
+    chosen: list[str] = []
+    for name in by:
+        name = name.strip().lower()
+        if not name or f"by_{name}" in GROUPS:
+            continue
+        if name not in OPTIONAL_GROUPS:
+            choices = ", ".join([*OPTIONAL_GROUPS, *(group.removeprefix("by_") for group in GROUPS)])
+            raise ValueError(f"cannot group by {name!r}; choose from {choices}")
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
 
 
 def pool_windows(accounts: Iterable[Account]) -> list[JsonObject]:
@@ -122,88 +164,29 @@ def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
-def _served(model: str, served: dict[Combination, set[str]]) -> str:
+def _served(model: str, combinations: Mapping[tuple[Any, ...], Summary]) -> str:
     """The models served under a requested one, comma-separated (empty when no upstream named one)."""
-    return ",".join(sorted({name for combination, names in served.items() if combination[2] == model
-                            for name in names}))
+    return ",".join(sorted({name for combination, summary in combinations.items() if combination[2] == model
+                            for name in summary.listed}))
 
 
-def _has_table(connection: sqlite3.Connection) -> bool:
+def _all_time(connection: sqlite3.Connection, everything: Scope) -> dict[str, Any]:
+    """Every row's totals: from the running totals migrations keep (one row) unless filtered, else summed."""
+    if not everything.conditions and _has_table(connection, TOTALS_TABLE):
+        return _totals_row(connection.execute(f"select {_RUNNING} from {TOTALS_TABLE} where id = 1").fetchone())
+    return _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
+                                          everything.parameters).fetchone())
+
+
+def _has_table(connection: sqlite3.Connection, table: str = TABLE) -> bool:
     query = "select 1 from sqlite_master where type = 'table' and name = ?"
-    return connection.execute(query, [TABLE]).fetchone() is not None
+    return connection.execute(query, [table]).fetchone() is not None
 
 
 def _totals_row(values: tuple[Any, ...] | None) -> JsonObject:
     totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
     totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
     return totals
-
-
-def _combinations(connection: sqlite3.Connection,
-                  cutoff: float) -> tuple[dict[Combination, JsonObject], dict[Combination, set[str]]]:
-    """The window's aggregates per (backend, credential, model), and the models served for each: one pass, from
-    which every group is summed.
-
-    Grouping by expressions (not the bare backend column) keeps the planner on the started_at index:
-    walking the backend index to save a sort would read the whole table instead of the window.
-    """
-    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    query = f"select {keys}, {SERVED}, {_SELECT} from {TABLE} where started_at >= ? group by {keys}"
-    combinations: dict[Combination, JsonObject] = {}
-    served: dict[Combination, set[str]] = {}
-    for row in connection.execute(query, [cutoff]):
-        combination = (row[0], row[1], row[2])
-        combinations[combination] = _totals_row(row[4:])
-        served[combination] = set(row[3].split(",")) if row[3] else set()
-    return combinations, served
-
-
-def _samples(connection: sqlite3.Connection, cutoff: float) -> dict[Combination, Samples]:
-    """The window's latencies and times to first byte per (backend, credential, model), for percentiles."""
-    keys = ", ".join(_EXPRESSIONS[key] for key in _KEYS)
-    samples: dict[Combination, Samples] = defaultdict(lambda: ([], []))
-    for backend, credential, model, latency, first_byte in connection.execute(
-        f"select {keys}, latency_ms, ttfb_ms from {TABLE} where started_at >= ?", [cutoff]
-    ):
-        latencies, first_bytes = samples[backend, credential, model]
-        if latency is not None:
-            latencies.append(latency)
-        if first_byte:  # 0: no byte reached the client
-            first_bytes.append(first_byte)
-    for latencies, first_bytes in samples.values():  # sorted runs make each group's merge sort nearly linear
-        latencies.sort()
-        first_bytes.sort()
-    return samples
-
-
-def _merged(members: list[Combination], combinations: dict[Combination, JsonObject],
-            samples: dict[Combination, Samples]) -> JsonObject:
-    """Totals of some (backend, credential, model) combinations, with their latency percentiles."""
-    totals = {name: sum(combinations[member][name] for member in members) for name, _ in _AGGREGATES}
-    totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
-    latencies = sorted(value for member in members for value in samples.get(member, ((), ()))[0])
-    first_bytes = sorted(value for member in members for value in samples.get(member, ((), ()))[1])
-    totals.update(
-        latency_p50_ms=percentile(latencies, 0.50),
-        latency_p95_ms=percentile(latencies, 0.95),
-        ttfb_p50_ms=percentile(first_bytes, 0.50),
-    )
-    return totals
-
-
-def _groups(
-    keys: tuple[str, ...], combinations: dict[Combination, JsonObject], samples: dict[Combination, Samples]
-) -> list[JsonObject]:
-    """One entry per distinct value of keys in the window, most requests first."""
-    positions = [_KEYS.index(key) for key in keys]
-    members: dict[tuple[str, ...], list[Combination]] = defaultdict(list)
-    for combination in combinations:
-        members[tuple(combination[position] for position in positions)].append(combination)
-    entries = [
-        {**dict(zip(keys, group)), **_merged(group_members, combinations, samples)}
-        for group, group_members in members.items()
-    ]
-    return sorted(entries, key=lambda entry: (-entry["requests"], *(entry[key] for key in keys)))
 
 
 def percentile(ordered: list[float], fraction: float) -> float | None:

@@ -19,7 +19,7 @@ from pool_service.analytics import AnalyticsStore
 from pool_service.answers import Answers, Availability, summary
 from pool_service.queue import Queue, Refused
 from pool_service.recent import RecentError, recent
-from pool_service.reports import pool_windows, report
+from pool_service.reports import FILTERS, pool_windows, report
 from pool_service.selection import Pool
 from pool_service.state import PoolState, as_state
 from pool_service.timeline import TimelineError, timeline
@@ -115,10 +115,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         context: ServicerContext[pool_pb2.ReportRequest, pool_pb2.ReportResponse],
     ) -> AsyncIterator[pool_pb2.ReportResponse]:
         async for batch in until_stopping(request_iterator, self.stopping):
-            for outcome in batch.outcomes:
-                await self.answers.outcome(outcome.request_id, outcome.backend,
-                                           conversions.answer_from_outcome(outcome), outcome.acquired)
-            await self.availability.publish()
+            async with self.state.batch():  # with Redis: the batch's answers in one round trip
+                for outcome in batch.outcomes:
+                    await self.answers.outcome(outcome.request_id, outcome.backend,
+                                               conversions.answer_from_outcome(outcome), outcome.acquired)
+            await self.availability.answered()
             try:
                 await self.store.write([conversions.row_from_outcome(outcome) for outcome in batch.outcomes])
             except OSError as error:
@@ -154,7 +155,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         now = time.time()
         window = request.window_seconds if request.window_seconds > 0 else DEFAULT_REPORT_WINDOW
         windows = pool_windows(await self.state.snapshot())
-        built = await asyncio.to_thread(report, self.store.path, now, window, windows)
+        filters = {name: getattr(request, name) for name in FILTERS if getattr(request, name)}
+        try:
+            built = await asyncio.to_thread(report, self.store.path, now, window, windows, list(request.by), filters)
+        except ValueError as error:  # an unknown grouping: the caller's mistake, named
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return conversions.report_to_proto(built)
 
     async def Summary(

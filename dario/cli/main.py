@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from dario import __version__
-from dario.cli import accounts, analytics, logs, routes, stack, status
+from dario.cli import accounts, analytics, logs, routes, stack, status, statusline
 from dario.cli.backends import add_backend_arguments
 from dario.cli.client import CliError
 from dario.cli.keys import add_key_options, read_key
@@ -46,6 +46,11 @@ def parser(environment: Environment) -> argparse.ArgumentParser:
     analytics_parser = commands.add_parser("analytics", help="requests, tokens, cost, burn rate and forecast")
     analytics.add_arguments(analytics_parser)
     analytics_parser.set_defaults(handler=analytics.analytics)
+    statusline_parser = commands.add_parser("statusline", help="one line of the current session's tokens, cache "
+                                            "share, cost and requests, for Claude Code's statusLine setting")
+    statusline_parser.add_argument("--session", help="the session (default: session_id of the JSON on stdin)")
+    statusline_parser.set_defaults(handler=lambda paths, arguments: statusline.main(
+        ["--session", arguments.session] if arguments.session else []))
     routes_parser = commands.add_parser("routes", help="the routing rules in force and where models go")
     routes.add_arguments(routes_parser)
     routes_parser.set_defaults(handler=lambda paths, arguments: routes.routes(environment, arguments))

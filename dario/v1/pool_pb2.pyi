@@ -77,7 +77,7 @@ class AcquireResponse(_message.Message):
     def __init__(self, credential: _Optional[str] = ..., queued_ms: _Optional[float] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens", "bytes_sent")
+    __slots__ = ("request_id", "started_at", "api_format", "backend", "credential", "model", "status", "error_type", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "stream", "acquired", "served_model", "rate_limit_headers", "attempts", "failover", "fallback_from", "queued_ms", "cache_write_tokens", "local", "usage_estimated", "counted_tokens", "bytes_sent", "client", "session", "project", "tags")
     class RateLimitHeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,10 @@ class Outcome(_message.Message):
     USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     COUNTED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     started_at: float
     api_format: ApiFormat
@@ -139,7 +143,11 @@ class Outcome(_message.Message):
     usage_estimated: bool
     counted_tokens: int
     bytes_sent: int
-    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ..., bytes_sent: _Optional[int] = ...) -> None: ...
+    client: str
+    session: str
+    project: str
+    tags: str
+    def __init__(self, request_id: _Optional[str] = ..., started_at: _Optional[float] = ..., api_format: _Optional[_Union[ApiFormat, str]] = ..., backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[int] = ..., error_type: _Optional[str] = ..., latency_ms: _Optional[float] = ..., ttfb_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., stream: _Optional[bool] = ..., acquired: _Optional[bool] = ..., served_model: _Optional[str] = ..., rate_limit_headers: _Optional[_Mapping[str, str]] = ..., attempts: _Optional[int] = ..., failover: _Optional[str] = ..., fallback_from: _Optional[str] = ..., queued_ms: _Optional[float] = ..., cache_write_tokens: _Optional[int] = ..., local: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., counted_tokens: _Optional[int] = ..., bytes_sent: _Optional[int] = ..., client: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., tags: _Optional[str] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
     __slots__ = ("sequence", "outcomes")
@@ -218,13 +226,21 @@ class AccountsResponse(_message.Message):
     def __init__(self, accounts: _Optional[_Iterable[_Union[AccountState, _Mapping]]] = ..., queue_depth: _Optional[int] = ...) -> None: ...
 
 class AnalyticsRequest(_message.Message):
-    __slots__ = ("window_seconds",)
+    __slots__ = ("window_seconds", "by", "session", "project", "client")
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
     window_seconds: float
-    def __init__(self, window_seconds: _Optional[float] = ...) -> None: ...
+    by: _containers.RepeatedScalarFieldContainer[str]
+    session: str
+    project: str
+    client: str
+    def __init__(self, window_seconds: _Optional[float] = ..., by: _Optional[_Iterable[str]] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
 
 class AnalyticsResponse(_message.Message):
-    __slots__ = ("generated_at", "window_seconds", "window", "all_time", "by_backend", "by_credential", "by_model", "burn_rate", "forecast")
+    __slots__ = ("generated_at", "window_seconds", "window", "all_time", "by_backend", "by_credential", "by_model", "burn_rate", "forecast", "by_session", "by_project", "by_client")
     GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +250,9 @@ class AnalyticsResponse(_message.Message):
     BY_MODEL_FIELD_NUMBER: _ClassVar[int]
     BURN_RATE_FIELD_NUMBER: _ClassVar[int]
     FORECAST_FIELD_NUMBER: _ClassVar[int]
+    BY_SESSION_FIELD_NUMBER: _ClassVar[int]
+    BY_PROJECT_FIELD_NUMBER: _ClassVar[int]
+    BY_CLIENT_FIELD_NUMBER: _ClassVar[int]
     generated_at: float
     window_seconds: float
     window: AnalyticsTotals
@@ -243,7 +262,10 @@ class AnalyticsResponse(_message.Message):
     by_model: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
     burn_rate: BurnRate
     forecast: _containers.RepeatedCompositeFieldContainer[Forecast]
-    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ...) -> None: ...
+    by_session: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    by_project: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    by_client: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ..., by_session: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_project: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_client: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ...) -> None: ...
 
 class AnalyticsTotals(_message.Message):
     __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests", "failovers", "fallbacks", "estimated_requests", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms")
@@ -280,18 +302,24 @@ class AnalyticsTotals(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_requests: _Optional[int] = ..., failovers: _Optional[int] = ..., fallbacks: _Optional[int] = ..., estimated_requests: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., ttfb_p50_ms: _Optional[float] = ...) -> None: ...
 
 class AnalyticsGroup(_message.Message):
-    __slots__ = ("backend", "credential", "model", "totals", "served_models")
+    __slots__ = ("backend", "credential", "model", "totals", "served_models", "session", "project", "client")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
     SERVED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
     backend: str
     credential: str
     model: str
     totals: AnalyticsTotals
     served_models: str
-    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., served_models: _Optional[str] = ...) -> None: ...
+    session: str
+    project: str
+    client: str
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., served_models: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
 
 class BurnRate(_message.Message):
     __slots__ = ("tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "requests_per_minute", "cost_per_hour")

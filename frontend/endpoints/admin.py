@@ -7,7 +7,13 @@ import time
 
 from aiohttp import web
 
-from dario.conversions import account_to_json, credential_status_to_json, report_to_json
+from dario.conversions import (
+    GROUP_KEYS,
+    OPTIONAL_GROUP_KEYS,
+    account_to_json,
+    credential_status_to_json,
+    report_to_json,
+)
 from dario.v1 import pool_pb2
 from frontend.errors import ApiError
 from frontend.metrics import scrape
@@ -39,8 +45,16 @@ async def metrics(request: web.Request) -> web.Response:
     return await scrape(state.metrics, state.pool)
 
 
+FILTER_CHARS = 256  # as long as any recorded session, project or client can be
+# A week of a million-row database grouped by session takes seconds of SQLite on a busy machine (README, Usage per
+# session): more than the other admin calls' 10 s would allow.
+ANALYTICS_DEADLINE_SECONDS = 60.0
+
+
 async def analytics(request: web.Request) -> web.Response:
-    """GET /analytics[?window=SECONDS]: pool_service's report (window and all-time totals, groups, burn, forecast)."""
+    """GET /analytics[?window=SECONDS][&by=session,project,client][&session=ID][&project=NAME][&client=NAME]:
+    pool_service's report (window and all-time totals, groups, burn, forecast), with a by_<name> list for each
+    grouping in by, and every part narrowed to the session, project or client given."""
     state = request.app[STATE]
     try:
         window = float(request.query.get("window", "3600"))
@@ -49,6 +63,27 @@ async def analytics(request: web.Request) -> web.Response:
     if not 0 < window <= 10 * 365 * 86400:
         raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
                        code="invalid_window")
+    by = groupings(request.query.getall("by", []))
+    filters = {name: request.query.get(name, "") for name in ("session", "project", "client")}
+    for name, value in filters.items():
+        if len(value) > FILTER_CHARS:
+            raise ApiError(400, f"{name} is longer than any recorded one ({FILTER_CHARS} characters)", param=name,
+                           code="invalid_filter")
     answer = await call_admin(state.pool, state.pool.stub.Analytics,
-                              pool_pb2.AnalyticsRequest(window_seconds=window))
-    return web.json_response(report_to_json(answer))
+                              pool_pb2.AnalyticsRequest(window_seconds=window, by=by, **filters),
+                              deadline=ANALYTICS_DEADLINE_SECONDS)
+    return web.json_response(report_to_json(answer, by))
+
+
+def groupings(values: list[str]) -> list[str]:
+    """The groupings of ?by= (comma separated, may repeat), each once; a 400 naming the choices otherwise."""
+    choices = [*OPTIONAL_GROUP_KEYS, *(name.removeprefix("by_") for name in GROUP_KEYS)]
+    chosen: list[str] = []
+    for value in values:
+        for name in (part.strip().lower() for part in value.split(",")):
+            if name and name not in choices:
+                raise ApiError(400, f"by={name[:64]!r} is no grouping; use by= with one or more of "
+                                    f"{', '.join(choices)}, comma separated", param="by", code="invalid_grouping")
+            if name and name not in chosen:
+                chosen.append(name)
+    return chosen

@@ -9,6 +9,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from frontend.attribution import attribute
 from frontend.dialects import Dialect
 from frontend.error_mapping import http_error_code
 from frontend.errors import ApiError
@@ -22,11 +23,13 @@ def handler(dialect: Dialect) -> Handler:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format)
+        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format,
+                            attribution=attribute(request.headers))
         state.metrics.in_flight.inc()
         try:
             body = await read_body(request, state)
             parsed = dialect.parse(body)
+            exchange.attribution = attribute(request.headers, parsed.document)
             exchange.model, exchange.stream = parsed.model, parsed.stream
             exchange.request_document = parsed.document  # a native answer without usage is estimated from it
             return await forward(request, state, exchange, dialect, parsed, body)

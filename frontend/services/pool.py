@@ -33,8 +33,11 @@ class PoolClient:
     """Owns the channel to pool_service, the Acquire call and the outcome reporter."""
 
     def __init__(self, socket_path: str, timeout: float, queue_timeout: float = 60.0,
-                 journal_folder: pathlib.Path | None = None) -> None:
+                 journal_folder: pathlib.Path | None = None, local_pools: bool = True) -> None:
         self.socket_path = socket_path
+        # False when pools are shared by several hosts ([cluster] redis): a pool's credential is then chosen by
+        # pool_service, whose view (headroom, in-flight counts) is every host's; a lone credential still locally.
+        self.local_pools = local_pools
         self.timeout = timeout
         self.queue_timeout = queue_timeout + timeout  # Acquire may wait in pool_service's queue
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
@@ -80,7 +83,7 @@ class PoolClient:
                 return None  # cooling down or exhausted: Acquire queues the request or answers 429
             self.local_choices += 1
             return candidates[0]
-        if not candidates or self.distrusted.get(backend, 0.0) > time.monotonic():
+        if not candidates or not self.local_pools or self.distrusted.get(backend, 0.0) > time.monotonic():
             return None
         best, best_rank = None, (0.0, 0)
         for credential in candidates:
@@ -145,10 +148,10 @@ Response = TypeVar("Response")
 
 
 async def call_admin(client: PoolClient, method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
-                     request: Request) -> Response:
-    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, short
-    deadline."""
+                     request: Request, deadline: float = 10.0) -> Response:
+    """An admin RPC of pool_service (Accounts, Analytics; a method of client.stub): not on the request path, its
+    own deadline (at least the client's)."""
     try:
-        return await method(request, timeout=max(client.timeout, 10.0))
+        return await method(request, timeout=max(client.timeout, deadline))
     except grpc.RpcError as error:
         raise from_rpc_error(error, SERVICE, client.socket_path, client.channel) from None

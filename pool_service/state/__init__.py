@@ -5,8 +5,10 @@ Both read their own clock (the shared one Redis's), and every time they return i
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from pool_service.selection import Account, Pool
@@ -30,6 +32,14 @@ class PoolState(Protocol):
 
     def mode(self) -> str:
         """LOCAL, SHARED or DEGRADED."""
+
+    def batch(self) -> AbstractAsyncContextManager[None]:
+        """`async with state.batch():` the answers applied inside may reach the state's store together, at the
+        end (a Report batch: one round trip to Redis instead of one per outcome)."""
+
+    def announces_changes(self) -> bool:
+        """True while every availability change this state makes reaches `changed` by itself (the shared state
+        publishes through Redis), so whoever applied answers need not look again."""
 
     async def choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str] = (),
                      request_id: str = "") -> str | None:
@@ -68,6 +78,13 @@ class LocalPoolState:
 
     def mode(self) -> str:
         return LOCAL
+
+    def announces_changes(self) -> bool:
+        return False
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        yield
 
     async def choose(self, backend: str, candidates: Sequence[str], exclude: Collection[str] = (),
                      request_id: str = "") -> str | None:

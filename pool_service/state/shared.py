@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -115,6 +115,7 @@ class RedisPoolState:
                          for name in ("CHOOSE", "AVAILABLE", "APPLY", "MERGE", "UNAVAILABLE", "SNAPSHOT", "BEAT")}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = asyncio.Event()
+        self._batched: list[tuple[list[str], list[str | int | float]]] | None = None  # APPLYs held by batch()
 
     # Lifecycle and degradation
 
@@ -139,6 +140,29 @@ class RedisPoolState:
 
     def mode(self) -> str:
         return DEGRADED if self.degraded else SHARED
+
+    def announces_changes(self) -> bool:
+        return not self.degraded  # the scripts publish every change of a credential's availability
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        if self._batched is not None:  # inside another batch: that one sends
+            yield
+            return
+        self._batched = []
+        try:
+            yield
+        finally:
+            held, self._batched = self._batched, None
+        if held:
+            await self._shared(lambda: self._send(held))
+
+    async def _send(self, held: list[tuple[list[str], list[str | int | float]]]) -> None:
+        """The held APPLYs in one pipeline (not a transaction: each script is atomic on its own)."""
+        async with self.client.pipeline(transaction=False) as pipeline:
+            for keys, args in held:
+                await self._scripts["APPLY"](keys=keys, args=args, client=pipeline)
+            await pipeline.execute()
 
     async def _shared(self, step: Callable[[], Awaitable[T]]) -> T | None:
         """step's result, or None (after switching to local state) when Redis does not answer."""
@@ -301,13 +325,17 @@ class RedisPoolState:
         now = time.time()
         observation = ratelimit.parse(headers, now)
         cooldown = ratelimit.cooldown_until(observation, status, now)
-        await self._scripts["APPLY"](
-            keys=[self.keys.credential(backend, credential), self.keys.in_flight, self.keys.credentials],
-            args=[Keys.field(backend, credential), "1" if release else "0", status,
-                  relative_windows(observation.windows, now),
-                  "" if observation.retry_at is None else max(0.0, observation.retry_at - now),
-                  "" if cooldown is None else max(0.0, cooldown - now),
-                  QUARANTINE_BASE, QUARANTINE_MAX, KEEP_SECONDS, "1" if chosen else "0", self.keys.channel, backend])
+        keys = [self.keys.credential(backend, credential), self.keys.in_flight, self.keys.credentials]
+        args: list[str | int | float] = [
+            Keys.field(backend, credential), "1" if release else "0", status,
+            relative_windows(observation.windows, now),
+            "" if observation.retry_at is None else max(0.0, observation.retry_at - now),
+            "" if cooldown is None else max(0.0, cooldown - now),
+            QUARANTINE_BASE, QUARANTINE_MAX, KEEP_SECONDS, "1" if chosen else "0", self.keys.channel, backend]
+        if self._batched is not None:
+            self._batched.append((keys, args))  # durations measured now: held a moment, they still hold
+        else:
+            await self._scripts["APPLY"](keys=keys, args=args)
 
     async def unavailable(self) -> dict[tuple[str, str], float]:
         async def shared() -> dict[tuple[str, str], float]:

@@ -49,6 +49,14 @@ async def prefix() -> AsyncIterator[str]:
     await forget(name)
 
 
+def recorder(modes: list[tuple[str, str]] | None, name: str) -> Callable[[str], None]:
+    """An on_mode that notes (name, mode) in modes (when given)."""
+    def record(mode: str) -> None:
+        if modes is not None:
+            modes.append((name, mode))
+    return record
+
+
 @contextlib.asynccontextmanager
 async def hosts(prefix: str, count: int, url: str = REDIS, heartbeat: float = 0.2,
                 modes: list[tuple[str, str]] | None = None, first: int = 0) -> AsyncIterator[list[RedisPoolState]]:
@@ -56,9 +64,7 @@ async def hosts(prefix: str, count: int, url: str = REDIS, heartbeat: float = 0.
     for index in range(first, first + count):
         name = f"host-{index}"
         cluster = ClusterConfig(redis=url, instance=name, prefix=prefix, heartbeat_seconds=heartbeat)
-        on_mode: Callable[[str], None] = (lambda mode, name=name: modes.append((name, mode))) if modes is not None \
-            else (lambda mode: None)
-        state = RedisPoolState(cluster, on_mode=on_mode)
+        state = RedisPoolState(cluster, on_mode=recorder(modes, name))
         await state.start(lambda backend: None)
         states.append(state)
     try:
@@ -181,7 +187,7 @@ async def test_a_429_one_host_saw_is_pushed_to_the_other_hosts_availability_watc
             pushed = await asyncio.wait_for(following, 5)
             assert set(pushed) == {("lone", "only")} and 28 < pushed[("lone", "only")] - time.time() <= 30.5
             stopping.set()
-            await changes.aclose()
+            assert await anext(changes, None) is None, "the watch ends when stopping"
     finally:
         await watched.close()
 
@@ -235,3 +241,16 @@ async def test_the_fallback_knows_what_other_hosts_learned_up_to_the_last_heartb
         assert await cut.choose("b", ["k1", "k2", "k3"]) == "k3", "k1 cools down, k2 has 10% left: from memory"
         assert cut.mode() == DEGRADED
     await proxy.stop()
+
+
+async def test_answers_applied_in_a_batch_reach_redis_together_at_its_end(prefix: str) -> None:
+    async with hosts(prefix, 2) as (one, two):
+        assert await one.choose("b", ["k1", "k2"], request_id="r1") == "k1"
+        async with one.batch():
+            assert await one.settle("r1", "b", "k1", 429, {"retry-after": "30"})
+            await one.apply("b", "k2", 200, window(remaining=7), chosen=True)
+            assert ("b", "k1") not in await two.unavailable(), "held until the batch ends"
+        assert ("b", "k1") in await two.unavailable()
+        accounts = {account.credential: account for account in await two.snapshot()}
+        assert accounts["k1"].in_flight == 0 and accounts["k2"].headroom == pytest.approx(0.07)
+        assert accounts["k2"].chosen == 1 and accounts["k1"].last_status == 429

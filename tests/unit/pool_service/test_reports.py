@@ -242,8 +242,11 @@ def test_windows_format_back_to_short_durations(seconds: float, text: str) -> No
 def test_the_analytics_command_line_options(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="dario analytics")
     add_arguments(parser)
-    assert vars(parser.parse_args([])) == {"window": 3600.0, "json": False}
-    assert vars(parser.parse_args(["--window", "7d", "--json"])) == {"window": 604_800.0, "json": True}
+    none = {"by": None, "session": "", "project": "", "client": ""}
+    assert vars(parser.parse_args([])) == {"window": 3600.0, "json": False, **none}
+    assert vars(parser.parse_args(["--window", "7d", "--json"])) == {"window": 604_800.0, "json": True, **none}
+    grouped = parser.parse_args(["--by", "session,project", "--by", "client", "--session", "s1"])
+    assert (grouped.by, grouped.session) == (["session", "project", "client"], "s1")
     with pytest.raises(SystemExit):
         parser.parse_args(["--window", "soon"])
     assert "window 'soon' is not a duration; use 1h, 24h, 7d" in capsys.readouterr().err
