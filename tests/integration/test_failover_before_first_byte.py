@@ -45,7 +45,8 @@ def switch() -> Switch:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[tuple[Services, RawUpstream]]:
     home = tmp_path_factory.mktemp("failover") / "home"
-    with quirk_stack(home, switch, spares=True, rule_extra=f"first_token_seconds = {FIRST_TOKEN}\nstall_seconds = {STALL}") as started:
+    deadlines = f"first_token_seconds = {FIRST_TOKEN}\nstall_seconds = {STALL}"
+    with quirk_stack(home, switch, spares=True, rule_extra=deadlines) as started:
         yield started
 
 
