@@ -12,8 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -25,6 +24,7 @@ from dario.config.cluster import shown_url
 from pool_service import ratelimit
 from pool_service.selection import QUARANTINE_BASE, QUARANTINE_MAX, Account, NoCandidates, Pool
 from pool_service.state import DEGRADED, SHARED, Changed, scripts
+from pool_service.state.redis_keys import Keys, SharedCredential, local_time, relative_windows, split_field
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,58 +35,6 @@ KEEP_SECONDS = 600
 BEATS_TO_LIVE = 3  # an instance's in-flight counts expire this many heartbeats after its last
 Mode = Callable[[str], None]  # told SHARED or DEGRADED when that changes
 FAILURES = (RedisError, OSError, TimeoutError)
-
-
-@dataclass(frozen=True)
-class Keys:
-    """The Redis names of one cluster (prefix) as seen by one instance."""
-
-    prefix: str
-    instance: str
-
-    @property
-    def tag(self) -> str:
-        return "{" + self.prefix + "}"
-
-    @property
-    def credentials(self) -> str:
-        return f"{self.tag}:credentials"
-
-    @property
-    def instances(self) -> str:
-        return f"{self.tag}:instances"
-
-    @property
-    def channel(self) -> str:
-        return f"{self.tag}:changed"
-
-    @property
-    def credential_prefix(self) -> str:
-        return f"{self.tag}:c:"
-
-    @property
-    def in_flight_prefix(self) -> str:
-        return f"{self.tag}:inflight:"
-
-    @property
-    def in_flight(self) -> str:
-        return self.in_flight_prefix + self.instance
-
-    @staticmethod
-    def field(backend: str, credential: str) -> str:
-        return f"{backend}\n{credential}"
-
-    def credential(self, backend: str, credential: str) -> str:
-        return self.credential_prefix + self.field(backend, credential)
-
-
-def relative_windows(windows: Sequence[ratelimit.Window], now: float) -> str:
-    """Windows as JSON {name: [limit, remaining, seconds to reset or -1]}: durations travel, clocks do not."""
-    return json.dumps({
-        window.name: [window.limit, window.remaining,
-                      -1 if window.reset_at is None else max(0.0, window.reset_at - now)]
-        for window in windows
-    })
 
 
 def client_for(cluster: ClusterConfig) -> aioredis.Redis:
@@ -297,7 +245,7 @@ class RedisPoolState:
             now_text, earliest = await self._scripts["AVAILABLE"](
                 keys=[self.keys.credential(backend, credential) for credential in candidates],
                 args=["1" if credential in exclude else "0" for credential in candidates])
-            return None if earliest == "" else _local_time(float(earliest), float(now_text))
+            return None if earliest == "" else local_time(float(earliest), float(now_text))
 
         if not self.degraded:  # not _shared: None is an answer here (every candidate excluded)
             try:
@@ -342,7 +290,8 @@ class RedisPoolState:
             answer = await self._scripts["UNAVAILABLE"](keys=[self.keys.credentials],
                                                         args=[self.keys.credential_prefix])
             now = float(answer[0])
-            return {_split(field): _local_time(float(until), now) for field, until in zip(answer[1::2], answer[2::2])}
+            return {split_field(field): local_time(float(until), now)
+                    for field, until in zip(answer[1::2], answer[2::2])}
 
         result = await self._shared(shared)
         return result if result is not None else self.pool.unavailable(time.time())
@@ -362,56 +311,3 @@ class RedisPoolState:
         redis_now = float(answer["now"])
         credentials = answer["credentials"] if isinstance(answer["credentials"], dict) else {}  # {} encodes as []
         return [SharedCredential.parse(field, state, redis_now) for field, state in credentials.items()]
-
-
-def _local_time(moment: float, redis_now: float) -> float:
-    """A Redis time on this host's clock (0 stays 0: "no end")."""
-    return moment - redis_now + time.time() if moment > 0 else moment
-
-
-def _split(field: str) -> tuple[str, str]:
-    backend, _, credential = field.partition("\n")
-    return backend, credential
-
-
-@dataclass(frozen=True)
-class SharedCredential:
-    """A credential's hash as the snapshot script returns it, its times moved to this host's clock."""
-
-    backend: str
-    credential: str
-    windows: tuple[ratelimit.Window, ...]
-    cooldown_until: float
-    exhausted_until: float
-    quarantine_until: float
-    in_flight: int
-    chosen: int
-    last_status: int
-
-    @classmethod
-    def parse(cls, field: str, state: dict[str, Any], redis_now: float) -> SharedCredential:
-        def number(name: str) -> float:
-            return float(state.get(name) or 0)
-
-        backend, credential = _split(field)
-        windows = tuple(
-            ratelimit.Window(name, float(limit), float(remaining),
-                             None if reset < 0 else _local_time(float(reset), redis_now))
-            for name, (limit, remaining, reset) in sorted(json.loads(state.get("windows") or "{}").items())
-        )
-        cooldown, exhausted, quarantine = (_local_time(number(name), redis_now)
-                                           for name in ("cooldown_until", "exhausted_until", "quarantine_until"))
-        return cls(backend, credential, windows, cooldown, exhausted, quarantine, int(number("in_flight")),
-                   int(number("chosen")), int(number("last_status")))
-
-    def account(self, now: float) -> Account:
-        """Its Accounts row (as selection.Pool.snapshot words it)."""
-        status = ("quarantined" if self.quarantine_until > now else "cooldown" if self.cooldown_until > now
-                  else "exhausted" if self.exhausted_until > now else "ok")
-        return Account(
-            backend=self.backend, credential=self.credential, headroom=ratelimit.headroom(self.windows, now),
-            status=status,
-            cooldown_until=max((end for end in (self.cooldown_until, self.quarantine_until) if end > now),
-                               default=0.0),
-            in_flight=self.in_flight, windows=self.windows, chosen=self.chosen, last_status=self.last_status,
-        )

@@ -198,8 +198,13 @@ async def test_a_large_translated_answer_leaves_the_event_loop_free(frontend: Fr
         "finish_reason": "tool_calls"}]}).encode()
     assert len(answer) < BODY_LIMIT
     frontend.upstream.push(Script(hostile=HostileBody(head=answer, size=len(answer))))
+    started = time.monotonic()
     task = asyncio.create_task(hostile_request(session, "/v1/messages", False))
     slowest = await meanwhile(session, task, frontend)
     status, body, _ = await task
+    took = time.monotonic() - started
     assert status == 200 and len(json.loads(body)["content"]) == 100_000
-    assert slowest < 1.0, f"another request waited {slowest:.2f}s"
+    # A ratio within this run, not a time (the machine may be loaded): translated on the event loop, the parse,
+    # translation and encoding blocked it for most of the hostile request's own time; off it, other requests wait
+    # a small part of it.
+    assert slowest < 0.4 * took, f"another request waited {slowest:.2f}s of the hostile request's {took:.2f}s"
