@@ -30,6 +30,10 @@ INSTALL_TIMEOUT_SECONDS = 600
 START_TIMEOUT_SECONDS = 60
 
 
+# Binds the gateway to 127.0.0.1 (it has no host option and would listen on every interface).
+LOOPBACK_PRELOAD = pathlib.Path(__file__).with_name("portkey_loopback.cjs")
+
+
 def package_dir() -> pathlib.Path:
     return FOLDER / "node_modules" / "@portkey-ai" / "gateway"
 
@@ -98,7 +102,7 @@ def portkey_gateway(directory: pathlib.Path, upstream_url: str, port: int) -> It
     environment.update({"NODE_ENV": "production", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1"})
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            ["node", "build/start-server.js", f"--port={port}", "--headless"],
+            ["node", "--require", str(LOOPBACK_PRELOAD), "build/start-server.js", f"--port={port}", "--headless"],
             cwd=package_dir(), env=environment, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

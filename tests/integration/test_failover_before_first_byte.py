@@ -29,10 +29,11 @@ from tests.integration.quirk_stack import (
     pair_id,
     post,
     quirk_stack,
+    terminal_error,
 )
 
 pytestmark = pytest.mark.timeout(120)
-FIRST_TOKEN = 1.5  # the routes' own first_token_seconds
+FIRST_TOKEN, STALL = 1.5, 1.0  # the routes' own first_token_seconds and stall_seconds
 FAILURES = ["status500", "status429", "silent", "cut", "in_band"]
 
 
@@ -44,7 +45,8 @@ def switch() -> Switch:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[tuple[Services, RawUpstream]]:
     home = tmp_path_factory.mktemp("failover") / "home"
-    with quirk_stack(home, switch, spares=True, rule_extra=f"first_token_seconds = {FIRST_TOKEN}") as started:
+    deadlines = f"first_token_seconds = {FIRST_TOKEN}\nstall_seconds = {STALL}"
+    with quirk_stack(home, switch, spares=True, rule_extra=deadlines) as started:
         yield started
 
 
@@ -133,3 +135,21 @@ async def test_a_stream_failing_before_its_first_token_on_a_lone_credential_goes
     assert [request.key.split("-")[2] for request in stack[1].requests] == ["rawsolo", "rawchat"]
     row = (await async_analytics_rows(stack[0].home, [request_id]))[request_id]
     assert (row["status"], row["backend"], row["fallback_from"], row["attempts"]) == (200, "rawchat", SOLO, 2)
+
+
+@pytest.mark.parametrize("pair", ALL_PAIRS, ids=pair_id)
+async def test_after_the_first_token_the_routes_stall_deadline_ends_the_stream_in_its_api(
+        frontend: TestServer, stack: tuple[Services, RawUpstream], switch: Switch, pair: tuple[str, str]) -> None:
+    client, upstream = pair
+
+    def first_token_then_silence(kind: str, request: RawRequest) -> quirks.RawReply:
+        start = quirks.through_first_token(kind, quirks.STREAMS[kind]("Hello there"))
+        return quirks.RawReply(quirks.stream_head() + quirks.chunk(start), hold=True)
+    switch.reply = first_token_then_silence
+    status, body, request_id, _ = await post(frontend, client, upstream)
+    assert status == 200
+    message = terminal_error(client, body)["message"]
+    assert f"{STALL:g}s (stall_seconds of the [[routes]] rule at config.toml line" in message, message
+    assert len(stack[1].requests) == 1  # after the first byte there is no failover
+    row = (await async_analytics_rows(stack[0].home, [request_id]))[request_id]
+    assert (row["status"], row["error_type"], row["bytes_sent"]) == (504, "upstream_stalled", len(body))

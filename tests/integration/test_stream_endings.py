@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import anthropic
+import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -83,3 +85,28 @@ async def test_a_whole_stream_records_the_bytes_it_sent(frontend: TestServer, st
     ends_cleanly(client, body)
     row = (await async_analytics_rows(stack[0].home, [request_id]))[request_id]
     assert (row["status"], row["error_type"], row["bytes_sent"]) == (200, "", len(body))
+
+
+async def test_the_sdks_raise_on_a_stream_broken_after_its_first_token(frontend: TestServer,
+                                                                      switch: Switch) -> None:
+    """What the users' own clients make of it: an error raised, never a short answer taken as whole."""
+
+    def broken(kind: str, request: object) -> quirks.RawReply:
+        return quirks.broken_framing(kind, quirks.through_first_token(kind, quirks.STREAMS[kind]("Hello there")))
+    switch.reply = broken
+    base = str(frontend.make_url(""))
+    chat = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="dario", max_retries=0)
+    with pytest.raises(openai.APIError, match="ended the stream prematurely"):
+        async for _ in await chat.chat.completions.create(model="chat-m", stream=True,
+                                                          messages=[{"role": "user", "content": "hi"}]):
+            pass
+    messages = anthropic.AsyncAnthropic(base_url=base, api_key="dario", max_retries=0)
+    for model in ("claude-m", "chat-m"):  # native, and translated from Chat Completions
+        with pytest.raises(anthropic.APIStatusError, match="ended the stream prematurely"):
+            async with messages.messages.stream(model=model, max_tokens=50,
+                                                messages=[{"role": "user", "content": "hi"}]) as stream:
+                await stream.get_final_message()
+    kinds = []
+    async for event in await chat.responses.create(model="resp-m", input="hi", stream=True):
+        kinds.append(event.type)
+    assert kinds[-2:] == ["error", "response.failed"]
