@@ -8,14 +8,14 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 from aiohttp.test_utils import TestServer
 
 from dario.testing.hostile import request_body
 from dario.testing.raw_quirks import RawReply, RawRequest, RawUpstream
-from dario.testing.stack import Services, running_services
+from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from dario.testing.threaded import Threaded
 from frontend.translate.sse import Event, SseParser
 
@@ -51,6 +51,14 @@ class Switch:
 
 SOLO, SOLO_MODEL = "rawsolo", "solo-m"  # a Chat Completions backend with one credential
 SOLO_FALLING_BACK = "solo-fallback-m"  # routed to it too, with the Chat Completions backend as its fallback
+
+
+@contextlib.asynccontextmanager
+async def quirk_frontend(stack: tuple[Services, RawUpstream]) -> AsyncIterator[TestServer]:
+    """A frontend on the stack's services, once it sees the stack's four backends."""
+    async with running_frontend(stack[0].config) as server:
+        await wait_for_backends(server, 4)
+        yield server
 
 
 def write_config(home: pathlib.Path, rule_extra: str = "", text: str = "") -> None:

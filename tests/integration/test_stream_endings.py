@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from dario.testing import raw_quirks as quirks
 from dario.testing.raw_quirks import RawUpstream
-from dario.testing.stack import Services, running_frontend, wait_for_backends
+from dario.testing.stack import Services
 from tests.integration.conftest import async_analytics_rows
 from tests.integration.quirk_stack import (
     ALL_PAIRS,
@@ -22,6 +22,7 @@ from tests.integration.quirk_stack import (
     ends_cleanly,
     pair_id,
     post,
+    quirk_frontend,
     quirk_stack,
     terminal_error,
 )
@@ -42,8 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[
 
 @pytest.fixture
 async def frontend(stack: tuple[Services, RawUpstream]) -> AsyncIterator[TestServer]:
-    async with running_frontend(stack[0].config) as server:
-        await wait_for_backends(server, 4)
+    async with quirk_frontend(stack) as server:
         yield server
 
 

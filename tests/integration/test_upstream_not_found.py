@@ -14,8 +14,17 @@ from aiohttp.test_utils import TestServer
 from dario.testing import raw_quirks as quirks
 from dario.testing.hostile import request_body
 from dario.testing.raw_quirks import RawUpstream
-from dario.testing.stack import Services, running_frontend, wait_for_backends
-from tests.integration.quirk_stack import ALL_PAIRS, BACKEND_OF, MODELS, PATHS, Switch, pair_id, quirk_stack
+from dario.testing.stack import Services
+from tests.integration.quirk_stack import (
+    ALL_PAIRS,
+    BACKEND_OF,
+    MODELS,
+    PATHS,
+    Switch,
+    pair_id,
+    quirk_frontend,
+    quirk_stack,
+)
 
 pytestmark = pytest.mark.timeout(120)
 UPSTREAM_PATHS = {"openai": "/chat/completions", "anthropic": "/messages", "responses": "/responses"}
@@ -34,8 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[
 
 @pytest.fixture
 async def frontend(stack: tuple[Services, RawUpstream]) -> AsyncIterator[TestServer]:
-    async with running_frontend(stack[0].config) as server:
-        await wait_for_backends(server, 4)
+    async with quirk_frontend(stack) as server:
         yield server
 
 
