@@ -1,7 +1,8 @@
 """The supervisord config `dario up` runs: deploy/dario.conf (shipped as package data) made concrete for one home.
 
-Generated rather than used as is because supervisor cannot default DARIO_HOME or make folders (see the head of
-deploy/dario.conf). The copy in $DARIO_HOME/run/supervisord.conf has absolute paths only and starts each service
+Generated rather than used as is because the checkout's form keeps supervisord's files in deploy/var/ (supervisor
+cannot default DARIO_HOME or make folders: see the head of deploy/dario.conf), which allows one stack per checkout
+and needs a checkout. The copy in $DARIO_HOME/run/supervisord.conf has absolute paths only and starts each service
 as `PYTHON -P -m MODULE` of the Python running the CLI, so it needs no checkout, no PATH and no variable: it works
 from any shell and folder, by hand too (`supervisorctl -c ~/.dario/run/supervisord.conf status`).
 """
@@ -18,7 +19,10 @@ from dario.config import Paths
 
 TEMPLATE = "supervisord.conf"  # in the dario package: a link to deploy/dario.conf in a checkout, a copy in a wheel
 CONFIG_NAME = "supervisord.conf"
-HOME_VARIABLE = "%(ENV_DARIO_HOME)s"
+# The checkout's folder for supervisord's files, and where each of them goes in a home: sockets and the pid in
+# run/, logs (and childlogdir, the folder itself) in logs/.
+_FILES = re.compile(r"%\(here\)s/var(?P<name>/[^\s;]*)?")
+_CHECKOUT_ENVIRONMENT = 'environment=DARIO_SUPERVISOR_FILES="checkout"\n'
 _COMMAND = re.compile(r"^command=%\(here\)s/run (?P<module>[A-Za-z_][A-Za-z0-9_.]*)$", re.MULTILINE)
 # Characters supervisor's own parsers cannot carry in a path: quotes and backslashes (its shlex has no POSIX
 # escapes), and % (values are %-expanded, [supervisord] environment= twice, so no one escape fits every line).
@@ -54,12 +58,13 @@ def render(template: str, paths: Paths, python: str = sys.executable) -> str:
     if not _COMMAND.search(template) or "[supervisord]\n" not in template or "\n[" not in template:
         raise ConfigTemplateError("the supervisord template has no `command=%(here)s/run MODULE` lines")
     # The template's opening comments explain the checkout's form; the copy gets its own.
-    text = template[template.index("\n[") + 1:].replace(HOME_VARIABLE, home)
+    text = _FILES.sub(lambda match: _home_path(paths, match["name"] or ""), template[template.index("\n[") + 1:])
     text = _COMMAND.sub(lambda match: f"command={launcher(match['module'], python)}\n"
                                       f"directory={home}", text)
     # Children get DARIO_HOME even when this file is started by hand from a shell that has none.
-    text = text.replace("[supervisord]\n", f"[supervisord]\nenvironment=DARIO_HOME=\"{home}\"\n"
-                                           f"directory={home}\n", 1)
+    if _CHECKOUT_ENVIRONMENT not in text:
+        raise ConfigTemplateError("the supervisord template no longer sets DARIO_SUPERVISOR_FILES")
+    text = text.replace(_CHECKOUT_ENVIRONMENT, f"environment=DARIO_HOME=\"{home}\"\ndirectory={home}\n", 1)
     leftover = re.search(r"%\((?:ENV_[A-Za-z_]+|here)\)s", _without_comments(text))
     if leftover:
         raise ConfigTemplateError(f"the supervisord template still needs {leftover[0]} after rendering")
@@ -68,12 +73,29 @@ def render(template: str, paths: Paths, python: str = sys.executable) -> str:
     return header + text
 
 
+def _home_path(paths: Paths, name: str) -> str:
+    if name.endswith((".sock", ".pid")):
+        return str(paths.run_dir) + name
+    return str(paths.logs_dir) + name
+
+
 def _without_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith((";", "#")))
 
 
+def drop_checkout_links(paths: Paths) -> None:
+    """Removes the links deploy/run made into this home for a supervisord started on the checkout's form (one that
+    is no longer running: the caller checked), so the next supervisord writes its own files, not through them."""
+    for folder in (paths.run_dir, paths.logs_dir):
+        for entry in folder.glob("*"):
+            if entry.is_symlink() and entry.suffix in (".sock", ".pid", ".log"):
+                entry.unlink(missing_ok=True)
+
+
 def write_config(paths: Paths, python: str = sys.executable) -> os.PathLike[str]:
-    """Writes run/supervisord.conf (0600) for this home and returns its path; the folders must exist."""
+    """Writes run/supervisord.conf (0600) for this home and returns its path; the folders must exist. Called only
+    while no supervisord runs on the home, so it also drops what a checkout-form one left (drop_checkout_links)."""
+    drop_checkout_links(paths)
     target = paths.run_dir / CONFIG_NAME
     text = render(template_text(), paths, python)
     temporary = target.with_name(f".{CONFIG_NAME}.{os.getpid()}.tmp")

@@ -1,4 +1,6 @@
-"""The whole stack as users run it: `supervisord -c deploy/dario.conf` in a temporary DARIO_HOME."""
+"""The whole stack as users run it: supervisord on the config `dario up` writes from deploy/dario.conf, in a
+temporary DARIO_HOME (several at once: each has its own socket and logs; the checkout's own form, which keeps them
+in deploy/var/, is tested by tests/e2e/test_checkout_supervisord.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from dario.cli.supervisor_config import config_path, write_config
+from dario.config import Paths
 from dario.json_types import JsonObject
 from dario.testing.processes import REPO, environment
 
@@ -70,7 +74,7 @@ class Supervised:
 
     def ctl(self, *arguments: str) -> str:
         result = subprocess.run(
-            [str(BIN / "supervisorctl"), "-c", str(REPO / "deploy" / "dario.conf"), *arguments],
+            [str(BIN / "supervisorctl"), "-c", str(config_path(Paths(self.home))), *arguments],
             env=self.env, capture_output=True, text=True, timeout=30,
         )
         return result.stdout.strip()
@@ -124,7 +128,7 @@ class Supervised:
 
     def start_supervisord(self) -> None:
         """Starts a new supervisord on the same DARIO_HOME (after the previous one died)."""
-        self.process = start_supervisord(self.env)
+        self.process = start_supervisord(self.home, self.env)
 
     def logs(self) -> str:
         return "\n".join(
@@ -134,15 +138,14 @@ class Supervised:
 
 @contextlib.contextmanager
 def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = None) -> Iterator[Supervised]:
-    """Starts supervisord in the foreground (-n) with the repo's deploy/dario.conf; stops it on exit. extra_env:
+    """Starts supervisord in the foreground (-n) with the config `dario up` writes; stops it on exit. extra_env:
     more variables for every process (DARIO_API_KEY, a cluster's DARIO_CLUSTER_*, …), inherited by its programs as
     they would the environment of a systemd unit."""
-    for folder in (home, home / "logs", home / "run"):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    Paths(home).ensure()
     port = free_port()
     env = environment(home, {"DARIO_PORT": str(port), "DARIO_PYTHON": sys.executable, **(extra_env or {})})
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    stack = Supervised(home=home, port=port, env=env, process=start_supervisord(env))
+    stack = Supervised(home=home, port=port, env=env, process=start_supervisord(home, env))
     try:
         stack.wait_healthy()
         yield stack
@@ -160,8 +163,10 @@ def supervised_stack(home: pathlib.Path, extra_env: Mapping[str, str] | None = N
                     os.kill(pid, signal.SIGKILL)
 
 
-def start_supervisord(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_supervisord(home: pathlib.Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """supervisord -n on home's run/supervisord.conf, written afresh from deploy/dario.conf for this interpreter."""
+    config = write_config(Paths(home), python=sys.executable)
     return subprocess.Popen(
-        [str(BIN / "supervisord"), "-n", "-c", str(REPO / "deploy" / "dario.conf")],
+        [str(BIN / "supervisord"), "-n", "-c", str(config)],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -1,4 +1,4 @@
-"""Two hosts as deploy/cluster/ sets them up: supervisord with deploy/dario.conf each, the cluster's Redis in the
+"""Two hosts as deploy/cluster/ sets them up: supervisord (as `dario proxy` runs it) each, the cluster's Redis in the
 programs' environment, credentials added with the CLI under the same names on both; a 429 one host met is not
 met again by the other."""
 

@@ -40,6 +40,8 @@ def test_the_written_config_parses_with_no_environment_at_all(tmp_path: pathlib.
     server, client = parsed(config, {})  # a new shell with nothing set, as `supervisorctl -c … shutdown` sees it
     assert client.serverurl == f"unix://{paths.run_dir / 'supervisor.sock'}"
     assert server.logfile == str(paths.logs_dir / "supervisord.log")
+    assert server.pidfile == str(paths.run_dir / "supervisord.pid")
+    assert server.childlogdir == str(paths.logs_dir)
     assert server.configroot.supervisord.environment == {"DARIO_HOME": str(paths.home)}
     programs = {group.name: group.process_configs[0] for group in server.process_group_configs}
     assert set(programs) == {"credential_service", "pool_service", "frontend"}
@@ -57,3 +59,16 @@ def test_the_template_is_the_checkouts_config_and_unsafe_homes_are_refused(tmp_p
     for unsafe in ('it"s', "100%", "back\\slash"):
         with pytest.raises(ValueError, match="quote, backslash, %"):
             render(template_text(), Paths(tmp_path / unsafe))
+
+
+def test_the_checkouts_form_parses_with_no_environment_and_keeps_its_files_in_deploy_var() -> None:
+    var = REPO / "deploy" / "var"
+    server, client = parsed(REPO / "deploy" / "dario.conf", {})  # no DARIO_HOME, no HOME: still a valid file
+    assert client.serverurl == f"unix://{var / 'supervisor.sock'}"
+    assert (server.logfile, server.pidfile, server.childlogdir) == (
+        str(var / "supervisord.log"), str(var / "supervisord.pid"), str(var))
+    assert server.configroot.supervisord.environment == {"DARIO_SUPERVISOR_FILES": "checkout"}
+    programs = {group.name: group.process_configs[0] for group in server.process_group_configs}
+    for name, program in programs.items():
+        assert program.command == f"{REPO / 'deploy' / 'run'} {name}"
+        assert program.stdout_logfile == str(var / f"{name}.log")
