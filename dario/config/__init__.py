@@ -16,6 +16,7 @@ from dario.config.sections import (
     Config,
     CredentialsConfig,
     LimitsConfig,
+    LoginLimits,
     PoolsConfig,
     RoutingConfig,
     Rule,
@@ -28,7 +29,8 @@ from dario.config.watch import ConfigWatcher
 __all__ = [
     "DEFAULT_ALIASES", "AccountDeclaration", "AnalyticsConfig", "BackendDeclaration", "ClusterConfig", "Config",
     "ConfigError",
-    "ConfigWatcher", "CredentialsConfig", "Environment", "LimitsConfig", "Paths", "PoolsConfig", "RoutingConfig",
+    "ConfigWatcher", "CredentialsConfig", "Environment", "LimitsConfig", "LoginLimits", "Paths", "PoolsConfig",
+    "RoutingConfig",
     "Rule", "ServerConfig", "TranslationConfig", "UpstreamLimits", "file_signature", "load_config", "parse_config",
     "read_config",
 ]

@@ -49,6 +49,19 @@ class UpstreamLimits:
 
 
 @dataclass(frozen=True)
+class LoginLimits:
+    """[limits] login_*: wrong keys the dashboard's login form takes (frontend/ui/attempts.py). Past `attempts`
+    failures from one client address (an IPv6 /64 is one) or `total_attempts` from all of them within the last
+    `window_seconds`, the form answers 429 with retry-after, the right key included, until the oldest of those
+    failures is window_seconds old. At most `addresses` addresses are remembered (the longest quiet forgotten)."""
+
+    attempts: int = 5
+    total_attempts: int = 50
+    window_seconds: float = 60.0
+    addresses: int = 4096
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """[limits]: sizes and deadlines of what clients send, and of the calls dario makes."""
 
@@ -63,6 +76,7 @@ class LimitsConfig:
     models_seconds: float = 3.0
     models_cache_seconds: float = 300.0
     upstream: UpstreamLimits = field(default_factory=UpstreamLimits)
+    login: LoginLimits = field(default_factory=LoginLimits)
 
 
 @dataclass(frozen=True)

@@ -128,11 +128,11 @@ def add_backends(stack: Supervised, base_url: str) -> None:
 
 
 @contextlib.contextmanager
-def dashboard_stack(home: pathlib.Path, api_key: str = "") -> Iterator[DashboardStack]:
-    """The stack with its backends (no traffic yet: call traffic())."""
+def dashboard_stack(home: pathlib.Path, api_key: str = "", config: str = "") -> Iterator[DashboardStack]:
+    """The stack with its backends (no traffic yet: call traffic()); config: more of config.toml, after CONFIG."""
     limits = KeyLimits({key: REQUEST_LIMIT for key in KEYS.values()}, 60.0)
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (home / "config.toml").write_text(CONFIG)
+    (home / "config.toml").write_text(CONFIG + config)
     with ThreadedUpstream() as upstream:
         upstream.limiter = limits
         extra = {"DARIO_API_KEY": api_key} if api_key else {}

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from frontend.state import STATE
 from frontend.ui import assets, session
+from frontend.ui.attempts import LoginAttempts
 
 PREFIX = "/ui"
 # Without the key: the login form and the files it needs (nothing in them is data).
@@ -28,6 +29,7 @@ SECURITY_HEADERS = {
 }
 KEY_CHARACTERS = 4096
 Response = TypeVar("Response", bound=web.StreamResponse)
+ATTEMPTS = web.AppKey("login_attempts", LoginAttempts)  # failed logins, per client address (frontend/ui/attempts.py)
 
 
 def is_ui(path: str) -> bool:
@@ -52,7 +54,7 @@ def _document(title: str, body: str) -> str:
             f"</head><body class=\"narrow\">{body}</body></html>")
 
 
-def login_page(message: str = "", status: int = 401) -> web.Response:
+def login_page(message: str = "", status: int = 401, headers: dict[str, str] | None = None) -> web.Response:
     """The login form: the key is posted once, in the body, and answered with the session cookie."""
     shown = f"<p class=\"error\" id=\"login-error\">{html.escape(message)}</p>" if message else ""
     body = ("<main class=\"login\"><h1>dario</h1><p>This dashboard needs the key dario was started with "
@@ -60,7 +62,14 @@ def login_page(message: str = "", status: int = 401) -> web.Response:
             "<form method=\"post\" action=\"/ui/login\" id=\"login\"><label for=\"key\">Key</label>"
             "<input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"current-password\" required autofocus>"
             "<button type=\"submit\">Log in</button></form></main>")
-    return secured(web.Response(status=status, text=_document("dario · log in", body), content_type="text/html"))
+    return secured(web.Response(status=status, text=_document("dario · log in", body), content_type="text/html",
+                                headers=headers))
+
+
+def too_many_attempts(seconds: int, status: int = 429) -> web.Response:
+    """The form while logins are refused: how long for, with retry-after (never the key that was posted)."""
+    return login_page(f"Too many failed attempts: try again in {seconds} s. Until then every key is refused, the "
+                      "right one too.", status, {"retry-after": str(seconds)} if status == 429 else None)
 
 
 def needs_login(request: web.Request) -> web.Response:
@@ -87,20 +96,30 @@ def _see_other(location: str) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if not request.app[STATE].config.server.api_key:
+    config = request.app[STATE].config
+    if not config.server.api_key:
         return _see_other(PREFIX)  # nothing to log in with: loopback callers see the dashboard
-    return login_page(status=200)
+    wait = request.app[ATTEMPTS].retry_after(request.remote, config.limits.login)
+    return too_many_attempts(wait, status=200) if wait else login_page(status=200)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    api_key = request.app[STATE].config.server.api_key
+    config = request.app[STATE].config
+    api_key = config.server.api_key
     if not api_key:
         return _see_other(PREFIX)
     form = await request.post()
+    # From here to the answer nothing awaits: a burst of parallel posts is checked and counted one by one.
+    attempts, limits = request.app[ATTEMPTS], config.limits.login
+    wait = attempts.retry_after(request.remote, limits)
+    if wait:
+        return too_many_attempts(wait)  # the key is not even compared
     presented = str(form.get("key", ""))[:KEY_CHARACTERS]
     if not hmac.compare_digest(presented.encode("utf-8", "surrogateescape"),
                                api_key.encode("utf-8", "surrogateescape")):
+        attempts.failed(request.remote, limits)
         return login_page("That is not the key dario was started with.")
+    attempts.succeeded(request.remote)
     response = _see_other(PREFIX)
     session.set_session(response, api_key)
     return secured(response)
@@ -130,6 +149,7 @@ async def vendor(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[ATTEMPTS] = LoginAttempts()
     app.router.add_get(PREFIX, index)
     app.router.add_get(PREFIX + "/", index)
     app.router.add_get(PREFIX + "/login", login_form)

@@ -1,6 +1,6 @@
-"""The dashboard in a real browser (issue 14 item 4): Debian's headless Chromium driven by Playwright, against the
-supervised stack with traffic through a scripted upstream. Nothing is skipped: .ci/run installs chromium, so a
-missing browser fails these tests."""
+"""The dashboard in a real browser (issue 14 item 4): Debian's headless Chromium driven by Playwright
+(tests/e2e/conftest.py), against the supervised stack with traffic through a scripted upstream. Nothing is
+skipped: .ci/run installs chromium, so a missing browser fails these tests."""
 
 from __future__ import annotations
 
@@ -11,32 +11,17 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from dario.testing.dashboard import KEYS, DashboardStack, dashboard_stack
+from tests.e2e.conftest import FOREIGN_HOST, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-CHROMIUM = "/usr/bin/chromium"
 PAGES = ("pools", "traffic", "requests", "sessions", "config")
-FOREIGN_HOST = "dashboard.example"  # resolved to 127.0.0.1 by the browser itself (--host-resolver-rules)
 API_KEY = "dario-dashboard-key-0123456789"
 XSS_MODEL = "<script>window.__xss = 'model'</script>"
 XSS_SESSION = "<img src=x onerror=\"window.__xss = 'session'\">"
 LIVE_SECONDS = 2.0  # the issue's promise: the pool view follows a 429 within 2 s, without a reload
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=CHROMIUM,
-                                          args=[f"--host-resolver-rules=MAP {FOREIGN_HOST} 127.0.0.1"])
-    yield launched
-    launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +32,6 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardSta
             stack.send("gpt-4o-mini", "codex", "session-two", "project-zeus")
         stack.wait_recorded()
         yield stack
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("console", lambda message: _console(problems, message))
-    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.problems = problems  # type: ignore[attr-defined]
-    yield opened
-    context.close()
-
-
-def _console(problems: list[str], message: ConsoleMessage) -> None:
-    if message.type in ("error", "warning"):
-        problems.append(f"console {message.type}: {message.text} at {message.location}")
-
-
-def open_page(page: Page, stack: DashboardStack, name: str) -> None:
-    page.goto(f"{stack.base_url}/ui#{name}")
-    expect(page.locator(f"#page[data-page={name}][data-ready=true]")).to_be_attached(timeout=15_000)
 
 
 def shown_number(text: str) -> float:
