@@ -10,7 +10,7 @@ import uuid
 from dario.json_types import JsonObject
 from frontend.translate import lenient_count, lenient_object, lenient_objects, lenient_text
 from frontend.translate.anthropic_answer_to_chat import to_chat_completion
-from frontend.translate.responses.tools import SERVER_TOOLS, ToolOrigin, tool_origins
+from frontend.translate.responses.tools import LOCAL_SHELL, SERVER_TOOLS, ToolOrigin, tool_origins
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 # Request fields a Response echoes as sent (when of the right type).
@@ -82,7 +82,8 @@ def _echoed_tool(tool: JsonObject) -> JsonObject:
 
 
 def _echoed_tools(document: JsonObject) -> list[JsonObject]:
-    """The client tools the model was given: function, custom and namespace tools (server tools were left out)."""
+    """The client tools the model was given: function, custom, namespace and local_shell tools (server tools were
+    left out)."""
     tools = []
     for tool in lenient_objects(document.get("tools")):
         if tool.get("type") == "namespace":
@@ -91,6 +92,8 @@ def _echoed_tools(document: JsonObject) -> list[JsonObject]:
             tools.append({"type": "namespace", "name": lenient_text(tool.get("name")),
                           "description": lenient_text(tool.get("description")),
                           "tools": [_echoed_tool(member) for member in members]})
+        elif tool.get("type") == LOCAL_SHELL:
+            tools.append({"type": LOCAL_SHELL})
         elif tool.get("type") not in SERVER_TOOLS:
             tools.append(_echoed_tool(tool))
     return tools
@@ -158,11 +161,45 @@ def custom_input(arguments: str) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def local_shell_action(arguments: str) -> JsonObject | None:
+    """The exec action a call of the local_shell function stands for, or None when its arguments are not a JSON
+    object with a command (a list of strings). Other fields of the wrong type count as absent; `env` is always there
+    (the SDK's type requires it)."""
+    try:
+        parsed = json.loads(arguments)
+    except (ValueError, RecursionError):
+        return None
+    command = parsed.get("command") if isinstance(parsed, dict) else None
+    if not isinstance(command, list) or not command or not all(isinstance(part, str) for part in command):
+        return None
+    env = lenient_object(parsed.get("env"))
+    action: JsonObject = {"type": "exec", "command": command,
+                          "env": {name: value for name, value in env.items() if isinstance(value, str)}}
+    timeout = parsed.get("timeout_ms")
+    if isinstance(timeout, float) and timeout.is_integer():
+        timeout = int(timeout)
+    if isinstance(timeout, int) and not isinstance(timeout, bool) and timeout >= 0:
+        action["timeout_ms"] = timeout
+    for field in ("working_directory", "user"):
+        if lenient_text(parsed.get(field)):
+            action[field] = parsed[field]
+    return action
+
+
+def local_shell_item(item_id: str, call_id: str, action: JsonObject, status: str) -> JsonObject:
+    return {"id": item_id, "type": "local_shell_call", "call_id": call_id, "status": status, "action": action}
+
+
 def call_item(origins: dict[str, ToolOrigin], call_id: str, chat_name: str, arguments: str, status: str) -> JsonObject:
-    """A Chat tool call → the Responses item of the tool it stands for: function_call (with its namespace) or
-    custom_tool_call. custom_tool_call items have no status in the API; arguments stay raw (the caller defaults)."""
+    """A Chat tool call → the Responses item of the tool it stands for: function_call (with its namespace),
+    custom_tool_call, or local_shell_call (a function_call when its arguments make no exec action). custom_tool_call
+    items have no status in the API; arguments stay raw (the caller defaults)."""
     origin = origins.get(chat_name)
-    if origin is None:
+    if origin is not None and origin.local_shell:
+        action = local_shell_action(arguments)
+        if action is not None:
+            return local_shell_item(new_id("lsh"), call_id, action, status)
+    if origin is None or origin.local_shell:
         return function_call_item(new_id("fc"), call_id, chat_name, arguments, status)
     if origin.custom:
         item = {"id": new_id("ctc"), "type": "custom_tool_call", "call_id": call_id, "name": origin.name,
@@ -180,7 +217,7 @@ def incomplete_details(finish_reason: object) -> JsonObject | None:
 
 
 def chat_to_response(completion: JsonObject, requested_model: str, request_document: JsonObject) -> JsonObject:
-    """A Chat completion → a Response: reasoning, message (text, refusal) and function_call items, in that order.
+    """A Chat completion → a Response: reasoning, message (text, refusal) and tool call items, in that order.
     The upstream's answer is translated, never refused: what has the wrong type counts as absent."""
     choice = (lenient_objects(completion.get("choices")) or [{}])[0]
     answer = lenient_object(choice.get("message"))

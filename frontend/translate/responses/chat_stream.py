@@ -7,6 +7,9 @@ open at a time: a tool call that begins while another is open is sent whole at t
 the first tool call is sent after the calls, so no fragment is ever lost or reordered within an item.
 Calls to flattened namespace or custom tools go back as the client declared them: a function_call with its
 `namespace`, or a custom_tool_call whose input (unwrapped from `{"input": …}`) is sent whole when the call ends.
+A call of the local_shell function is announced only once its arguments are whole, as OpenAI sends the item: a
+local_shell_call added in progress and done completed, with no argument events; arguments that make no exec
+action go out as the function_call they are.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from frontend.translate.responses.answer import (
     responses_usage,
     text_part,
 )
-from frontend.translate.responses.tools import tool_origins
+from frontend.translate.responses.tools import LOCAL_SHELL, tool_origins
 from frontend.translate.sse import Event, SseParser, StreamTooLarge
 from frontend.translate.streams import (
     CUT_OFF,
@@ -42,7 +45,8 @@ from frontend.translate.streams import (
 from frontend.translate.upstream_errors import anthropic_error_of, openai_error_code
 
 CUSTOM = "custom_tool_call"
-CALLS = ("function_call", CUSTOM)
+SHELL = "local_shell_call"
+CALLS = ("function_call", CUSTOM, SHELL)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # content kind → (its part, the delta event, the done event, the part's text field)
 PARTS = {
@@ -187,7 +191,8 @@ class ChatToResponsesStream(FromChatStream):
     def _close(self, status: str = "completed") -> bytes:
         if self.current is None:
             return b""
-        item, out = self.current, b""
+        out = self._announce_shell() if self._shell_pending() else b""
+        item = self._item
         if item["type"] == "custom_tool_call":
             out += self._custom_input()
         elif item["type"] == "function_call":
@@ -262,17 +267,49 @@ class ChatToResponsesStream(FromChatStream):
         tool_open = self.current is not None and self.current["type"] in CALLS
         if tool.item is None and tool.name and not tool_open:
             return self._start_tool(tool)
-        if tool.item is not None and tool.item is self.current and tool.pending and tool.item["type"] != CUSTOM:
+        streaming = tool.item is not None and tool.item is self.current and tool.item["type"] == "function_call"
+        if streaming and tool.pending:
             return self._flush_arguments(tool)
         return b""
 
     def _start_tool(self, tool: _Tool) -> bytes:
+        origin = self.origins.get(tool.name)
+        if origin is not None and origin.local_shell:  # held until its arguments are whole (_announce_shell)
+            out = self._close()
+            tool.item = self.current = {"id": new_id("lsh"), "type": SHELL, "call_id": tool.call_id,
+                                        "status": "in_progress"}
+            self.current_tool = tool
+            return out
         tool.item = call_item(self.origins, tool.call_id, tool.name or "unknown_tool", "", "in_progress")
         out = self._open(tool.item)
         self.current_tool = tool
         if tool.item["type"] == CUSTOM:
             return out  # its input is unwrapped from the whole arguments when the call ends
         return out + self._flush_arguments(tool)
+
+    def _shell_pending(self) -> bool:
+        """Whether the open item is a local_shell call not yet announced (it has no action until then)."""
+        return self.current is not None and self.current["type"] == SHELL and "action" not in self.current
+
+    def _shell_call(self, status: str) -> JsonObject:
+        """The item the pending local_shell call makes: a local_shell_call, or a function_call with its arguments."""
+        tool = self.current_tool
+        arguments = "".join(tool.pending) if tool is not None else ""
+        return call_item(self.origins, self._item["call_id"], LOCAL_SHELL, arguments, status)
+
+    def _announce_shell(self) -> bytes:
+        """The pending local_shell call, its arguments whole, added as the item it makes; a function_call fallback
+        then gets its arguments as one delta (_close sends the rest)."""
+        tool, item = self.current_tool, self._shell_call("in_progress")
+        if item["type"] == "function_call":
+            item["arguments"] = ""  # sent as a delta next, as any function_call's
+        self.current = item
+        if tool is not None:
+            tool.item = item
+        out = self._emit("response.output_item.added", {"output_index": len(self.output), "item": item})
+        if item["type"] == "function_call" and tool is not None:
+            out += self._flush_arguments(tool)
+        return out
 
     def _flush_arguments(self, tool: _Tool) -> bytes:
         if not tool.pending:
@@ -324,7 +361,8 @@ class ChatToResponsesStream(FromChatStream):
         out = self._start()
         output = list(self.output)
         if self.current is not None:
-            output.append(dict(self.current, status="incomplete"))
+            output.append(dict(self._shell_call("incomplete") if self._shell_pending() else self.current,
+                               status="incomplete"))
         out += self._emit("error", {"code": event_code or code, "message": message, "param": None})
         error = {"code": code, "message": message, **({"type": error_type} if error_type else {})}
         failed = response_object(self.id, self.model, self.document, "failed", output, created_at=self.created_at,

@@ -12,7 +12,7 @@ import json
 from dario.compat import Profile, default_profile
 from dario.json_types import JsonObject
 from frontend.translate import TranslationError, expect_flag, expect_list, expect_object, expect_text, require_text
-from frontend.translate.responses.tools import chat_tool_choice, chat_tool_name, chat_tools, tool_origins
+from frontend.translate.responses.tools import LOCAL_SHELL, chat_tool_choice, chat_tool_name, chat_tools, tool_origins
 
 STATELESS = "dario keeps no server-side state"
 REFUSED = {
@@ -26,6 +26,7 @@ REFUSED = {
 }
 # Input items with nothing a translated backend can read: tools (taken into `tools`), OpenAI-encrypted reasoning.
 SKIPPED_ITEMS = ("reasoning", "additional_tools", "compaction_trigger")
+OUTPUTS = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
 
 
 class _Conversation:
@@ -74,19 +75,21 @@ class _Conversation:
             if kind == "additional_tools":  # its tools were taken into the request's tools
                 expect_list(item.get("tools"), f"{where}.tools")
             return  # encrypted reasoning is readable by OpenAI only; the other providers answer the same without it
-        if kind not in ("function_call_output", "custom_tool_call_output"):
+        if kind not in OUTPUTS:
             self._flush_tool_images()
         if kind == "message":
             self._message(item, where)
         elif kind in ("function_call", "custom_tool_call"):
             self._function_call(item, where, custom=kind == "custom_tool_call")
-        elif kind in ("function_call_output", "custom_tool_call_output"):
+        elif kind == "local_shell_call":
+            self._local_shell_call(item, where)
+        elif kind in OUTPUTS:
             self._function_output(item, where)
         elif kind == "item_reference":
             raise TranslationError(where, f"{STATELESS}: send the referenced item itself")
         else:
             raise TranslationError(f"{where}.type", f"input items of type {kind!r} cannot be translated; only "
-                                   "message, function_call, custom_tool_call and their outputs can")
+                                   "message, function_call, custom_tool_call, local_shell_call and their outputs can")
 
     def _message(self, item: JsonObject, where: str) -> None:
         role, content = item.get("role"), item.get("content")
@@ -118,8 +121,16 @@ class _Conversation:
             arguments = json.dumps({"input": expect_text(item.get("input"), f"{where}.input")}, ensure_ascii=False)
         else:
             arguments = expect_text(item.get("arguments"), f"{where}.arguments") or "{}"
-        call = {"id": require_text(item.get("call_id"), f"{where}.call_id"), "type": "function",
-                "function": {"name": name, "arguments": arguments}}
+        self._call(require_text(item.get("call_id"), f"{where}.call_id"), name, arguments, where)
+
+    def _local_shell_call(self, item: JsonObject, where: str) -> None:
+        """A local_shell_call → a call of the local_shell function, its action's fields (but `type`) the arguments."""
+        call_id = expect_text(item.get("call_id"), f"{where}.call_id") or require_text(item.get("id"), f"{where}.id")
+        self._call(call_id, LOCAL_SHELL, json.dumps(_shell_arguments(item.get("action"), f"{where}.action"),
+                                                    ensure_ascii=False), where)
+
+    def _call(self, call_id: str, name: str, arguments: str, where: str) -> None:
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
         last = self.messages[-1] if self.messages else None
         if last is not None and last["role"] == "assistant":  # one assistant turn: its text, then all its calls
             last.setdefault("tool_calls", []).append(call)
@@ -127,7 +138,10 @@ class _Conversation:
             self.add({"role": "assistant", "content": self.tool_call_content, "tool_calls": [call]}, where)
 
     def _function_output(self, item: JsonObject, where: str) -> None:
-        call_id = require_text(item.get("call_id"), f"{where}.call_id")
+        if item.get("type") == "local_shell_call_output" and item.get("call_id") is None:
+            call_id = require_text(item.get("id"), f"{where}.id")  # the SDK's type names the call by `id`
+        else:
+            call_id = require_text(item.get("call_id"), f"{where}.call_id")
         output = item.get("output")
         if output is None or isinstance(output, str):
             text = output or ""
@@ -144,6 +158,31 @@ class _Conversation:
         if self.tool_images:
             self.add({"role": "user", "content": self.tool_images}, self.tool_images_origin)
             self.tool_images, self.tool_images_origin = [], ""
+
+
+def _shell_arguments(action: object, where: str) -> JsonObject:
+    """A local_shell_call's exec action → the local_shell function's arguments (its fields but `type`)."""
+    action = expect_object(action, where)
+    if action.get("type", "exec") != "exec":
+        raise TranslationError(f"{where}.type", "must be exec")
+    command = expect_list(action.get("command"), f"{where}.command")
+    if not command or not all(isinstance(part, str) for part in command):
+        raise TranslationError(f"{where}.command", "is required: a list of strings, the program and its arguments")
+    arguments: JsonObject = {"command": command}
+    timeout = action.get("timeout_ms")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
+            raise TranslationError(f"{where}.timeout_ms", "must be a whole number of milliseconds")
+        arguments["timeout_ms"] = timeout
+    for field in ("working_directory", "user"):
+        if action.get(field) is not None:
+            arguments[field] = require_text(action[field], f"{where}.{field}")
+    env = expect_object(action.get("env"), f"{where}.env")
+    if not all(isinstance(value, str) for value in env.values()):
+        raise TranslationError(f"{where}.env", "must map names to strings")
+    if env:
+        arguments["env"] = env
+    return arguments
 
 
 def _parts(content: object, where: str) -> list[JsonObject]:

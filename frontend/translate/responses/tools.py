@@ -1,6 +1,7 @@
 """Responses tools ↔ Chat Completions functions: function, custom and namespaced tools flattened into Chat
-functions (server tools left out), tool_choice told in Chat, and the origin of each flattened name, to map the
-backend's calls back to the tools the client declared."""
+functions, the built-in local_shell tool told as a function of its action's fields (server tools left out),
+tool_choice told in Chat, and the origin of each Chat name, to map the backend's calls back to the tools the client
+declared."""
 
 from __future__ import annotations
 
@@ -24,12 +25,24 @@ from frontend.translate import (
 # answers without that capability; a tool_choice forcing one is refused.
 SERVER_TOOLS = ("web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26",
                 "file_search", "code_interpreter", "computer", "computer_use_preview", "image_generation", "mcp",
-                "local_shell", "shell", "apply_patch", "tool_search")
-# local_shell runs on the client, but its calls are local_shell_call items with an `action` that only OpenAI's
-# Responses API produces: left out, the agent would have no shell and not know why (translation.md §4).
-LOCAL_SHELL = ("the local_shell tool cannot be served by a translated backend (its calls are local_shell_call "
-               "items only OpenAI's Responses API produces): declare a function tool for the shell instead (Codex "
-               "does with its `shell` tool), or route this model to an openai-responses backend")
+                "shell", "apply_patch", "tool_search")
+# local_shell runs on the client: the backend gets a function of that name whose parameters are the fields of a
+# local_shell_call's `action` (without its type, always "exec"), and its calls go back as local_shell_call items.
+LOCAL_SHELL = "local_shell"
+LOCAL_SHELL_FUNCTION: JsonObject = {
+    "name": LOCAL_SHELL,
+    "description": "Runs a command on the user's machine and returns its output. The command is an argument "
+                   "vector, run as given without a shell: to use shell syntax, run the shell, for example "
+                   '["bash", "-lc", "ls -la | head"].',
+    "parameters": {"type": "object", "properties": {
+        "command": {"type": "array", "items": {"type": "string"},
+                    "description": "The program and its arguments, one string each."},
+        "timeout_ms": {"type": "integer", "description": "How long the command may run, in milliseconds."},
+        "working_directory": {"type": "string", "description": "The directory to run the command in."},
+        "env": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "Environment variables to set for the command."},
+        "user": {"type": "string", "description": "The user to run the command as."}},
+        "required": ["command"], "additionalProperties": False}}
 CHAT_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # valid for OpenAI and Anthropic tool names alike
 NAMESPACE_SEPARATOR = "__"
 GRAMMAR_LIMIT = 8000  # characters of a custom tool's grammar quoted in the description
@@ -45,6 +58,7 @@ class ToolOrigin:
     name: str
     namespace: str | None
     custom: bool
+    local_shell: bool = False
 
 
 def chat_tool_name(name: str, namespace: str | None) -> str:
@@ -86,12 +100,15 @@ def _members(where: str, tool: object, strict: bool) -> list[tuple[str, object, 
 
 
 def tool_origins(document: JsonObject) -> dict[str, ToolOrigin]:
-    """Chat function name → the namespaced or custom Responses tool it stands for (plain functions map to themselves,
-    so they are left out). Read leniently: it maps answers back, after the request was checked."""
+    """Chat function name → the namespaced, custom or local_shell Responses tool it stands for (plain functions map
+    to themselves, so they are left out). Read leniently: it maps answers back, after the request was checked."""
     origins: dict[str, ToolOrigin] = {}
     for where, tool in _tool_entries(document):
         for _, member, namespace in _members(where, tool, strict=False):
             kind = member.get("type") if isinstance(member, dict) else None
+            if kind == LOCAL_SHELL and namespace is None:
+                origins[LOCAL_SHELL] = ToolOrigin(LOCAL_SHELL, None, False, local_shell=True)
+                continue
             name = lenient_text(member.get("name")) if isinstance(member, dict) else ""
             if kind in ("function", "custom") and name and (namespace or kind == "custom"):
                 origins.setdefault(chat_tool_name(name, namespace), ToolOrigin(name, namespace, kind == "custom"))
@@ -99,25 +116,35 @@ def tool_origins(document: JsonObject) -> dict[str, ToolOrigin]:
 
 
 def chat_tools(document: JsonObject) -> tuple[list[JsonObject], list[str]]:
-    """(Chat function tools, warnings): function, custom and namespaced tools flattened; server tools left out."""
+    """(Chat function tools, warnings): function, custom and namespaced tools flattened, local_shell told as a
+    function; server tools left out."""
     converted, warnings, names = [], [], set()
+    shell = _declares_local_shell(document)
     for entry, tool in _tool_entries(document):
         for where, member, namespace in _members(entry, tool, strict=True):
             kind = member.get("type") if isinstance(member, dict) else None
             if not isinstance(member, dict) or not isinstance(kind, str) or not kind:
                 raise TranslationError(f"{where}.type", "is required: function, custom, namespace or a built-in tool")
-            if kind == "local_shell":
-                raise TranslationError(where, LOCAL_SHELL)
-            if kind not in ("function", "custom"):
+            if kind == LOCAL_SHELL and namespace is None:
+                function = json.loads(json.dumps(LOCAL_SHELL_FUNCTION))
+            elif kind not in ("function", "custom"):
                 warnings.append(f"{where} ({kind})")  # the model answers without that capability
                 continue
-            function = _function(member, where, namespace)
+            else:
+                function = _function(member, where, namespace)
+                if shell and function["name"] == LOCAL_SHELL:  # its calls could not be told apart from the shell's
+                    raise TranslationError(f"{where}.name", "local_shell is the name of the local_shell tool this "
+                                           "request declares: give this tool another name")
             if function["name"] in names:
                 warnings.append(f"{where} (repeated name {function['name']})")
                 continue
             names.add(function["name"])
             converted.append({"type": "function", "function": function})
     return converted, warnings
+
+
+def _declares_local_shell(document: JsonObject) -> bool:
+    return any(isinstance(tool, dict) and tool.get("type") == LOCAL_SHELL for _, tool in _tool_entries(document))
 
 
 def _function(tool: JsonObject, where: str, namespace: str | None) -> JsonObject:
@@ -166,12 +193,17 @@ def chat_tool_choice(choice: object, tools: list[JsonObject],
     if choice is None or choice in ("auto", "none", "required"):
         return choice, tools
     kind = choice.get("type") if isinstance(choice, dict) else None
+    shell = LOCAL_SHELL in origins and origins[LOCAL_SHELL].local_shell
     if isinstance(choice, dict) and kind in ("function", "custom"):
         return {"type": "function", "function": {"name": _chosen(choice, "tool_choice", tools, origins)}}, tools
+    if kind == LOCAL_SHELL and shell:
+        return {"type": "function", "function": {"name": LOCAL_SHELL}}, tools
     if isinstance(choice, dict) and kind == "allowed_tools" and choice.get("mode", "auto") in ("auto", "required"):
         allowed = expect_list(choice.get("tools"), "tool_choice.tools")
         names = {_chosen(tool, "tool_choice.tools", tools, origins) for tool in allowed
                  if isinstance(tool, dict) and tool.get("type") in ("function", "custom")}
+        if shell and any(isinstance(tool, dict) and tool.get("type") == LOCAL_SHELL for tool in allowed):
+            names.add(LOCAL_SHELL)
         kept = [tool for tool in tools if tool["function"]["name"] in names]
         if not kept:
             raise TranslationError("tool_choice.tools", "names none of the function or custom tools in `tools` "

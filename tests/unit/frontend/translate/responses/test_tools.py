@@ -9,7 +9,6 @@ import pytest
 from openai.types.responses import Response
 
 from dario.testing import openai_wire
-from frontend.translate import TranslationError
 from frontend.translate.responses.answer import chat_to_response
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
@@ -77,11 +76,3 @@ def test_tool_choice_names_custom_and_namespaced_tools_by_their_chat_names() -> 
     body, _ = responses_to_chat({**CODEX, "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [
         {"type": "function", "name": "spawn_agent"}, {"type": "web_search"}]}}, "g")
     assert [tool["function"]["name"] for tool in body["tools"]] == ["multi_agent_v1__spawn_agent"]
-
-
-def test_the_local_shell_tool_is_refused_with_a_clear_400_naming_it() -> None:
-    document = {"input": "ls", "tools": [{"type": "function", "name": "f", "parameters": {}},
-                                         {"type": "local_shell"}]}
-    with pytest.raises(TranslationError) as raised:
-        responses_to_chat(document, "m")
-    assert raised.value.param == "tools[1]" and "function tool" in str(raised.value)
