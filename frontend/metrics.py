@@ -90,7 +90,7 @@ def pool_families(answer: pool_pb2.AccountsResponse | None) -> list[GaugeMetricF
             headroom.add_metric(labels, account.headroom)
             in_flight.add_metric(labels, account.in_flight)
             cooling.add_metric(labels, 0 if account.status == pool_pb2.ACCOUNT_STATUS_OK else 1)
-        queue.add_metric([], answer.queue_depth)
+        queue.add_metric([], answer.queue_depth_here)  # this instance's: a cluster's are summed by the scraper
     return [headroom, in_flight, cooling, queue, up]
 
 

@@ -92,6 +92,7 @@ class Queue:
                                                            f"{recovers_at - now:.0f}s, past the queue's {wait:.0f}s")
         started = time.monotonic()
         self.depth += 1
+        self.state.note_queue_depth(self.depth)
         try:
             while (left := started + wait - time.monotonic()) > 0:
                 changed = self._changed.setdefault(backend, asyncio.Event())
@@ -104,6 +105,7 @@ class Queue:
                     return Granted(credential, (time.monotonic() - started) * 1000)
         finally:
             self.depth -= 1
+            self.state.note_queue_depth(self.depth)
         raise await self.refusal(backend, candidates, tried,
                                  f"{limited}; waited {time.monotonic() - started:.0f}s for one to recover")
 

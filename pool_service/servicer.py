@@ -141,9 +141,11 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         request: pool_pb2.AccountsRequest,
         context: ServicerContext[pool_pb2.AccountsRequest, pool_pb2.AccountsResponse],
     ) -> pool_pb2.AccountsResponse:
+        here, by_instance = self.queue.depth, await self.state.queue_depths()
         return pool_pb2.AccountsResponse(
             accounts=[conversions.account_to_proto(account) for account in await self.state.snapshot()],
-            queue_depth=self.queue.depth,
+            queue_depth=sum(by_instance.values()) if by_instance else here, queue_depth_here=here,
+            queue_depth_by_instance=by_instance,
         )
 
     async def Analytics(

@@ -218,12 +218,23 @@ class AccountState(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., headroom: _Optional[float] = ..., status: _Optional[_Union[AccountStatus, str]] = ..., cooldown_until: _Optional[float] = ..., in_flight: _Optional[int] = ..., windows: _Optional[_Iterable[_Union[RateWindow, _Mapping]]] = ..., chosen: _Optional[int] = ..., last_status: _Optional[int] = ...) -> None: ...
 
 class AccountsResponse(_message.Message):
-    __slots__ = ("accounts", "queue_depth")
+    __slots__ = ("accounts", "queue_depth", "queue_depth_here", "queue_depth_by_instance")
+    class QueueDepthByInstanceEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_HERE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_BY_INSTANCE_FIELD_NUMBER: _ClassVar[int]
     accounts: _containers.RepeatedCompositeFieldContainer[AccountState]
     queue_depth: int
-    def __init__(self, accounts: _Optional[_Iterable[_Union[AccountState, _Mapping]]] = ..., queue_depth: _Optional[int] = ...) -> None: ...
+    queue_depth_here: int
+    queue_depth_by_instance: _containers.ScalarMap[str, int]
+    def __init__(self, accounts: _Optional[_Iterable[_Union[AccountState, _Mapping]]] = ..., queue_depth: _Optional[int] = ..., queue_depth_here: _Optional[int] = ..., queue_depth_by_instance: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class AnalyticsRequest(_message.Message):
     __slots__ = ("window_seconds", "by", "session", "project", "client")

@@ -36,8 +36,11 @@ async def accounts(request: web.Request) -> web.Response:
     """GET /accounts: the pool state of every credential (headroom, windows, cooldown, in flight), no secret."""
     state = request.app[STATE]
     answer = await call_admin(state.pool, state.pool.stub.Accounts, pool_pb2.AccountsRequest())
-    return web.json_response({"accounts": [account_to_json(account) for account in answer.accounts],
-                              "queue_depth": answer.queue_depth})
+    shown: dict[str, object] = {"accounts": [account_to_json(account) for account in answer.accounts],
+                                "queue_depth": answer.queue_depth, "queue_depth_here": answer.queue_depth_here}
+    if answer.queue_depth_by_instance:  # pools shared by several instances: queue_depth is their sum
+        shown["queue_depth_by_instance"] = dict(sorted(answer.queue_depth_by_instance.items()))
+    return web.json_response(shown)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -63,6 +63,14 @@ class PoolState(Protocol):
     async def snapshot(self) -> list[Account]:
         """Every credential known, by backend then credential."""
 
+    def note_queue_depth(self, depth: int) -> None:
+        """The queue of this host now holds depth requests (a shared state tells the other hosts at its next
+        heartbeat; no round trip here, on the queue's path)."""
+
+    async def queue_depths(self) -> dict[str, int]:
+        """The queue depth of every live instance sharing this state, this one's as it is now; {} when the state
+        is not shared (local, or degraded: the caller has only its own)."""
+
 
 class LocalPoolState:
     """The pool in this process: selection.Pool over the host's clock."""
@@ -109,6 +117,12 @@ class LocalPoolState:
 
     async def snapshot(self) -> list[Account]:
         return self.pool.snapshot(time.time())
+
+    def note_queue_depth(self, depth: int) -> None:
+        return None  # the servicer reads its own queue
+
+    async def queue_depths(self) -> dict[str, int]:
+        return {}
 
 
 def as_state(pool: Pool | PoolState) -> PoolState:

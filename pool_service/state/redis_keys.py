@@ -33,6 +33,11 @@ class Keys:
         return f"{self.tag}:instances"
 
     @property
+    def queues(self) -> str:
+        """A hash: each instance's queue depth as of its last heartbeat (read against `instances`, the live ones)."""
+        return f"{self.tag}:queues"
+
+    @property
     def channel(self) -> str:
         return f"{self.tag}:changed"
 

@@ -227,8 +227,32 @@ redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 if ARGV[3] == 'rewrite' then
   redis.call('DEL', KEYS[2])
-  for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return tostring(now_ms / 1000)
+"""
+
+# The queue depth of every live instance (KEYS[1] instances, KEYS[2] queues; ARGV[1] this instance, ARGV[2] its
+# depth now, ARGV[3] the hash's time to live in ms): this one's written first, the dead ones' fields dropped;
+# answers instance, depth, instance, depth, ...
+QUEUES = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local answer = {}
+local depths = redis.call('HGETALL', KEYS[2])
+for i = 1, #depths, 2 do
+  local until_ms = redis.call('ZSCORE', KEYS[1], depths[i])
+  if depths[i] == ARGV[1] or (until_ms and tonumber(until_ms) > now_ms) then
+    table.insert(answer, depths[i])
+    table.insert(answer, depths[i + 1])
+  else
+    redis.call('HDEL', KEYS[2], depths[i])
+  end
+end
+return answer
 """

@@ -60,10 +60,12 @@ class RedisPoolState:
         self.ttl_ms = int(cluster.heartbeat_seconds * BEATS_TO_LIVE * 1000)
         self._changed: Changed = lambda backend: None
         self._scripts = {name: self.client.register_script(getattr(scripts, name))
-                         for name in ("CHOOSE", "AVAILABLE", "APPLY", "MERGE", "UNAVAILABLE", "SNAPSHOT", "BEAT")}
+                         for name in ("CHOOSE", "AVAILABLE", "APPLY", "MERGE", "UNAVAILABLE", "SNAPSHOT", "BEAT",
+                                      "QUEUES")}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = asyncio.Event()
         self._batched: list[tuple[list[str], list[str | int | float]]] | None = None  # APPLYs held by batch()
+        self._queue_depth = 0  # this host's queue, sent with each heartbeat
 
     # Lifecycle and degradation
 
@@ -84,6 +86,7 @@ class RedisPoolState:
                 await task
         with contextlib.suppress(*FAILURES):
             await self.client.delete(self.keys.in_flight)  # a clean stop: our requests are done
+            await self.client.hdel(self.keys.queues, self.cluster.instance)
         await self.client.aclose()
 
     def mode(self) -> str:
@@ -153,8 +156,8 @@ class RedisPoolState:
     async def _beat(self) -> None:
         """Keeps this instance's in-flight counts alive, and copies what every host learned into the local pool,
         so that should Redis go away the fallback is at most a heartbeat behind the cluster."""
-        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight],
-                                    args=[self.cluster.instance, self.ttl_ms, "keep"])
+        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight, self.keys.queues],
+                                    args=[self.cluster.instance, self.ttl_ms, "keep", self._queue_depth])
         for credential in await self._snapshot():
             self.pool.adopt(credential.backend, credential.credential, credential.windows, credential.cooldown_until,
                             credential.exhausted_until, credential.quarantine_until)
@@ -175,8 +178,8 @@ class RedisPoolState:
         """This host's in-flight counts rewritten, and what it learned while alone merged in."""
         pairs = [item for (backend, credential), count in self.pool.in_flight().items()
                  for item in (Keys.field(backend, credential), count)]
-        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight],
-                                    args=[self.cluster.instance, self.ttl_ms, "rewrite", *pairs])
+        await self._scripts["BEAT"](keys=[self.keys.instances, self.keys.in_flight, self.keys.queues],
+                                    args=[self.cluster.instance, self.ttl_ms, "rewrite", self._queue_depth, *pairs])
         now = time.time()
         for (backend, credential), state in list(self.pool.states().items()):
             running = [window for window in state.rate.windows if window.reset_at is not None and window.reset_at > now]
@@ -303,6 +306,17 @@ class RedisPoolState:
         now = time.time()
         return sorted((credential.account(now) for credential in credentials),
                       key=lambda account: (account.backend, account.credential))
+
+    def note_queue_depth(self, depth: int) -> None:
+        self._queue_depth = depth
+
+    async def queue_depths(self) -> dict[str, int]:
+        async def shared() -> dict[str, int]:
+            answer = await self._scripts["QUEUES"](keys=[self.keys.instances, self.keys.queues],
+                                                   args=[self.cluster.instance, self._queue_depth, self.ttl_ms])
+            return {str(instance): int(depth) for instance, depth in zip(answer[::2], answer[1::2])}
+
+        return await self._shared(shared) or {}
 
     async def _snapshot(self) -> list[SharedCredential]:
         answer = json.loads(await self._scripts["SNAPSHOT"](

@@ -192,6 +192,48 @@ async def test_a_429_one_host_saw_is_pushed_to_the_other_hosts_availability_watc
         await watched.close()
 
 
+async def test_the_queue_depth_is_every_live_instances_summed_and_a_stopped_one_leaves_it(prefix: str) -> None:
+    async with hosts(prefix, 2, heartbeat=0.1) as (one, two), hosts(prefix, 1, heartbeat=0.1, first=2) as (three,):
+        # Every host's requests wait: the one credential recovers in 20 s, within the queues' 30 s.
+        await one.apply("busy", "only", 429, {"retry-after": "20"}, chosen=True)
+        queues = [Queue(state, max_seconds=30, max_depth=5) for state in (one, two, three)]
+        waiting = [asyncio.ensure_future(queue.acquire("busy", ["only"], request_id=f"{index}-{count}"))
+                   for index, (queue, count) in enumerate(((queues[0], 1), (queues[1], 2), (queues[1], 3)))]
+        waiting.append(asyncio.ensure_future(queues[2].acquire("busy", ["only"], request_id="2-4")))
+        await asyncio.sleep(0.05)
+        assert [queue.depth for queue in queues] == [1, 2, 1]
+        await asyncio.sleep(0.35)  # a few heartbeats: each host has told the others its depth
+        expected = {"host-0": 1, "host-1": 2, "host-2": 1}
+        for state in (one, two, three):
+            assert await state.queue_depths() == expected
+        await three.close()  # a clean stop removes its part at once
+        assert await one.queue_depths() == {"host-0": 1, "host-1": 2}
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        assert [queue.depth for queue in queues[:2]] == [0, 0]
+        # this host's own depth is always the current one; the other's arrives with its next heartbeat
+        assert (await one.queue_depths())["host-0"] == 0
+        await asyncio.sleep(0.35)
+        assert await one.queue_depths() == {"host-0": 0, "host-1": 0}
+
+
+async def test_an_instance_that_died_without_stopping_leaves_the_queue_depth_when_its_heartbeats_expire(
+        prefix: str) -> None:
+    async with hosts(prefix, 1, heartbeat=0.1) as (alive,):
+        dead = RedisPoolState(ClusterConfig(redis=REDIS, instance="dead", prefix=prefix, heartbeat_seconds=0.1))
+        await dead.start(lambda backend: None)
+        dead.note_queue_depth(4)
+        await asyncio.sleep(0.25)
+        assert await alive.queue_depths() == {"host-0": 0, "dead": 4}
+        for task in dead._tasks:  # it stops beating, as a killed process would, and never says goodbye
+            task.cancel()
+        await asyncio.gather(*dead._tasks, return_exceptions=True)
+        await asyncio.sleep(0.1 * 3 + 0.2)  # BEATS_TO_LIVE heartbeats, and a margin
+        assert await alive.queue_depths() == {"host-0": 0}
+        await dead.client.aclose()
+
+
 async def test_a_host_started_while_redis_is_away_serves_from_local_state_and_joins_when_it_comes(
     prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:

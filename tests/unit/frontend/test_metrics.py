@@ -88,7 +88,8 @@ def test_an_exchange_counts_its_request_latency_first_byte_failovers_and_fallbac
 
 def test_the_pool_s_state_is_what_the_last_scrape_saw_and_down_without_an_answer() -> None:
     metrics = Metrics()
-    answer = pool_pb2.AccountsResponse(queue_depth=3, accounts=[
+    # queue_depth is a cluster's sum; the metric is this instance's (the scraper sums the instances itself).
+    answer = pool_pb2.AccountsResponse(queue_depth=7, queue_depth_here=3, accounts=[
         pool_pb2.AccountState(backend="claude", credential="a", headroom=0.5, in_flight=2,
                               status=pool_pb2.ACCOUNT_STATUS_OK),
         pool_pb2.AccountState(backend="claude", credential="b", headroom=0.0, status=pool_pb2.ACCOUNT_STATUS_COOLDOWN),
