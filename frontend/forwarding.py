@@ -25,7 +25,7 @@ from frontend.profiles import adjust_native, profile_for
 from frontend.request_parsing import ParsedRequest
 from frontend.state import State
 from frontend.translation_plan import Plan, plan
-from frontend.upstream import native, translated
+from frontend.upstream import native, thinking_retry, translated
 from frontend.upstream.call import UpstreamCall
 from frontend.upstream.headers import rate_limit_headers
 from frontend.upstream.relay import Upstream
@@ -94,21 +94,25 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 continue  # this fallback cannot take the request (a field its format cannot carry)
             backend = chosen.backend
             tried: list[pool_pb2.Attempt] = []
+            again = ""  # the credential that takes the request once more (thinking_retry)
             while True:
-                try:
-                    usable = usable_credentials(backend)
-                    chosen_here = state.pool.choose_locally(backend.name, usable, tried)
-                    local = chosen_here is not None
-                    if chosen_here is None:
-                        granted = await state.pool.acquire(backend.name, usable, exchange.request_id, parsed.model,
-                                                           tried)
-                        credential = granted.credential
-                        exchange.queued_ms += granted.queued_ms
-                    else:
-                        credential = chosen_here
-                except (PoolExhausted, NoUsableCredential) as error:
-                    failure = failure or error
-                    break  # this backend has nothing left for the request: the next fallback, if any
+                if again:
+                    credential, again = again, ""
+                else:
+                    try:
+                        usable = usable_credentials(backend)
+                        chosen_here = state.pool.choose_locally(backend.name, usable, tried)
+                        local = chosen_here is not None
+                        if chosen_here is None:
+                            granted = await state.pool.acquire(backend.name, usable, exchange.request_id,
+                                                               parsed.model, tried)
+                            credential = granted.credential
+                            exchange.queued_ms += granted.queued_ms
+                        else:
+                            credential = chosen_here
+                    except (PoolExhausted, NoUsableCredential) as error:
+                        failure = failure or error
+                        break  # this backend has nothing left for the request: the next fallback, if any
                 if held is not None:
                     held.upstream.release()
                     held = None
@@ -143,7 +147,9 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     continue
                 try:
                     async with upstream:
-                        return await _answer(request, state, call, target, exchange)
+                        read, retry = await _signature_refused(request, state, call, target, exchange)
+                        if retry is None:
+                            return await _answer(request, state, call, target, exchange, read)
                 except RelayFailed as error:  # before the client's first byte (its first token): the next one
                     if exchange.first_byte:
                         raise
@@ -156,6 +162,11 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                     if target.translation is not None:  # its stream machine has read the failed stream
                         target = _prepare(chosen, dialect, parsed, body, state)
                     continue
+                # Anthropic refused a thinking signature made for another model or account: once more, the same
+                # credential, without the thinking blocks (and so for the credentials after it)
+                target, again = retry, credential
+                exchange.failover.append(f"{credential}:{thinking_retry.NOTE}")
+                exchange.first_byte = 0.0
         if held is not None:  # every option failed: the last upstream answer goes back as it came
             exchange.backend, exchange.credential = held.target.route.backend.name, held.credential
             exchange.reply_headers = held.target.headers
@@ -182,14 +193,35 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
     return call
 
 
-async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
-                  exchange: Exchange) -> web.StreamResponse:
-    answer = call.answer
-    exchange.rate_limit_headers = rate_limit_headers(answer.headers)
+def _upstream(state: State, call: UpstreamCall, body: bytes | None = None) -> Upstream:
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
     scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
     limits = state.config.limits
-    upstream = Upstream(answer, call.deadlines, limits.upstream, scrubber, limits.upstream_seconds)
+    return Upstream(call.answer, call.deadlines, limits.upstream, scrubber, limits.upstream_seconds, body)
+
+
+async def _signature_refused(request: web.Request, state: State, call: UpstreamCall, target: Target,
+                             exchange: Exchange) -> tuple[bytes | None, Target | None]:
+    """(the error body when it was read; the target to send once more when the answer is Anthropic's refusal of a
+    thinking signature and the request has thinking blocks to go without: frontend.upstream.thinking_retry)."""
+    if call.answer.status != 400:
+        return None, None
+    stripped = thinking_retry.strippable(target.payload, target.dialect, target.route.backend)
+    if stripped is None:
+        return None, None
+    refused, body = await thinking_retry.refused(request, _upstream(state, call), exchange, target.dialect)
+    if not refused:
+        return body, None
+    payload, headers = thinking_retry.retried(stripped, target.headers, target.route.backend.name)
+    return None, replace(target, payload=payload, headers=headers)
+
+
+async def _answer(request: web.Request, state: State, call: UpstreamCall, target: Target,
+                  exchange: Exchange, body: bytes | None = None) -> web.StreamResponse:
+    """The client's answer from the upstream's; `body`: its error body, read already."""
+    answer = call.answer
+    exchange.rate_limit_headers = rate_limit_headers(answer.headers)
+    upstream = _upstream(state, call, body)
     try:
         if target.translation is not None:
             return await translated.respond(request, upstream, target.route.backend, exchange, target.translation)

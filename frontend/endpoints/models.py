@@ -1,5 +1,10 @@
-"""GET /v1/models: the models the openai backends list and the names config.toml makes servable, each only when it
+"""GET /v1/models: the models the backends list and the names config.toml makes servable, each only when it
 routes to a backend, in the shape both SDKs accept.
+
+OpenAI-kind backends are asked `GET {base}/models`; Anthropic-kind ones `GET {base}/v1/models` (their base URL
+carries the /v1: dario.catalog.api_root) with the headers a Messages request gets (the lease's x-api-key or
+bearer, anthropic-version), page after page (`has_more`, `after_id`) up to MAX_PAGES. An id that holds a secret
+of the frontend's leases is left out: a listing is passed to clients, and an upstream may echo what it got.
 
 Listings are cached (issue 16 item 7, issue 12 item 4): each backend is asked at most `[limits] models_seconds`
 (a few seconds, so one that never answers delays no client long), its answer kept `models_cache_seconds` and,
@@ -13,18 +18,24 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
-import aiohttp
 from aiohttp import web
 
-from dario.catalog import Backend, Catalog
+from dario.catalog import Backend, Catalog, Lease
 from dario.config import RoutingConfig
 from dario.presets import speaks
 from dario.routing import NoRoute, route
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.state import STATE, State
+from frontend.upstream.headers import upstream_headers
+from frontend.upstream.scrub import Scrubber
 
 ANSWERED_HEADER = "x-dario-models-from"  # the backends whose listing is in the answer
 MISSING_HEADER = "x-dario-models-missing"  # the backends that did not answer /models (their models left out)
+MAX_PAGES = 5  # of an Anthropic listing (1000 models each): a backend that pages on and on is not followed for ever
+PAGE_SIZE = 1000  # the most Anthropic's GET /v1/models returns at once
+NO_CLIENT_HEADERS: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class Listing:
 
 
 class Listings:
-    """The cached /models answer of each openai-speaking backend, by (name, base URL)."""
+    """The cached /models answer of each backend with credentials, by (name, base URL)."""
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], Listing] = {}
@@ -43,7 +54,8 @@ class Listings:
 
     @staticmethod
     def listable(catalog: Catalog) -> list[Backend]:
-        return [backend for backend in catalog.backends if speaks(backend.kind, "openai") and backend.credentials]
+        return [backend for backend in catalog.backends
+                if (speaks(backend.kind, "openai") or speaks(backend.kind, "anthropic")) and backend.credentials]
 
     async def current(self, state: State) -> list[tuple[Backend, Listing]]:
         """Every listable backend's listing: asked now when never asked, refreshed in the background when old."""
@@ -146,23 +158,57 @@ def _configured_models(routing: RoutingConfig) -> list[str]:
 
 
 async def _upstream_models(state: State, backend: Backend) -> list[str] | None:
-    """The backend's /models ids; None when it did not answer (in `[limits] models_seconds`) or not with a list."""
+    """The backend's /models ids; None when it did not answer (all its pages within `[limits] models_seconds`)
+    or not with a list."""
     usable = backend.usable()
     if not usable:
         return None
     credential = usable[0]
-    timeout = aiohttp.ClientTimeout(total=state.config.limits.models_seconds)
     try:
-        lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
-        headers = {lease.header_name: lease.header_value} if lease.header_name else {}
-        async with state.session.get(  # a redirect is not followed (the key would go with it): no listing
-            backend.endpoint("/models"), headers=headers, timeout=timeout, allow_redirects=False
-        ) as answer:
-            if answer.status != 200:
-                return None
-            document = await answer.json(content_type=None)
+        async with asyncio.timeout(state.config.limits.models_seconds):
+            lease = await state.credentials.lease(backend.name, credential, backend.revision_of(credential))
+            if speaks(backend.kind, "anthropic"):
+                ids = await _anthropic_pages(state, backend, lease)
+            else:
+                document = await _get(state, backend.endpoint("/models"), lease, OPENAI_CHAT)
+                ids = _ids(document)
     except Exception:  # noqa: BLE001 — a backend without /models must not break the listing of the others
         return None
+    if ids is None:
+        return None
+    scrubber = Scrubber([lease.header_value, *state.credentials.header_values()])
+    return [model for model in ids if scrubber.text(model) == model]
+
+
+async def _anthropic_pages(state: State, backend: Backend, lease: Lease) -> list[str] | None:
+    """Anthropic's listing, `?limit=1000&after_id=…` while it says `has_more`, at most MAX_PAGES pages."""
+    ids: list[str] = []
+    after = ""
+    for _ in range(MAX_PAGES):
+        url = backend.endpoint(f"/models?limit={PAGE_SIZE}") + (f"&after_id={quote(after, safe='')}" if after else "")
+        document = await _get(state, url, lease, ANTHROPIC_MESSAGES)
+        page = _ids(document)
+        if page is None:
+            return None
+        ids.extend(page)
+        last = document.get("last_id") if isinstance(document, dict) else None
+        if not (isinstance(document, dict) and document.get("has_more") is True and isinstance(last, str) and last
+                and last != after):
+            break
+        after = last
+    return ids
+
+
+async def _get(state: State, url: str, lease: Lease, dialect: Dialect) -> object:
+    """One listing page; None unless a 200. A redirect is not followed (the key would go with it)."""
+    headers = upstream_headers(NO_CLIENT_HEADERS, lease, dialect)
+    async with state.session.get(url, headers=headers, allow_redirects=False) as answer:
+        if answer.status != 200:
+            return None
+        return await answer.json(content_type=None)
+
+
+def _ids(document: object) -> list[str] | None:
     items = document.get("data") if isinstance(document, dict) else None
     if not isinstance(items, list):
         return None

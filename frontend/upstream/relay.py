@@ -115,6 +115,7 @@ class Upstream:
     limits: UpstreamLimits
     scrubber: Scrubber
     read_seconds: float  # aiohttp's own per-read timeout ([limits] upstream_seconds), named when it fires
+    body: bytes | None = None  # its error body, read (and scrubbed) already: forwarding looked at it first
 
 
 class ClientSink:
@@ -354,6 +355,9 @@ def watch_framing(response: aiohttp.ClientResponse) -> None:
 async def read_whole(request: web.Request, upstream: Upstream, machine: StreamMachine, exchange: Exchange,
                      limit: int, setting: str) -> bytes:
     """The whole body (scrubbed), read under the same deadlines and bound; RelayFailed when it cannot be had."""
+    if upstream.body is not None:
+        exchange.mark_first_byte()
+        return upstream.body
     sink = ClientSink(request, web.StreamResponse(), exchange, hold=sys.maxsize)  # never opened: `limit` fails first
     await Relay(upstream, machine, sink, events=False, limit=limit, setting=setting).run()
     exchange.mark_first_byte()
