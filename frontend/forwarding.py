@@ -165,6 +165,8 @@ async def forward(request: web.Request, state: State, exchange: Exchange, dialec
                 # Anthropic refused a thinking signature made for another model or account: once more, the same
                 # credential, without the thinking blocks (and so for the credentials after it)
                 target, again = retry, credential
+                if pooled and local:
+                    state.pool.resent(backend.name, credential)  # its answer to the first was counted already
                 exchange.failover.append(f"{credential}:{thinking_retry.NOTE}")
                 exchange.first_byte = 0.0
         if held is not None:  # every option failed: the last upstream answer goes back as it came

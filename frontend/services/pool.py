@@ -102,6 +102,12 @@ class PoolClient:
             self.local_pool_choices += 1
         return best
 
+    def resent(self, backend: str, credential: str) -> None:
+        """A request chosen locally goes to the same credential once more (its first answer was counted): it
+        awaits an answer again."""
+        key = (backend, credential)
+        self.pending[key] = self.pending.get(key, 0) + 1
+
     def answered(self, backend: str, credential: str, local: bool, status: int,
                  headers: Mapping[str, str] | None) -> None:
         """What the upstream said to a request on a pool's credential (headers None: no answer), for the next local
