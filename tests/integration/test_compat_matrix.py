@@ -47,10 +47,10 @@ def routing() -> RoutingConfig:
 @pytest.fixture
 async def frontend(services: Services, servers: dict[str, QuirkyServer],
                    routing: RoutingConfig) -> AsyncIterator[TestServer]:
-    for server in servers.values():
-        server.clear()
-        server.refused.clear()
-        server.push(Script(content="", tools=[(NAMES[0], {"city": "Paris"})]),
+    for upstream in servers.values():
+        upstream.clear()
+        upstream.refused.clear()
+        upstream.push(Script(content="", tools=[(NAMES[0], {"city": "Paris"})]),
                     Script(content="", tools=[(NAMES[1], {"city": "Paris"})]), Script(content="Sunny at noon."))
     async with running_frontend(dataclasses.replace(services.config, routing=routing)) as server:
         await wait_for_backends(server, len(SERVERS))
