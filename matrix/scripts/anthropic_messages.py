@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from _common import BASE_URL, KEY, MODEL, STREAM, TASK, TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, finish, get_weather
 from anthropic import Anthropic
+from anthropic.types import Message
 
 client = Anthropic(base_url=BASE_URL, api_key=KEY, max_retries=0, timeout=60)
 tools = [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": TOOL_SCHEMA}]
 
 
-def ask(messages: list[dict]) -> object:
+def ask(messages: list[dict]) -> Message:
     if not STREAM:
         return client.messages.create(model=MODEL, max_tokens=1024, messages=messages, tools=tools)
     with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages, tools=tools) as stream:

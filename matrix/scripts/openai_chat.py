@@ -19,19 +19,20 @@ def ask(messages: list[dict]) -> tuple[str, list[dict]]:
         calls = [{"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
                  for call in message.tool_calls or []]
         return message.content or "", calls
-    text, calls = "", {}
+    text = ""
+    assembled: dict[int, dict[str, str]] = {}  # by the tool call's index
     stream = client.chat.completions.create(model=MODEL, messages=messages, tools=tools, stream=True,
                                             stream_options={"include_usage": True})
     for chunk in stream:
         for choice in chunk.choices:
             text += choice.delta.content or ""
             for fragment in choice.delta.tool_calls or []:
-                call = calls.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
+                call = assembled.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
                 call["id"] = fragment.id or call["id"]
                 if fragment.function:
                     call["name"] += fragment.function.name or ""
                     call["arguments"] += fragment.function.arguments or ""
-    return text, [calls[index] for index in sorted(calls)]
+    return text, [assembled[index] for index in sorted(assembled)]
 
 
 messages: list[dict] = [{"role": "user", "content": TASK}]

@@ -6,13 +6,14 @@ import json
 
 from _common import BASE_URL, KEY, MODEL, STREAM, TASK, TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, finish, get_weather
 from openai import OpenAI
+from openai.types.responses import Response
 
 client = OpenAI(base_url=f"{BASE_URL}/v1", api_key=KEY, max_retries=0, timeout=60)
 tools = [{"type": "function", "name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": TOOL_SCHEMA,
           "strict": True}]
 
 
-def ask(items: list) -> object:
+def ask(items: list) -> Response:
     """One turn; the whole Response, from the stream's response.completed event or the plain answer."""
     if not STREAM:
         return client.responses.create(model=MODEL, input=items, tools=tools, store=False)

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
+from dario.grpc_server import health_check
 from dario.testing.processes import REPO
 from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
 from dario.testing.supervised import PROGRAMS, Supervised, alive, free_port, service_pids, supervised_stack
@@ -53,7 +54,7 @@ def wait_until_all_running(stack: Supervised, deadline_seconds: float = 60.0) ->
 
 def serving(socket_path: pathlib.Path) -> bool:
     with grpc.insecure_channel(f"unix:{socket_path}") as channel:
-        answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        answer = health_check(channel)(health_pb2.HealthCheckRequest(), timeout=5)
     return answer.status == health_pb2.HealthCheckResponse.SERVING
 
 

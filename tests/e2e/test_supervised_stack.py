@@ -93,7 +93,11 @@ def test_openai_sdk_through_the_supervised_stack_lands_in_analytics(stack: Super
     assert KEY not in stack.logs(), "a secret reached a log file"
 
 
-def send_until(stop: threading.Event, client: openai.OpenAI, results: list, limit: int) -> None:
+# One request's outcome: "ok", the HTTP status or "connection"; the seconds it took; the error's message.
+Outcome = tuple[int | str, float, str]
+
+
+def send_until(stop: threading.Event, client: openai.OpenAI, results: list[Outcome], limit: int) -> None:
     """One client's bounded request loop: records each outcome and how long it took."""
     for _ in range(limit):
         if stop.is_set():
@@ -112,7 +116,8 @@ def send_until(stop: threading.Event, client: openai.OpenAI, results: list, limi
 @pytest.mark.parametrize("program", ["credential_service", "pool_service"])
 def test_sigkill_of_a_service_under_load_never_hangs_a_request(stack: Supervised, program: str) -> None:
     client = sdk(stack, timeout=15.0)
-    stop, results = threading.Event(), []
+    stop = threading.Event()
+    results: list[Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         workers = [pool.submit(send_until, stop, client, results, 400) for _ in range(4)]
         time.sleep(1.0)

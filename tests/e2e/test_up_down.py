@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -52,7 +53,7 @@ def wait_for(condition, seconds: float, what: str) -> None:
 
 
 @pytest.fixture
-def cleanup() -> list[pathlib.Path]:
+def cleanup() -> Iterator[list[pathlib.Path]]:
     """Homes whose processes are killed if a test leaves any (we started them)."""
     homes: list[pathlib.Path] = []
     yield homes
@@ -123,7 +124,8 @@ def test_up_from_any_folder_in_a_fresh_home_then_status_logs_restart_and_down(
     assert "not running" in run(new_shell, tmp_path, "dario", "down").stdout
 
 
-def _append_and_seen(log: pathlib.Path, marker: str, follower: subprocess.Popen) -> bool:
+def _append_and_seen(log: pathlib.Path, marker: str, follower: subprocess.Popen[str]) -> bool:
+    assert follower.stdout is not None  # started with stdout=PIPE
     with open(log, "a") as handle:
         handle.write(marker + "\n")
     ready, _, _ = select.select([follower.stdout], [], [], 0.5)

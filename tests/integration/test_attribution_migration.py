@@ -13,6 +13,7 @@ import pytest
 import sqlite_utils
 from aiohttp.test_utils import TestServer
 
+from dario.json_types import JsonObject
 from dario.testing.scripted_upstream import ScriptedUpstream
 from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from pool_service import migrations
@@ -20,7 +21,7 @@ from pool_service.analytics import TABLE
 from tests.integration.conftest import async_analytics_rows
 
 pytestmark = pytest.mark.timeout(120)
-OLD_ROWS = [{"request_id": f"old-{index}", "started_at": time.time() - 86_400, "api_format": "openai",
+OLD_ROWS: list[JsonObject] = [{"request_id": f"old-{index}", "started_at": time.time() - 86_400, "api_format": "openai",
              "backend": "scripted", "model": "gpt-4o-mini", "status": 200, "input_tokens": 10, "output_tokens": 5}
             for index in range(3)]
 

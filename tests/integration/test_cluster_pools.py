@@ -26,7 +26,7 @@ from dario.testing.cluster import Instance, cluster_environment, forget_prefix, 
 from dario.testing.limited_upstream import KeyLimits
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
 from dario.testing.tcp_proxy import ThreadedTcpProxy
-from pool_service.state.shared import Keys
+from pool_service.state.redis_keys import Keys
 
 pytestmark = pytest.mark.timeout(300)
 REDIS = "redis://127.0.0.1:6379/0"

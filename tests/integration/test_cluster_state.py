@@ -21,7 +21,8 @@ from pool_service.answers import Availability
 from pool_service.queue import Queue
 from pool_service.selection import Pool
 from pool_service.state import DEGRADED, SHARED
-from pool_service.state.shared import Keys, RedisPoolState
+from pool_service.state.redis_keys import Keys
+from pool_service.state.shared import RedisPoolState
 
 pytestmark = pytest.mark.timeout(60)
 REDIS = "redis://127.0.0.1:6379/0"

@@ -47,10 +47,10 @@ def routing() -> RoutingConfig:
 @pytest.fixture
 async def frontend(services: Services, servers: dict[str, QuirkyServer],
                    routing: RoutingConfig) -> AsyncIterator[TestServer]:
-    for server in servers.values():
-        server.clear()
-        server.refused.clear()
-        server.push(Script(content="", tools=[(NAMES[0], {"city": "Paris"})]),
+    for upstream in servers.values():
+        upstream.clear()
+        upstream.refused.clear()
+        upstream.push(Script(content="", tools=[(NAMES[0], {"city": "Paris"})]),
                     Script(content="", tools=[(NAMES[1], {"city": "Paris"})]), Script(content="Sunny at noon."))
     async with running_frontend(dataclasses.replace(services.config, routing=routing)) as server:
         await wait_for_backends(server, len(SERVERS))
@@ -65,7 +65,7 @@ async def claude_code_loop(server: TestServer, model: str) -> list[list[str]]:
                             {"role": "system", "content": "<system-reminder>Be brief.</system-reminder>"}]
     calls = []
     for _ in range(3):
-        async with client.messages.stream(model=model, max_tokens=32000, messages=messages, tools=tools,  # type: ignore[arg-type]
+        async with client.messages.stream(model=model, max_tokens=32000, messages=messages, tools=tools,
                                           system=[{"type": "text", "text": BILLING},
                                                   {"type": "text", "text": "You are Claude Code."}]) as stream:
             message = await stream.get_final_message()
@@ -87,7 +87,7 @@ async def chat_loop(server: TestServer, model: str) -> list[list[str]]:
                             {"role": "user", "content": "Weather and time in Paris?"}]
     calls = []
     for _ in range(3):
-        answer = (await client.chat.completions.create(model=model, messages=messages, tools=tools,  # type: ignore[arg-type]
+        answer = (await client.chat.completions.create(model=model, messages=messages, tools=tools,
                                                        max_tokens=4000)).choices[0].message
         calls.append([call.function.name for call in answer.tool_calls or []] or [answer.content or ""])
         if answer.tool_calls:
@@ -105,7 +105,7 @@ async def codex_loop(server: TestServer, model: str) -> list[list[str]]:
         {"type": "input_text", "text": "Weather and time in Paris?"}]}]
     calls = []
     for _ in range(3):
-        async with client.responses.stream(model=model, input=items, tools=tools, store=False,  # type: ignore[arg-type]
+        async with client.responses.stream(model=model, input=items, tools=tools, store=False,
                                            instructions="You are Codex.", max_output_tokens=4000) as stream:
             response = await stream.get_final_response()
         called = [item for item in response.output if item.type == "function_call"]

@@ -113,8 +113,8 @@ async def test_more_stop_sequences_than_openai_takes_is_darios_own_400_naming_th
     with pytest.raises(anthropic.BadRequestError) as raised:
         await claude(frontend).messages.create(model="oai-gpt", max_tokens=100, stop_sequences=list("abcde"),
                                                messages=[{"role": "user", "content": "hi"}])
-    assert raised.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
-    assert "stop_sequences" in raised.value.body["error"]["message"]  # type: ignore[index]
+    assert raised.value.body["error"]["type"] == "invalid_request_error"
+    assert "stop_sequences" in raised.value.body["error"]["message"]
     assert upstream.requests == []
 
 
@@ -154,7 +154,7 @@ async def test_thinking_goes_back_to_deepseek_as_reasoning_content_across_a_tool
                 if succeeds:
                     answer = await client.messages.create(model="deepseek-reasoner", max_tokens=100,
                                                           messages=history, tools=tools)
-                    assert answer.content[0].text == "f is 42."  # type: ignore[union-attr]
+                    assert answer.content[0].text == "f is 42."
                     assert deepseek.requests[-1].json["messages"][1]["reasoning_content"] == "I should call f."
                 else:
                     with pytest.raises(anthropic.BadRequestError, match="reasoning_content"):

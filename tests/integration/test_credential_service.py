@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from credential_service.backends import Backends
@@ -21,6 +21,7 @@ from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
 from dario.config import Config, Paths
 from dario.enums import BACKEND_KINDS
+from dario.grpc_server import health_check
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 
@@ -78,7 +79,7 @@ def rpc_error(call: object, *arguments: object) -> grpc.RpcError:
 def test_socket_is_private_and_health_and_reflection_answer(home: pathlib.Path) -> None:
     assert socket_of(home).stat().st_mode & 0o777 == 0o600
     with grpc.insecure_channel(f"unix:{socket_of(home)}") as channel:
-        answer = health_pb2_grpc.HealthStub(channel).Check(
+        answer = health_check(channel)(
             health_pb2.HealthCheckRequest(service="dario.v1.Credentials"), timeout=5
         )
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
@@ -189,7 +190,8 @@ async def test_watchers_that_go_away_leave_nothing_behind(tmp_path: pathlib.Path
             stub = credentials_pb2_grpc.CredentialsStub(channel)
             calls = [stub.WatchBackends(credentials_pb2.WatchBackendsRequest()) for _ in range(20)]
             for call in calls:
-                assert (await call.read()).generation == 1
+                snapshot = await call.read()
+                assert isinstance(snapshot, credentials_pb2.WatchBackendsResponse) and snapshot.generation == 1
             assert backends.watchers == 20
             for call in calls:
                 call.cancel()

@@ -89,8 +89,9 @@ async def test_version_defaults_and_beta_headers_and_query_pass_through(frontend
 
 @pytest.mark.parametrize(("status", "exception"), [(429, anthropic.RateLimitError), (529, anthropic.OverloadedError),
                                                    (401, anthropic.AuthenticationError)])
-async def test_upstream_errors_pass_through_in_the_anthropic_shape(frontend: TestServer, upstream: ScriptedUpstream,
-                                                                  status: int, exception: type) -> None:
+async def test_upstream_errors_pass_through_in_the_anthropic_shape(
+        frontend: TestServer, upstream: ScriptedUpstream, status: int, exception: type[anthropic.APIStatusError],
+) -> None:
     upstream.push(Script(status=status))
     with pytest.raises(exception) as caught:
         await client(frontend).messages.create(model="claude-sonnet-5-5", max_tokens=10, messages=MESSAGES)

@@ -111,7 +111,8 @@ async def test_stream_without_usage_is_recorded_without_tokens(frontend: TestSer
     ],
 )
 async def test_upstream_errors_pass_through_with_status_body_and_headers(
-    frontend: TestServer, upstream: ScriptedUpstream, services: Services, status: int, exception: type
+    frontend: TestServer, upstream: ScriptedUpstream, services: Services, status: int,
+    exception: type[openai.APIStatusError]
 ) -> None:
     upstream.push(Script(status=status, split=5 if status == 500 else None))
     with pytest.raises(exception) as caught:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -68,9 +69,10 @@ async def frontend(fuzz_services: Services) -> AsyncIterator[TestServer]:
 
 
 Send = Callable[[str, bytes], tuple[int, bytes, CIMultiDictProxy]]
+Case = TypeVar("Case")
 
 
-async def fuzz(server: TestServer, strategy: st.SearchStrategy, check: Callable[[Send, object], None]) -> None:
+async def fuzz(server: TestServer, strategy: st.SearchStrategy[Case], check: Callable[[Send, Case], None]) -> None:
     """Runs hypothesis in a worker thread; each example posts through the test's own event loop."""
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as session:
@@ -85,7 +87,7 @@ async def fuzz(server: TestServer, strategy: st.SearchStrategy, check: Callable[
 
         @FUZZ
         @given(strategy)
-        def run(case: object) -> None:
+        def run(case: Case) -> None:
             check(send, case)
 
         await asyncio.to_thread(run)

@@ -54,7 +54,7 @@ async def answer_to(sdk: openai.AsyncOpenAI, model: str, history: str | list,
     if not stream:
         return await sdk.responses.create(model=model, input=history, tools=[{"type": "local_shell"}]), []
     async with sdk.responses.stream(model=model, input=history, tools=[{"type": "local_shell"}]) as events:
-        kinds = [event.type async for event in events]
+        kinds: list[str] = [event.type async for event in events]
         return await events.get_final_response(), kinds
 
 

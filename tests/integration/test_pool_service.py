@@ -33,7 +33,7 @@ def socket_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Pa
 
 
 @pytest.fixture
-async def stub(socket_path: pathlib.Path) -> AsyncIterator[pool_pb2_grpc.PoolStub]:
+async def stub(socket_path: pathlib.Path) -> AsyncIterator[pool_pb2_grpc.PoolAsyncStub]:
     async with grpc.aio.insecure_channel(f"unix:{socket_path}") as channel:
         yield pool_pb2_grpc.PoolStub(channel)
 
@@ -44,12 +44,12 @@ def rate_limited(credential: str, retry_after: str = "30", **headers: str) -> po
     )
 
 
-async def accounts(stub: pool_pb2_grpc.PoolStub, backend: str) -> dict[str, pool_pb2.AccountState]:
+async def accounts(stub: pool_pb2_grpc.PoolAsyncStub, backend: str) -> dict[str, pool_pb2.AccountState]:
     answer = await stub.Accounts(pool_pb2.AccountsRequest(), timeout=5)
     return {account.credential: account for account in answer.accounts if account.backend == backend}
 
 
-async def wait_for_queue_depth(stub: pool_pb2_grpc.PoolStub, depth: int, deadline_seconds: float = 5.0) -> None:
+async def wait_for_queue_depth(stub: pool_pb2_grpc.PoolAsyncStub, depth: int, deadline_seconds: float = 5.0) -> None:
     deadline = time.monotonic() + deadline_seconds
     while (await stub.Accounts(pool_pb2.AccountsRequest(), timeout=5)).queue_depth != depth:
         assert time.monotonic() < deadline, f"queue depth never reached {depth}"
@@ -60,11 +60,13 @@ async def exhausted(call: grpc.aio.UnaryUnaryCall) -> tuple[str, str | None]:
     """Awaits a call that must fail RESOURCE_EXHAUSTED; returns its message and retry-after."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, caught.value.details()
-    return caught.value.details(), dict(caught.value.trailing_metadata()).get("retry-after")
+    message = caught.value.details()
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, message
+    assert message is not None
+    return message, dict(caught.value.trailing_metadata()).get("retry-after")
 
 
-async def cool_down(stub: pool_pb2_grpc.PoolStub, backend: str, credentials: list[str], retry_after: str) -> None:
+async def cool_down(stub: pool_pb2_grpc.PoolAsyncStub, backend: str, credentials: list[str], retry_after: str) -> None:
     """Puts every credential in cooldown through one Acquire that tried them all (and so fails at once)."""
     request = pool_pb2.AcquireRequest(
         backend=backend,
@@ -75,7 +77,7 @@ async def cool_down(stub: pool_pb2_grpc.PoolStub, backend: str, credentials: lis
     assert "was tried" in message
 
 
-async def test_a_429_in_tried_moves_the_request_to_another_credential(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_429_in_tried_moves_the_request_to_another_credential(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     candidates = ["k1", "k2"]
     first = await stub.Acquire(pool_pb2.AcquireRequest(backend="failover", candidates=candidates), timeout=5)
     assert first.credential == "k1"
@@ -88,7 +90,7 @@ async def test_a_429_in_tried_moves_the_request_to_another_credential(stub: pool
     assert fresh.credential == "k2"
 
 
-async def test_every_credential_tried_fails_at_once_with_their_answers(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_every_credential_tried_fails_at_once_with_their_answers(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     tried = [rate_limited("k1", "7"), pool_pb2.Attempt(credential="k2", status=503, error_type="upstream_5xx")]
     started = time.monotonic()
     message, retry_after = await exhausted(
@@ -99,7 +101,7 @@ async def test_every_credential_tried_fails_at_once_with_their_answers(stub: poo
     assert retry_after is None, "k2 answered 503 and can serve again now"
 
 
-async def test_a_queued_request_is_served_when_the_cooldown_ends(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_queued_request_is_served_when_the_cooldown_ends(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "queued", ["k1", "k2"], retry_after="1")
     started = time.monotonic()
     answer = await stub.Acquire(pool_pb2.AcquireRequest(backend="queued", candidates=["k1", "k2"]), timeout=5)
@@ -108,7 +110,7 @@ async def test_a_queued_request_is_served_when_the_cooldown_ends(stub: pool_pb2_
     assert 0.3 < waited < 1.9 and 300 < answer.queued_ms < 1900
 
 
-async def test_a_queued_retry_waits_for_the_credential_it_did_not_try(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_queued_retry_waits_for_the_credential_it_did_not_try(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     def acquire(*tried: pool_pb2.Attempt) -> grpc.aio.UnaryUnaryCall:
         request = pool_pb2.AcquireRequest(backend="retry", candidates=["k1", "k2", "k3"], request_id="r1", tried=tried)
         return stub.Acquire(request, timeout=5)
@@ -124,7 +126,7 @@ async def test_a_queued_retry_waits_for_the_credential_it_did_not_try(stub: pool
     assert [(states[name].in_flight, states[name].chosen) for name in ("k1", "k2", "k3")] == [(0, 1), (0, 1), (1, 1)]
 
 
-async def test_a_full_queue_answers_at_once_with_retry_after(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_full_queue_answers_at_once_with_retry_after(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "full", ["k1"], retry_after="1")
     request = pool_pb2.AcquireRequest(backend="full", candidates=["k1"])
     waiting = [asyncio.ensure_future(stub.Acquire(request, timeout=10)) for _ in range(QUEUE_DEPTH)]
@@ -140,7 +142,7 @@ async def test_a_full_queue_answers_at_once_with_retry_after(stub: pool_pb2_grpc
     await wait_for_queue_depth(stub, 0)
 
 
-async def test_a_recovery_past_the_queues_window_answers_at_once(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_recovery_past_the_queues_window_answers_at_once(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "far", ["k1", "k2"], retry_after="30")
     started = time.monotonic()
     message, retry_after = await exhausted(
@@ -150,14 +152,14 @@ async def test_a_recovery_past_the_queues_window_answers_at_once(stub: pool_pb2_
     assert retry_after is not None and 25 <= int(retry_after) <= 30
 
 
-async def test_queued_requests_give_up_after_queue_seconds_with_retry_after(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_queued_requests_give_up_after_queue_seconds_with_retry_after(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "patience", ["k1"], retry_after="1")
     request = pool_pb2.AcquireRequest(backend="patience", candidates=["k1"])
     answer = await stub.Acquire(request, timeout=10)  # recovers within the window: waits, then is served
     assert answer.credential == "k1" and answer.queued_ms > 500
 
 
-async def test_a_client_deadline_before_the_recovery_answers_at_once(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_a_client_deadline_before_the_recovery_answers_at_once(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "deadline", ["k1", "k2"], retry_after="2")
     started = time.monotonic()
     message, retry_after = await exhausted(
@@ -169,7 +171,7 @@ async def test_a_client_deadline_before_the_recovery_answers_at_once(stub: pool_
     await wait_for_queue_depth(stub, 0)
 
 
-async def test_cancelled_waiters_leave_the_queue(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_cancelled_waiters_leave_the_queue(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     await cool_down(stub, "cancel", ["k1"], retry_after="2")
     request = pool_pb2.AcquireRequest(backend="cancel", candidates=["k1"])
     calls = [stub.Acquire(request, timeout=10) for _ in range(2)]
@@ -180,7 +182,7 @@ async def test_cancelled_waiters_leave_the_queue(stub: pool_pb2_grpc.PoolStub) -
     await wait_for_queue_depth(stub, 0, deadline_seconds=1.0)
 
 
-async def test_accounts_shows_headroom_windows_status_and_in_flight(stub: pool_pb2_grpc.PoolStub) -> None:
+async def test_accounts_shows_headroom_windows_status_and_in_flight(stub: pool_pb2_grpc.PoolAsyncStub) -> None:
     candidates = ["k1", "k2"]
     await stub.Acquire(pool_pb2.AcquireRequest(backend="accounts", candidates=candidates, request_id="a1"), timeout=5)
     headers = {

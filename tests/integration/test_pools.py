@@ -129,7 +129,9 @@ async def test_steady_load_spreads_over_the_keys_by_headroom_and_no_client_sees_
     frontend: TestServer, limited: ScriptedUpstream
 ) -> None:
     limiter = limits(limited, 30, 20, 10, window=3.0)  # 60 requests per 3 s in all
-    client, statuses, served_by = sdk(frontend), collections.Counter(), collections.Counter()
+    client = sdk(frontend)
+    statuses: collections.Counter[int] = collections.Counter()
+    served_by: collections.Counter[str | None] = collections.Counter()  # by credential name: requests it served
     deadline = time.monotonic() + 6.0
 
     async def worker() -> None:  # bounded by the deadline

@@ -12,13 +12,15 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
+from dario.json_types import JsonArray
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
 from dario.testing.stack import Services, running_frontend, running_services, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
 
 pytestmark = pytest.mark.timeout(120)
 WEATHER = ("get_weather", {"city": "Paris"})
-TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather in a city",
+# JSON as a client sends it: without "strict", which the SDK's FunctionToolParam requires.
+TOOLS: JsonArray = [{"type": "function", "name": "get_weather", "description": "Weather in a city",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
 CONFIG = """
 [[routes]]

@@ -9,9 +9,10 @@ import sqlite3
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from dario.grpc_server import health_check
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc, pool_pb2, pool_pb2_grpc
 
@@ -38,8 +39,7 @@ def test_service_answers_health_and_reflection_on_a_private_socket(
         assert socket_path.stat().st_mode & 0o777 == 0o600
         assert (home / "run").stat().st_mode & 0o777 == 0o700
         with grpc.insecure_channel(f"unix:{socket_path}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            answer = health_check(channel)(health_pb2.HealthCheckRequest(service=service), timeout=5)
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
             assert {service, "grpc.health.v1.Health"} <= listed_services(channel)
     assert not socket_path.exists(), "a clean stop removes the socket"

@@ -9,6 +9,7 @@ import aiohttp
 import anthropic
 import pytest
 from aiohttp.test_utils import TestServer
+from anthropic.types import ToolParam
 
 from dario.testing import chat_quirks
 from dario.testing.scripted_upstream import Script, ScriptedUpstream
@@ -21,7 +22,7 @@ MODEL = "gpt-4o-mini"  # served by the openai backend "gpt" of both_kinds
 QUESTION = [{"role": "user", "content": "Tell me about Paris."}]
 CONTEXT_ERROR = {"message": "This model's maximum context length is 8192 tokens.", "type": "invalid_request_error",
                  "param": "messages", "code": "context_length_exceeded"}
-WEATHER_TOOL = {"name": "get_weather", "description": "weather", "input_schema": {
+WEATHER_TOOL: ToolParam = {"name": "get_weather", "description": "weather", "input_schema": {
     "type": "object", "properties": {"city": {"type": "string"}}}}
 
 

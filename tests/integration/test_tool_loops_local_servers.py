@@ -83,10 +83,10 @@ async def test_an_anthropic_sdk_tool_loop_of_three_turns_succeeds_on_a_llamacpp_
         fields = dict(model="claude-sonnet-4-5", max_tokens=limit, system=system, messages=messages,
                       tools=ANTHROPIC_TOOLS)
         if stream:
-            async with client.messages.stream(**fields) as events:  # type: ignore[arg-type]
+            async with client.messages.stream(**fields) as events:
                 message = await events.get_final_message()
         else:
-            message = await client.messages.create(**fields)  # type: ignore[arg-type]
+            message = await client.messages.create(**fields)
         answers.append(message)
         if turn == 0:
             llamacpp.push(Script(content="", tools=[(short_name_sent(llamacpp), {"city": "Paris"})]))
@@ -115,10 +115,10 @@ async def test_a_responses_sdk_tool_loop_of_three_turns_succeeds_on_a_llamacpp_s
     for turn in range(3):
         fields = dict(model=MODEL, input=items, tools=RESPONSES_TOOLS, max_output_tokens=20, store=False)
         if stream:
-            async with client.responses.stream(**fields) as events:  # type: ignore[arg-type]
+            async with client.responses.stream(**fields) as events:
                 response = await events.get_final_response()
         else:
-            response = await client.responses.create(**fields)  # type: ignore[arg-type]
+            response = await client.responses.create(**fields)
         outputs.append(response)
         if turn == 0:
             llamacpp.push(Script(content="", tools=[(short_name_sent(llamacpp), {"city": "Paris"})]))

@@ -17,7 +17,7 @@ REFRESH = "rt-unit-0123456789abcdef"
 
 
 @pytest.fixture
-async def token_endpoint() -> AsyncIterator[tuple[str, list]]:
+async def token_endpoint() -> AsyncIterator[tuple[str, list, list]]:
     """A token endpoint answering from a queue of (status, content type, body[, headers]) and recording the forms."""
     answers: list = []
     forms: list = []

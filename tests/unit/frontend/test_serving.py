@@ -25,7 +25,9 @@ async def answer(request: web.BaseRequest) -> web.Response:
 
 
 def connection_handler() -> HeaderDeadlineHandler:
-    return DeadlineServer(answer, header_timeout=1.0, loop=asyncio.get_running_loop())()
+    handler = DeadlineServer(answer, header_timeout=1.0, loop=asyncio.get_running_loop())()
+    assert isinstance(handler, HeaderDeadlineHandler)  # typed as aiohttp's RequestHandler, its base
+    return handler
 
 
 async def test_the_connection_handler_attributes_serving_uses_exist() -> None:

@@ -79,7 +79,7 @@ async def test_concurrent_writers_are_serialized_and_grouped(tmp_path: pathlib.P
 
 def test_close_flushes_what_was_submitted(tmp_path: pathlib.Path) -> None:
     store = AnalyticsStore(tmp_path / "analytics.db")
-    acknowledged = []
+    acknowledged: list[bool] = []
     for index in range(50):
         store.submit([row_from_outcome(outcome(f"q{index:02}"))], acknowledged.append)
     store.close()

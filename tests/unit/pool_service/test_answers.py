@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 
 from pool_service.answers import Answer, Answers, Availability
 from pool_service.queue import Queue
@@ -57,6 +58,7 @@ async def test_availability_yields_now_and_after_a_change() -> None:
     applied, _ = answers()
     stopping = asyncio.Event()
     changes = applied.availability.changes(stopping)
+    assert isinstance(changes, AsyncGenerator)  # typed AsyncIterator; the test closes it
     assert await anext(changes) == {}
     following = asyncio.ensure_future(anext(changes))
     await applied.attempts("r1", "b", [Answer("k1", 429, {"retry-after": "30"}, local=True)])

@@ -114,7 +114,7 @@ def test_within_overrides_the_most_specific_glob_wins_whatever_the_order() -> No
 ])
 def test_a_bad_pricing_override_is_a_config_error_naming_the_field(overrides: object, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        Pricing.load(overrides)  # type: ignore[arg-type]
+        Pricing.load(overrides)
 
 
 def test_the_built_in_aliases_are_priced_as_the_models_they_name(shipped: Pricing) -> None:

@@ -204,7 +204,7 @@ def test_each_field_is_validated_on_its_own(
 
 def test_values_that_are_not_text_are_skipped() -> None:
     headers = {"retry-after": None, 5: "x", "x-ratelimit-limit-requests": 10, "x-ratelimit-remaining-requests": "1"}
-    assert parse(headers, NOW) == Observation((), None)  # type: ignore[arg-type]
+    assert parse(headers, NOW) == Observation((), None)
 
 
 def test_headroom_is_the_smallest_fraction_and_recovers_at_reset() -> None:

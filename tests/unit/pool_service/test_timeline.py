@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
+from typing import cast
 
 import pytest
 
@@ -186,4 +187,4 @@ def test_prices_list_config_globs_first_then_the_shipped_ones() -> None:
     assert table[0] == {"pattern": "my-model*", "source": "config.toml", "input": 1.0, "output": 2.0,
                         "cache_read": 1.0, "cache_write": 1.0, "input_includes_cache_read": True}
     assert all(entry["source"] == "shipped" for entry in table[1:])
-    assert any(entry["pattern"].startswith("gpt-4o") for entry in table)
+    assert any(cast(str, entry["pattern"]).startswith("gpt-4o") for entry in table)

@@ -36,6 +36,7 @@ def test_the_written_config_parses_with_no_environment_at_all(tmp_path: pathlib.
     paths = Paths(tmp_path / "a home")  # a space is carried
     paths.ensure()
     config = write_config(paths, python="/opt/py/bin/python")
+    assert isinstance(config, pathlib.Path)  # typed os.PathLike[str]
     assert config.stat().st_mode & 0o777 == 0o600
     server, client = parsed(config, {})  # a new shell with nothing set, as `supervisorctl -c … shutdown` sees it
     assert client.serverurl == f"unix://{paths.run_dir / 'supervisor.sock'}"

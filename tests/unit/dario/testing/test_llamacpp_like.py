@@ -14,19 +14,19 @@ def test_the_llamacpp_mimic_refuses_what_llama_cpp_python_refuses() -> None:
     quirks = SERVERS["llama.cpp"]
     user = {"role": "user", "content": "hi"}
     assert problem_of({"messages": [user], "max_tokens": 5}, quirks) is None
-    assert problem_of({"messages": [user], "max_completion_tokens": 5}, quirks)[0] == 400  # type: ignore[index]
+    assert problem_of({"messages": [user], "max_completion_tokens": 5}, quirks)[0] == 400
     null_turn = {"role": "assistant", "content": None, "tool_calls": [CALL]}
     assert problem_of({"messages": [user, null_turn]}, quirks) == (500, "Internal Server Error")
     assert problem_of({"messages": [user, dict(null_turn, content="")]}, quirks) is None
     assert problem_of({"messages": [{"role": "system", "content": [{"type": "text", "text": "S"}]}]}, quirks)[0] \
-        == 500  # type: ignore[index]
-    assert problem_of({"messages": [user, {"role": "system", "content": "S"}]}, quirks)[0] == 500  # type: ignore[index]
+        == 500
+    assert problem_of({"messages": [user, {"role": "system", "content": "S"}]}, quirks)[0] == 500
     assert problem_of({"messages": [user, null_turn], "extra": 1}, SERVERS["OpenRouter"]) is None
 
 
 def test_the_deepseek_mimic_wants_reasoning_content_back_on_tool_call_turns() -> None:
     turn = {"role": "assistant", "content": "", "tool_calls": [CALL]}
-    assert problem_of({"messages": [turn]}, DEEPSEEK_THINKING)[0] == 400  # type: ignore[index]
+    assert problem_of({"messages": [turn]}, DEEPSEEK_THINKING)[0] == 400
     assert problem_of({"messages": [dict(turn, reasoning_content="why")]}, DEEPSEEK_THINKING) is None
 
 

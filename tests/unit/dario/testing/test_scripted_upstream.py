@@ -145,7 +145,8 @@ async def test_include_usage_adds_a_usage_chunk_with_no_choices(
     ],
 )
 async def test_error_scripts_raise_the_sdks_matching_exception(
-    upstream: ScriptedUpstream, client: openai.AsyncOpenAI, status: int, exception: type, code: str | None
+    upstream: ScriptedUpstream, client: openai.AsyncOpenAI, status: int, exception: type[openai.APIStatusError],
+    code: str | None
 ) -> None:
     upstream.push(Script(status=status))
     with pytest.raises(exception) as raised:

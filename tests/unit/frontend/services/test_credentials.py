@@ -30,7 +30,7 @@ OTHER_KEY = "sk-test-lease-cache-other-0003"
 class Service:
     """The real servicer with its vault in a temporary home, and an admin stub to change what it holds."""
 
-    def __init__(self, home: pathlib.Path, stub: credentials_pb2_grpc.CredentialsStub) -> None:
+    def __init__(self, home: pathlib.Path, stub: credentials_pb2_grpc.CredentialsAsyncStub) -> None:
         self.socket = str(Paths(home).credential_socket)
         self.stub = stub
 

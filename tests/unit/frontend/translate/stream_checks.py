@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 
+from dario.json_types import JsonObject
 from frontend.translate.sse import SseParser
+from frontend.upstream.relay import StreamMachine
 
 TEXT = "héllo wörld ☃ 🚀 " * 3
-TOOLS = [("get_weather", {"city": "Paris", "note": "ünïcode ☃"}), ("get_time", {}), ("noop", {"deep": {"a": [1, 2]}})]
+TOOLS: list[tuple[str, JsonObject]] = [("get_weather", {"city": "Paris", "note": "ünïcode ☃"}), ("get_time", {}),
+                                       ("noop", {"deep": {"a": [1, 2]}})]
 
 
-def run(machine, pieces: list[bytes]) -> bytes:
+def run(machine: StreamMachine, pieces: list[bytes]) -> bytes:
     return b"".join(machine.feed(piece) for piece in pieces) + machine.finish()
 
 
 def openai_result(output: bytes) -> tuple[str, list, str | None, dict | None, bool]:
     """Accumulates an OpenAI client stream the way the SDK does; checks its invariants."""
-    text, calls, finish, usage, done = "", {}, None, None, False
+    calls: dict[int, dict[str, str]] = {}
+    text, finish, usage, done = "", None, None, False
     for event in SseParser().feed(output):
         if event.data == "[DONE]":
             done = True
@@ -47,7 +51,8 @@ def anthropic_result(output: bytes) -> tuple[str, list, str | None, dict]:
     names = [event.name for event in events]
     assert names[0] == "message_start" and names[-1] == "message_stop"
     assert names.count("message_start") == names.count("message_stop") == 1
-    blocks, open_index, stop, usage = [], None, None, {}
+    blocks: list[dict] = []
+    open_index, stop, usage = None, None, {}
     for event in events:
         data = json.loads(event.data)
         assert data["type"] == event.name, "every event carries its name on an event: line"

@@ -83,7 +83,7 @@ def test_first_turn_must_be_user() -> None:
 )
 def test_tool_choice_and_parallel_calls(choice: object, parallel: object, expected: dict) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    fields = {"tools": tools}
+    fields: dict[str, object] = {"tools": tools}
     if choice is not None:
         fields["tool_choice"] = choice
     if parallel is not None:

@@ -64,7 +64,9 @@ def reference_events(data: bytes) -> list[Event]:
     """What SseParser must yield for data fed at once: the whole input decoded, then split into lines."""
     lines = re.split("\r\n|\r|\n", data.decode("utf-8-sig", errors="replace"))
     lines.pop()  # cut off mid-way (or empty after the last line ending)
-    events, name, values = [], "", []
+    events: list[Event] = []
+    values: list[str] = []
+    name = ""
     for line in lines + [""]:  # a last event with complete lines but no blank line is still dispatched
         if line == "":
             if values:

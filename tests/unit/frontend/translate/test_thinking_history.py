@@ -49,7 +49,8 @@ def test_an_assistant_turn_of_thinking_only_is_left_out() -> None:
                                            {"role": "assistant", "content": [SYNTHETIC]},
                                            {"role": "user", "content": "b"}]}
     changed, _ = without_unverifiable_thinking(document)
-    assert changed is not None and [message["content"] for message in changed["messages"]] == ["a", "b"]
+    assert changed is not None and isinstance(changed["messages"], list)
+    assert [message["content"] for message in changed["messages"]] == ["a", "b"]
 
 
 REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}

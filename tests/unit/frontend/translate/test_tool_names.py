@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from dario.compat import default_profile
 from dario.testing import anthropic_wire, openai_wire
-from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, Dialect
 from frontend.request_parsing import ParsedRequest
 from frontend.translate.sse import SseParser
 from frontend.translate.tool_names import VALID, shorten_tool_names
-from frontend.translation_plan import plan
+from frontend.translation_plan import Plan, plan
 
 LONG = "mcp__claude_in_chrome_extension_server__browser_take_screenshot_of_the_page"  # 75 characters
 DOTTED = "files.read"
@@ -29,9 +29,9 @@ def anthropic_request(stream: bool = False) -> dict:
             "tool_choice": {"type": "tool", "name": DOTTED}, "stream": stream}
 
 
-def planned(document: dict, dialect: object = ANTHROPIC_MESSAGES) -> object:
+def planned(document: dict, dialect: Dialect = ANTHROPIC_MESSAGES) -> Plan:
     parsed = ParsedRequest(document=document, model=document.get("model", "llama"), stream=bool(document.get("stream")))
-    return plan(dialect, parsed, "llama", 4096, "openai", default_profile("llama"))  # type: ignore[arg-type]
+    return plan(dialect, parsed, "llama", 4096, "openai", default_profile("llama"))
 
 
 def test_invalid_names_are_shortened_the_same_way_everywhere_in_the_request() -> None:

@@ -18,14 +18,14 @@ from frontend.translate.responses.anthropic_stream import AnthropicToResponsesSt
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.sse import SseParser
 from frontend.upstream.framing import HEAD_BYTES, TAIL_BYTES
-from frontend.upstream.relay import PassThrough
+from frontend.upstream.relay import PassThrough, StreamMachine
 
 CHAT_STREAM = openai_wire.stream_events("gpt-4o-2024-08-06", "héllo ☃", openai_wire.usage(12, 5, cached=3), True)
 ANTHROPIC_STREAM = anthropic_wire.stream_events("claude-opus-5-20260101", "héllo ☃",
                                                 anthropic_wire.usage(30, 9, cache_read=4, cache_creation=2))
 
 
-def machines() -> list[tuple[str, object, Dialect, bytes]]:
+def machines() -> list[tuple[str, StreamMachine, Dialect, bytes]]:
     """(name, machine, the upstream's dialect, an upstream stream) for every direction the relay runs."""
     request = {"model": "m", "input": "hi"}
     return [
@@ -42,7 +42,7 @@ def machines() -> list[tuple[str, object, Dialect, bytes]]:
 NAMES = [name for name, *_ in machines()]
 
 
-def machine_named(name: str) -> tuple[object, Dialect, bytes]:
+def machine_named(name: str) -> tuple[StreamMachine, Dialect, bytes]:
     return next((machine, dialect, stream) for found, machine, dialect, stream in machines() if found == name)
 
 

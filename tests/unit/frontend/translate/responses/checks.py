@@ -10,6 +10,7 @@ import openai
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from dario.json_types import JsonObject
 from frontend.translate.sse import SseParser
 from tests.unit.frontend.translate.stream_checks import TOOLS
 
@@ -105,8 +106,8 @@ CODEX_TOOLS = {"type": "additional_tools", "role": "developer", "tools": [
          "parameters": {"type": "object", "properties": {"plan": {"type": "string"}}}}]},
     {"type": "namespace", "name": "clock", "description": "", "tools": [
         {"type": "function", "name": "now", "parameters": {"type": "object", "properties": {}}}]}]}
-CODEX = {"model": "alias", "instructions": "You are Codex.", "stream": True, "store": False, "tool_choice": "auto",
-         "parallel_tool_calls": True,
+CODEX: JsonObject = {"model": "alias", "instructions": "You are Codex.", "stream": True, "store": False,
+         "tool_choice": "auto", "parallel_tool_calls": True,
          "tools": [FUNCTION_TOOLS[0], {"type": "namespace", "name": "multi_agent_v1", "description": "Agents.",
                                        "tools": [{"type": "function", "name": "spawn_agent", "parameters": {
                                            "type": "object", "properties": {"task": {"type": "string"}}}}]},

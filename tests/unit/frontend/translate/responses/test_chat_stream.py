@@ -15,6 +15,7 @@ from dario.testing.splitting import split_at
 from frontend.translate.responses.answer import chat_to_response
 from frontend.translate.responses.anthropic_stream import AnthropicToResponsesStream
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
+from frontend.upstream.relay import StreamMachine
 from tests.unit.frontend.translate.responses.checks import (
     CODEX,
     CODEX_CALLS,
@@ -165,7 +166,7 @@ def test_codex_calls_map_back_streamed(backend: str, one_byte: bool) -> None:
     if backend == "chat":
         upstream = openai_wire.stream_events("g", "On it.", openai_wire.usage(5, 6), include_usage=True,
                                              tools=CODEX_CALLS)
-        machine = ChatToResponsesStream("alias", CODEX)
+        machine: StreamMachine = ChatToResponsesStream("alias", CODEX)
     else:
         upstream = anthropic_wire.stream_events("m", "On it.", anthropic_wire.usage(5, 6), tools=CODEX_CALLS)
         machine = AnthropicToResponsesStream("alias", CODEX)

@@ -17,6 +17,7 @@ from frontend.translate.responses.anthropic_stream import AnthropicToResponsesSt
 from frontend.translate.responses.chat_stream import ChatToResponsesStream
 from frontend.translate.responses.request_to_anthropic import responses_to_anthropic
 from frontend.translate.responses.request_to_chat import responses_to_chat
+from frontend.upstream.relay import StreamMachine
 from tests.unit.frontend.translate.responses.checks import (
     FUNCTION_TOOLS,
     check_grammar,
@@ -138,8 +139,8 @@ def test_a_whole_answer_calling_the_shell_is_a_local_shell_call_item() -> None:
     assert (call.call_id, call.status, call.id.startswith("lsh_")) == (call_id, "completed", True)
     assert call.action.model_dump(exclude_none=True) == {"type": "exec", **ACTION}
     assert [tool.type for tool in response.tools] == ["local_shell", "function"]
-    message = anthropic_wire.message("m", "", anthropic_wire.usage(5, 6), tools=[("local_shell", {"command": ["ls"]})])
-    call = Response.model_validate(anthropic_to_response(message, "alias", SHELL)).output[0]
+    answer = anthropic_wire.message("m", "", anthropic_wire.usage(5, 6), tools=[("local_shell", {"command": ["ls"]})])
+    call = Response.model_validate(anthropic_to_response(answer, "alias", SHELL)).output[0]
     assert call.type == "local_shell_call"
     assert call.action.model_dump(exclude_none=True) == {"type": "exec", "command": ["ls"], "env": {}}
 
@@ -181,7 +182,7 @@ def test_a_streamed_shell_call_is_added_in_progress_then_done_completed(backend:
     if backend == "chat":
         upstream = openai_wire.stream_events("g", "Listing.", openai_wire.usage(5, 6), include_usage=True,
                                              tools=tools)
-        machine = ChatToResponsesStream("alias", SHELL)
+        machine: StreamMachine = ChatToResponsesStream("alias", SHELL)
     else:
         upstream = anthropic_wire.stream_events("m", "Listing.", anthropic_wire.usage(5, 6), tools=tools)
         machine = AnthropicToResponsesStream("alias", SHELL)
