@@ -19,7 +19,7 @@ from frontend import bounds
 from frontend.error_mapping import from_acquire_error, from_rpc_error
 from frontend.errors import ServiceUnavailable
 from frontend.services.journal import Journal
-from frontend.services.reporter import SERVICE, OutcomeReporter
+from frontend.services.reporter import BATCH_WAIT_SECONDS, SERVICE, OutcomeReporter
 from pool_service import ratelimit  # pure: the header parser pool_service ranks with, so both rank alike
 
 # After an answer that fails over (429, 401/403, 5xx) a pool's credentials go through Acquire until pool_service's
@@ -43,7 +43,8 @@ class PoolClient:
         self.channel = grpc.aio.insecure_channel(unix_target(socket_path), options=CHANNEL_OPTIONS)
         self.stub = pool_pb2_grpc.PoolStub(self.channel)
         journal_folder = journal_folder or pathlib.Path(socket_path).parent / JOURNAL_FOLDER
-        self.reporter = OutcomeReporter(self.stub, Journal(journal_folder))
+        self.reporter = OutcomeReporter(self.stub, Journal(journal_folder),
+                                        batch_wait=BATCH_WAIT_SECONDS if local_pools else 0.0)
         # Pushed by pool_service: credentials that cannot serve now, and until when. None until the first push;
         # kept while pool_service restarts (a backend's only credential stays usable meanwhile).
         self.unavailable: dict[tuple[str, str], float] | None = None

@@ -27,6 +27,9 @@ BATCH_SIZE = 256
 # well under 1 KiB, so a full batch is far below this anyway.
 BATCH_BYTES = 1024 * 1024
 MAX_OUTCOME_BYTES = 64 * 1024  # frontend.bounds keeps outcomes to a few KiB; one past this is dropped, not sent
+# How long the first outcome waits for others to share its batch (fewer Report messages at low rates). With pools
+# shared by several hosts the frontend does not wait: pool_service applies an answer's rate-limit headers to the
+# shared view when its outcome arrives, and every host's next choice reads that view.
 BATCH_WAIT_SECONDS = 0.05
 MAX_PENDING = 200_000
 RETRY_SECONDS = 0.2
@@ -54,8 +57,10 @@ class OutcomeReporter:
 
     def __init__(self, stub: pool_pb2_grpc.PoolAsyncStub, journal: Journal | None = None, *,
                  batch_bytes: int = BATCH_BYTES, max_outcome_bytes: int = MAX_OUTCOME_BYTES,
-                 behind_seconds: float = BEHIND_SECONDS, behind_backlog: int = BEHIND_BACKLOG) -> None:
+                 behind_seconds: float = BEHIND_SECONDS, behind_backlog: int = BEHIND_BACKLOG,
+                 batch_wait: float = BATCH_WAIT_SECONDS) -> None:
         self.stub = stub
+        self.batch_wait = batch_wait
         self.journal = journal
         self.batch_bytes = batch_bytes
         self.max_outcome_bytes = max_outcome_bytes
@@ -220,7 +225,7 @@ class OutcomeReporter:
             if not self.pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-                await asyncio.sleep(BATCH_WAIT_SECONDS)
+                await asyncio.sleep(self.batch_wait)
             if stream.ended:
                 return  # a later call sends what is pending; taking it here would strand it
             if not self.pending:
