@@ -17,11 +17,12 @@ under an advisory lock), in the first schema of the connection's search_path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pathlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -233,3 +234,59 @@ class Forwarder:
                 self.on_health(healthy)
             except Exception:  # noqa: BLE001 — reporting health must not stop the shipping
                 log.exception("could not report the analytics health")
+
+
+class PostgresReader:
+    """The cluster's table for pool_service.reports (a pool_service.report_sql.Reader): `?` placeholders become
+    `%s`, distinct values are listed by string_agg, and the all-time totals are summed (PostgreSQL keeps no
+    running totals)."""
+
+    table = TABLE
+    instances = True
+
+    def __init__(self, connection: psycopg.Connection[Row]) -> None:
+        self.connection = connection
+
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> Iterable[Sequence[Any]]:
+        return self.connection.execute(_placeheld(sql), parameters).fetchall()
+
+    def one(self, sql: str, parameters: Sequence[object] = ()) -> Sequence[Any] | None:
+        return self.connection.execute(_placeheld(sql), parameters).fetchone()
+
+    def has_table(self, table: str) -> bool:
+        return self.one("SELECT to_regclass(?) IS NOT NULL", (table,)) == (True,)
+
+    def listed(self, expression: str) -> str:
+        return f"string_agg(distinct {expression}, ',')"
+
+    def keeps_totals(self) -> bool:
+        return False
+
+
+def _placeheld(sql: str) -> str:
+    """The report's `?` placeholders as psycopg's (the report's SQL holds no `?` or `%` of its own)."""
+    if "%" in sql:
+        raise ValueError("a report query for PostgreSQL must not contain %")
+    return sql.replace("?", "%s")
+
+
+class ReportUnavailable(OSError):
+    """The cluster's PostgreSQL did not answer a report (the message names the error type, never the URL)."""
+
+
+@contextlib.contextmanager
+def reading(url: str, timeout: float = 5.0) -> Iterator[PostgresReader]:
+    """A PostgresReader on a connection of its own, in one read-only transaction (one snapshot for every part of
+    the report), closed at the end."""
+    try:
+        connection = connect(url, timeout)
+    except psycopg.Error as error:
+        raise ReportUnavailable(f"PostgreSQL for analytics does not answer ({type(error).__name__})") from None
+    try:
+        with connection.transaction():
+            connection.execute("SET TRANSACTION READ ONLY ISOLATION LEVEL REPEATABLE READ")
+            yield PostgresReader(connection)
+    except psycopg.Error as error:
+        raise ReportUnavailable(f"PostgreSQL for analytics failed ({type(error).__name__})") from None
+    finally:
+        connection.close()

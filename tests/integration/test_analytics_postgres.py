@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import pathlib
 import sqlite3
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import psycopg
@@ -192,6 +196,24 @@ def test_a_running_instance_says_degraded_while_postgresql_is_away_and_counts_ev
             instance.wait_health({"status": "ok"})
             assert grpc_health(socket_path) == "SERVING"
             wait_until(lambda: counted(url_of(schema)) == {"whole-1": 200}, "all 200 outcomes in PostgreSQL")
+            # Issue 15: the report comes from PostgreSQL, split by instance and narrowed to one.
+            whole = analytics_json(instance.base_url, "by=instance")
+            assert whole["source"] == "cluster" and whole["all_time"]["requests"] == 200
+            assert [(entry["instance"], entry["requests"]) for entry in whole["by_instance"]] == [("whole-1", 200)]
+            assert analytics_json(instance.base_url, "instance=another-host")["all_time"]["requests"] == 0
+            proxy.cut()  # PostgreSQL away: this instance's own rows, said so; by instance needs PostgreSQL
+            alone = analytics_json(instance.base_url, "")
+            assert alone["source"] == "instance" and alone["all_time"]["requests"] == 200
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                analytics_json(instance.base_url, "by=instance")
+            assert caught.value.code == 503
+            proxy.restore()
+
+
+def analytics_json(base_url: str, query: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base_url}/analytics?window=86400&{query}", timeout=30) as answer:
+        document: dict[str, Any] = json.loads(answer.read())
+    return document
 
 
 def test_rows_pruned_before_they_shipped_leave_the_outbox_and_are_counted_in_the_log(
