@@ -234,3 +234,21 @@ def test_rows_pruned_before_they_shipped_leave_the_outbox_and_are_counted_in_the
         forwarder.close()
     assert counted(url_of(schema)) == {"host-pruned": 1}
     assert "5 analytics rows were deleted by retention before PostgreSQL took them" in caplog.text
+
+
+def test_a_row_postgresql_refuses_is_dropped_and_the_others_still_ship(
+        schema: str, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SQLite keeps a text status in an integer column; PostgreSQL's bigint refuses it. That one row is logged and
+    dropped instead of holding back every outcome after it."""
+    host = Host(tmp_path / "analytics.db", url_of(schema), "host-bad")
+    try:
+        asyncio.run(host.store.write([outcome("good-1", time.time()), outcome("bad", time.time(), status="oops"),
+                                      outcome("good-2", time.time())]))
+        wait_until(lambda: host.forwarder.pending() == 0, "the outbox emptied")
+        with psycopg.connect(url_of(schema)) as connection:
+            shipped = {row[0] for row in connection.execute(f"SELECT request_id FROM {TABLE}")}
+        assert shipped == {"good-1", "good-2"}
+        assert "PostgreSQL refused the analytics row of request 'bad'" in caplog.text
+        assert host.health == [True]
+    finally:
+        host.close()
