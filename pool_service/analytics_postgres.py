@@ -180,9 +180,8 @@ class Forwarder:
     def _ship(self, database: sqlite3.Connection) -> int:
         """One batch from the outbox to PostgreSQL, then out of the outbox; returns how many entries it moved."""
         pending = database.execute(_PENDING, (self.batch,)).fetchall()
-        if not pending:
-            if self._connection is None:  # nothing to ship: still find out (and say) whether PostgreSQL answers
-                self._postgres()
+        if not pending:  # nothing to ship: still find out (and say) whether PostgreSQL answers
+            self._postgres().execute("SELECT 1")
             return 0
         rows = [(self.instance, *entry[2:]) for entry in pending if entry[1]]
         pruned = len(pending) - len(rows)

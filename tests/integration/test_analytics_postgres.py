@@ -252,3 +252,18 @@ def test_a_row_postgresql_refuses_is_dropped_and_the_others_still_ship(
         assert host.health == [True]
     finally:
         host.close()
+
+
+def test_an_idle_host_notices_postgresql_going_and_coming_back(schema: str, tmp_path: pathlib.Path) -> None:
+    """No outcome to ship: the forwarder's idle check still turns the health degraded, then healthy again."""
+    with ThreadedTcpProxy("127.0.0.1", 5432) as proxy:
+        host = Host(tmp_path / "analytics.db", url_of(schema, proxy.proxy.port), "host-idle", retry_seconds=0.05,
+                    retry_max_seconds=0.2, idle_seconds=0.1)
+        try:
+            wait_until(lambda: host.health == [True], "PostgreSQL reached")
+            proxy.cut()
+            wait_until(lambda: host.health == [True, False], "the idle forwarder saw PostgreSQL go")
+            proxy.restore()
+            wait_until(lambda: host.health == [True, False, True], "and come back")
+        finally:
+            host.close()
