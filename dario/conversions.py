@@ -17,7 +17,8 @@ from dario.v1 import credentials_pb2, pool_pb2
 GROUP_KEYS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"),
               "by_model": ("model", "served_models")}
 # Issue 14: the groupings a caller may ask for (AnalyticsRequest.by); a report has them only when asked.
-OPTIONAL_GROUP_KEYS = {"session": ("session",), "project": ("project",), "client": ("client",)}
+OPTIONAL_GROUP_KEYS = {"session": ("session",), "project": ("project",), "client": ("client",),
+                       "instance": ("instance",)}
 
 
 def catalog_from_proto(
@@ -90,6 +91,7 @@ def report_to_json(report: pool_pb2.AnalyticsResponse, by: Iterable[str] = ()) -
            for name, keys in {**GROUP_KEYS, **extra}.items()},
         "burn_rate": _fields(report.burn_rate),
         "forecast": [_fields(entry) for entry in report.forecast],
+        **({"source": report.source} if report.source else {}),
     }
 
 

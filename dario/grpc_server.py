@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # The health-check name under which pool_service reports whether the cluster's Redis is reachable (SERVING) or not
 # (NOT_SERVING: pools local to the host meanwhile); unknown (NOT_FOUND) without [cluster] redis.
 CLUSTER_HEALTH = "dario.cluster.redis"
+# Likewise whether the cluster's PostgreSQL takes this host's analytics (NOT_SERVING: outcomes wait in the host's
+# SQLite); unknown (NOT_FOUND) without [cluster] postgres.
+ANALYTICS_HEALTH = "dario.cluster.postgres"
 # The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 5.0
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -74,6 +74,12 @@ PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
 
 
+class Forwarding(Protocol):
+    """What the writer wakes after a commit when rows go to the outbox (pool_service.analytics_postgres)."""
+
+    def wake(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Totals:
     requests: int
@@ -118,6 +124,8 @@ class AnalyticsStore:
     """Owns the single writer thread; `submit` hands it rows and says (via callback) when they are committed.
 
     retention_days=None keeps every row; otherwise old rows are deleted at open and then at most hourly.
+    outbox: each row's request id also goes into the outbox (migrations.OUTBOX_TABLE) in the same transaction, for
+    the forwarder to ship to PostgreSQL (pool_service.analytics_postgres); on_written is called after each commit.
     """
 
     def __init__(
@@ -126,8 +134,12 @@ class AnalyticsStore:
         pricing: Pricing | None = None,
         retention_days: float | None = None,
         clock: Callable[[], float] = time.time,
+        outbox: bool = False,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
+        self.outbox = outbox
+        self.on_written = on_written
         self.pricing = pricing if pricing is not None else Pricing.load()
         self.retention_days = retention_days
         self._clock = clock
@@ -139,11 +151,12 @@ class AnalyticsStore:
         self._ready.wait(10)
 
     @classmethod
-    def from_config(cls, config: Config) -> AnalyticsStore:
+    def from_config(cls, config: Config, forwarder: Forwarding | None = None) -> AnalyticsStore:
         """The store pool_service runs: its path, [analytics] retention_days, and prices with config.toml's
-        [pricing] and [aliases]."""
+        [pricing] and [aliases]; with a forwarder ([cluster] postgres) rows go to the outbox and wake it."""
         return cls(config.paths.analytics_db, pricing=Pricing.from_config(config),
-                   retention_days=config.analytics.retention_days)
+                   retention_days=config.analytics.retention_days, outbox=forwarder is not None,
+                   on_written=forwarder.wake if forwarder is not None else None)
 
     def submit(self, rows: list[Row], on_done: Callable[[bool], None]) -> None:
         """Queues rows; on_done(True) once committed, on_done(False) if the write failed."""
@@ -187,6 +200,8 @@ class AnalyticsStore:
             committed = self._insert(database, [row for batch_rows, _ in batches for row in batch_rows])
             for _, on_done in batches:
                 on_done(committed)
+            if committed and batches and self.on_written is not None:
+                self.on_written()
             self._prune_if_due(database)
         database.close()
 
@@ -199,6 +214,7 @@ class AnalyticsStore:
             with database.conn:
                 table = database.table(TABLE)
                 table.insert_all([priced(row, self.pricing) for row in rows], ignore=True, batch_size=500)
+                self._to_outbox(database, rows)
         except sqlite3.OperationalError:  # the database itself (full disk, I/O): not acknowledged, resent later
             log.exception("could not write %d analytics rows", len(rows))
             return False
@@ -215,6 +231,7 @@ class AnalyticsStore:
             try:
                 with database.conn:
                     database.table(TABLE).insert(priced(row, self.pricing), ignore=True)
+                    self._to_outbox(database, [row])
             except sqlite3.OperationalError:
                 return False
             except Exception as error:  # noqa: BLE001 — the one bad row
@@ -222,6 +239,12 @@ class AnalyticsStore:
                 continue
             written += 1
         return written > 0
+
+    def _to_outbox(self, database: sqlite_utils.Database, rows: list[Row]) -> None:
+        """In the rows' transaction: a row sent again goes out again too (PostgreSQL keeps the first copy)."""
+        if self.outbox:
+            database.conn.executemany(f"insert or ignore into {migrations.OUTBOX_TABLE} (request_id) values (?)",
+                                      [(row.get("request_id"),) for row in rows])
 
     def _until_prune(self) -> float | None:
         if self.retention_days is None:

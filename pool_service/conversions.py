@@ -15,8 +15,8 @@ from pool_service.queue import Granted
 from pool_service.selection import Account
 
 # What an AnalyticsGroup carries beside totals.
-GROUP_KEYS = ("backend", "credential", "model", "served_models", "session", "project", "client")
-OPTIONAL_GROUPS = ("by_session", "by_project", "by_client")  # in a report only when asked for
+GROUP_KEYS = ("backend", "credential", "model", "served_models", "session", "project", "client", "instance")
+OPTIONAL_GROUPS = ("by_session", "by_project", "by_client", "by_instance")  # in a report only when asked for
 
 
 def answer_from_attempt(attempt: pool_pb2.Attempt) -> Answer:
@@ -106,6 +106,7 @@ def report_to_proto(report: Mapping[str, Any]) -> pool_pb2.AnalyticsResponse:
         **{name: [_group(entry) for entry in report[name]] for name in OPTIONAL_GROUPS if name in report},
         burn_rate=pool_pb2.BurnRate(**report["burn_rate"]),
         forecast=[pool_pb2.Forecast(**_present(entry)) for entry in report["forecast"]],
+        source=report.get("source", ""),
     )
 
 

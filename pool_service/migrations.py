@@ -146,6 +146,17 @@ def m007_running_totals(database: sqlite_utils.Database) -> None:
                      f"update {TOTALS_TABLE} set {change('+', 'new')} where id = 1; end")
 
 
+# Issue 15: the rows a forwarder has still to ship to the cluster's PostgreSQL ([cluster] postgres).
+OUTBOX_TABLE = "requests_outbox"
+
+
+@migrations()
+def m008_outbox(database: sqlite_utils.Database) -> None:
+    """Issue 15: the request ids written while [cluster] postgres is set and not yet in PostgreSQL, oldest first
+    (pool_service.analytics_postgres deletes each once PostgreSQL committed it). Empty without a cluster."""
+    database.execute(f"create table if not exists {OUTBOX_TABLE} (request_id text primary key)")
+
+
 def apply(database: sqlite_utils.Database) -> None:
     """Brings the database's schema up to date (see the module docstring)."""
     migrations.apply(database)

@@ -1,7 +1,7 @@
-"""The report's groups: totals and latency histograms per combination of group keys, computed by SQLite, then rolled
-up in Python into each grouping with its percentiles.
+"""The report's groups: totals and latency histograms per combination of group keys, computed in SQL (SQLite or
+PostgreSQL: pool_service.report_sql), then rolled up in Python into each grouping with its percentiles.
 
-Latencies are counted in logarithmic buckets 2% wide (SQL `ln`), so SQLite hands over a row per group and
+Latencies are counted in logarithmic buckets 2% wide (SQL `ln`), so the database hands over a row per group and
 bucket, never a row per request: a percentile is the smallest latency of the bucket that holds its nearest rank,
 exact when the bucket holds one distinct value and at most 2% low otherwise.
 """
@@ -9,13 +9,13 @@ exact when the bucket holds one distinct value and at most 2% low otherwise.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLE = "requests"
+from pool_service.report_sql import Reader
+
 BUCKETS_PER_E = 50  # buckets per factor of e: each ~2% wide
 _ZERO_BUCKET = -(10**9)  # latencies of 0 (and below) share one bucket below every other
 # (name of the percentile, histogram it reads, fraction)
@@ -49,39 +49,38 @@ class Summary:
     listed: set[str] = field(default_factory=set)  # the values of summaries' listed expression
 
 
-def summaries(connection: sqlite3.Connection, expressions: Mapping[str, str], aggregates: str, scope: Scope,
+def summaries(reader: Reader, expressions: Mapping[str, str], aggregates: str, scope: Scope,
               totals_of: Any, listed: str = "''") -> dict[tuple[Any, ...], Summary]:
     """Per distinct combination of expressions' keys among the scope's rows: totals (the additive aggregates,
     made a dict by totals_of), histograms, and the values of listed (an SQL aggregate giving comma-separated
-    values, e.g. group_concat(distinct …)). Two queries, each reading the scope's rows once: SQLite's GROUP BY
+    values, e.g. reader.listed(…)). Two queries, each reading the scope's rows once: a GROUP BY
     sorts, so the totals are summed per combination and latency bucket in the same sort, then over the buckets
     here."""
-    ensure_ln(connection)
     keys = list(expressions.values())
     chosen = "".join(f"{key}, " for key in keys)
     width = len(keys)
-    sums: dict[tuple[Any, ...], list[Any]] = {}
+    parts: dict[tuple[Any, ...], list[Sequence[Any]]] = defaultdict(list)
     latencies: dict[tuple[Any, ...], Histogram] = defaultdict(dict)
     bucket = _bucket("latency_ms")
     values_listed: dict[tuple[Any, ...], set[str]] = defaultdict(set)
-    query = (f"select {chosen}{bucket}, count(latency_ms), min(latency_ms), {listed}, {aggregates} from {TABLE}"
-             f"{scope.where()} group by {chosen}{bucket}")
-    for values in connection.execute(query, scope.parameters):
+    query = (f"select {chosen}{bucket}, count(latency_ms), min(latency_ms), {listed}, {aggregates} from "
+             f"{reader.table}{scope.where()} group by {chosen}{bucket}")
+    for values in reader.rows(query, scope.parameters):
         combination, (latency_bucket, count, smallest, named), added = (tuple(values[:width]),
                                                                         values[width:width + 4], values[width + 4:])
         if named:
             values_listed[combination].update(str(named).split(","))
-        before = sums.get(combination)
-        sums[combination] = list(added) if before is None else [old + new for old, new in zip(before, added)]
+        parts[combination].append(added)
         if latency_bucket is not None:
             latencies[combination][latency_bucket] = (count, smallest)
     found = {combination: Summary(totals_of(tuple(values)), {"latency": latencies.get(combination, {}), "ttfb": {}},
                                   values_listed.get(combination, set()))
-             for combination, values in sums.items()}
+             for combination, values in ((combination, [exact_sum(column) for column in zip(*added)])
+                                         for combination, added in parts.items())}
     narrowed = scope.narrowed("ttfb_ms > 0")  # 0: no byte reached the client
-    query = (f"select {chosen}{_bucket('ttfb_ms')}, count(*), min(ttfb_ms) from {TABLE}{narrowed.where()} "
+    query = (f"select {chosen}{_bucket('ttfb_ms')}, count(*), min(ttfb_ms) from {reader.table}{narrowed.where()} "
              f"group by {chosen}{_bucket('ttfb_ms')}")
-    for values in connection.execute(query, narrowed.parameters):
+    for values in reader.rows(query, narrowed.parameters):
         summary = found.get(tuple(values[:width]))
         if summary is not None:
             summary.histograms["ttfb"][values[-3]] = (values[-2], values[-1])
@@ -105,12 +104,27 @@ def rolled_up(found: Mapping[tuple[Any, ...], Summary], keys: tuple[str, ...], b
     names = list(summed)
     entries = []
     for group, group_members in members.items():
-        totals = {name: sum(member.totals[name] for member in group_members) for name in names}
-        totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
+        totals = {name: exact_sum([member.totals[name] for member in group_members]) for name in names}
+        totals["cost_usd"] = dollars(totals["cost_usd"])
         merged = {name: merge(member.histograms[name] for member in group_members) for name in ("latency", "ttfb")}
         percentiles = {name: percentile_of(merged[histogram], fraction) for name, histogram, fraction in PERCENTILES}
         entries.append({**dict(zip(by, group)), **totals, **percentiles})
     return sorted(entries, key=lambda entry: (-entry["requests"], *(entry[key] for key in by)))
+
+
+def dollars(cost: float) -> float:
+    """A summed cost as the report shows it, to the millionth of a dollar. Rounded to 9 places first: sums of the
+    same costs in another order (SQLite and PostgreSQL add a group's rows in their own order) differ in their last
+    bits, which must not tip a cost lying on a half-millionth one way on one engine and the other on the other."""
+    return round(round(float(cost), 9), 6)
+
+
+def exact_sum(values: Sequence[Any]) -> Any:
+    """Integers summed; reals summed exactly (math.fsum), so a sum does not depend on the order the database
+    handed the parts over in (SQLite and PostgreSQL order groups differently)."""
+    if all(isinstance(value, int) for value in values):
+        return sum(values)
+    return math.fsum(values)
 
 
 def merge(histograms: Iterable[Histogram]) -> Histogram:
@@ -134,15 +148,3 @@ def percentile_of(histogram: Histogram, fraction: float) -> float | None:
         if seen >= rank:
             return float(smallest)
     raise AssertionError("unreachable: the ranks add up to size")
-
-
-def ensure_ln(connection: sqlite3.Connection) -> None:
-    """SQLite builds without math functions get `ln` from Python (slower, same buckets)."""
-    try:
-        connection.execute("select ln(1)").fetchone()
-    except sqlite3.OperationalError:
-        connection.create_function("ln", 1, _ln, deterministic=True)
-
-
-def _ln(value: float | None) -> float | None:
-    return math.log(value) if value is not None and value > 0 else None

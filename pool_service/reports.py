@@ -2,7 +2,8 @@
 
 Sums, counts and latency percentiles are SQL aggregates (the window is found through the started_at index, a
 session, project or client through its own); percentiles are over the window's rows only, so all-time totals
-carry none.
+carry none. The SQL runs on the host's SQLite or on the cluster's PostgreSQL (pool_service.report_sql), whose rows
+also carry the instance that recorded them (by=instance, the instance filter).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,36 +19,40 @@ import sqlite_utils
 
 from dario.json_types import JsonObject
 from pool_service.migrations import TOTALS_TABLE
-from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, rolled_up, summaries
+from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, dollars, rolled_up, summaries
+from pool_service.report_sql import Reader, SqliteReader, count_if, summed, summed_real
 from pool_service.selection import Account
 
 TABLE = "requests"
 # What a request is grouped under: the model the client asked for, streamed or not (the served ones are listed
 # beside it, and pricing reads the served model: pool_service.analytics.priced).
 MODEL = "coalesce(model, '')"
-SERVED = "group_concat(distinct nullif(served_model, ''))"
+SERVED = "nullif(served_model, '')"  # listed (reader.listed) per group
 GROUPS = {"by_backend": ("backend",), "by_credential": ("backend", "credential"), "by_model": ("model",)}
 # Issue 14: groupings a caller asks for (report's by), and the columns a report can be narrowed to (filters).
-OPTIONAL_GROUPS = {"session": ("session",), "project": ("project",), "client": ("client",)}
-FILTERS = ("session", "project", "client")
+OPTIONAL_GROUPS = {"session": ("session",), "project": ("project",), "client": ("client",),
+                   "instance": ("instance",)}
+FILTERS = ("session", "project", "client", "instance")
+# Issue 15: what only rows recorded in the cluster's PostgreSQL know (a host's SQLite holds its own rows only).
+CLUSTER_ONLY = frozenset({"instance"})
 # Grouping by expressions (not bare columns) keeps the planner on the started_at index: walking a group column's
 # index to save a sort would read the whole table instead of the window.
 _EXPRESSIONS = {"backend": "coalesce(backend, '')", "credential": "coalesce(credential, '')", "model": MODEL,
                 "session": "coalesce(session, '')", "project": "coalesce(project, '')",
-                "client": "coalesce(client, '')"}
+                "client": "coalesce(client, '')", "instance": "coalesce(instance, '')"}
 _AGGREGATES = (
     ("requests", "count(*)"),
-    ("errors", "coalesce(sum(status >= 400), 0)"),
-    ("input_tokens", "coalesce(sum(input_tokens), 0)"),
-    ("output_tokens", "coalesce(sum(output_tokens), 0)"),
-    ("cache_read_tokens", "coalesce(sum(cache_read_tokens), 0)"),
-    ("cache_write_tokens", "coalesce(sum(cache_write_tokens), 0)"),
-    ("reasoning_tokens", "coalesce(sum(reasoning_tokens), 0)"),
-    ("cost_usd", "total(cost_usd)"),
+    ("errors", count_if("status >= 400")),
+    ("input_tokens", summed("input_tokens")),
+    ("output_tokens", summed("output_tokens")),
+    ("cache_read_tokens", summed("cache_read_tokens")),
+    ("cache_write_tokens", summed("cache_write_tokens")),
+    ("reasoning_tokens", summed("reasoning_tokens")),
+    ("cost_usd", summed_real("cost_usd")),
     ("unpriced_requests", "count(*) - count(cost_usd)"),
-    ("failovers", "coalesce(sum(coalesce(failover, '') != ''), 0)"),
-    ("fallbacks", "coalesce(sum(coalesce(fallback_from, '') != ''), 0)"),
-    ("estimated_requests", "coalesce(sum(usage_estimated), 0)"),
+    ("failovers", count_if("coalesce(failover, '') != ''")),
+    ("fallbacks", count_if("coalesce(fallback_from, '') != ''")),
+    ("estimated_requests", summed("usage_estimated")),
 )
 _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
 _SUMMED = tuple(name for name, _ in _AGGREGATES)
@@ -66,7 +71,7 @@ _UNITS = (
 Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
 
 
-def report(database: Database, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
+def report(database: Database | Reader, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
            by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> JsonObject:
     """The JSON-able report over the last window_seconds before now.
 
@@ -75,17 +80,26 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
     "forecast"}, and "by_session" / "by_project" / "by_client" for each of those named in by. filters ({"session":
     id, …}) narrows every part to the matching requests. accounts is the pools' state for the forecast:
     [{"backend", "credential", "windows": [{"name", "limit", "remaining", "reset_at"}]}]; None gives an empty
-    forecast. Every sum, count and percentile is computed by SQLite: only a row per group reaches Python.
+    forecast. Every sum, count and percentile is computed in SQL: only a row per group reaches Python. database
+    is the host's SQLite (a path or connection) or a Reader (pool_service.report_sql: the cluster's PostgreSQL,
+    where by=instance and the instance filter apply too).
     """
     if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
     extra = check_groupings(by)
+    clustered = not isinstance(database, str | os.PathLike | sqlite3.Connection | sqlite_utils.Database) and \
+        database.instances
     everything = Scope()
     for name, value in sorted((filters or {}).items()):
         if name not in FILTERS:
             raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(FILTERS)}")
+        if value and name in CLUSTER_ONLY and not clustered:
+            raise ValueError(f"only a cluster's analytics ([cluster] postgres) can be filtered by {name}")
         if value:
             everything = everything.narrowed(f"{name} = ?", value)  # the bare column: its index finds the rows
+    if not clustered and CLUSTER_ONLY & set(extra):
+        raise ValueError(f"only a cluster's analytics ([cluster] postgres) can be grouped by "
+                         f"{', '.join(sorted(CLUSTER_ONLY & set(extra)))}")
     window_scope = everything.narrowed("started_at >= ?", now - window_seconds)
     empty = {**_totals_row(None), **NO_PERCENTILES}
     with _connection(database) as connection:
@@ -97,7 +111,7 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
             all_time = _all_time(connection, everything)
             # One pass per (backend, credential, model) serves the window and the three default groupings.
             combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
-                                     _totals_row, listed=SERVED)
+                                     _totals_row, listed=connection.listed(SERVED))
             window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
             groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
             groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations),
@@ -117,6 +131,7 @@ def report(database: Database, now: float, window_seconds: float, accounts: list
         **groups,
         "burn_rate": burn_rate(window, window_seconds),
         "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
+        "source": "cluster" if clustered else "instance",
     }
 
 
@@ -147,19 +162,24 @@ def pool_windows(accounts: Iterable[Account]) -> list[JsonObject]:
 
 
 @contextmanager
-def _connection(database: Database) -> Iterator[sqlite3.Connection | None]:
-    """A connection to read from (None when there is no database or table yet); closes only what it opened."""
+def _connection(database: Database | Reader) -> Iterator[Reader | None]:
+    """A reader (None when there is no database or table yet); closes only what it opened."""
     if isinstance(database, sqlite_utils.Database):
         database = database.conn
     if isinstance(database, sqlite3.Connection):
-        yield database if _has_table(database) else None
+        reader = SqliteReader(database)
+        yield reader if reader.has_table(reader.table) else None
+        return
+    if not isinstance(database, str | os.PathLike):
+        yield database if database.has_table(database.table) else None
         return
     if not os.path.exists(database):
         yield None
         return
     connection = sqlite3.connect(database)
     try:
-        yield connection if _has_table(connection) else None
+        reader = SqliteReader(connection)
+        yield reader if reader.has_table(reader.table) else None
     finally:
         connection.close()
 
@@ -170,22 +190,17 @@ def _served(model: str, combinations: Mapping[tuple[Any, ...], Summary]) -> str:
                             for name in summary.listed}))
 
 
-def _all_time(connection: sqlite3.Connection, everything: Scope) -> dict[str, Any]:
-    """Every row's totals: from the running totals migrations keep (one row) unless filtered, else summed."""
-    if not everything.conditions and _has_table(connection, TOTALS_TABLE):
-        return _totals_row(connection.execute(f"select {_RUNNING} from {TOTALS_TABLE} where id = 1").fetchone())
-    return _totals_row(connection.execute(f"select {_SELECT} from {TABLE}{everything.where()}",
-                                          everything.parameters).fetchone())
+def _all_time(reader: Reader, everything: Scope) -> dict[str, Any]:
+    """Every row's totals: from the running totals SQLite's migrations keep (one row) unless filtered, else
+    summed."""
+    if not everything.conditions and reader.keeps_totals():
+        return _totals_row(reader.one(f"select {_RUNNING} from {TOTALS_TABLE} where id = 1"))
+    return _totals_row(reader.one(f"select {_SELECT} from {reader.table}{everything.where()}", everything.parameters))
 
 
-def _has_table(connection: sqlite3.Connection, table: str = TABLE) -> bool:
-    query = "select 1 from sqlite_master where type = 'table' and name = ?"
-    return connection.execute(query, [table]).fetchone() is not None
-
-
-def _totals_row(values: tuple[Any, ...] | None) -> JsonObject:
+def _totals_row(values: Sequence[Any] | None) -> JsonObject:
     totals = {name: (values[index] if values else 0) for index, (name, _) in enumerate(_AGGREGATES)}
-    totals["cost_usd"] = round(float(totals["cost_usd"]), 6)
+    totals["cost_usd"] = dollars(totals["cost_usd"])
     return totals
 
 

@@ -5,6 +5,7 @@ Thin: each RPC calls the queue, the answers or the analytics store and converts 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
@@ -13,6 +14,7 @@ import grpc
 from grpc.aio import ServicerContext
 
 from dario.config import Config
+from dario.json_types import JsonObject
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service import conversions
 from pool_service.analytics import AnalyticsStore
@@ -24,6 +26,7 @@ from pool_service.selection import Pool
 from pool_service.state import PoolState, as_state
 from pool_service.timeline import TimelineError, timeline
 
+log = logging.getLogger(__name__)
 DEFAULT_REPORT_WINDOW = 3600.0
 DEFAULT_PAGE = 50
 T = TypeVar("T")
@@ -65,6 +68,7 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         pool: Pool | PoolState | None = None,
     ) -> None:
         self.store = store
+        self.cluster_analytics = config.cluster.postgres  # reports read every instance's rows there when set
         self.stopping = stopping or asyncio.Event()
         self.state = as_state(pool or Pool())
         self.queue = Queue(self.state, config.pools.queue_seconds, config.pools.queue_depth)
@@ -159,10 +163,28 @@ class PoolServicer(pool_pb2_grpc.PoolServicer):
         windows = pool_windows(await self.state.snapshot())
         filters = {name: getattr(request, name) for name in FILTERS if getattr(request, name)}
         try:
-            built = await asyncio.to_thread(report, self.store.path, now, window, windows, list(request.by), filters)
+            built = await asyncio.to_thread(self._report, now, window, windows, list(request.by), filters)
         except ValueError as error:  # an unknown grouping: the caller's mistake, named
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except OSError as error:  # the cluster's PostgreSQL away for a report only it can make
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
         return conversions.report_to_proto(built)
+
+    def _report(self, now: float, window: float, windows: list[JsonObject], by: list[str],
+                filters: dict[str, str]) -> JsonObject:
+        """The cluster's report from PostgreSQL with [cluster] postgres, else (or while PostgreSQL does not answer,
+        unless the report asks for instances) this host's, from its SQLite; the report's source says which."""
+        if self.cluster_analytics:
+            from pool_service.analytics_postgres import ReportUnavailable, reading
+
+            try:
+                with reading(self.cluster_analytics) as reader:
+                    return report(reader, now, window, windows, by, filters)
+            except ReportUnavailable as error:
+                if filters.get("instance") or "instance" in (name.strip().lower() for name in by):
+                    raise
+                log.warning("%s: reporting this instance's analytics only", error)
+        return report(self.store.path, now, window, windows, by, filters)
 
     async def Summary(
         self,

@@ -70,12 +70,13 @@ GROUPINGS = {
     "session": ("by_session", ("session",), "Per session"),
     "project": ("by_project", ("project",), "Per project"),
     "client": ("by_client", ("client",), "Per client"),
+    "instance": ("by_instance", ("instance",), "Per instance"),  # issue 15: a cluster's report ([cluster] postgres)
     "model": ("by_model", ("model", "served_models"), "Per model"),
     "backend": ("by_backend", ("backend",), "Per backend"),
     "credential": ("by_credential", ("backend", "credential"), "Per credential"),
 }
 DEFAULT_GROUPINGS = ("backend", "credential", "model")
-FILTERS = ("session", "project", "client")
+FILTERS = ("session", "project", "client", "instance")
 
 
 def parse_groupings(text: str) -> list[str]:
@@ -187,6 +188,8 @@ def render(report: JsonObject, console: Console, groupings: list[str] | tuple[st
     """The report as tables: totals (window beside all time), one per grouping (default per backend, credential
     and model), burn, forecast."""
     label, now = format_window(report["window_seconds"]), report["generated_at"]
+    if report.get("source") == "cluster":
+        console.print("Every instance of the cluster (from PostgreSQL); --by instance splits them.", highlight=False)
     console.print(_totals_table(report, label))
     if report["window"]["requests"]:
         for name in groupings:

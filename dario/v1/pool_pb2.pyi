@@ -237,21 +237,23 @@ class AccountsResponse(_message.Message):
     def __init__(self, accounts: _Optional[_Iterable[_Union[AccountState, _Mapping]]] = ..., queue_depth: _Optional[int] = ..., queue_depth_here: _Optional[int] = ..., queue_depth_by_instance: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class AnalyticsRequest(_message.Message):
-    __slots__ = ("window_seconds", "by", "session", "project", "client")
+    __slots__ = ("window_seconds", "by", "session", "project", "client", "instance")
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     BY_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     window_seconds: float
     by: _containers.RepeatedScalarFieldContainer[str]
     session: str
     project: str
     client: str
-    def __init__(self, window_seconds: _Optional[float] = ..., by: _Optional[_Iterable[str]] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
+    instance: str
+    def __init__(self, window_seconds: _Optional[float] = ..., by: _Optional[_Iterable[str]] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ..., instance: _Optional[str] = ...) -> None: ...
 
 class AnalyticsResponse(_message.Message):
-    __slots__ = ("generated_at", "window_seconds", "window", "all_time", "by_backend", "by_credential", "by_model", "burn_rate", "forecast", "by_session", "by_project", "by_client")
+    __slots__ = ("generated_at", "window_seconds", "window", "all_time", "by_backend", "by_credential", "by_model", "burn_rate", "forecast", "by_session", "by_project", "by_client", "by_instance", "source")
     GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +266,8 @@ class AnalyticsResponse(_message.Message):
     BY_SESSION_FIELD_NUMBER: _ClassVar[int]
     BY_PROJECT_FIELD_NUMBER: _ClassVar[int]
     BY_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    BY_INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     generated_at: float
     window_seconds: float
     window: AnalyticsTotals
@@ -276,7 +280,9 @@ class AnalyticsResponse(_message.Message):
     by_session: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
     by_project: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
     by_client: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
-    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ..., by_session: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_project: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_client: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ...) -> None: ...
+    by_instance: _containers.RepeatedCompositeFieldContainer[AnalyticsGroup]
+    source: str
+    def __init__(self, generated_at: _Optional[float] = ..., window_seconds: _Optional[float] = ..., window: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., all_time: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., by_backend: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_credential: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_model: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., burn_rate: _Optional[_Union[BurnRate, _Mapping]] = ..., forecast: _Optional[_Iterable[_Union[Forecast, _Mapping]]] = ..., by_session: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_project: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_client: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., by_instance: _Optional[_Iterable[_Union[AnalyticsGroup, _Mapping]]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class AnalyticsTotals(_message.Message):
     __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests", "failovers", "fallbacks", "estimated_requests", "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms")
@@ -313,7 +319,7 @@ class AnalyticsTotals(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_requests: _Optional[int] = ..., failovers: _Optional[int] = ..., fallbacks: _Optional[int] = ..., estimated_requests: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., ttfb_p50_ms: _Optional[float] = ...) -> None: ...
 
 class AnalyticsGroup(_message.Message):
-    __slots__ = ("backend", "credential", "model", "totals", "served_models", "session", "project", "client")
+    __slots__ = ("backend", "credential", "model", "totals", "served_models", "session", "project", "client", "instance")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -322,6 +328,7 @@ class AnalyticsGroup(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     backend: str
     credential: str
     model: str
@@ -330,7 +337,8 @@ class AnalyticsGroup(_message.Message):
     session: str
     project: str
     client: str
-    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., served_models: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
+    instance: str
+    def __init__(self, backend: _Optional[str] = ..., credential: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[AnalyticsTotals, _Mapping]] = ..., served_models: _Optional[str] = ..., session: _Optional[str] = ..., project: _Optional[str] = ..., client: _Optional[str] = ..., instance: _Optional[str] = ...) -> None: ...
 
 class BurnRate(_message.Message):
     __slots__ = ("tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "requests_per_minute", "cost_per_hour")

@@ -55,7 +55,8 @@ ANALYTICS_DEADLINE_SECONDS = 60.0
 
 
 async def analytics(request: web.Request) -> web.Response:
-    """GET /analytics[?window=SECONDS][&by=session,project,client][&session=ID][&project=NAME][&client=NAME]:
+    """GET /analytics[?window=SECONDS][&by=session,project,client,instance][&session=ID][&project=NAME][&client=NAME]
+    [&instance=NAME] (instance: a cluster's report, [cluster] postgres):
     pool_service's report (window and all-time totals, groups, burn, forecast), with a by_<name> list for each
     grouping in by, and every part narrowed to the session, project or client given."""
     state = request.app[STATE]
@@ -67,7 +68,7 @@ async def analytics(request: web.Request) -> web.Response:
         raise ApiError(400, "window must be a number of seconds, e.g. ?window=3600", param="window",
                        code="invalid_window")
     by = groupings(request.query.getall("by", []))
-    filters = {name: request.query.get(name, "") for name in ("session", "project", "client")}
+    filters = {name: request.query.get(name, "") for name in ("session", "project", "client", "instance")}
     for name, value in filters.items():
         if len(value) > FILTER_CHARS:
             raise ApiError(400, f"{name} is longer than any recorded one ({FILTER_CHARS} characters)", param=name,

@@ -242,11 +242,13 @@ def test_windows_format_back_to_short_durations(seconds: float, text: str) -> No
 def test_the_analytics_command_line_options(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="dario analytics")
     add_arguments(parser)
-    none = {"by": None, "session": "", "project": "", "client": ""}
+    none = {"by": None, "session": "", "project": "", "client": "", "instance": ""}
     assert vars(parser.parse_args([])) == {"window": 3600.0, "json": False, **none}
     assert vars(parser.parse_args(["--window", "7d", "--json"])) == {"window": 604_800.0, "json": True, **none}
     grouped = parser.parse_args(["--by", "session,project", "--by", "client", "--session", "s1"])
     assert (grouped.by, grouped.session) == (["session", "project", "client"], "s1")
+    clustered = parser.parse_args(["--by", "instance", "--instance", "host-a"])  # issue 15: a cluster's report
+    assert (clustered.by, clustered.instance) == (["instance"], "host-a")
     with pytest.raises(SystemExit):
         parser.parse_args(["--window", "soon"])
     assert "window 'soon' is not a duration; use 1h, 24h, 7d" in capsys.readouterr().err
@@ -266,6 +268,18 @@ def test_render_shows_totals_groups_burn_and_forecast(seeded: dict) -> None:
                      "100,000 / 200,000", "not in use", "now"):
         assert expected in text, expected
     assert f"${seeded['window']['cost_usd']:,.4f}" in text
+
+
+def test_render_says_a_cluster_report_covers_every_instance_and_shows_them(seeded: dict) -> None:
+    clustered = {**seeded, "source": "cluster",
+                 "by_instance": [{**seeded["window"], "instance": "host-a"}]}
+    console = recorded()
+    render(clustered, console, ["instance"])
+    text = console.export_text()
+    assert "Every instance of the cluster" in text and "Per instance" in text and "host-a" in text
+    console = recorded()
+    render(seeded, console)
+    assert "Every instance" not in console.export_text(), "a host's own report says nothing of a cluster"
 
 
 def test_render_says_when_the_window_is_empty(tmp_path: pathlib.Path) -> None:
