@@ -69,7 +69,7 @@ class Host:
 
     def __init__(self, path: pathlib.Path, url: str, instance: str, **forwarder: float) -> None:
         self.health: list[bool] = []
-        self.forwarder = Forwarder(path, url, instance, on_health=self.health.append, **forwarder)  # type: ignore[arg-type]
+        self.forwarder = Forwarder(path, url, instance, on_health=self.health.append, **forwarder)
         self.store = AnalyticsStore(path, retention_days=None, outbox=True, on_written=self.forwarder.wake)
         self.forwarder.start()
 
