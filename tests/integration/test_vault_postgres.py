@@ -18,6 +18,7 @@ from credential_service.sealing import Sealer, Unsealable
 from credential_service.vault import Credential, NotFound, Stale, Vault
 from credential_service.vault_postgres import MIGRATIONS, PostgresStorage
 from dario.testing.processes import running_module
+from dario.testing.tcp_proxy import ThreadedTcpProxy
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from tests.integration.postgres_vault import fresh_schema
 
@@ -183,3 +184,51 @@ def test_a_change_on_one_host_reaches_the_other_hosts_watchers(url: str, key: by
         adder.RemoveBackend(credentials_pb2.RemoveBackendRequest(name="roaming"), timeout=10)
         assert [backend.name for backend in next(watch).backends] == []
     assert "changed on another host" in (homes[1] / "credential_service.test.log").read_text()
+
+
+def test_with_postgresql_cut_leases_keep_serving_from_memory_and_changes_resume_when_it_returns(
+        url: str, key: bytes, tmp_path: pathlib.Path) -> None:
+    """Issue 15 item 6: the vault's server going away stops no request: leases (and the watch that pushes them)
+    are served from what credential_service holds; a change asked meanwhile fails with a clear error, and once the
+    server is back changes are stored again."""
+    home = tmp_path / "host"
+    with ThreadedTcpProxy("127.0.0.1", 5432) as proxy:
+        through_proxy = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.proxy.port}")
+        environment = {"DARIO_CLUSTER_POSTGRES": through_proxy, "DARIO_VAULT_KEY": base64.b64encode(key).decode()}
+        with running_module("credential_service", home, home / "run" / "credential.sock", extra_env=environment), \
+                grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}") as channel:
+            stub = credentials_pb2_grpc.CredentialsStub(channel)
+            stub.AddBackend(credentials_pb2.AddBackendRequest(
+                name="steady", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url=URL, api_key=KEY), timeout=10)
+            watch = stub.WatchLeases(credentials_pb2.WatchLeasesRequest(), timeout=60)
+            first = next(watch)
+            assert [entry.lease.header_value for entry in first.leases] == [f"Bearer {KEY}"]
+
+            proxy.cut()
+            for _ in range(20):  # 2 s of requests while the server is away: every lease answered from memory
+                lease = stub.Lease(credentials_pb2.LeaseRequest(backend="steady", credential="default"), timeout=5)
+                assert lease.lease.header_value == f"Bearer {KEY}"
+                time.sleep(0.1)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.AddBackend(credentials_pb2.AddBackendRequest(
+                    name="later", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url=URL, api_key=KEY), timeout=20)
+            assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                                            grpc.StatusCode.INTERNAL), refused.value
+            print(f"a change asked while PostgreSQL is away: {refused.value.code()} {refused.value.details()}")
+            assert KEY not in str(refused.value.details())
+
+            proxy.restore()
+            deadline = time.monotonic() + 30
+            while True:  # the next change, once the server answers again, is stored
+                try:
+                    stub.AddBackend(credentials_pb2.AddBackendRequest(
+                        name="later", kind=credentials_pb2.BACKEND_KIND_OPENAI, base_url=URL, api_key=KEY),
+                        timeout=10)
+                    break
+                except grpc.RpcError:
+                    assert time.monotonic() < deadline, "changes never resumed after PostgreSQL came back"
+                    time.sleep(0.5)
+            watch.cancel()
+    assert sorted(backend.name for backend in open_vault(url, key).backends()) == ["later", "steady"]
+    log = (home / "credential_service.test.log").read_text()
+    assert KEY not in log and "Traceback" not in log
