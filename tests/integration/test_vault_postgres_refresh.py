@@ -1,8 +1,10 @@
-"""Refresh exactly once across hosts (issue 15 item 4): two credential_service processes on one PostgreSQL vault,
-an OAuth server whose refresh tokens rotate and are single-use, tokens living 3 s and refreshed 1.5 s ahead.
+"""Refresh exactly once across hosts (issue 15 item 4): three credential_service processes on one PostgreSQL
+vault, an OAuth server whose refresh tokens rotate and are single-use, tokens living 3 s and refreshed 1.5 s ahead,
+and traffic on all three (each host leases the token every 50 ms, and the server must accept every one it hands
+out).
 
-Both hosts schedule the refresh for the same instant (they share expires_at); the token endpoint answers only
-after 0.5 s, so without the cross-host lock both would spend the same refresh token every lifetime."""
+The hosts schedule the refresh for the same instant (they share expires_at); the token endpoint answers only
+after 0.5 s, so without the cross-host lock each would spend the same refresh token every lifetime."""
 
 from __future__ import annotations
 
@@ -58,12 +60,12 @@ def stored_refreshes(homes: list[pathlib.Path]) -> int:
     return sum((home / "credential_service.test.log").read_text().count("refreshed shared/login") for home in homes)
 
 
-def test_two_hosts_refresh_each_lifetime_once_and_never_burn_the_grant(oauth: OAuthServer,
-                                                                       tmp_path: pathlib.Path) -> None:
+def test_three_hosts_under_traffic_refresh_each_lifetime_once_and_never_burn_the_grant(
+        oauth: OAuthServer, tmp_path: pathlib.Path) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     with fresh_schema("refresh") as url, contextlib.ExitStack() as stack:
         environment = {"DARIO_CLUSTER_POSTGRES": url, "DARIO_VAULT_KEY": key}
-        homes, stubs = [tmp_path / "host-a", tmp_path / "host-b"], []
+        homes, stubs = [tmp_path / "host-a", tmp_path / "host-b", tmp_path / "host-c"], []
         for home in homes:
             home.mkdir(mode=0o700)
             (home / "config.toml").write_text(CONFIG)
@@ -81,23 +83,26 @@ def test_two_hosts_refresh_each_lifetime_once_and_never_burn_the_grant(oauth: OA
                 token_url=oauth.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scope="api",
                 access_token=seed["access_token"], refresh_token=seed["refresh_token"],
                 expires_in=seed["expires_in"])), timeout=10)
-        deadline = time.monotonic() + 60
+        deadline, leases = time.monotonic() + 60, 0
         while oauth.refresh_count < REFRESHES:  # bounded: about 1.5 s per refresh
             assert time.monotonic() < deadline, f"only {oauth.refresh_count} refreshes in 60 s"
             assert {outcome for _, _, _, outcome in oauth.grants} <= {"ok"}, "a refresh was refused: grant burned"
+            for host, stub in enumerate(stubs):  # the traffic: every host's lease is one the server accepts
+                assert oauth.is_valid_access_token(leased(stub)), f"host {host} handed out a dead token"
+                leases += 1
             time.sleep(0.05)
         oauth.expires_in = 3600  # tokens issued from now on outlive the test: the refreshes settle
         while stored_refreshes(homes) < oauth.refresh_count:  # the last one may still be on its way to the vault
             assert time.monotonic() < deadline, "a refresh the server answered was never stored"
             time.sleep(0.05)
-        while len(tokens := {leased(stub) for stub in stubs}) > 1:  # host B follows host A's write (NOTIFY)
+        while len(tokens := {leased(stub) for stub in stubs}) > 1:  # the others follow one's write (NOTIFY)
             assert time.monotonic() < deadline, "the hosts never agreed on the access token"
             time.sleep(0.05)
         assert oauth.is_valid_access_token(tokens.pop())  # the one both hand out is the server's current one
     outcomes = [outcome for _, kind, _, outcome in oauth.grants if kind == "refresh_token"]
     presented = presented_refresh_tokens(oauth)
     logs = [(home / "credential_service.test.log").read_text() for home in homes]
-    print(f"two hosts: {len(outcomes)} refresh requests, outcomes {set(outcomes)}; "
+    print(f"three hosts, {leases} leases: {len(outcomes)} refresh requests, outcomes {set(outcomes)}; "
           f"refreshes per host {[log.count('refreshed shared/login') for log in logs]}, "
           f"skipped for another host's token {[log.count('by another host: its token') for log in logs]}")
     assert outcomes and set(outcomes) == {"ok"}  # never invalid_grant
