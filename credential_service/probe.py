@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from credential_service.refresher import origin_of
 from dario.catalog import base_url_candidates
 from dario.redaction import redact
+
+if TYPE_CHECKING:  # imported where a probe runs: a service that never probes keeps aiohttp's ~9 MB out of its RSS
+    import aiohttp
 
 PROBE_TIMEOUT_SECONDS = 8.0
 BODY_LIMIT = 1 << 20
@@ -73,6 +75,8 @@ def _error_message(document: object) -> str:
 
 async def _call(session: aiohttp.ClientSession, method: str, url: str, kind: str, header: Header | None,
                 secrets: tuple[str, ...], credential: str) -> Probe:
+    import aiohttp
+
     headers = {"accept": "application/json"}
     if kind == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION

@@ -23,8 +23,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiohttp
 from yarl import URL
 
 from credential_service.vault import (
@@ -41,6 +41,9 @@ from credential_service.vault import (
 from dario.config import Config
 from dario.json_types import JsonObject
 from dario.redaction import redact
+
+if TYPE_CHECKING:  # imported at the first token request or probe (Refresher.session): ~9 MB of RSS otherwise
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ async def token_request(session: aiohttp.ClientSession, url: str, form: dict[str
 
     Only to url itself: a redirect is an error, never followed, since following it would re-send the grant and
     the client secret to wherever the Location points (and past the https-only rule)."""
+    import aiohttp
+
     if not token_url_allowed(url):  # checked when stored, and again here: only this URL is ever contacted
         raise TokenError("the token URL must be https:// (plain http only on loopback): nothing was sent",
                          permanent=True)
@@ -187,6 +192,8 @@ class Refresher:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            import aiohttp
+
             self._session = aiohttp.ClientSession()
         return self._session
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
 
+from dario import event_loop
 from dario.config import ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.redaction import setup_logging
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with instance:
-            asyncio.run(serve(init(config), server.host, server.port, config.limits.header_seconds,
-                              SHUTDOWN_GRACE_SECONDS))
+            event_loop.run(serve(init(config), server.host, server.port, config.limits.header_seconds,
+                                 SHUTDOWN_GRACE_SECONDS), environment)
     except OSError as error:  # the port is taken, or the address cannot be bound
         print(f"dario frontend: cannot listen on {server.host}:{server.port}: {error.strerror}", file=sys.stderr)
         return 2

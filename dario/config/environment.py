@@ -33,6 +33,7 @@ class Environment:
     cluster_postgres: str = field(default="", repr=False)  # DARIO_CLUSTER_POSTGRES, over [cluster] postgres
     cluster_instance: str = ""  # DARIO_CLUSTER_INSTANCE, over [cluster] instance
     cluster_prefix: str = ""  # DARIO_CLUSTER_PREFIX, over [cluster] prefix
+    uvloop: bool = True  # DARIO_UVLOOP=0: the frontend runs on asyncio's own loop, not uvloop (dario/event_loop.py)
     # Every variable: config.toml's key_env names one, supervisord's children inherit them. Never printed.
     variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -52,6 +53,7 @@ class Environment:
             cluster_postgres=variables.get("DARIO_CLUSTER_POSTGRES", ""),
             cluster_instance=variables.get("DARIO_CLUSTER_INSTANCE", ""),
             cluster_prefix=variables.get("DARIO_CLUSTER_PREFIX", ""),
+            uvloop=variables.get("DARIO_UVLOOP", "1").strip().lower() not in ("0", "false", "no", "off"),
             variables=variables,
         )
 
