@@ -74,7 +74,12 @@ def attribute(headers: Mapping[str, str], document: Mapping[str, object] | None 
 def clean(text: str, limit: int) -> str:
     """text with only printable characters (no control bytes, no bidi overrides), trimmed, without anything
     shaped like a key, at most limit characters."""
-    text = "".join(character for character in text[: limit * 4] if character.isprintable()).strip()
+    if not text:  # most headers asked for are absent
+        return ""
+    text = text[: limit * 4]
+    if not text.isprintable():
+        text = "".join(character for character in text if character.isprintable())
+    text = text.strip()
     if redact(text) != text:
         return ""
     return text[:limit].strip()

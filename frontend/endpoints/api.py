@@ -23,13 +23,13 @@ def handler(dialect: Dialect) -> Handler:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format,
-                            attribution=attribute(request.headers))
+        exchange = Exchange(request_id=request[REQUEST_ID], api_format=dialect.api_format)
+        attributed = False  # from the headers alone when the body cannot be read or parsed
         state.metrics.in_flight.inc()
         try:
             body = await read_body(request, state)
             parsed = dialect.parse(body)
-            exchange.attribution = attribute(request.headers, parsed.document)
+            exchange.attribution, attributed = attribute(request.headers, parsed.document), True
             exchange.model, exchange.stream = parsed.model, parsed.stream
             exchange.request_document = parsed.document  # a native answer without usage is estimated from it
             return await forward(request, state, exchange, dialect, parsed, body)
@@ -43,6 +43,8 @@ def handler(dialect: Dialect) -> Handler:
             exchange.client_gone()
             raise
         finally:
+            if not attributed:
+                exchange.attribution = attribute(request.headers)
             exchange.finish()
             state.metrics.in_flight.dec()
             state.metrics.observe(exchange)
