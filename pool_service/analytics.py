@@ -1,6 +1,9 @@
 """The analytics store: every request's outcome in $DARIO_HOME/analytics.db, written by one thread in batches.
 
-The writer also prices each row (pool_service.pricing) and deletes rows past the retention period.
+The writer also prices each row (pool_service.pricing) and deletes rows past the retention period. It writes with
+the standard library's sqlite3: sqlite-utils (and what it imports: click, tabulate, dateutil, pluggy, about 8 MB
+of pool_service's resident memory) runs the schema's migrations in a short child process, only when the database
+lacks one (pool_service.migrations), so the long-lived pool_service never imports it.
 """
 
 from __future__ import annotations
@@ -10,21 +13,24 @@ import logging
 import pathlib
 import queue
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dario.config import Config
-from pool_service import migrations
+from pool_service import schema
 from pool_service.pricing import Pricing
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
-TABLE = migrations.TABLE
+TABLE = schema.TABLE
 # The columns a row carries (pool_service.conversions.row_from_outcome builds rows from them). The schema itself
 # is pool_service/migrations.py: a new column is a migration there AND an entry here (a test checks they agree).
 COLUMNS = {
@@ -72,6 +78,7 @@ OPTIONAL_FIELDS = {"attempts": 0, "failover": "", "fallback_from": "", "queued_m
                    "project": "", "tags": ""}
 PRUNE_INTERVAL = 3600.0
 DAY = 86_400.0
+MIGRATE_SECONDS = 900.0  # a migration that fills a new table from millions of rows takes a while
 
 
 class Forwarding(Protocol):
@@ -90,12 +97,43 @@ class Totals:
 
 def open_database(path: pathlib.Path) -> sqlite_utils.Database:
     """Opens (creating if needed) the database in WAL mode, its schema brought up to date by
-    pool_service.migrations."""
+    pool_service.migrations, as sqlite-utils' Database (for tools and tests; the store uses open_connection)."""
+    import sqlite_utils  # noqa: PLC0415 — kept out of pool_service's own imports (module docstring)
+
+    from pool_service import migrations  # noqa: PLC0415 — imports sqlite_utils
+
     database = sqlite_utils.Database(path)
     database.enable_wal()
     migrations.apply(database)
     path.chmod(0o600)
     return database
+
+
+def open_connection(path: pathlib.Path) -> sqlite3.Connection:
+    """The writer's connection, in WAL mode; a database that lacks a migration (a new one among them) is brought up
+    to date first by `python -m pool_service.migrations PATH` in a child process."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("pragma journal_mode=wal")
+        current = schema.up_to_date(connection)
+    except BaseException:
+        connection.close()
+        raise
+    if not current:
+        connection.close()
+        migrate(path)
+        connection = sqlite3.connect(path)
+    path.chmod(0o600)
+    return connection
+
+
+def migrate(path: pathlib.Path) -> None:
+    """Runs the pending migrations of the database at path in a child process; raises RuntimeError if they fail."""
+    done = subprocess.run([sys.executable, "-m", "pool_service.migrations", str(path)], capture_output=True,
+                          text=True, timeout=MIGRATE_SECONDS, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the analytics database's migrations failed: {done.stderr.strip()[-2000:]}")
 
 
 def priced(row: Row, pricing: Pricing) -> Row:
@@ -113,18 +151,28 @@ def priced(row: Row, pricing: Pricing) -> Row:
     return {**row, "cost_usd": cost}
 
 
-def prune(database: sqlite_utils.Database, retention_days: float, now: float) -> int:
+def prune(database: sqlite3.Connection | sqlite_utils.Database, retention_days: float, now: float) -> int:
     """Deletes rows that started more than retention_days before now; returns how many."""
-    with database.conn:
-        cursor = database.execute(f"delete from {TABLE} where started_at < ?", [now - retention_days * DAY])
+    connection = database if isinstance(database, sqlite3.Connection) else database.conn
+    with connection:
+        cursor = connection.execute(f"delete from {TABLE} where started_at < ?", [now - retention_days * DAY])
     return cursor.rowcount
+
+
+# Every column a written row may fill, cost_usd (set by priced) among them.
+_INSERT = (f"insert or ignore into {TABLE} ({', '.join(COLUMNS)}) "
+           f"values ({', '.join('?' for _ in COLUMNS)})")
+
+
+def _values(rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [tuple(row.get(name) for name in COLUMNS) for row in rows]
 
 
 class AnalyticsStore:
     """Owns the single writer thread; `submit` hands it rows and says (via callback) when they are committed.
 
     retention_days=None keeps every row; otherwise old rows are deleted at open and then at most hourly.
-    outbox: each row's request id also goes into the outbox (migrations.OUTBOX_TABLE) in the same transaction, for
+    outbox: each row's request id also goes into the outbox (schema.OUTBOX_TABLE) in the same transaction, for
     the forwarder to ship to PostgreSQL (pool_service.analytics_postgres); on_written is called after each commit.
     """
 
@@ -180,7 +228,7 @@ class AnalyticsStore:
         self._thread.join(30)
 
     def _write_loop(self) -> None:
-        database = open_database(self.path)
+        database = open_connection(self.path)
         self._prune_if_due(database)
         self._ready.set()
         stopping = False
@@ -205,15 +253,14 @@ class AnalyticsStore:
             self._prune_if_due(database)
         database.close()
 
-    def _insert(self, database: sqlite_utils.Database, rows: list[Row]) -> bool:
+    def _insert(self, database: sqlite3.Connection, rows: list[Row]) -> bool:
         """INSERT OR IGNORE: an outcome sent again (a requeued batch, the frontend's journal replayed after a kill)
         keeps the row it already has and is never counted twice."""
         if not rows:
             return True
         try:
-            with database.conn:
-                table = database.table(TABLE)
-                table.insert_all([priced(row, self.pricing) for row in rows], ignore=True, batch_size=500)
+            with database:
+                database.executemany(_INSERT, _values([priced(row, self.pricing) for row in rows]))
                 self._to_outbox(database, rows)
         except sqlite3.OperationalError:  # the database itself (full disk, I/O): not acknowledged, resent later
             log.exception("could not write %d analytics rows", len(rows))
@@ -223,14 +270,14 @@ class AnalyticsStore:
             return self._insert_each(database, rows)
         return True
 
-    def _insert_each(self, database: sqlite_utils.Database, rows: list[Row]) -> bool:
+    def _insert_each(self, database: sqlite3.Connection, rows: list[Row]) -> bool:
         """Row by row after a batch failed on its data: a bad row is dropped (logged) instead of blocking every
         outcome after it; False when none could be written."""
         written = 0
         for row in rows:
             try:
-                with database.conn:
-                    database.table(TABLE).insert(priced(row, self.pricing), ignore=True)
+                with database:
+                    database.executemany(_INSERT, _values([priced(row, self.pricing)]))
                     self._to_outbox(database, [row])
             except sqlite3.OperationalError:
                 return False
@@ -240,10 +287,10 @@ class AnalyticsStore:
             written += 1
         return written > 0
 
-    def _to_outbox(self, database: sqlite_utils.Database, rows: list[Row]) -> None:
+    def _to_outbox(self, database: sqlite3.Connection, rows: list[Row]) -> None:
         """In the rows' transaction: a row sent again goes out again too (PostgreSQL keeps the first copy)."""
         if self.outbox:
-            database.conn.executemany(f"insert or ignore into {migrations.OUTBOX_TABLE} (request_id) values (?)",
+            database.executemany(f"insert or ignore into {schema.OUTBOX_TABLE} (request_id) values (?)",
                                       [(row.get("request_id"),) for row in rows])
 
     def _until_prune(self) -> float | None:
@@ -251,7 +298,7 @@ class AnalyticsStore:
             return None
         return max(0.0, self._next_prune - self._clock())
 
-    def _prune_if_due(self, database: sqlite_utils.Database) -> None:
+    def _prune_if_due(self, database: sqlite3.Connection) -> None:
         now = self._clock()
         if self.retention_days is None or now < self._next_prune:
             return
@@ -266,7 +313,7 @@ class AnalyticsStore:
 
     def totals(self) -> Totals:
         """Read on a connection of its own (WAL lets readers run beside the writer)."""
-        database = sqlite_utils.Database(self.path)
+        database = sqlite3.connect(self.path)
         try:
             row = database.execute(
                 f"select count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "

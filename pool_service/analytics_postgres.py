@@ -28,8 +28,8 @@ from typing import Any
 import psycopg
 
 from pool_service.analytics import COLUMNS
-from pool_service.migrations import OUTBOX_TABLE
-from pool_service.migrations import TABLE as SQLITE_TABLE
+from pool_service.schema import OUTBOX_TABLE
+from pool_service.schema import TABLE as SQLITE_TABLE
 
 log = logging.getLogger(__name__)
 

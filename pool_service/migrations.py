@@ -11,7 +11,9 @@ To add a column (or an index, or a table): append ONE new function at the end of
     def m004_time_to_last_token(database: sqlite_utils.Database) -> None:
         add_columns(database, {"ttlt_ms": float})
 
-then add the column to `COLUMNS` in pool_service/analytics.py (rows are built from it; a test checks that a
+then set `LATEST` in pool_service/schema.py to its name (pool_service runs the migrations, in a child process, only
+when a database lacks LATEST; a test checks it names the last one) and add the column to `COLUMNS` in
+pool_service/analytics.py (rows are built from it; a test checks that a
 migrated database has exactly `COLUMNS`). Never edit or reorder a migration that has shipped: databases already
 record it as applied by its name. `add_columns` skips columns a table already has, because databases from before
 migrations (which added columns on open) may hold some of them without any record.
@@ -19,10 +21,15 @@ migrations (which added columns on open) may hold some of them without any recor
 
 from __future__ import annotations
 
+import sys
+
 import sqlite_utils
 
-TABLE = "requests"
-migrations = sqlite_utils.Migrations("dario-analytics")
+from pool_service.schema import LATEST, MIGRATION_SET, OUTBOX_TABLE, TABLE, TOTALS, TOTALS_TABLE
+
+__all__ = ["LATEST", "OUTBOX_TABLE", "TABLE", "TOTALS", "TOTALS_TABLE", "add_columns", "apply", "migrations"]
+
+migrations = sqlite_utils.Migrations(MIGRATION_SET)
 
 
 def add_columns(database: sqlite_utils.Database, columns: dict[str, type], table: str = TABLE) -> None:
@@ -104,25 +111,6 @@ def m006_attribution(database: sqlite_utils.Database) -> None:
         database.table(TABLE).create_index([column], if_not_exists=True)
 
 
-# Issue 14: the all-time totals, kept by triggers as rows come and go, so a report never sums every row for them.
-TOTALS_TABLE = "requests_totals"
-# (column, what one row adds: an SQL expression over NEW or OLD, written with "row.")
-TOTALS = (
-    ("requests", "1"),
-    ("errors", "coalesce(row.status >= 400, 0)"),
-    ("input_tokens", "coalesce(row.input_tokens, 0)"),
-    ("output_tokens", "coalesce(row.output_tokens, 0)"),
-    ("cache_read_tokens", "coalesce(row.cache_read_tokens, 0)"),
-    ("cache_write_tokens", "coalesce(row.cache_write_tokens, 0)"),
-    ("reasoning_tokens", "coalesce(row.reasoning_tokens, 0)"),
-    ("cost_usd", "coalesce(row.cost_usd, 0.0)"),
-    ("priced_requests", "(row.cost_usd is not null)"),
-    ("failovers", "(coalesce(row.failover, '') != '')"),
-    ("fallbacks", "(coalesce(row.fallback_from, '') != '')"),
-    ("estimated_requests", "coalesce(row.usage_estimated, 0)"),
-)
-
-
 @migrations()
 def m007_running_totals(database: sqlite_utils.Database) -> None:
     """Issue 14: the all-time totals in a one-row table that triggers keep as rows are inserted, deleted (retention)
@@ -146,10 +134,6 @@ def m007_running_totals(database: sqlite_utils.Database) -> None:
                      f"update {TOTALS_TABLE} set {change('+', 'new')} where id = 1; end")
 
 
-# Issue 15: the rows a forwarder has still to ship to the cluster's PostgreSQL ([cluster] postgres).
-OUTBOX_TABLE = "requests_outbox"
-
-
 @migrations()
 def m008_outbox(database: sqlite_utils.Database) -> None:
     """Issue 15: the request ids written while [cluster] postgres is set and not yet in PostgreSQL, oldest first
@@ -160,3 +144,22 @@ def m008_outbox(database: sqlite_utils.Database) -> None:
 def apply(database: sqlite_utils.Database) -> None:
     """Brings the database's schema up to date (see the module docstring)."""
     migrations.apply(database)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m pool_service.migrations PATH`: brings the database at PATH up to date (WAL mode), as
+    pool_service's analytics store asks when the database lacks a migration."""
+    if len(argv) != 1:
+        print("usage: python -m pool_service.migrations PATH", file=sys.stderr)
+        return 2
+    database = sqlite_utils.Database(argv[0])
+    try:
+        database.enable_wal()
+        apply(database)
+    finally:
+        database.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -47,7 +47,7 @@ class Reader(Protocol):
         ...
 
     def keeps_totals(self) -> bool:
-        """Whether the engine keeps the all-time totals in pool_service.migrations' TOTALS_TABLE."""
+        """Whether the engine keeps the all-time totals in pool_service.schema's TOTALS_TABLE."""
         ...
 
 
@@ -75,7 +75,7 @@ class SqliteReader:
         return f"group_concat(distinct {expression})"
 
     def keeps_totals(self) -> bool:
-        from pool_service.migrations import TOTALS_TABLE
+        from pool_service.schema import TOTALS_TABLE
 
         return self.has_table(TOTALS_TABLE)
 

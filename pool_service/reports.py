@@ -13,14 +13,12 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, cast
 
 from dario.json_types import JsonObject
-from pool_service.migrations import TOTALS_TABLE
 from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, dollars, rolled_up, summaries
 from pool_service.report_sql import Reader, SqliteReader, count_if, summed, summed_real
+from pool_service.schema import TOTALS_TABLE
 from pool_service.selection import Account
 
 TABLE = "requests"
@@ -68,7 +66,20 @@ _UNITS = (
     ("tokens", "tokens"),
 )
 
-Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
+if TYPE_CHECKING:  # a sqlite-utils Database (tools and tests) is read through its connection; pool_service never
+    import sqlite_utils  # imports sqlite-utils (pool_service.analytics)
+
+    Database = str | os.PathLike[str] | sqlite3.Connection | sqlite_utils.Database
+else:
+    Database = str | os.PathLike[str] | sqlite3.Connection
+
+
+def _plain(database: Database | Reader) -> str | os.PathLike[str] | sqlite3.Connection | Reader:
+    """database, or the connection of a sqlite-utils Database."""
+    if isinstance(database, str | os.PathLike | sqlite3.Connection):
+        return database
+    connection = getattr(database, "conn", None)  # sqlite-utils' Database; a Reader has none
+    return connection if isinstance(connection, sqlite3.Connection) else cast("Reader", database)
 
 
 def report(database: Database | Reader, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
@@ -87,8 +98,8 @@ def report(database: Database | Reader, now: float, window_seconds: float, accou
     if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
     extra = check_groupings(by)
-    clustered = not isinstance(database, str | os.PathLike | sqlite3.Connection | sqlite_utils.Database) and \
-        database.instances
+    database = _plain(database)
+    clustered = not isinstance(database, str | os.PathLike | sqlite3.Connection) and database.instances
     everything = Scope()
     for name, value in sorted((filters or {}).items()):
         if name not in FILTERS:
@@ -164,8 +175,7 @@ def pool_windows(accounts: Iterable[Account]) -> list[JsonObject]:
 @contextmanager
 def _connection(database: Database | Reader) -> Iterator[Reader | None]:
     """A reader (None when there is no database or table yet); closes only what it opened."""
-    if isinstance(database, sqlite_utils.Database):
-        database = database.conn
+    database = _plain(database)
     if isinstance(database, sqlite3.Connection):
         reader = SqliteReader(database)
         yield reader if reader.has_table(reader.table) else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import sqlite3
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -231,3 +233,29 @@ def test_estimated_usage_and_counted_tokens_get_their_columns() -> None:
     counted = row_from_outcome(pool_pb2.Outcome(request_id="c", counted_tokens=345, input_tokens=-1))
     assert (counted["usage_estimated"], counted["counted_tokens"], counted["input_tokens"]) == (0, 345, None)
     assert row_from_outcome(outcome("old"))["usage_estimated"] == 0  # an outcome from before the field
+
+
+def test_pool_service_writes_analytics_without_importing_sqlite_utils(tmp_path: pathlib.Path) -> None:
+    """The store migrates a new database in a child process and writes with sqlite3: sqlite-utils and what it
+    imports (about 8 MB resident) never load into pool_service (pool_service.analytics)."""
+    script = (
+        "import asyncio, pathlib, sys\n"
+        "import pool_service.__main__\n"
+        "from pool_service.analytics import AnalyticsStore\n"
+        "from pool_service.conversions import row_from_outcome\n"
+        "from dario.v1 import pool_pb2\n"
+        f"store = AnalyticsStore(pathlib.Path({str(tmp_path / 'analytics.db')!r}))\n"
+        "outcome = pool_pb2.Outcome(request_id='child', started_at=1.0, backend='b', model='m', status=200,\n"
+        "                           input_tokens=3, output_tokens=4)\n"
+        "asyncio.run(store.write([row_from_outcome(outcome)]))\n"
+        "store.close()\n"
+        "print(sorted(name for name in ('sqlite_utils', 'click', 'tabulate', 'dateutil') if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    database = sqlite_utils.Database(tmp_path / "analytics.db")
+    assert [(row["request_id"], row["input_tokens"], row["output_tokens"]) for row in database.table("requests").rows] \
+        == [("child", 3, 4)]
+    assert set(database.table("requests").columns_dict) == set(COLUMNS)
+    database.close()

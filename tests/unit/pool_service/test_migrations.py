@@ -5,10 +5,14 @@ nothing."""
 from __future__ import annotations
 
 import pathlib
+import sqlite3
+import subprocess
+import sys
 
 import sqlite_utils
 
 from pool_service import migrations
+from pool_service import schema as schema_names
 from pool_service.analytics import COLUMNS, TABLE, open_database
 
 ORIGINAL_COLUMNS = {
@@ -90,3 +94,31 @@ def test_add_columns_adds_only_what_is_missing(tmp_path: pathlib.Path) -> None:
     migrations.add_columns(database, {"attempts": int, "queued_ms": float})
     assert database.table(TABLE).columns_dict == {"request_id": str, "attempts": int, "queued_ms": float}
     database.close()
+
+
+def test_latest_names_the_last_migration_and_tells_a_database_that_lacks_it(tmp_path: pathlib.Path) -> None:
+    """pool_service runs the migrations only when a database lacks schema.LATEST: it must be the last one."""
+    assert schema_names.LATEST == ALL_MIGRATIONS[-1]
+    path = tmp_path / "analytics.db"
+    old = sqlite_utils.Database(path)
+    migrations.migrations.apply(old, stop_before=ALL_MIGRATIONS[-1])
+    assert not schema_names.up_to_date(old.conn)
+    migrations.apply(old)
+    assert schema_names.up_to_date(old.conn)
+    old.close()
+    with sqlite3.connect(tmp_path / "new.db") as new:
+        assert not schema_names.up_to_date(new)
+
+
+def test_the_command_migrates_the_database_it_is_given(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "analytics.db"
+    done = subprocess.run([sys.executable, "-m", "pool_service.migrations", str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    database = sqlite_utils.Database(path)
+    assert applied(database) == ALL_MIGRATIONS
+    assert database.execute("pragma journal_mode").fetchone()[0] == "wal"
+    database.close()
+    usage = subprocess.run([sys.executable, "-m", "pool_service.migrations"], capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert usage.returncode == 2 and "usage" in usage.stderr
