@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from yarl import URL
-
 from credential_service.vault import (
     FAILING,
     NEEDS_LOGIN,
@@ -135,6 +133,9 @@ def redirect_message(url: str, status: int, location: str | None) -> str:
 
 def origin_of(url: str, reference: str = "") -> str:
     """scheme://host[:port] of url (or of reference resolved against it), without user info, path or query."""
+    from yarl import URL  # noqa: PLC0415 — only for a redirect's message: yarl, multidict, idna stay out of a
+    # credential_service that never meets one (1.3 MB resident; aiohttp brings them at its first HTTP request)
+
     with contextlib.suppress(ValueError, TypeError):
         resolved = URL(url).join(URL(reference)) if reference else URL(url)
         return str(resolved.origin())[:ORIGIN_TEXT_LIMIT]
