@@ -162,13 +162,22 @@ def working_directory(document: Mapping[str, object] | None) -> str:
     budget = SCANNED_CHARS
     for text in _prompt_texts(document):
         text = text[:budget]
-        match = _WORKING_DIRECTORY.search(text)
+        start = _first_mark(text)
+        match = _WORKING_DIRECTORY.search(text, start) if start >= 0 else None
         if match:
             return match[1].strip()
         budget -= len(text)
         if budget <= 0:
             break
     return ""
+
+
+def _first_mark(text: str) -> int:
+    """Where _WORKING_DIRECTORY's earliest match can start, or -1 when it cannot match: str.find's fast search
+    over a long prompt (Claude Code's runs to tens of KB), where the regular expression steps through every
+    character (5% of the frontend's samples on a 30 KB request)."""
+    found = [index for index in (text.find("orking directory"), text.find("<cwd>")) if index >= 0]
+    return max(0, min(found) - 1) if found else -1
 
 
 def _prompt_texts(document: Mapping[str, object]) -> Iterator[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import hypothesis
 import pytest
 from multidict import CIMultiDict
 
@@ -146,3 +147,13 @@ def test_odd_bodies_are_ignored() -> None:
     for document in ({"metadata": "x"}, {"metadata": {"user_id": 7}}, {"system": 3}, {"input": "text"},
                      {"messages": [None, 3]}, {"metadata": {"user_id": "{not json"}}):
         assert attribute(headers(), document).session == ""
+
+
+@hypothesis.given(hypothesis.strategies.lists(hypothesis.strategies.sampled_from(
+    ["Working directory: /a/b", "working directory:\t/c", "orking directory /x", "<cwd>/d/e</cwd>", "<cwd>", "W",
+     "w", "\n", "<", " ", "text ", "directory", "Working directory", ":"]), max_size=12))
+def test_the_working_directory_search_finds_what_the_plain_expression_finds(parts: list[str]) -> None:
+    """_first_mark only skips where the expression cannot start: the same first match as searching everything."""
+    text = "".join(parts)
+    expected = attribution._WORKING_DIRECTORY.search(text)
+    assert attribution.working_directory({"system": text}) == (expected[1].strip() if expected else "")
