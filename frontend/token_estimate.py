@@ -47,25 +47,60 @@ def _kind(character: str) -> int:
     return _SYMBOL
 
 
+# Text a TokenCounter holds before it counts: below it, one pass of text_tokens (in C) when the count is read;
+# past it, the rest is counted character by character as it comes, so memory stays bounded.
+PENDING_CHARS = 1 << 20
+
+
 class TokenCounter:
-    """Counts the tokens of a text fed in pieces; the count does not depend on where the pieces were cut."""
+    """Counts the tokens of a text fed in pieces; the count does not depend on where the pieces were cut.
+
+    The pieces are only kept until the count is read (most streams report their usage, and then it never is):
+    text_tokens counts them in one pass, as the character-by-character rules below would."""
 
     def __init__(self) -> None:
-        self.tokens = 0
+        self._counted = 0  # of the text fed character by character (past PENDING_CHARS)
         self._kind = -1
         self._run = 0  # length of the current run of one kind
         self._absorbed = False  # the current run's first token took in the character before it
+        self._pending: list[str] = []
+        self._held = 0
+        self._streaming = False
+        self._count: int | None = None  # text_tokens of the pending text, once read
+
+    @property
+    def tokens(self) -> int:
+        if self._streaming:
+            return self._counted
+        if self._count is None:
+            joined = "".join(self._pending)
+            self._pending = [joined] if joined else []
+            self._count = text_tokens(joined)
+        return self._count
 
     def feed(self, text: str) -> None:
+        if self._streaming:
+            self._feed(text)
+            return
+        self._pending.append(text)
+        self._held += len(text)
+        self._count = None
+        if self._held > PENDING_CHARS:
+            self._streaming = True
+            pending, self._pending = self._pending, []
+            for piece in pending:
+                self._feed(piece)
+
+    def _feed(self, text: str) -> None:
         for character in text:
             kind = _kind(character)
             if kind != self._kind:
                 self._absorbed = self._absorbs(kind)
                 if self._absorbed:
-                    self.tokens -= 1  # " word", "(self", " (": the lone character was counted for nothing
+                    self._counted -= 1  # " word", "(self", " (": the lone character was counted for nothing
                 self._kind, self._run = kind, 0
             if self._run % _PER_TOKEN[kind] == 0:
-                self.tokens += 1
+                self._counted += 1
             self._run += 1
 
     def _absorbs(self, kind: int) -> bool:

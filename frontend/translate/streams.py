@@ -92,6 +92,8 @@ class FromChatStream(ParsedStream):
         there was something to count) estimated; None when there is nothing to report."""
         usage = lenient_object(self.usage)
         prompt, completion = lenient_count(usage.get("prompt_tokens")), lenient_count(usage.get("completion_tokens"))
+        if prompt and completion:  # the upstream's own count: the output's is never read (nor made)
+            return self.usage
         produced = self.produced.tokens
         if prompt and (completion or not produced):
             return self.usage
