@@ -4,7 +4,6 @@ next credential and to the route's fallbacks, all before a byte reaches the clie
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -16,6 +15,7 @@ from dario.config import UpstreamLimits
 from dario.presets import speaks
 from dario.routing import NOTHING_LISTED, NoRoute, Route, fallback_routes, route
 from dario.v1 import pool_pb2
+from frontend import json_codec
 from frontend.dialects import Dialect
 from frontend.endpoints.models import LISTINGS
 from frontend.error_mapping import UPSTREAM_ERRORS, from_no_route, from_upstream_error
@@ -49,11 +49,11 @@ def _prepare(route_: Route, dialect: Dialect, parsed: ParsedRequest, body: bytes
     if not speaks(backend.kind, dialect.native_kind):
         translation = plan(dialect, parsed, route_.model, state.config.translation.default_max_tokens, backend.kind,
                            profile)
-        return Target(route_, translation.target, json.dumps(translation.body, ensure_ascii=False).encode(),
+        return Target(route_, translation.target, json_codec.dumps(translation.body),
                       translation, translation.headers)
     adjusted, headers = adjust_native(parsed.document, dialect.api_format, profile)
     if adjusted is not None or route_.model != parsed.model:
-        body = json.dumps(dict(adjusted or parsed.document, model=route_.model), ensure_ascii=False).encode()
+        body = json_codec.dumps(dict(adjusted or parsed.document, model=route_.model))
     return Target(route_, dialect, body, None, headers)
 
 

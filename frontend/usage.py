@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from dario.json_types import JsonObject
+from frontend import json_codec
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def usage_from_anthropic(document: object) -> Usage | None:
 
 def _parse(body: bytes) -> object:
     try:
-        return json.loads(body)
+        return json_codec.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: nested too deeply
         return None
 

@@ -6,11 +6,11 @@ or with an in-band error if the upstream never sent message_stop.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
 from dario.json_types import JsonObject
+from frontend import json_codec
 from frontend.errors import anthropic_status
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.anthropic_answer_to_chat import chat_usage, finish_reason
@@ -23,11 +23,8 @@ DONE = b"data: [DONE]\n\n"
 
 
 def _sse(document: JsonObject) -> bytes:
-    try:
-        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
-        payload = json.dumps(document, separators=(",", ":")).encode()
-    return b"data: " + payload + b"\n\n"
+    # A lone surrogate (the upstream's \ud800 escape) has no UTF-8: json_codec keeps it escaped.
+    return b"data: " + json_codec.dumps(document) + b"\n\n"
 
 
 
@@ -96,7 +93,7 @@ class AnthropicToChatStream(ParsedStream):
 
     def _event(self, event: Event) -> bytes:
         try:
-            data = json.loads(event.data)
+            data = json_codec.loads(event.data)
         except (ValueError, RecursionError):
             return self._error("server_error", "upstream sent an event that is not JSON", None, NOT_JSON)
         kind = data.get("type") if isinstance(data, dict) else None

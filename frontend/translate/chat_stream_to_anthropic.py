@@ -7,10 +7,10 @@ whose fragments arrive while another tool block is open is buffered and emitted 
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from dario.json_types import JsonObject
+from frontend import json_codec
 from frontend.translate import lenient_object, lenient_text
 from frontend.translate.chat_answer_to_anthropic import SYNTHETIC_SIGNATURE, anthropic_usage, stop_reason
 from frontend.translate.chat_to_anthropic import tool_id
@@ -28,12 +28,8 @@ from frontend.translate.upstream_errors import anthropic_error_of
 
 
 def _event(name: str, document: JsonObject) -> bytes:
-    body = json.dumps(dict(document, type=name), ensure_ascii=False, separators=(",", ":"))
-    try:
-        return f"event: {name}\ndata: {body}\n\n".encode()
-    except UnicodeEncodeError:  # a lone surrogate (the upstream's \ud800 escape) has no UTF-8: keep it escaped
-        body = json.dumps(dict(document, type=name), separators=(",", ":"))
-        return f"event: {name}\ndata: {body}\n\n".encode()
+    # A lone surrogate (the upstream's \ud800 escape) has no UTF-8: json_codec keeps it escaped.
+    return b"event: " + name.encode() + b"\ndata: " + json_codec.dumps(dict(document, type=name)) + b"\n\n"
 
 
 class _Tool:
@@ -92,7 +88,7 @@ class ChatToAnthropicStream(FromChatStream):
                 return self._error("api_error", CUT_OFF_MESSAGE, CUT_OFF)
             return self._complete()
         try:
-            chunk = json.loads(event.data)
+            chunk = json_codec.loads(event.data)
         except (ValueError, RecursionError):
             return self._error("api_error", "upstream sent an event that is not JSON", NOT_JSON)
         if not isinstance(chunk, dict):

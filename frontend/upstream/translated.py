@@ -12,6 +12,7 @@ from multidict import CIMultiDict
 
 from dario.catalog import Backend
 from dario.json_types import JsonObject
+from frontend import json_codec
 from frontend.dialects import OPENAI_CHAT
 from frontend.errors import ApiError
 from frontend.exchange import Exchange
@@ -72,7 +73,7 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
     """The client's answer (scrubbed JSON) and the upstream's usage, from a whole upstream body; None when the
     body is not a JSON object."""
     try:
-        document = json.loads(body)
+        document = json.loads(body)  # exact: a tool_use input's integers past 64 bits go on as they came
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
@@ -86,7 +87,7 @@ def _translate_whole(body: bytes, translation: Plan, scrubber: Scrubber) -> tupl
 
 
 def _json(document: JsonObject) -> bytes:
-    return json.dumps(document).encode()  # ASCII: escapes keep lone surrogates (an upstream's \ud800) encodable
+    return json_codec.dumps(document)  # escapes keep lone surrogates (an upstream's \ud800) encodable
 
 
 def _json_response(body: bytes, status: int, headers: CIMultiDict[str]) -> web.Response:

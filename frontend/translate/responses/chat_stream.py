@@ -18,7 +18,10 @@ import json
 import re
 import time
 
+import orjson
+
 from dario.json_types import JsonObject
+from frontend import json_codec
 from frontend.translate import lenient_object, lenient_objects, lenient_text
 from frontend.translate.responses.answer import (
     call_item,
@@ -115,10 +118,14 @@ class ChatToResponsesStream(FromChatStream):
     def _emit(self, name: str, fields: JsonObject) -> bytes:
         document = {"type": name, **fields, "sequence_number": self.sequence}
         self.sequence += 1
-        data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        # A lone surrogate (an upstream's "\ud800" escape) is no text: strict parsers (Codex's serde) drop the event.
-        data = LONE_SURROGATE.sub("\ufffd", data)
-        return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
+        try:
+            data = orjson.dumps(document)  # refuses a lone surrogate, which has no UTF-8
+        except TypeError:
+            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            # A lone surrogate (an upstream's "\ud800" escape) is no text: strict parsers (Codex's serde) drop the
+            # event.
+            data = LONE_SURROGATE.sub("\ufffd", text).encode()
+        return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
 
     def _response(self, status: str, **extra: JsonObject | None) -> JsonObject:
         return response_object(self.id, self.model, self.document, status, list(self.output),
@@ -137,7 +144,7 @@ class ChatToResponsesStream(FromChatStream):
                 return self._fail("server_error", CUT_OFF_MESSAGE, failure=CUT_OFF)
             return self._complete()
         try:
-            chunk = json.loads(event.data)
+            chunk = json_codec.loads(event.data)
         except (ValueError, RecursionError):
             return self._fail("server_error", "upstream sent an event that is not JSON", failure=NOT_JSON)
         if not isinstance(chunk, dict):
