@@ -8,10 +8,10 @@ can still be replaced by the next credential or the route's fallback (architectu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from frontend import json_codec
 from frontend.errors import anthropic_status
 from frontend.translate.sse import Event, SseParser
 
@@ -59,7 +59,7 @@ def _read(api_format: str, event: Event) -> Reading:
     if data == "[DONE]":
         return Reading(token=True)
     try:
-        document = json.loads(data)
+        document = json_codec.loads(data)
     except (ValueError, RecursionError):
         return Reading(token=True)  # not ours to judge: the client gets it
     if not isinstance(document, dict):
