@@ -47,7 +47,8 @@ def handler(dialect: Dialect) -> Handler:
                 exchange.attribution = attribute(request.headers)
             exchange.finish()
             state.metrics.in_flight.dec()
-            state.metrics.observe(exchange)
+            # After the answer's bytes have left: aiohttp writes a whole body once this handler returns.
+            asyncio.get_running_loop().call_soon(state.metrics.observe, exchange)
             if not exchange.recorded:  # journaled now: a whole-body answer is written out after this returns
                 state.pool.reporter.add(exchange)
 

@@ -89,7 +89,10 @@ class OutcomeReporter:
             self.refused += 1
             return
         if self.on_outcome is not None:
-            self.on_outcome(outcome)
+            try:  # after the answer's bytes have left (aiohttp writes a whole body once the handler returns)
+                asyncio.get_running_loop().call_soon(self.on_outcome, outcome)
+            except RuntimeError:  # no loop running (a test, a tool)
+                self.on_outcome(outcome)
         if len(data) > self.max_outcome_bytes:
             self._refuse(Entry(outcome, len(data), None, 0.0), "too large to send")
             return
