@@ -19,6 +19,7 @@ from typing import Any
 
 from pool_service.readonly import Database, has_columns, has_table, reading
 from pool_service.rollup_schema import HOUR, KINDS, STALE_TABLE, TIMELINE_BINS
+from pool_service.rollups import MAX_STALE
 
 TABLE = "requests"
 # The keys traffic can be stacked by, as SQL over the requests table: the model the upstream served, else the
@@ -39,7 +40,6 @@ DEFAULT_BUCKETS = ((3600.0, 60.0), (86_400.0, 900.0), (7 * 86_400.0, 3600.0))
 NO_SAMPLE = -1.0  # a bucket's percentile when it has no sample (the repeated proto fields cannot be null)
 BINS_PER_E = 50  # histogram bins per factor e: each is 2% wide
 SCAN_SHARE = 0.3  # a window holding more of the table's time span than this is read by a plain scan
-MAX_STALE = 48  # a window with more stale hours than this is read from the rows
 # The sums tables of the rollups (pool_service.rollup_schema) per key, and the key over their columns.
 ROLLED_KEYS = {
     "backend": ("rollup_requests", "backend"),
