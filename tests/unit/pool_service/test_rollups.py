@@ -14,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from pool_service import migrations, rollup_schema, rollups
-from pool_service.analytics import COLUMNS, TABLE, open_database
+from pool_service.analytics import COLUMNS, TABLE, open_database, prune
 from pool_service.report_groups import Scope
 from pool_service.report_sql import SqliteReader
 from pool_service.reports import report
@@ -185,3 +185,16 @@ def test_a_delete_makes_its_hour_stale_and_reports_still_equal_the_rows(database
         assert report(pruned, NOW, window, by=BY) == report(pruned, NOW, window, by=BY, hourly=False)
         assert timeline(pruned, NOW, window, 3600, "model") == timeline(pruned, NOW, window, 3600, "model",
                                                                         hourly=False)
+
+
+def test_retention_forgets_the_stale_marks_of_hours_it_emptied(database: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    pruned = tmp_path / "retention.db"
+    shutil.copy(database, pruned)
+    connection = sqlite3.connect(pruned)
+    cutoff = NOW - 3 * 86_400 - 1000.0  # mid-hour
+    assert prune(connection, 3, NOW - 1000.0) > 100
+    stale = [hour for hour, in connection.execute(f"select hour from {rollup_schema.STALE_TABLE}")]
+    assert stale == [int(cutoff) // 3600]  # only the hour cut in two: the emptied ones hold nothing to read
+    connection.close()
+    for window in (3 * 86_400.0, 5 * 86_400.0):
+        assert report(pruned, NOW, window, by=BY) == report(pruned, NOW, window, by=BY, hourly=False)
