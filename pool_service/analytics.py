@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dario.config import Config
-from pool_service import schema
+from pool_service import rollup_schema, schema
 from pool_service.pricing import Pricing
+from pool_service.report_sql import ensure_ln
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -128,6 +129,7 @@ def open_connection(path: pathlib.Path) -> sqlite3.Connection:
     # the OS's hands), a power cut may lose the last commits, as the frontend's journal accepts (it never
     # fsyncs either). FULL made each batch's commit an fsync: a third of pool_service's samples at c=1.
     connection.execute("pragma synchronous=normal")
+    ensure_ln(connection)  # the rollups' triggers call ln (pool_service.rollup_schema)
     path.chmod(0o600)
     return connection
 
@@ -157,9 +159,13 @@ def priced(row: Row, pricing: Pricing) -> Row:
 
 def prune(database: sqlite3.Connection | sqlite_utils.Database, retention_days: float, now: float) -> int:
     """Deletes rows that started more than retention_days before now; returns how many."""
+    cutoff = now - retention_days * DAY
     connection = database if isinstance(database, sqlite3.Connection) else database.conn
     with connection:
-        cursor = connection.execute(f"delete from {TABLE} where started_at < ?", [now - retention_days * DAY])
+        cursor = connection.execute(f"delete from {TABLE} where started_at < ?", [cutoff])
+        # The hours wholly before the cutoff hold no row any more: nothing of them is stale (rollup_schema).
+        connection.execute(f"delete from {rollup_schema.STALE_TABLE} where hour < ?",
+                           [int(cutoff) // rollup_schema.HOUR])
     return cursor.rowcount
 
 

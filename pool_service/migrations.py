@@ -25,6 +25,8 @@ import sys
 
 import sqlite_utils
 
+from pool_service import rollup_schema
+from pool_service.report_sql import ensure_ln
 from pool_service.schema import LATEST, MIGRATION_SET, OUTBOX_TABLE, TABLE, TOTALS, TOTALS_TABLE
 
 __all__ = ["LATEST", "OUTBOX_TABLE", "TABLE", "TOTALS", "TOTALS_TABLE", "add_columns", "apply", "migrations"]
@@ -141,8 +143,20 @@ def m008_outbox(database: sqlite_utils.Database) -> None:
     database.execute(f"create table if not exists {OUTBOX_TABLE} (request_id text primary key)")
 
 
+@migrations()
+def m009_hourly_rollups(database: sqlite_utils.Database) -> None:
+    """Issue 14: hourly rollups of the requests (sums and latency histograms per hour and grouping, kept by
+    triggers, filled once from the rows already there), so a report or timeline over days reads a cell per hour and
+    group instead of every row. pool_service.rollup_schema has the tables, the triggers and why they are shaped so
+    (a histogram table per grouping, not their cross product with the buckets: that would hold about a cell per
+    request)."""
+    rollup_schema.create(database)
+
+
 def apply(database: sqlite_utils.Database) -> None:
-    """Brings the database's schema up to date (see the module docstring)."""
+    """Brings the database's schema up to date (see the module docstring). The rollups' triggers call `ln`, so an
+    SQLite without math functions gets it from Python on this connection first (pool_service.report_sql)."""
+    ensure_ln(database.conn)
     migrations.apply(database)
 
 

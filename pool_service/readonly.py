@@ -16,7 +16,7 @@ Database = str | os.PathLike[str] | sqlite3.Connection
 def reading(database: Database, table: str = "requests") -> Iterator[sqlite3.Connection | None]:
     """A connection to read from (None when there is no database or table yet); closes only what it opened."""
     if isinstance(database, sqlite3.Connection):
-        yield database if _has_table(database, table) else None
+        yield database if has_table(database, table) else None
         return
     path = pathlib.Path(database)
     if not path.exists():
@@ -24,12 +24,12 @@ def reading(database: Database, table: str = "requests") -> Iterator[sqlite3.Con
         return
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        yield connection if _has_table(connection, table) else None
+        yield connection if has_table(connection, table) else None
     finally:
         connection.close()
 
 
-def _has_table(connection: sqlite3.Connection, table: str) -> bool:
+def has_table(connection: sqlite3.Connection, table: str) -> bool:
     query = "select 1 from sqlite_master where type = 'table' and name = ?"
     return connection.execute(query, [table]).fetchone() is not None
 

@@ -17,7 +17,7 @@ from typing import Any
 from pool_service.report_sql import Reader
 
 BUCKETS_PER_E = 50  # buckets per factor of e: each ~2% wide
-_ZERO_BUCKET = -(10**9)  # latencies of 0 (and below) share one bucket below every other
+ZERO_BUCKET = -(10**9)  # latencies of 0 (and below) share one bucket below every other
 # (name of the percentile, histogram it reads, fraction)
 PERCENTILES = (("latency_p50_ms", "latency", 0.50), ("latency_p95_ms", "latency", 0.95),
                ("ttfb_p50_ms", "ttfb", 0.50))
@@ -90,7 +90,38 @@ def summaries(reader: Reader, expressions: Mapping[str, str], aggregates: str, s
 def _bucket(column: str) -> str:
     """The SQL of a value's bucket: NULL for no value, one bucket for 0 and below, else round(ln(value) * 50)."""
     return (f"case when {column} is null then null when {column} > 0 then "
-            f"cast(round(ln({column}) * {BUCKETS_PER_E}) as integer) else {_ZERO_BUCKET} end")
+            f"cast(round(ln({column}) * {BUCKETS_PER_E}) as integer) else {ZERO_BUCKET} end")
+
+
+def regrouped(found: Mapping[tuple[Any, ...], Summary], keys: tuple[str, ...],
+              by: tuple[str, ...]) -> dict[tuple[Any, ...], Summary]:
+    """The summaries (keyed by keys) merged per distinct value of by (a subset of keys)."""
+    positions = [keys.index(key) for key in by]
+    members: dict[tuple[Any, ...], list[Summary]] = defaultdict(list)
+    for combination, summary in found.items():
+        members[tuple(combination[position] for position in positions)].append(summary)
+    return {group: merged_summary(group_members) for group, group_members in members.items()}
+
+
+def merged_summary(members: Sequence[Summary]) -> Summary:
+    """One summary of several: totals summed (exact_sum; a member may have none, e.g. histograms alone),
+    histograms merged, listed values united."""
+    names = {name: None for member in members for name in member.totals}
+    totals = {name: exact_sum([member.totals[name] for member in members if name in member.totals])
+              for name in names}
+    histograms = {kind: merge(member.histograms.get(kind, {}) for member in members) for kind in ("latency", "ttfb")}
+    return Summary(totals, histograms, set().union(*(member.listed for member in members)))
+
+
+def united(*parts: Mapping[tuple[Any, ...], Summary]) -> dict[tuple[Any, ...], Summary]:
+    """Summaries of the same groups from several sources (the rows, the rollups) merged per group; a group that
+    only histograms name (no totals) is left out."""
+    members: dict[tuple[Any, ...], list[Summary]] = defaultdict(list)
+    for part in parts:
+        for group, summary in part.items():
+            members[group].append(summary)
+    merged = {group: merged_summary(group_members) for group, group_members in members.items()}
+    return {group: summary for group, summary in merged.items() if "requests" in summary.totals}
 
 
 def rolled_up(found: Mapping[tuple[Any, ...], Summary], keys: tuple[str, ...], by: tuple[str, ...],

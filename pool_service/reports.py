@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from dario.json_types import JsonObject
-from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, dollars, rolled_up, summaries
+from pool_service import rollups
+from pool_service.report_groups import NO_PERCENTILES, Scope, Summary, dollars, regrouped, rolled_up, summaries, united
 from pool_service.report_sql import Reader, SqliteReader, count_if, summed, summed_real
 from pool_service.schema import TOTALS_TABLE
 from pool_service.selection import Account
@@ -56,6 +57,9 @@ _SELECT = ", ".join(expression for _, expression in _AGGREGATES)
 _SUMMED = tuple(name for name, _ in _AGGREGATES)
 # The running totals' columns in _AGGREGATES' order (pool_service.migrations keeps them).
 _RUNNING = ", ".join("requests - priced_requests" if name == "unpriced_requests" else name for name in _SUMMED)
+# The same over an hourly rollup's sum columns (pool_service.rollup_schema).
+_ROLLED = ", ".join("sum(requests) - sum(priced_requests)" if name == "unpriced_requests" else f"sum({name})"
+                    for name in _SUMMED)
 _KEYS = ("backend", "credential", "model")
 # Rate-limit window names (architecture.md, Contracts headers) → what they count; suffixed names ("tokens_usage_based",
 # "requests-day") count the same thing as their prefix.
@@ -83,7 +87,7 @@ def _plain(database: Database | Reader) -> str | os.PathLike[str] | sqlite3.Conn
 
 
 def report(database: Database | Reader, now: float, window_seconds: float, accounts: list[JsonObject] | None = None,
-           by: Iterable[str] = (), filters: Mapping[str, str] | None = None) -> JsonObject:
+           by: Iterable[str] = (), filters: Mapping[str, str] | None = None, *, hourly: bool = True) -> JsonObject:
     """The JSON-able report over the last window_seconds before now.
 
     {"generated_at", "window_seconds", "window": totals, "all_time": totals (no percentiles),
@@ -94,6 +98,9 @@ def report(database: Database | Reader, now: float, window_seconds: float, accou
     forecast. Every sum, count and percentile is computed in SQL: only a row per group reaches Python. database
     is the host's SQLite (a path or connection) or a Reader (pool_service.report_sql: the cluster's PostgreSQL,
     where by=instance and the instance filter apply too).
+
+    Without filters, SQLite's window is read from the hourly rollups for its whole hours (pool_service.rollups)
+    and from the rows for the rest; hourly=False reads every row of the window (the same report).
     """
     if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
@@ -120,19 +127,11 @@ def report(database: Database | Reader, now: float, window_seconds: float, accou
                                                        [*GROUPS, *(f"by_{key}" for key in extra)]}
         else:
             all_time = _all_time(connection, everything)
-            # One pass per (backend, credential, model) serves the window and the three default groupings.
-            combinations = summaries(connection, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
-                                     _totals_row, listed=connection.listed(SERVED))
-            window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
-            groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
-            groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations),
-                                   **entry} for entry in groups["by_model"]]
-            if extra:  # one more pass for all of them: a session has one client and project or a few
-                asked = tuple(extra)
-                found = summaries(connection, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, window_scope,
-                                  _totals_row)
-                for key in asked:
-                    groups[f"by_{key}"] = rolled_up(found, asked, (key,), _SUMMED)
+            cut = rollups.split(connection, now - window_seconds, everything) if hourly else None
+            if cut is not None:
+                window, groups = _from_rollups(connection, cut, extra, empty)
+            else:
+                window, groups = _from_rows(connection, window_scope, extra, empty)
     all_time.update(NO_PERCENTILES)
     return {
         "generated_at": now,
@@ -144,6 +143,58 @@ def report(database: Database | Reader, now: float, window_seconds: float, accou
         "forecast": forecast(accounts or [], groups["by_backend"], window_seconds, now),
         "source": "cluster" if clustered else "instance",
     }
+
+
+def _from_rows(reader: Reader, window_scope: Scope, extra: list[str],
+               empty: JsonObject) -> tuple[JsonObject, dict[str, list[dict[str, Any]]]]:
+    """The window and its groupings from the window's rows."""
+    # One pass per (backend, credential, model) serves the window and the three default groupings.
+    combinations = summaries(reader, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, window_scope,
+                             _summed_row, listed=reader.listed(SERVED))
+    window = (rolled_up(combinations, _KEYS, (), _SUMMED) or [empty])[0]
+    groups = {name: rolled_up(combinations, _KEYS, keys, _SUMMED) for name, keys in GROUPS.items()}
+    groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations),
+                           **entry} for entry in groups["by_model"]]
+    if extra:  # one more pass for all of them: a session has one client and project or a few
+        asked = tuple(extra)
+        found = summaries(reader, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, window_scope, _summed_row)
+        for key in asked:
+            groups[f"by_{key}"] = rolled_up(found, asked, (key,), _SUMMED)
+    return window, groups
+
+
+def _from_rollups(reader: Reader, cut: rollups.Split, extra: list[str],
+                  empty: JsonObject) -> tuple[JsonObject, dict[str, list[dict[str, Any]]]]:
+    """The window and its groupings from the rollups' whole hours and the rest of the window's rows, merged: the
+    same entries as the rows alone give (sums, and percentiles from the same buckets)."""
+    raw = summaries(reader, {key: _EXPRESSIONS[key] for key in _KEYS}, _SELECT, cut.raw, _summed_row,
+                    listed=reader.listed(SERVED))
+    combinations = united(raw, rollups.sums(reader, cut, "rollup_requests", _KEYS, _ROLLED, _summed_row,
+                                            listed=reader.listed(SERVED)))
+    credentials = rollups.histograms(reader, cut, "rollup_credential_bins", ("backend", "credential"))
+    models = rollups.histograms(reader, cut, "rollup_model_bins", ("model",))
+
+    def grouped(by: tuple[str, ...], binned: dict[tuple[Any, ...], Summary],
+                binned_by: tuple[str, ...]) -> list[dict[str, Any]]:
+        return rolled_up(united(regrouped(combinations, _KEYS, by), regrouped(binned, binned_by, by)), by, by,
+                         _SUMMED)
+
+    window = (grouped((), credentials, ("backend", "credential")) or [empty])[0]
+    groups = {name: grouped(keys, *((models, ("model",)) if keys == ("model",) else
+                                    (credentials, ("backend", "credential"))))
+              for name, keys in GROUPS.items()}
+    groups["by_model"] = [{"model": entry["model"], "served_models": _served(entry["model"], combinations), **entry}
+                          for entry in groups["by_model"]]
+    if extra:
+        asked = tuple(extra)
+        found = summaries(reader, {key: _EXPRESSIONS[key] for key in asked}, _SELECT, cut.raw, _summed_row)
+        for key in asked:
+            sums_table, bins_table = rollups.ATTRIBUTED[key]
+            groups[f"by_{key}"] = rolled_up(united(regrouped(found, asked, (key,)),
+                                                   rollups.sums(reader, cut, sums_table, (key,), _ROLLED, _summed_row),
+                                                   rollups.histograms(reader, cut, bins_table, (key,))),
+                                            (key,), (key,), _SUMMED)
+    return window, groups
 
 
 def check_groupings(by: Iterable[str]) -> list[str]:
@@ -206,6 +257,11 @@ def _all_time(reader: Reader, everything: Scope) -> dict[str, Any]:
     if not everything.conditions and reader.keeps_totals():
         return _totals_row(reader.one(f"select {_RUNNING} from {TOTALS_TABLE} where id = 1"))
     return _totals_row(reader.one(f"select {_SELECT} from {reader.table}{everything.where()}", everything.parameters))
+
+
+def _summed_row(values: Sequence[Any]) -> dict[str, Any]:
+    """A group's sums (its cost not rounded yet: it is rounded once, after the parts are added up)."""
+    return {name: values[index] for index, (name, _) in enumerate(_AGGREGATES)}
 
 
 def _totals_row(values: Sequence[Any] | None) -> JsonObject:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pool_service.readonly import Database, has_columns, reading
+from pool_service.readonly import Database, has_columns, has_table, reading
+from pool_service.rollup_schema import HOUR, KINDS, STALE_TABLE, TIMELINE_BINS
+from pool_service.rollups import MAX_STALE
 
 TABLE = "requests"
 # The keys traffic can be stacked by, as SQL over the requests table: the model the upstream served, else the
@@ -37,6 +40,14 @@ DEFAULT_BUCKETS = ((3600.0, 60.0), (86_400.0, 900.0), (7 * 86_400.0, 3600.0))
 NO_SAMPLE = -1.0  # a bucket's percentile when it has no sample (the repeated proto fields cannot be null)
 BINS_PER_E = 50  # histogram bins per factor e: each is 2% wide
 SCAN_SHARE = 0.3  # a window holding more of the table's time span than this is read by a plain scan
+# The sums tables of the rollups (pool_service.rollup_schema) per key, and the key over their columns.
+ROLLED_KEYS = {
+    "backend": ("rollup_requests", "backend"),
+    "model": ("rollup_requests", "coalesce(nullif(served_model, ''), model)"),
+    "credential": ("rollup_requests", "credential"),
+    "client": ("rollup_clients", "client"),
+    "project": ("rollup_projects", "project"),
+}
 
 
 class TimelineError(ValueError):
@@ -52,12 +63,14 @@ def bucket_for(window_seconds: float) -> float:
 
 
 def timeline(database: Database, now: float, window_seconds: float, bucket_seconds: float = 0.0,
-             by: str = "backend") -> dict[str, Any]:
+             by: str = "backend", *, hourly: bool = True) -> dict[str, Any]:
     """{"generated_at", "window_seconds", "bucket_seconds", "by", "starts": [bucket start…], "series": [{"key",
     "requests", "input_tokens", "output_tokens", "cost_usd": [per bucket]}], "errors": [{"status", "requests"}],
     "latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms": [per bucket, NO_SAMPLE when none]}.
 
-    Buckets are aligned to multiples of bucket_seconds; the last one holds now."""
+    Buckets are aligned to multiples of bucket_seconds; the last one holds now. Buckets of whole hours are read
+    from the hourly rollups (pool_service.rollup_schema; hours a delete made stale from the rows), the others from
+    the rows; hourly=False reads the rows always (the same answer)."""
     if not window_seconds > 0:
         raise TimelineError(f"the window must be a positive number of seconds, got {window_seconds!r}")
     if by not in KEYS:
@@ -79,12 +92,52 @@ def timeline(database: Database, now: float, window_seconds: float, bucket_secon
         if by in KEY_COLUMNS and not has_columns(connection, TABLE, [KEY_COLUMNS[by]]):
             raise TimelineError(f"this analytics database records no {by} yet (requests are attributed to a "
                                 f"{by} from the version that records it on)")
-        query = Query(start, bucket, end, _scans(connection, start, end))
-        result["series"], result["errors"] = _series_and_errors(connection, KEYS[by], query, count)
+        rolled = _rolled_hours(connection, start, end, bucket) if hourly else None
+        if rolled is None:
+            query = Query(start, bucket, end, _scans(connection, start, end))
+        else:
+            query = Query(start, bucket, end, False, tuple((hour * HOUR, (hour + 1) * HOUR) for hour in rolled.stale))
+        result["series"], result["errors"] = _series_and_errors(connection, by, query, count, rolled)
         for column in ("latency_ms", "ttfb_ms"):
-            for name, values in _percentiles(connection, column, query, count).items():
+            for name, values in _percentiles(connection, column, query, count, rolled).items():
                 result[name] = values
     return result
+
+
+@dataclass(frozen=True)
+class Hours:
+    """The window's hours read from the rollups: from first on, before end, but the stale ones; each bucket is
+    hours_per_bucket of them."""
+
+    first: int
+    end: int
+    hours_per_bucket: int
+    stale: tuple[int, ...]
+
+    @property
+    def slot(self) -> str:
+        return "(hour - ?) / ?"
+
+    @property
+    def where(self) -> str:
+        stale = f" and hour not in ({', '.join('?' * len(self.stale))})" if self.stale else ""
+        return f"hour >= ? and hour < ?{stale}"
+
+    def parameters(self) -> tuple[int, ...]:
+        return (self.first, self.hours_per_bucket, self.first, self.end, *self.stale)
+
+
+def _rolled_hours(connection: sqlite3.Connection, start: float, end: float, bucket: float) -> Hours | None:
+    """How the rollups answer a window of buckets of whole hours (None when they cannot: other buckets, no rollups
+    in this database, no math functions, too many stale hours)."""
+    if bucket % HOUR or start % HOUR or not start > 0 or not _has_math(connection):
+        return None
+    if not has_table(connection, STALE_TABLE):
+        return None
+    first, last = int(start // HOUR), int(end // HOUR)
+    stale = tuple(hour for hour, in connection.execute(f"select hour from {STALE_TABLE} where hour >= ? and hour < ? "
+                                                       "order by hour", [first, last]))
+    return Hours(first, last, int(bucket // HOUR), stale) if len(stale) <= MAX_STALE else None
 
 
 # The percentiles per bucket: column and fraction (nearest rank). A time to first byte of 0 means no byte.
@@ -98,12 +151,14 @@ PERCENTILES = {
 
 @dataclass(frozen=True)
 class Query:
-    """The window's bounds and how to read it: through the started_at index, or by a plain scan."""
+    """The window's bounds and how to read it: through the started_at index, or by a plain scan; ranges, when
+    given, are the only rows read (the stale hours of a window the rollups answer)."""
 
     start: float
     bucket: float
     end: float
     scan: bool
+    ranges: tuple[tuple[float, float], ...] | None = None
 
     @property
     def slot(self) -> str:
@@ -112,10 +167,17 @@ class Query:
     @property
     def where(self) -> str:
         column = "+started_at" if self.scan else "started_at"  # unary + keeps SQLite off the index
+        if self.ranges is not None:
+            return "(" + " or ".join(f"({column} >= ? and {column} < ?)" for _ in self.ranges) + ")"
         return f"{column} >= ? and {column} < ?"
 
     def parameters(self, slots: int = 1) -> tuple[float, ...]:
-        return (self.start, self.bucket) * slots + (self.start, self.end)
+        bounds = (self.start, self.end) if self.ranges is None else tuple(x for pair in self.ranges for x in pair)
+        return (self.start, self.bucket) * slots + bounds
+
+    @property
+    def reads(self) -> bool:
+        return self.ranges is None or bool(self.ranges)
 
 
 def _scans(connection: sqlite3.Connection, start: float, end: float) -> bool:
@@ -127,24 +189,42 @@ def _scans(connection: sqlite3.Connection, start: float, end: float) -> bool:
     return bool(covered / (last - first) > SCAN_SHARE)
 
 
-def _series_and_errors(connection: sqlite3.Connection, key: str, query: Query,
-                       count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One pass: sums per bucket, part and status; the series sum over statuses, the errors over parts."""
-    sql = (f"select {query.slot} as slot, {key} as part, status, count(*), coalesce(sum(input_tokens), 0), "
-           f"coalesce(sum(output_tokens), 0), total(cost_usd) from {TABLE} where {query.where} "
-           "group by slot, part, status")
+def _series_and_errors(connection: sqlite3.Connection, by: str, query: Query, count: int,
+                       rolled: Hours | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One pass: sums per bucket, part and status; the series sum over statuses, the errors over parts. With
+    rolled, the rollups' hours are added (their errors by status from rollup_requests, whatever the key)."""
     parts: dict[str, dict[str, list[Any]]] = defaultdict(lambda: _empty(count))
     statuses: dict[int, list[int]] = defaultdict(lambda: [0] * count)
-    for slot, part, status, requests, input_tokens, output_tokens, cost in connection.execute(sql,
-                                                                                             query.parameters()):
+    sums = "count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), total(cost_usd)"
+    if query.reads:
+        sql = (f"select {query.slot} as slot, {KEYS[by]} as part, status, {sums} from {TABLE} where {query.where} "
+               "group by slot, part, status")
+        _add(connection.execute(sql, query.parameters()), parts, statuses)
+    if rolled is not None:
+        table, part = ROLLED_KEYS[by]
+        sums = "sum(requests), sum(input_tokens), sum(output_tokens), sum(cost_usd)"
+        status = "status" if table == "rollup_requests" else "null"
+        sql = (f"select {rolled.slot} as slot, {part} as part, {status} as status, {sums} from {table} "
+               f"where {rolled.where} group by slot, part, status")
+        _add(connection.execute(sql, rolled.parameters()), parts, statuses)
+        if table != "rollup_requests":
+            sql = (f"select {rolled.slot} as slot, status, sum(requests) from rollup_requests "
+                   f"where {rolled.where} and status >= 400 group by slot, status")
+            for slot, status_code, requests in connection.execute(sql, rolled.parameters()):
+                statuses[status_code][slot] += requests
+    errors = [{"status": status, "requests": requests} for status, requests in sorted(statuses.items())]
+    return _ranked(parts, count), errors
+
+
+def _add(rows: Iterable[Sequence[Any]], parts: dict[str, dict[str, list[Any]]],
+         statuses: dict[int, list[int]]) -> None:
+    for slot, part, status, requests, input_tokens, output_tokens, cost in rows:
         values = parts[part]
         for name, value in (("requests", requests), ("input_tokens", input_tokens),
                             ("output_tokens", output_tokens), ("cost_usd", cost)):
             values[name][slot] += value
         if status is not None and status >= 400:
             statuses[status][slot] += requests
-    errors = [{"status": status, "requests": requests} for status, requests in sorted(statuses.items())]
-    return _ranked(parts, count), errors
 
 
 def _ranked(parts: dict[str, dict[str, list[Any]]], count: int) -> list[dict[str, Any]]:
@@ -165,16 +245,24 @@ def _empty(count: int) -> dict[str, list[Any]]:
             "cost_usd": [0.0] * count}
 
 
-def _percentiles(connection: sqlite3.Connection, column: str, query: Query, count: int) -> dict[str, list[float]]:
-    """The PERCENTILES of column per bucket, from a histogram grouped in SQL (exact when SQLite has no ln())."""
+def _percentiles(connection: sqlite3.Connection, column: str, query: Query, count: int,
+                 rolled: Hours | None = None) -> dict[str, list[float]]:
+    """The PERCENTILES of column per bucket, from a histogram grouped in SQL (exact when SQLite has no ln()),
+    with the rollups' bins of their hours when rolled."""
     wanted = {name: fraction for name, (of, fraction) in PERCENTILES.items() if of == column}
     if not _has_math(connection):
         return {name: _exact(connection, column, fraction, query, count) for name, fraction in wanted.items()}
-    sql = (f"select {query.slot} as slot, cast(ln({column}) * {BINS_PER_E} as integer) as bin, count(*) "
-           f"from {TABLE} where {query.where} and {column} > 0 group by slot, bin")
     histograms: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for slot, bin_number, samples in connection.execute(sql, query.parameters()):
-        histograms[slot].append((bin_number, samples))
+    if query.reads:
+        sql = (f"select {query.slot} as slot, cast(ln({column}) * {BINS_PER_E} as integer) as bin, count(*) "
+               f"from {TABLE} where {query.where} and {column} > 0 group by slot, bin")
+        for slot, bin_number, samples in connection.execute(sql, query.parameters()):
+            histograms[slot].append((bin_number, samples))
+    if rolled is not None:
+        sql = (f"select {rolled.slot} as slot, bin, sum(samples) from {TIMELINE_BINS} where {rolled.where} "
+               "and kind = ? group by slot, bin")
+        for slot, bin_number, samples in connection.execute(sql, (*rolled.parameters(), KINDS.index(column))):
+            histograms[slot].append((bin_number, samples))
     result = {name: [NO_SAMPLE] * count for name in wanted}
     for slot, bins in histograms.items():
         bins.sort()
