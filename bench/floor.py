@@ -50,14 +50,15 @@ def relay_process(upstream_url: str) -> Iterator[tuple[str, Process]]:
         stop_process(process)
 
 
-def table(rows: list[tuple[str, str, int, float, float, float, float, float, float, float]]) -> str:
+def table(rows: list[tuple[str, str, int, float, float, float, float, float, float, float, float]]) -> str:
     lines = ["| path | mode | c | direct p50 ms | relay +p50 | dario +p50 | dario's own (dario − relay) | "
-             "relay req/s | dario req/s | relay CPU ms/req | dario frontend CPU ms/req |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for path, mode, concurrency, direct, relay, dario, relay_rate, dario_rate, relay_cpu, dario_cpu in rows:
+             "direct req/s | relay req/s | dario req/s | relay CPU ms/req | dario frontend CPU ms/req |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (path, mode, concurrency, direct, relay, dario, direct_rate, relay_rate, dario_rate, relay_cpu,
+         dario_cpu) in rows:
         lines.append(f"| {path} | {mode} | {concurrency} | {direct:.2f} | +{relay:.2f} | +{dario:.2f} | "
-                     f"{dario - relay:+.2f} | {relay_rate:.0f} | {dario_rate:.0f} | {relay_cpu:.3f} | "
-                     f"{dario_cpu:.3f} |")
+                     f"{dario - relay:+.2f} | {direct_rate:.0f} | {relay_rate:.0f} | {dario_rate:.0f} | "
+                     f"{relay_cpu:.3f} | {dario_cpu:.3f} |")
     return "\n".join(lines)
 
 
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 direct = median(0, "p50_ms")
                 row = (path.name, "stream" if stream else "plain", concurrency, direct, median(1, "p50_ms") - direct,
-                       median(2, "p50_ms") - direct, median(1, "throughput"), median(2, "throughput"),
+                       median(2, "p50_ms") - direct, median(0, "throughput"), median(1, "throughput"),
+                       median(2, "throughput"),
                        cpu(1, "relay"), cpu(2, "frontend"))
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)

@@ -43,3 +43,18 @@ def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.P
     for process in ("frontend", "credential_service", "pool_service"):
         assert document["peak_rss_mb"][process] > 10  # a Python process with its imports: tens of MB
     assert "Targets:" in markdown and "CPU per request" in markdown and "peak RSS" in markdown
+
+
+def test_the_floor_run_sets_dario_beside_the_bare_relay_on_every_pass_through_load(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "floor.md"
+    done = subprocess.run([sys.executable, "-m", "bench.floor", "--rounds", "1", "--c1-requests", "5", "--requests",
+                           "64", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=360)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| ") and
+            line.split("|")[1].strip() in ("chat", "anthropic")]
+    assert {(row[0].strip(), row[1].strip(), int(row[2])) for row in rows} == {
+        (path, mode, concurrency) for path in ("chat", "anthropic") for mode in ("plain", "stream")
+        for concurrency in (1, 64)}
+    for row in rows:
+        direct, relay_rate, dario_rate = float(row[3]), float(row[8]), float(row[9])
+        assert direct > 0 and relay_rate > 0 and dario_rate > 0, row
