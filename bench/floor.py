@@ -56,7 +56,7 @@ def table(rows: list[tuple[str, str, int, float, float, float, float, float, flo
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (path, mode, concurrency, direct, relay, dario, direct_rate, relay_rate, dario_rate, relay_cpu,
          dario_cpu) in rows:
-        lines.append(f"| {path} | {mode} | {concurrency} | {direct:.2f} | +{relay:.2f} | +{dario:.2f} | "
+        lines.append(f"| {path} | {mode} | {concurrency} | {direct:.2f} | {relay:+.2f} | {dario:+.2f} | "
                      f"{dario - relay:+.2f} | {direct_rate:.0f} | {relay_rate:.0f} | {dario_rate:.0f} | "
                      f"{relay_cpu:.3f} | {dario_cpu:.3f} |")
     return "\n".join(lines)
