@@ -52,9 +52,11 @@ DIRECT_KEY = "bench-key-not-secret"
 
 
 @contextlib.contextmanager
-def upstream_process(delay_ms: float) -> Iterator[str]:
+def listening_module(what: str, arguments: list[str]) -> Iterator[tuple[str, int]]:
+    """`python -m` arguments in its own process until the context ends; (the URL its "listening on URL" line
+    names, its pid). Raises RuntimeError when no such line comes within 20 s."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)],
+        [sys.executable, "-m", *arguments],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -65,10 +67,17 @@ def upstream_process(delay_ms: float) -> Iterator[str]:
         ready, _, _ = select.select([process.stdout], [], [], 20.0)
         line = process.stdout.readline().strip() if ready else ""
         if not line.startswith("listening on "):
-            raise RuntimeError(f"scripted upstream did not start: {line!r}")
-        yield line.removeprefix("listening on ")
+            raise RuntimeError(f"{what} did not start: {line!r}")
+        yield line.removeprefix("listening on "), process.pid
     finally:
         stop_process(process)
+
+
+@contextlib.contextmanager
+def upstream_process(delay_ms: float) -> Iterator[str]:
+    with listening_module("scripted upstream", ["bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)]) \
+            as (url, _):
+        yield url
 
 
 ROUTES = """

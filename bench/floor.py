@@ -16,19 +16,17 @@ import argparse
 import asyncio
 import contextlib
 import pathlib
-import select
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 
-from bench.__main__ import dario_stack, direct_headers, upstream_process
+from bench.__main__ import dario_stack, direct_headers, listening_module, upstream_process
 from bench.load import Run, load
 from bench.procstat import Process
 from bench.workloads import Path, paths
-from dario.testing.processes import REPO, stop_process
+from dario.testing.processes import REPO
 from dario.testing.supervised import free_port
 
 PATHS = ("chat", "anthropic")
@@ -37,17 +35,9 @@ LOADS = ((False, 1), (False, 64), (True, 1), (True, 64))
 
 @contextlib.contextmanager
 def relay_process(upstream_url: str) -> Iterator[tuple[str, Process]]:
-    process = subprocess.Popen([sys.executable, "-m", "bench.relay", "--upstream", upstream_url, "--port",
-                                str(free_port())], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 20.0)
-        line = process.stdout.readline().strip() if ready else ""
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the relay did not start: {line!r}")
-        yield line.removeprefix("listening on "), Process("relay", "relay", process.pid)
-    finally:
-        stop_process(process)
+    with listening_module("the relay", ["bench.relay", "--upstream", upstream_url, "--port", str(free_port())]) \
+            as (url, pid):
+        yield url, Process("relay", "relay", pid)
 
 
 def table(rows: list[tuple[str, str, int, float, float, float, float, float, float, float, float]]) -> str:
