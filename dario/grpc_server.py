@@ -18,7 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from dario.config import Config, ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
-from dario.redaction import setup_logging
+from dario.logs import setup_logging
 
 log = logging.getLogger(__name__)
 

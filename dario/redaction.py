@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 # Order matters: specific token shapes first, then generic "key=value" assignments.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -68,30 +67,3 @@ class RedactingFilter(logging.Filter):
         record.msg = cleaned
         record.args = None
         return True
-
-
-class SecondCachingFormatter(logging.Formatter):
-    """logging's default asctime ("2026-12-03 14:01:21,123"), its seconds formatted once per second: the
-    frontend logs a line per request, and time.strftime was a tenth of each line's cost."""
-
-    _second = -1
-    _formatted = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 — logging's
-        if datefmt is not None or self.default_msec_format is None:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
-        if second != self._second:
-            self._formatted = time.strftime(self.default_time_format, self.converter(record.created))
-            self._second = second
-        return self.default_msec_format % (self._formatted, record.msecs)
-
-
-def setup_logging(process: str, level: int = logging.INFO) -> None:
-    """Logs to stderr (supervisord writes it under $DARIO_HOME/logs) through the redaction filter."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(SecondCachingFormatter(f"%(asctime)s {process} %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)

@@ -9,7 +9,7 @@ import sys
 from dario import event_loop
 from dario.config import ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
-from dario.redaction import setup_logging
+from dario.logs import setup_logging
 from frontend.access import refuse_exposed_without_key
 from frontend.app import SHUTDOWN_GRACE_SECONDS, init
 from frontend.serving import serve

@@ -29,7 +29,7 @@ from frontend.upstream import native, thinking_retry, translated
 from frontend.upstream.call import UpstreamCall
 from frontend.upstream.headers import rate_limit_headers
 from frontend.upstream.relay import Upstream
-from frontend.upstream.scrub import Scrubber
+from frontend.upstream.scrub import scrubber_for
 
 
 @dataclass
@@ -197,7 +197,7 @@ async def _send(request: web.Request, state: State, target: Target, credential: 
 
 def _upstream(state: State, call: UpstreamCall, body: bytes | None = None) -> Upstream:
     # Every secret of the frontend's leases, not only this call's: none may come back from any upstream.
-    scrubber = Scrubber([*call.header_values, *state.credentials.header_values()])
+    scrubber = scrubber_for([*call.header_values, *state.credentials.header_values()])
     limits = state.config.limits
     return Upstream(call.answer, call.deadlines, limits.upstream, scrubber, limits.upstream_seconds, body)
 

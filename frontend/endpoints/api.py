@@ -57,6 +57,8 @@ def handler(dialect: Dialect) -> Handler:
 
 async def read_body(request: web.Request, state: State) -> bytes:
     """The whole request body, or 408 when the client sends it too slowly (slow-body clients hold a slot)."""
+    if request.content.is_eof():  # the whole body came with the headers: nothing to wait for (no timer, no task)
+        return await request.read()
     try:
         return await asyncio.wait_for(request.read(), state.config.limits.body_read_seconds)
     except TimeoutError:

@@ -29,7 +29,7 @@ from dario.routing import NoRoute, route
 from frontend.dialects import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from frontend.state import STATE, State
 from frontend.upstream.headers import upstream_headers
-from frontend.upstream.scrub import Scrubber
+from frontend.upstream.scrub import scrubber_for
 
 ANSWERED_HEADER = "x-dario-models-from"  # the backends whose listing is in the answer
 MISSING_HEADER = "x-dario-models-missing"  # the backends that did not answer /models (their models left out)
@@ -176,7 +176,7 @@ async def _upstream_models(state: State, backend: Backend) -> list[str] | None:
         return None
     if ids is None:
         return None
-    scrubber = Scrubber([lease.header_value, *state.credentials.header_values()])
+    scrubber = scrubber_for([lease.header_value, *state.credentials.header_values()])
     return [model for model in ids if scrubber.text(model) == model]
 
 

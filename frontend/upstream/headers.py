@@ -58,5 +58,9 @@ def client_headers(upstream: aiohttp.ClientResponse, exchange: Exchange, scrubbe
 
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The rate-limit and retry headers of an upstream answer (recorded, and sent to pool_service on failover)."""
-    return {name.lower(): value for name, value in headers.items()
-            if name.lower().startswith(RATE_LIMIT_PREFIXES) or name.lower() in RETRY_HEADERS}
+    kept = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith(RATE_LIMIT_PREFIXES) or lower in RETRY_HEADERS:
+            kept[lower] = value
+    return kept

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from dario.redaction import RedactingFilter, SecondCachingFormatter, redact
+from dario.redaction import RedactingFilter, redact
 
 SECRETS = [
     ("Authorization: Bearer test-token-abcdefghijklmnop", "test-token-abcdefghijklmnop"),
@@ -71,11 +71,3 @@ LOOKALIKES = [
 @pytest.mark.parametrize("line", [line for line, _ in SECRETS] + LOOKALIKES)
 def test_the_needle_check_never_skips_a_pattern_that_would_match(line: str) -> None:
     assert redact(line) == redact_every_pattern(line)
-
-
-def test_the_caching_formatter_writes_the_time_as_logging_does() -> None:
-    plain, cached = logging.Formatter("%(asctime)s %(message)s"), SecondCachingFormatter("%(asctime)s %(message)s")
-    for created in (1_700_000_000.001, 1_700_000_000.999, 1_700_000_001.5, 1_700_000_000.25, 1_800_000_123.0):
-        record = logging.LogRecord("dario", logging.INFO, __file__, 1, "hello", None, None)
-        record.created, record.msecs = created, int((created - int(created)) * 1000)
-        assert cached.format(record) == plain.format(record)

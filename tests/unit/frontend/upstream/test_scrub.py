@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dario.testing.splitting import split_at
-from frontend.upstream.scrub import MASK, Scrubber, token_of
+from frontend.upstream import scrub
+from frontend.upstream.scrub import MASK, Scrubber, scrubber_for, token_of
 
 SECRET = "test-key-scrub-0123456789abcdef"
 OTHER = "test-token-oauth-abcdefghijklmn"
@@ -47,3 +48,16 @@ def test_an_error_body_spelling_the_secret_with_json_escapes_is_scrubbed() -> No
 def test_without_secrets_bodies_pass_untouched() -> None:
     stream = Scrubber([]).stream(whole_events=False)
     assert stream.feed(BODY) == BODY and stream.flush() == b""
+
+
+def test_scrubber_for_builds_one_scrubber_per_set_of_secrets_and_stays_bounded() -> None:
+    first = scrubber_for(["Bearer sk-one-0123456789", "sk-two-0123456789"])
+    assert scrubber_for(["sk-two-0123456789", "Bearer sk-one-0123456789"]) is first  # the same set, any order
+    assert first.text("a sk-one-0123456789 b sk-two-0123456789") == "a [REDACTED] b [REDACTED]"
+    other = scrubber_for(["sk-three-0123456789"])
+    assert other is not first
+    assert other.text("sk-one-0123456789 sk-three-0123456789") == "sk-one-0123456789 [REDACTED]"
+    for number in range(500):  # a new set per lease refresh: never more than a bounded number kept
+        scrubber_for([f"sk-refreshed-{number:08d}"])
+    assert len(scrub._SCRUBBERS) <= scrub._SCRUBBERS_KEPT
+    assert scrubber_for(["sk-refreshed-00000499"]).text("sk-refreshed-00000499") == "[REDACTED]"
