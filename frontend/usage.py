@@ -94,22 +94,50 @@ def anthropic_usage_from_body(body: bytes) -> Usage:
     return usage_from_anthropic(document) or _named(NO_USAGE, _body_model(document))
 
 
+def _data_lines(sample: bytes, needle: bytes, newest_first: bool) -> Iterator[bytes]:
+    """The payloads of the `data:` lines of an SSE sample that hold `needle`, found with bytes.find/rfind (in C)
+    instead of splitting the whole sample into lines: a stream's tail is up to 64 KB, its usage in one line."""
+    size = len(sample)
+    position = sample.rfind(needle) if newest_first else sample.find(needle)
+    while position >= 0:
+        start = max(sample.rfind(b"\n", 0, position), sample.rfind(b"\r", 0, position)) + 1
+        ends = [end for end in (sample.find(b"\n", position), sample.find(b"\r", position)) if end >= 0]
+        stop = min(ends) if ends else size
+        line = sample[start:stop]
+        if line.startswith(b"data:"):
+            yield line[5:].strip()
+        position = sample.rfind(needle, 0, start) if newest_first else sample.find(needle, stop)
+
+
+def _parse_line(payload: bytes) -> object:
+    """A data line's JSON; bytes that are not UTF-8 read as U+FFFD (as the line's text would have)."""
+    document = _parse(payload)
+    return document if document is not None else _parse(payload.decode("utf-8", "replace").encode())
+
+
+def _only_null_usage(text: bytes) -> bool:
+    """Whether every `"usage"` in the text is `"usage":null`: OpenAI-compatible streams send it in every chunk
+    but the last (in JSON text it is always the key itself: a quote inside a string is escaped)."""
+    return text.count(b'"usage"') == text.count(b'"usage":null') + text.count(b'"usage": null')
+
+
 def _data_payloads(sample: bytes, newest_first: bool) -> Iterator[object]:
-    lines = sample.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for line in reversed(lines) if newest_first else lines:
-        if line.startswith("data:") and '"usage"' in line:
-            document = _parse(line[5:].strip().encode())
-            if document is not None:
-                yield document
+    if _only_null_usage(sample):  # a stream that reports no usage: no line to look at
+        return
+    for payload in _data_lines(sample, b'"usage"', newest_first):
+        if _only_null_usage(payload):
+            continue
+        document = _parse_line(payload)
+        if document is not None:
+            yield document
 
 
 def _first_model(sample: bytes, *path: str) -> str:
     """The model the first event of a stream's head names (at `path`), for a stream that reports no usage."""
-    for line in sample.decode("utf-8", errors="replace").replace("\r", "\n").split("\n"):
-        if line.startswith("data:") and '"model"' in line:
-            model = _field(_parse(line[5:].strip().encode()), *path, "model")
-            if isinstance(model, str) and model:
-                return model
+    for payload in _data_lines(sample, b'"model"', newest_first=False):
+        model = _field(_parse_line(payload), *path, "model")
+        if isinstance(model, str) and model:
+            return model
     return ""
 
 

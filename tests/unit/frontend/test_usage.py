@@ -3,6 +3,9 @@ message_start overwritten by message_delta's totals."""
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dario.testing import anthropic_wire
 from frontend.usage import anthropic_usage_from_body, anthropic_usage_from_stream, openai_usage_from_stream
 from frontend.usage import openai_usage_from_body as usage_from_json_body
@@ -101,3 +104,44 @@ def test_a_stream_without_usage_still_names_the_model_served() -> None:
     completed = b'event: response.completed\ndata: {"type": "response.completed", "response": {"model": "gpt-5", ' \
                 b'"usage": null}}\n\n'
     assert responses_usage_from_stream(completed, completed).served_model == "gpt-5"
+
+
+def _reference_openai_usage(head: bytes, tail: bytes) -> object:
+    """What openai_usage_from_stream answered when it split the samples into lines (before issue 13's search by
+    bytes.rfind): the newest `data:` line holding a usage, else the served model of the head's first chunk."""
+    from frontend.usage import NO_USAGE, _named, usage_from_openai
+
+    def parsed(line: str) -> object:
+        try:
+            return json.loads(line[5:].strip())
+        except ValueError:
+            return None
+
+    for line in reversed(tail.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n").split("\n")):
+        if line.startswith("data:") and '"usage"' in line:
+            usage = usage_from_openai(parsed(line))
+            if usage is not None:
+                return usage
+    for line in head.decode("utf-8", "replace").replace("\r", "\n").split("\n"):
+        if line.startswith("data:") and '"model"' in line:
+            document = parsed(line)
+            model = document.get("model") if isinstance(document, dict) else None
+            if isinstance(model, str) and model:
+                return _named(NO_USAGE, model)
+    return NO_USAGE
+
+
+@given(st.lists(st.sampled_from([
+    b'data: {"model":"gpt-x","choices":[{"delta":{"content":"hi"}}],"usage":null}',
+    b'data: {"model":"gpt-y","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}',
+    b'data: {"choices":[],"usage": {"prompt_tokens":5,"completion_tokens":6}}',
+    b'data: {"choices":[{"delta":{"content":"say \\"usage\\":null"}}],"usage": null}',
+    b'data: {"usage":{"prompt_tokens":7}, "note": "\\"usage\\":null"}',
+    b'data: {"choices":[{"delta":{"content":"\xff"}}],"usage":{"prompt_tokens":9}}',
+    b'data: not json "usage"', b': keep-alive "usage"', b'event: x "model"', b'data: [DONE]', b'',
+]), max_size=12), st.sampled_from([b"\n", b"\r\n", b"\r", b"\n\n"]), st.integers(0, 40))
+def test_stream_usage_by_search_answers_as_the_line_split_did(lines: list[bytes], separator: bytes,
+                                                               cut: int) -> None:
+    sample = separator.join(lines)
+    tail = sample[cut:]  # a tail may start inside a line
+    assert openai_usage_from_stream(sample, tail) == _reference_openai_usage(sample, tail)
