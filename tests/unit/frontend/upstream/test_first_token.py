@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dario.testing import raw_quirks
 from frontend.translate.sse import SseParser
@@ -68,3 +70,40 @@ def test_a_chat_stream_ending_on_an_error_chunk_gets_its_done_once() -> None:
     assert closing("openai", error + DONE) == b""
     assert closing("openai", b'data: {"choices": []}\n\n' + DONE) == b""
     assert closing("anthropic", error) == b""
+
+
+def _read_all_events(api: str, out: bytes) -> object:
+    """read_events as it was before it stopped at the first event that says: every event parsed, then read."""
+    from frontend.upstream.first_token import NOTHING, _read
+
+    parser = SseParser()
+    for event in [*parser.feed(out), *parser.finish()]:
+        reading = _read(api, event)
+        if reading is not NOTHING:
+            return reading
+    return NOTHING
+
+
+_EVENTS = {
+    "openai": [b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}',
+               b'data: {"choices":[{"delta":{"content":"Hi"}}]}',
+               b'data: {"error":{"type":"server_error","code":503,"message":"busy"}}', b": keep-alive",
+               b"data: [DONE]", b"data: {broken", b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}'],
+    "anthropic": [b'event: message_start\ndata: {"type":"message_start","message":{}}', b"event: ping\ndata: {}",
+                  b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"Hi"}}',
+                  b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"x"}}'],
+    "responses": [b'event: response.created\ndata: {"type":"response.created"}',
+                  b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hi"}',
+                  b'event: error\ndata: {"type":"error","code":"rate_limit_exceeded","message":"x"}'],
+}
+
+
+@given(st.sampled_from(list(API)), st.data(), st.sampled_from([b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\n\n"]),
+       st.booleans())
+def test_reading_an_event_at_a_time_answers_as_reading_them_all(api: str, data: st.DataObject, blank: bytes,
+                                                                 cut_last: bool) -> None:
+    events = data.draw(st.lists(st.sampled_from(_EVENTS[api]), max_size=8))
+    out = b"".join(event.replace(b"\n", blank[: len(blank) // 2]) + blank for event in events)
+    if cut_last and out:
+        out = out[: -len(blank)]  # the last event without its blank line (finish() dispatches it)
+    assert read_events(api, out) == _read_all_events(api, out)
