@@ -43,6 +43,9 @@ def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.P
     for process in ("frontend", "credential_service", "pool_service"):
         assert document["peak_rss_mb"][process] > 10  # a Python process with its imports: tens of MB
     assert "Targets:" in markdown and "CPU per request" in markdown and "peak RSS" in markdown
+    paired = document["pool_against_one"]  # the pool-of-three target from paired rounds, not from two far loads
+    assert paired["rounds"] == len(paired["p50_differences_ms"]) == 2
+    assert "paired rounds" in markdown
 
 
 def test_the_floor_run_sets_dario_beside_the_bare_relay_on_every_pass_through_load(tmp_path: pathlib.Path) -> None:
