@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dario import collector
 from dario.config import Config, ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.logs import setup_logging
@@ -86,6 +87,7 @@ async def serve_unix(
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s", ", ".join(service_names), socket_path)
+    collector.settle()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -120,6 +122,7 @@ def run_service(process: str, serve: Callable[[Config], Coroutine[Any, Any, None
     The service dies with its parent and holds run/PROCESS.lock for its whole life, taken before its socket or
     its files are touched: a second copy on the same DARIO_HOME exits here, leaving the live one alone."""
     setup_logging(process)
+    collector.tune()
     handled: tuple[type[Exception], ...] = (ConfigError, InstanceError, *expected)
     try:
         environment = Environment.read()  # the one read of the process environment

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from dario import event_loop
+from dario import collector, event_loop
 from dario.config import ConfigError, Environment, load_config
 from dario.instance import InstanceError, die_with_parent, hold_instance_lock
 from dario.logs import setup_logging
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config.paths.ensure()
     setup_logging("frontend")
+    collector.tune()
     try:
         instance = hold_instance_lock(config.paths.run_dir, "frontend")  # before the port: one per DARIO_HOME
     except InstanceError as error:

@@ -23,6 +23,7 @@ from aiohttp.http import HttpRequestParser
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
+from dario import collector
 from frontend.app import new_request_id
 from frontend.dialects import api_format_of
 from frontend.error_mapping import from_http_exception
@@ -223,6 +224,7 @@ async def serve(app: web.Application, host: str, port: int, header_timeout: floa
         site = web.TCPSite(runner, host, port)
         await site.start()
         log.info("serving on http://%s:%d", host, port)
+        collector.settle()
         await stop.wait()
         log.info("stopping: no new connections; requests in flight get up to %gs", shutdown_timeout)
     finally:
