@@ -130,6 +130,9 @@ class ClientSink:
         self.size = 0
         self.counted = 0  # bytes about to be written that a record counted already
         self.open = self.gone = False
+        # The body's last bytes, kept to go out with its end: one send instead of two (and one wakeup of the
+        # client fewer). Once it holds any, later writes join it, so the order stays.
+        self.last = b""
 
     async def start(self) -> bool:
         self.open = True
@@ -146,15 +149,25 @@ class ClientSink:
             self.parts.append(data)
             self.size += len(data)
             return await self.start() if self.size > self.hold else True
+        if self.last:
+            self.last += data
+            return True
         self.exchange.mark_first_byte()
         try:
             await self.response.write(data)
         except ConnectionResetError:
             return self._left()
+        self._sent(data)
+        return True
+
+    def keep_last(self, data: bytes) -> None:
+        """`data` ends the body (its end has been read): it goes out with the end (`end`), in the same send."""
+        self.last += data
+
+    def _sent(self, data: bytes) -> None:
         counted = min(self.counted, len(data))  # counted already, in a record made before they went out
         self.counted -= counted
         self.exchange.bytes_sent += len(data) - counted
-        return True
 
     def _left(self) -> bool:
         self.gone = True
@@ -174,10 +187,15 @@ class ClientSink:
         if not self.open and not self.gone and not await self.start():  # a held stream that ended: out whole
             return self.response
         if not self.gone:
+            last, self.last = self.last, b""
+            if last:
+                self.exchange.mark_first_byte()
             try:
-                await self.response.write_eof()
+                await self.response.write_eof(last)
             except ConnectionResetError:
                 self._left()
+                return self.response
+            self._sent(last)
         return self.response
 
 
@@ -267,6 +285,10 @@ class Relay:
             data = self.scrubber.feed(out) if out else b""
             if machine.delivered:
                 self._recorded(machine, exchange, len(data))
+            if data and sink.open and content.at_eof():  # the body's last bytes: they go out with its end
+                self.written = (self.written + data)[-1024:]
+                sink.keep_last(data)
+                continue
             if data:
                 if not await self._write(data):
                     return None
