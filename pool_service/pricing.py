@@ -18,6 +18,7 @@ from dario.config.prices import parse_prices
 from dario.config.sections import PriceFields
 
 PER_TOKENS = 1_000_000
+PRICES_KEPT = 4096
 _WILDCARDS = frozenset("*?[]")
 _PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
 
@@ -59,6 +60,10 @@ class Pricing:
     shipped: Mapping[str, PriceFields]
     overrides: Mapping[str, PriceFields]
     aliases: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ALIASES)
+    # price() per model name, as found (None included): matching every glob was ~9% of pool_service's CPU, once
+    # per recorded row. Names come from clients: at most PRICES_KEPT, then forgotten all at once. A new Pricing
+    # (a [pricing] reload) starts with none.
+    _prices: dict[str, Price | None] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def load(cls, overrides: Mapping[str, object] | None = None, aliases: Mapping[str, str] | None = None) -> Pricing:
@@ -74,6 +79,16 @@ class Pricing:
 
     def price(self, model: str) -> Price | None:
         """The price of model (an alias: of the model it names), or None when no glob matches it."""
+        try:
+            return self._prices[model]
+        except KeyError:
+            pass
+        if len(self._prices) >= PRICES_KEPT:
+            self._prices.clear()
+        found = self._prices[model] = self._find(model)
+        return found
+
+    def _find(self, model: str) -> Price | None:
         model = self.aliases.get(model, model).lower()
         override = _best_match(self.overrides, model)
         shipped = _best_match(self.shipped, model)

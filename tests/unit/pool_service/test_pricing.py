@@ -9,6 +9,7 @@ import tomllib
 import pytest
 
 from dario.config import ConfigError, parse_config
+from pool_service import pricing
 from pool_service.pricing import Price, Pricing
 
 
@@ -129,3 +130,21 @@ def test_config_aliases_resolve_before_pricing() -> None:
     pricing = Pricing.from_config(config)
     assert pricing.cost("cheap", 1_000_000, 1_000_000) == pytest.approx(6.0)
     assert pricing.price("opus") is not None  # the built-in ones stay
+
+
+def test_remembered_prices_are_the_ones_found_and_stay_bounded(shipped: Pricing) -> None:
+    models = ["claude-opus-5", "gpt-4o-mini", "opus", "no-such-model", "GPT-4O-MINI"]
+    first = [shipped.price(model) for model in models]
+    assert first == [shipped._find(model) for model in models]  # as matched every time
+    assert [shipped.price(model) for model in models] == first  # and the same when remembered
+    for number in range(pricing.PRICES_KEPT + 10):  # names come from clients: never more than PRICES_KEPT
+        shipped.price(f"client-model-{number}")
+    assert len(shipped._prices) <= pricing.PRICES_KEPT
+    assert shipped.price("gpt-4o-mini") == first[1]
+
+
+def test_a_reloaded_pricing_remembers_nothing_of_the_old_one() -> None:
+    old = Pricing.load({"my-model": {"input": 1.0, "output": 2.0}})
+    assert old.price("my-model") == Price(1.0, 2.0, 1.0, 1.0)
+    new = Pricing.load({"my-model": {"input": 3.0, "output": 4.0}})
+    assert new.price("my-model") == Price(3.0, 4.0, 3.0, 3.0)
