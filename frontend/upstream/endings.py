@@ -33,7 +33,7 @@ def terminal_error(api_format: str, message: str, code: str, head: bytes = b"") 
 def closing(api_format: str, tail: bytes) -> bytes:
     """What a Chat Completions stream still needs after its last event when that was an error chunk: `[DONE]`
     (the translating machines end on the error chunk alone)."""
-    if api_format != "openai" or not tail:
+    if api_format != "openai" or b'"error"' not in tail:  # (nearly every stream: no error chunk to look for)
         return b""
     done = tail.rfind(b"[DONE]")
     errors = [match.start() for match in _CHAT_ERROR.finditer(tail)]
