@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dario.testing.splitting import split_at
-from frontend.upstream.framing import TAIL_BYTES, EventFramer, Tail
+from frontend.upstream.framing import HEAD_BYTES, TAIL_BYTES, EventFramer, Tail, _last_boundary_end
 from tests.unit.frontend.test_usage import STREAM
 
 
@@ -51,3 +51,23 @@ def test_tail_keeps_the_last_bytes_only() -> None:
     value = tail.value()
     assert len(value) == TAIL_BYTES and value.endswith(b"END")
     assert tail.size < TAIL_BYTES + 8192
+
+
+@given(st.lists(st.binary(max_size=9000), max_size=60))
+def test_tail_keeps_the_first_and_the_last_bytes_of_what_it_was_given(chunks: list[bytes]) -> None:
+    tail = Tail()
+    for chunk in chunks:
+        tail.add(chunk)
+    whole = b"".join(chunks)
+    assert tail.head == whole[:HEAD_BYTES]
+    assert tail.value() == whole[-TAIL_BYTES:]
+    assert tail.head == whole[:HEAD_BYTES]  # read twice: the same
+
+
+@given(st.lists(st.sampled_from([b"data: a\n\n", b"data: b\r\n\r\n", b"data: c\r\r", b"data: d", b"\n", b"\r"]),
+                max_size=12))
+def test_the_last_boundary_is_found_whatever_the_line_endings(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    expected = max((data.rfind(boundary) + len(boundary) for boundary in (b"\n\n", b"\r\n\r\n", b"\r\r")
+                    if data.rfind(boundary) >= 0), default=0)
+    assert _last_boundary_end(data) == expected
