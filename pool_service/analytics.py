@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dario.config import Config
-from pool_service import rollup_schema, schema
+from pool_service import rollup_pending, rollup_schema, schema
 from pool_service.pricing import Pricing
 from pool_service.report_sql import ensure_ln
 
@@ -272,6 +272,7 @@ class AnalyticsStore:
             with database:
                 database.executemany(_INSERT, _values([priced(row, self.pricing) for row in rows]))
                 self._to_outbox(database, rows)
+                rollup_pending.fold(database)
         except sqlite3.OperationalError:  # the database itself (full disk, I/O): not acknowledged, resent later
             log.exception("could not write %d analytics rows", len(rows))
             return False
@@ -289,6 +290,7 @@ class AnalyticsStore:
                 with database:
                     database.executemany(_INSERT, _values([priced(row, self.pricing)]))
                     self._to_outbox(database, [row])
+                    rollup_pending.fold(database)
             except sqlite3.OperationalError:
                 return False
             except Exception as error:  # noqa: BLE001 — the one bad row

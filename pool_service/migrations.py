@@ -25,7 +25,7 @@ import sys
 
 import sqlite_utils
 
-from pool_service import rollup_schema
+from pool_service import rollup_pending, rollup_schema
 from pool_service.report_sql import ensure_ln
 from pool_service.schema import LATEST, MIGRATION_SET, OUTBOX_TABLE, TABLE, TOTALS, TOTALS_TABLE
 
@@ -151,6 +151,14 @@ def m009_hourly_rollups(database: sqlite_utils.Database) -> None:
     (a histogram table per grouping, not their cross product with the buckets: that would hold about a cell per
     request)."""
     rollup_schema.create(database)
+
+
+@migrations()
+def m010_rollups_per_batch(database: sqlite_utils.Database) -> None:
+    """Issue 13: the rollups kept once per batch by the analytics writer instead of by a trigger per row (16
+    upserts a row); rows written outside the writer wait in rollup_pending and readers take their hours from the
+    rows until then (pool_service.rollup_pending)."""
+    rollup_pending.create(database)
 
 
 def apply(database: sqlite_utils.Database) -> None:

@@ -155,20 +155,36 @@ def _dropped(row: str) -> list[str]:
 
 def _backfill(database: sqlite_utils.Database) -> None:
     """Every table filled from the rows already there, as the insert trigger would have."""
-    hour = hour_of("")
+    for statement in grouped_inserts():
+        database.execute(statement)
+
+
+def grouped_inserts(rows: str = "", added: bool = False) -> list[str]:
+    """The statements adding rows to every table, grouped: every row (the backfill), or those `rows` selects (an
+    SQL condition on the requests table) added to the cells already there (`added`: pool_service.rollup_pending's
+    fold of a batch, as the per-row trigger did one row at a time)."""
+    statements, hour = [], hour_of("")
+    only = f" and ({rows})" if rows else ""
     for table, keys in SUM_TABLES.items():
         grouped = ", ".join([hour, *(_sql(KEYS[key], "") for key in keys)])
         sums = ", ".join(f"coalesce(sum({_sql(sql, '')}), 0)" for _, sql in SUMS)
-        database.execute(f"insert into {table} (hour, {', '.join(keys)}, {', '.join(SUM_NAMES)}) "
-                         f"select {grouped}, {sums} from {TABLE} group by {grouped}")
+        upsert = (f" on conflict (hour, {', '.join(keys)}) do update set "
+                  + ", ".join(f"{name} = {name} + excluded.{name}" for name in SUM_NAMES)) if added else ""
+        statements.append(f"insert into {table} (hour, {', '.join(keys)}, {', '.join(SUM_NAMES)}) "
+                          f"select {grouped}, {sums} from {TABLE} where true{only} group by {grouped}{upsert}")
     for table, keys in BIN_TABLES.items():
         for kind, column in enumerate(KINDS):
             grouped = ", ".join([hour, *(_sql(KEYS[key], "") for key in keys)])
-            database.execute(f"insert into {table} (hour, {''.join(f'{key}, ' for key in keys)}kind, bin, samples, "
-                             f"smallest) select {grouped}, {kind}, {report_bin(column)}, count(*), min({column}) "
-                             f"from {TABLE} where {_sql(REPORT_COUNTED[column], '')} "
-                             f"group by {grouped}, {report_bin(column)}")
+            upsert = (f" on conflict (hour, {''.join(f'{key}, ' for key in keys)}kind, bin) do update set "
+                      "samples = samples + excluded.samples, smallest = min(smallest, excluded.smallest)") \
+                if added else ""
+            statements.append(f"insert into {table} (hour, {''.join(f'{key}, ' for key in keys)}kind, bin, samples, "
+                              f"smallest) select {grouped}, {kind}, {report_bin(column)}, count(*), min({column}) "
+                              f"from {TABLE} where {_sql(REPORT_COUNTED[column], '')}{only} "
+                              f"group by {grouped}, {report_bin(column)}{upsert}")
     for kind, column in enumerate(KINDS):
-        database.execute(f"insert into {TIMELINE_BINS} (hour, kind, bin, samples) select {hour}, {kind}, "
-                         f"{timeline_bin(column)}, count(*) from {TABLE} where {column} > 0 "
-                         f"group by {hour}, {timeline_bin(column)}")
+        upsert = " on conflict (hour, kind, bin) do update set samples = samples + excluded.samples" if added else ""
+        statements.append(f"insert into {TIMELINE_BINS} (hour, kind, bin, samples) select {hour}, {kind}, "
+                          f"{timeline_bin(column)}, count(*) from {TABLE} where {column} > 0{only} "
+                          f"group by {hour}, {timeline_bin(column)}{upsert}")
+    return statements

@@ -16,6 +16,7 @@ from typing import Any
 
 from pool_service.report_groups import Histogram, Scope, Summary
 from pool_service.report_sql import Reader, SqliteReader
+from pool_service.rollup_pending import UNROLLED_HOURS
 from pool_service.rollup_schema import BIN_TABLES, HOUR, KINDS, STALE_TABLE, SUM_TABLES
 
 MAX_STALE = 48  # a window with more stale hours than this is read from its rows
@@ -49,7 +50,7 @@ def split(reader: Reader, since: float, scope: Scope) -> Split | None:
     first = math.ceil(since / HOUR)
     while first * HOUR < since:  # the division rounded down
         first += 1
-    stale = tuple(hour for hour, in reader.rows(f"select hour from {STALE_TABLE} where hour >= ? order by hour",
+    stale = tuple(hour for hour, in reader.rows(f"select hour from ({UNROLLED_HOURS}) where hour >= ? order by hour",
                                                 [first]))
     if len(stale) > MAX_STALE:
         return None

@@ -13,7 +13,7 @@ TABLE = "requests"
 MIGRATION_SET = "dario-analytics"
 MIGRATIONS_TABLE = "_sqlite_migrations"  # sqlite-utils' record of the migrations applied
 # The last migration of pool_service/migrations.py: a database that records it has them all (they run in order).
-LATEST = "m009_hourly_rollups"
+LATEST = "m010_rollups_per_batch"
 
 # Issue 14: the all-time totals, kept by triggers as rows come and go, so a report never sums every row for them.
 TOTALS_TABLE = "requests_totals"

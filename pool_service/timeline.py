@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pool_service.readonly import Database, has_columns, has_table, reading
+from pool_service.rollup_pending import UNROLLED_HOURS
 from pool_service.rollup_schema import HOUR, KINDS, STALE_TABLE, TIMELINE_BINS
 from pool_service.rollups import MAX_STALE
 
@@ -135,8 +136,8 @@ def _rolled_hours(connection: sqlite3.Connection, start: float, end: float, buck
     if not has_table(connection, STALE_TABLE):
         return None
     first, last = int(start // HOUR), int(end // HOUR)
-    stale = tuple(hour for hour, in connection.execute(f"select hour from {STALE_TABLE} where hour >= ? and hour < ? "
-                                                       "order by hour", [first, last]))
+    stale = tuple(hour for hour, in connection.execute(f"select hour from ({UNROLLED_HOURS}) where hour >= ? "
+                                                       "and hour < ? order by hour", [first, last]))
     return Hours(first, last, int(bucket // HOUR), stale) if len(stale) <= MAX_STALE else None
 
 

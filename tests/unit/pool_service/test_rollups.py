@@ -13,16 +13,17 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from pool_service import migrations, rollup_schema, rollups
+from pool_service import migrations, rollup_pending, rollup_schema, rollups
 from pool_service.analytics import COLUMNS, TABLE, open_database, prune
 from pool_service.report_groups import Scope
-from pool_service.report_sql import SqliteReader
+from pool_service.report_sql import SqliteReader, ensure_ln
 from pool_service.reports import report
 from pool_service.timeline import KEYS, timeline
 
 HOUR = 3600.0
 NOW = 1_800_003_917.25  # 3917.25 s past an hour boundary: every window's edges are ragged
 ROLLUP = "m009_hourly_rollups"
+PER_BATCH = "m010_rollups_per_batch"
 BY = ("session", "project", "client")
 WINDOWS = (600.0, HOUR, 5 * HOUR + 17.5, 86_400.0, 2 * 86_400.0 + 123.4, 7 * 86_400.0)
 
@@ -62,23 +63,32 @@ def random_rows(count: int, seed: int, prefix: str) -> list[dict[str, Any]]:
     return rows
 
 
-def insert(path: pathlib.Path, rows: list[dict[str, Any]]) -> None:
+def insert(path: pathlib.Path, rows: list[dict[str, Any]], fold: bool = True) -> None:
+    """Rows written as the analytics writer writes a batch: inserted, then folded into the rollups in the same
+    transaction (m010); `fold=False`: as another program would write them."""
     connection = sqlite3.connect(path)
+    ensure_ln(connection)
     with connection:
         connection.executemany(f"insert or ignore into {TABLE} ({', '.join(COLUMNS)}) values "
                                f"({', '.join('?' * len(COLUMNS))})", ([row.get(name) for name in COLUMNS]
                                                                       for row in rows))
+        if fold and rollup_pending.PENDING_TABLE in tables(connection):
+            rollup_pending.fold(connection)
     connection.close()
+
+
+def tables(connection: sqlite3.Connection) -> set[str]:
+    return {name for name, in connection.execute("select name from sqlite_master where type = 'table'")}
 
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """An old database (every migration but m009) with rows, migrated (the backfill), then more rows (the
-    triggers)."""
+    """An old database (every migration before m009) with rows, migrated (m009's backfill, m010), then more rows
+    (folded per batch, as the analytics writer does)."""
     path = tmp_path_factory.mktemp("rollups") / "analytics.db"
     old = sqlite_utils.Database(path)
     for migration in migrations.migrations.pending(old):
-        if migration.name != ROLLUP:
+        if migration.name not in (ROLLUP, PER_BATCH):
             migration.fn(old)
     old.close()
     insert(path, random_rows(2500, 1, "old-"))
@@ -95,11 +105,11 @@ def rollup_contents(path: pathlib.Path) -> dict[str, list[tuple[Any, ...]]]:
         connection.close()
 
 
-def test_the_triggers_keep_what_a_backfill_of_the_same_rows_gives(database: pathlib.Path,
-                                                                  tmp_path: pathlib.Path) -> None:
+def assert_equal_to_a_backfill(database: pathlib.Path, scratch: pathlib.Path) -> None:
+    """The rollups of `database` are what m009's backfill makes of the same rows (costs up to their order)."""
     kept = rollup_contents(database)
     assert all(kept.values()) and len(kept["rollup_requests"]) > 100
-    rebuilt = tmp_path / "rebuilt.db"
+    rebuilt = scratch / "rebuilt.db"
     shutil.copy(database, rebuilt)
     connection = sqlite_utils.Database(rebuilt)
     for table in rollup_schema.TABLES:
@@ -117,6 +127,64 @@ def test_the_triggers_keep_what_a_backfill_of_the_same_rows_gives(database: path
         for summed, added in zip(backfilled[table], kept[table], strict=True):  # costs added in another order
             assert summed[:cost] + summed[cost + 1:] == added[:cost] + added[cost + 1:], table
             assert summed[cost] == pytest.approx(added[cost], rel=1e-12, abs=1e-15), table
+
+
+def pending(database: pathlib.Path) -> int:
+    connection = sqlite3.connect(database)
+    try:
+        return int(connection.execute(f"select count(*) from {rollup_pending.PENDING_TABLE}").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def test_the_rollups_kept_per_batch_equal_a_backfill_of_the_same_rows(database: pathlib.Path,
+                                                                     tmp_path: pathlib.Path) -> None:
+    assert pending(database) == 0
+    assert_equal_to_a_backfill(database, tmp_path)
+
+
+def test_m010_leaves_a_trigger_that_only_notes_new_rows(database: pathlib.Path) -> None:
+    connection = sqlite3.connect(database)
+    triggers = {name for name, in connection.execute("select name from sqlite_master where type = 'trigger'")}
+    connection.close()
+    assert "rollup_insert" not in triggers and "rollup_pending_insert" in triggers
+    assert {"rollup_delete", "rollup_update"} <= triggers  # deletes and updates still make their hour stale
+
+
+def test_rows_written_outside_the_writer_are_read_from_the_rows_until_the_next_batch_folds_them(
+        database: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    outside = tmp_path / "outside.db"
+    shutil.copy(database, outside)
+    before = rollup_contents(outside)
+    insert(outside, random_rows(400, 4, "outside-"), fold=False)  # as another program would write them
+    assert pending(outside) == 400 and rollup_contents(outside) == before  # not in the rollups yet
+    for window in (6 * HOUR, 86_400.0, 7 * 86_400.0):
+        assert report(outside, NOW, window, by=BY) == report(outside, NOW, window, by=BY, hourly=False)
+        assert timeline(outside, NOW, window, 3600, "backend") == timeline(outside, NOW, window, 3600, "backend",
+                                                                           hourly=False)
+    with_them = report(outside, NOW, 7 * 86_400, by=BY)
+    assert with_them["window"]["requests"] == report(database, NOW, 7 * 86_400)["window"]["requests"] + sum(
+        1 for row in random_rows(400, 4, "outside-") if row["started_at"] >= NOW - 7 * 86_400)  # (no upper bound)
+    insert(outside, random_rows(20, 5, "next-"))  # the writer's next batch folds them too
+    assert pending(outside) == 0
+    assert_equal_to_a_backfill(outside, tmp_path)
+    assert report(outside, NOW, 86_400, by=BY) == report(outside, NOW, 86_400, by=BY, hourly=False)
+
+
+def test_a_pending_row_deleted_before_its_fold_adds_nothing(database: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    gone = tmp_path / "gone.db"
+    shutil.copy(database, gone)
+    insert(gone, random_rows(60, 6, "short-lived-"), fold=False)
+    connection = sqlite3.connect(gone)
+    with connection:
+        connection.execute(f"delete from {TABLE} where request_id like 'short-lived-%' and started_at > ?",
+                           [NOW - 40 * HOUR])
+    connection.close()
+    insert(gone, random_rows(20, 7, "after-"))
+    assert pending(gone) == 0
+    for window in (6 * HOUR, 2 * 86_400.0, 7 * 86_400.0):
+        assert report(gone, NOW, window, by=BY) == report(gone, NOW, window, by=BY, hourly=False)
+        assert timeline(gone, NOW, window, 3600, "model") == timeline(gone, NOW, window, 3600, "model", hourly=False)
 
 
 @pytest.mark.parametrize("window", WINDOWS)
