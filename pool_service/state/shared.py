@@ -213,7 +213,7 @@ class RedisPoolState:
                 pass
             finally:
                 with contextlib.suppress(*FAILURES):
-                    await subscription.aclose()  # type: ignore[no-untyped-call]
+                    await subscription.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2 on
                     await listener.aclose()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.cluster.heartbeat_seconds)
