@@ -11,6 +11,7 @@ once together with the lines before it, so the order is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -50,12 +51,10 @@ class LoopBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]  # S
             self.handleError(record)
             return
         self._waiting.append(line)
-        loop = None
-        if record.levelno < logging.WARNING:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
+        try:
+            loop = asyncio.get_running_loop() if record.levelno < logging.WARNING else None
+        except RuntimeError:  # not on a loop's thread
+            loop = None
         if loop is None:
             self._write_waiting()
         elif self._scheduled_on is not loop:  # (a loop that stopped before its write ran is not waited for)
@@ -82,11 +81,9 @@ class LoopBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]  # S
         if not self._waiting:
             return
         text, self._waiting = "".join(self._waiting), []
-        try:
+        with contextlib.suppress(Exception):  # as StreamHandler: a closed or broken stderr must not fail the caller
             self.stream.write(text)
             self.stream.flush()
-        except Exception:  # noqa: BLE001 — as StreamHandler: a closed or broken stderr must not fail the caller
-            self._waiting = []
 
 
 def setup_logging(process: str, level: int = logging.INFO) -> None:
