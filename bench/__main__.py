@@ -43,6 +43,7 @@ import grpc
 from bench import litellm_setup, portkey_setup, report
 from bench.load import Memory, Run, load, probe, sampled_memory
 from bench.procstat import Process, peak_rss_mb
+from bench.report import SHARED_PROCESSES
 from bench.workloads import POOL_MODEL, Path, paths
 from dario.enums import BACKEND_KINDS
 from dario.testing.processes import REPO, environment, running_module, stop_process
@@ -75,10 +76,11 @@ def listening_module(what: str, arguments: list[str]) -> Iterator[tuple[str, int
 
 
 @contextlib.contextmanager
-def upstream_process(delay_ms: float) -> Iterator[str]:
+def upstream_process(delay_ms: float) -> Iterator[tuple[str, int]]:
+    """The scripted upstream's URL and pid."""
     with listening_module("scripted upstream", ["bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)]) \
-            as (url, _):
-        yield url
+            as (url, pid):
+        yield url, pid
 
 
 ROUTES = """
@@ -185,10 +187,11 @@ def plan(arguments: argparse.Namespace) -> list[Plan]:
     return steps
 
 
-async def measure(targets: list[Target], upstream_url: str,
-                  arguments: argparse.Namespace) -> tuple[list[Run], dict[str, Memory]]:
+async def measure(targets: list[Target], upstream_url: str, arguments: argparse.Namespace,
+                  shared: tuple[Process, ...] = ()) -> tuple[list[Run], dict[str, Memory]]:
     """Probes every path on every target, then each load against each target in turn (so all see the same moment's
-    noise), the summed RSS of each target's processes sampled throughout."""
+    noise), the summed RSS of each target's processes sampled throughout. The CPU of `shared` (the upstream, the
+    load generator) is read around every load too, whatever its target."""
     runs: list[Run] = []
     steps = plan(arguments)
     for target in targets:
@@ -215,7 +218,7 @@ async def measure(targets: list[Target], upstream_url: str,
                 request = (step.path.direct if target.name == "direct" else step.path.client)(step.stream)
                 seconds = arguments.seconds if target.name in ("direct", "dario") else arguments.peer_seconds
                 run = await load(target.name, step.path.name, target.base_url, request, target.headers(step.path),
-                                 step.concurrency, step.requests, seconds, target.processes)
+                                 step.concurrency, step.requests, seconds, target.processes + shared)
                 runs.append(run)
                 cpu = "  ".join(f"{name} {run.cpu_ms_per_request(name):.2f}" for name in run.cpu_seconds)
                 print(
@@ -370,12 +373,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dario-bench-") as scratch, contextlib.ExitStack() as stack:
         home = pathlib.Path(scratch) / "home"
         stack.callback(keep_logs, pathlib.Path(scratch), arguments.out / "logs")  # runs last, once all have stopped
-        upstream_url = stack.enter_context(upstream_process(arguments.delay_ms))
+        upstream_url, upstream_pid = stack.enter_context(upstream_process(arguments.delay_ms))
+        # What every load costs the rest of the machine: the upstream, and this process, which generates the load.
+        shared = (Process("bench", SHARED_PROCESSES[0], upstream_pid),
+                  Process("bench", SHARED_PROCESSES[1], os.getpid(), alone=True))
         targets = [Target("direct", upstream_url, headers=direct_headers),
                    stack.enter_context(dario_stack(home, upstream_url))]
         targets += start_peers(stack, pathlib.Path(scratch), upstream_url, peers)
         print(f"measuring {', '.join(target.name for target in targets)}", file=sys.stderr, flush=True)
-        runs, memory = asyncio.run(measure(targets, upstream_url, arguments))
+        runs, memory = asyncio.run(measure(targets, upstream_url, arguments, shared))
         wanted = {step.path.name for step in plan(arguments)}
         paired = (asyncio.run(pool_against_one(targets[1], arguments.pool_rounds, max(20, arguments.c1_requests // 2)))
                   if {"chat", "pool3"} <= wanted and arguments.pool_rounds else None)

@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     errors = 0
     started = time.monotonic()
-    with (tempfile.TemporaryDirectory(prefix="dario-floor-") as scratch, upstream_process(arguments.delay_ms) as url,
-          relay_process(url) as (relay_url, relay), dario_stack(pathlib.Path(scratch) / "home", url) as dario):
+    with (tempfile.TemporaryDirectory(prefix="dario-floor-") as scratch,
+          upstream_process(arguments.delay_ms) as (url, _), relay_process(url) as (relay_url, relay),
+          dario_stack(pathlib.Path(scratch) / "home", url) as dario):
         for path in chosen:  # warm-up: connections, leases, lazy imports
             asyncio.run(load("warmup", path.name, dario.base_url, path.client(False), {}, 4, 40, 10))
             asyncio.run(load("warmup", path.name, relay_url, path.direct(False), direct_headers(path), 4, 40, 10))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.procstat import Process, cpu_snapshot, rss_mb
+from bench.procstat import Process, cpu_snapshot, pss_mb, rss_mb
 from bench.workloads import Request
 
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -158,6 +158,7 @@ class Memory:
     processes: int = 0
     peak_mb: float = 0.0  # the highest sum of VmRSS seen while the loads ran
     after_mb: float = 0.0  # the sum once the loads were over
+    peak_pss_mb: float = 0.0  # the highest sum of PSS seen (shared library pages counted once among them)
 
 
 @contextlib.asynccontextmanager
@@ -171,6 +172,7 @@ async def sampled_memory(processes: list[Process], interval: float = 0.25) -> As
     async def sample() -> None:
         while True:
             memory.peak_mb = max(memory.peak_mb, total())
+            memory.peak_pss_mb = max(memory.peak_pss_mb, sum(pss_mb(process.pid) for process in processes))
             await asyncio.sleep(interval)
 
     sampler = asyncio.create_task(sample())

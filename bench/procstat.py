@@ -63,14 +63,30 @@ def rss_mb(root: int) -> float:
     return sum(status_kb(pid, "VmRSS") for pid in process_tree(root)) / 1024
 
 
+def pss_kb(pid: int) -> int:
+    """The proportional set size of pid: its private pages, plus each shared page divided by the number of
+    processes mapping it (gRPC's, Python's and OpenSSL's library pages are mapped by each of dario's three)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_mb(root: int) -> float:
+    return sum(pss_kb(pid) for pid in process_tree(root)) / 1024
+
+
 @dataclass(frozen=True)
 class Process:
     """A process the bench measures: its name in the tables (frontend, pool_service, LiteLLM …), its pid."""
 
-    target: str  # dario, litellm, portkey
+    target: str  # dario, litellm, portkey; "bench" for the upstream and the load generator every target shares
     name: str
     pid: int
+    alone: bool = False  # its own CPU only, not its descendants' (the bench process, parent of everything)
 
 
 def cpu_snapshot(processes: list[Process]) -> dict[str, float]:
-    return {process.name: tree_cpu_seconds(process.pid) for process in processes}
+    return {process.name: cpu_seconds(process.pid) if process.alone else tree_cpu_seconds(process.pid)
+            for process in processes}

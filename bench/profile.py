@@ -57,7 +57,8 @@ def main() -> int:
     arguments = parser.parse_args()
     spy = shutil.which("py-spy") or str(pathlib.Path(sys.executable).parent / "py-spy")
     path = next(path for path in paths() if path.name == arguments.path)
-    with tempfile.TemporaryDirectory(prefix="dario-profile-") as scratch, upstream_process(arguments.delay_ms) as url:
+    with (tempfile.TemporaryDirectory(prefix="dario-profile-") as scratch,
+          upstream_process(arguments.delay_ms) as (url, _)):
         with dario_stack(pathlib.Path(scratch) / "home", url) as dario:
             frontend = next(process for process in dario.processes if process.name == "frontend")
             request = path.client(arguments.stream)

@@ -14,6 +14,8 @@ from bench.workloads import paths
 NAMES = {"direct": "direct", "dario": "dario", "litellm": "LiteLLM", "portkey": "Portkey"}
 PEERS = ("litellm", "portkey")
 DARIO_PROCESSES = ("frontend", "credential_service", "pool_service")
+SHARED_PROCESSES = ("upstream", "load generator")  # measured around every load, whatever its target
+CORES_NEEDED = 2  # the cores the bench's machine has (issue 13's figures are from a 2-core machine)
 PEER_PROCESS = {"litellm": "LiteLLM", "portkey": "Portkey"}
 PASS_THROUGH = ("chat", "chat-large", "anthropic")
 TRANSLATED = ("anthropic-to-chat", "chat-to-anthropic", "responses-to-chat")
@@ -145,11 +147,56 @@ def memory_table(document: dict[str, Any]) -> str:
     for name in DARIO_PROCESSES:
         lines.append(f"| dario {name} | {number(peak.get(name, float('nan')))} |")
     three = sum(peak.get(name, 0.0) for name in DARIO_PROCESSES)
+    dario = sampled.get("dario", {})
     lines.append(f"| dario, the three | {number(three)} (sampled sum of VmRSS under load: "
-                 f"{number(sampled.get('dario', {}).get('peak_mb', float('nan')))}) |")
+                 f"{number(dario.get('peak_mb', float('nan')))}; of PSS: "
+                 f"{number(dario.get('peak_pss_mb', float('nan')))}) |")
     for peer in peers_in(document):
-        lines.append(f"| {NAMES[peer]} (with its children) | {number(peak.get(PEER_PROCESS[peer], float('nan')))} |")
-    return "\n".join(lines)
+        figures = sampled.get(peer, {})
+        lines.append(f"| {NAMES[peer]} (with its children) | {number(peak.get(PEER_PROCESS[peer], float('nan')))} "
+                     f"(sampled PSS: {number(figures.get('peak_pss_mb', float('nan')))}) |")
+    return "\n".join(lines) + (
+        "\n\nPSS (proportional set size, /proc/PID/smaps_rollup) divides each shared page among the processes "
+        "that map it: the library pages each of dario's three maps alike (gRPC's, Python's, OpenSSL's) count once "
+        "in the three's PSS, three times in their RSS.")
+
+
+def saturation_load(document: dict[str, Any]) -> tuple[str, str, int] | None:
+    """The plain Chat pass-through load at its highest concurrency: where the saturation target is read."""
+    top = max((c for p, m, c in loads(document) if p == "chat" and m == "plain"), default=0)
+    return ("chat", "plain", top) if top > 1 else None
+
+
+def saturation_budget(document: dict[str, Any]) -> str:
+    """Where the machine's CPU goes on the saturation load, per target: the load generator, the upstream and the
+    target's own processes per request, and the throughput those CPU figures allow on the machine's cores."""
+    load_ = saturation_load(document)
+    if load_ is None:
+        return ""
+    path, mode, concurrency = load_
+    cores = document["settings"].get("cpus") or CORES_NEEDED
+    head = ["target", *SHARED_PROCESSES, "its own processes", "all", "ceiling (cores ÷ all)", "measured"]
+    lines = ["| " + " | ".join(f"{h}, ms/request" if h in (*SHARED_PROCESSES, "its own processes", "all") else h
+                              for h in head) + " |", "|" + "---|" * len(head)]
+    direct_shared = float("nan")
+    for target in ["direct", "dario", *peers_in(document)]:
+        run = find(document, target, path, mode, concurrency)
+        if run is None:
+            continue
+        shared = [cpu(run, name) for name in SHARED_PROCESSES]
+        own = 0.0 if target == "direct" else (dario_cpu(run) if target == "dario" else cpu(run, PEER_PROCESS[target]))
+        total = sum(shared) + own
+        if target == "direct":
+            direct_shared = total
+        lines.append(f"| {NAMES[target]} | " + " | ".join(number(figure, digits=3) for figure in shared) +
+                     f" | {number(own, digits=3)} | {number(total, digits=3)} | "
+                     f"{number(cores * 1000 / total if total else float('nan'), digits=0)} req/s | "
+                     f"{number(value(run, 'throughput'), digits=0)} req/s |")
+    budget = direct_shared / 0.8 - direct_shared
+    return ("\n".join(lines) + f"\n\nOn {cores} cores shared by the load generator, the upstream and the target, a "
+            f"target reaches 0.8× direct's throughput only if its own processes spend at most about "
+            f"{number(budget, digits=3)} ms of CPU per request (a quarter of what the load generator and the upstream "
+            "spend on direct's); the ceiling is what the measured CPU figures allow, the CPU being all there is.")
 
 
 def path_cpu(document: dict[str, Any], target: str, path: str, process: str) -> float:
@@ -212,7 +259,9 @@ def targets(document: dict[str, Any]) -> list[tuple[str, str, str]]:
                          f"every path both serve ({len(worst)})", f"worst {share:.2f}× ({path})",
                          verdict(share <= limit if peer == "litellm" else share < limit)))
     three = sum(document["peak_rss_mb"].get(name, 0.0) for name in DARIO_PROCESSES)
-    rows.append(("RSS of the three ≤ 150 MB (sum of peaks, VmHWM)", f"{three:.1f} MB", verdict(three <= 150)))
+    pss = document["sampled_rss_mb"].get("dario", {}).get("peak_pss_mb", float("nan"))
+    rows.append(("RSS of the three ≤ 150 MB (sum of peaks, VmHWM)",
+                 f"{three:.1f} MB (PSS, shared library pages counted once: {number(pss)} MB)", verdict(three <= 150)))
     for large, small, size in (("anthropic-to-chat-1mb", "anthropic-to-chat", 1_025_670 / 29_670),
                                ("chat-to-anthropic-10k", "chat-to-anthropic", 10_000 / 46)):
         big, little = (path_cpu(document, "dario", name, "frontend") for name in (large, small))
@@ -286,6 +335,8 @@ def markdown(document: dict[str, Any]) -> str:
         "Latency (ms) and throughput (req/s) per path:\n\n" + latency_table(document),
         "CPU per request (ms):\n\n" + cpu_table(document),
         "Peak memory:\n\n" + memory_table(document),
+        *(["Where the CPU goes at saturation (the saturation target's load, CPU per request):\n\n" + budget]
+          if (budget := saturation_budget(document)) else []),
         "What a target cannot do (its probe request failed, so it was left out of that path):\n\n"
         + cannot_list(document),
         "Every run:\n\n" + runs_table(document),

@@ -35,13 +35,22 @@ def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.P
                                                                                      concurrency)]
                 assert run["requests"] > 0 and run["errors"] == 0, run
                 assert run["p50_ms"] > 0 and run["ttfb_p50_ms"] > 0 and run["throughput"] > 0, run
+                shared = {"upstream", "load generator"}  # what every load costs the rest of the machine
                 if target == "dario":
-                    assert set(run["cpu_seconds"]) == {"frontend", "credential_service", "pool_service"}
-                    assert all(seconds >= 0 for seconds in run["cpu_seconds"].values()), run
+                    assert set(run["cpu_seconds"]) == {"frontend", "credential_service", "pool_service"} | shared
+                else:
+                    assert set(run["cpu_seconds"]) == shared
+                assert all(seconds >= 0 for seconds in run["cpu_seconds"].values()), run
     frontend_cpu = sum(run["cpu_seconds"]["frontend"] for run in document["runs"] if run["target"] == "dario")
     assert frontend_cpu > 0  # the frontend did work the bench saw in /proc
+    for name in ("upstream", "load generator"):  # both work on every load, direct's included
+        assert sum(run["cpu_seconds"][name] for run in document["runs"] if run["target"] == "direct") > 0, name
     for process in ("frontend", "credential_service", "pool_service"):
         assert document["peak_rss_mb"][process] > 10  # a Python process with its imports: tens of MB
+    sampled = document["sampled_rss_mb"]["dario"]
+    # PSS counts the library pages the three share once, so their sum is below the sum of their RSS
+    assert 30 < sampled["peak_pss_mb"] < sampled["peak_mb"], sampled
+    assert "of PSS" in markdown and "Where the CPU goes at saturation" in markdown
     assert "Targets:" in markdown and "CPU per request" in markdown and "peak RSS" in markdown
     paired = document["pool_against_one"]  # the pool-of-three target from paired rounds, not from two far loads
     assert paired["rounds"] == len(paired["p50_differences_ms"]) == 2
