@@ -1,4 +1,5 @@
-"""Runs a grpc.aio server on a Unix socket (mode 0600) with health checking and reflection, and stops it cleanly."""
+"""Runs a grpc.aio server on a Unix socket (mode 0600) with health checking and reflection, and stops it cleanly.
+Callers of a service import dario.grpc_client instead."""
 
 from __future__ import annotations
 
@@ -23,29 +24,8 @@ from dario.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-# The health-check name under which pool_service reports whether the cluster's Redis is reachable (SERVING) or not
-# (NOT_SERVING: pools local to the host meanwhile); unknown (NOT_FOUND) without [cluster] redis.
-CLUSTER_HEALTH = "dario.cluster.redis"
-# Likewise whether the cluster's PostgreSQL takes this host's analytics (NOT_SERVING: outcomes wait in the host's
-# SQLite); unknown (NOT_FOUND) without [cluster] postgres.
-ANALYTICS_HEALTH = "dario.cluster.postgres"
 # The grace period for in-flight RPCs on shutdown; deploy/dario.conf's stopwaitsecs is longer.
 SHUTDOWN_GRACE_SECONDS = 5.0
-HEALTH_CHECK = "/grpc.health.v1.Health/Check"
-
-
-# The health service's Check, as grpc_health's HealthStub has it; typed here because its stubs package declares
-# HealthStub without its methods.
-def health_check(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[
-        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
-    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
-
-
-def health_check_aio(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable[
-        health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
-    return channel.unary_unary(HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
 
 
 def remove_stale_socket(path: pathlib.Path) -> None:
@@ -101,18 +81,6 @@ async def serve_unix(
         await on_stop()
     remove_stale_socket(socket_path)
     log.info("stopped")
-
-
-def unix_target(socket_path: str | os.PathLike[str]) -> str:
-    return f"unix:{socket_path}"
-
-
-# Reconnect quickly after a service restarts; gRPC's default backoff grows to two minutes.
-CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-)
 
 
 def run_service(process: str, serve: Callable[[Config], Coroutine[Any, Any, None]],

@@ -13,7 +13,8 @@ from grpc_health.v1 import health, health_pb2
 
 from dario.config import Config, ConfigError, ConfigWatcher
 from dario.config.cluster import shown_url
-from dario.grpc_server import ANALYTICS_HEALTH, CLUSTER_HEALTH, run_service, serve_unix
+from dario.grpc_client import ANALYTICS_HEALTH, CLUSTER_HEALTH
+from dario.grpc_server import run_service, serve_unix
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from pool_service.analytics import AnalyticsStore
 from pool_service.pricing import Pricing

@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from dario.config import Paths
-from dario.grpc_server import health_check
+from dario.grpc_client import health_check
 from dario.v1 import credentials_pb2_grpc, pool_pb2_grpc
 
 TIMEOUT_SECONDS = 5.0

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 import grpc
 from grpc_health.v1 import health_pb2
 
-from dario.grpc_server import health_check
+from dario.grpc_client import health_check
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2
 
 from dario import __version__
-from dario.grpc_server import ANALYTICS_HEALTH, CLUSTER_HEALTH, health_check_aio
+from dario.grpc_client import ANALYTICS_HEALTH, CLUSTER_HEALTH, health_check_aio
 from frontend.state import STATE
 
 HEALTH_TIMEOUT_SECONDS = 0.5

@@ -16,7 +16,7 @@ import grpc
 
 from dario.catalog import Catalog, Lease
 from dario.conversions import catalog_from_proto, lease_from_proto
-from dario.grpc_server import CHANNEL_OPTIONS, unix_target
+from dario.grpc_client import CHANNEL_OPTIONS, unix_target
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.error_mapping import from_rpc_error
 from frontend.errors import ApiError, ServiceUnavailable

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import grpc
 
-from dario.grpc_server import CHANNEL_OPTIONS, unix_target
+from dario.grpc_client import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
 from frontend.error_mapping import from_acquire_error, from_rpc_error

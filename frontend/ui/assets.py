@@ -5,7 +5,6 @@ package data), found through its installed file list without importing it."""
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import pathlib
 import re
 
@@ -22,7 +21,10 @@ class MissingAsset(LookupError):
 
 @functools.cache
 def vendor_files() -> dict[str, pathlib.Path]:
-    """uPlot's files by name, from the installed distribution's file list."""
+    """uPlot's files by name, from the installed distribution's file list (importlib.metadata, with the csv and zip
+    readers it brings, is imported at the dashboard's first page, not by every frontend)."""
+    import importlib.metadata
+
     try:
         files = importlib.metadata.files(VENDOR_DISTRIBUTION) or []
     except importlib.metadata.PackageNotFoundError:

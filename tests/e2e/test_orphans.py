@@ -15,7 +15,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from dario.grpc_server import health_check
+from dario.grpc_client import health_check
 from dario.testing.processes import REPO
 from dario.testing.scripted_upstream import ScriptedUpstream, ThreadedUpstream
 from dario.testing.supervised import PROGRAMS, Supervised, alive, free_port, service_pids, supervised_stack

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2
 
-from dario.grpc_server import ANALYTICS_HEALTH, health_check
+from dario.grpc_client import ANALYTICS_HEALTH, health_check
 from dario.testing.cluster import running_instance
 from dario.testing.tcp_proxy import ThreadedTcpProxy
 from dario.v1 import pool_pb2, pool_pb2_grpc

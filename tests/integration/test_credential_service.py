@@ -21,7 +21,7 @@ from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
 from dario.config import Config, Paths
 from dario.enums import BACKEND_KINDS
-from dario.grpc_server import health_check
+from dario.grpc_client import health_check
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 

@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from dario.grpc_server import health_check
+from dario.grpc_client import health_check
 from dario.testing.processes import running_module
 from dario.v1 import credentials_pb2, credentials_pb2_grpc, pool_pb2, pool_pb2_grpc
 

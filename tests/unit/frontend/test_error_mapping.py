@@ -7,7 +7,7 @@ import pathlib
 import grpc
 import pytest
 
-from dario.grpc_server import unix_target
+from dario.grpc_client import unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend.error_mapping import from_rpc_error
 from frontend.errors import ServiceUnavailable

@@ -17,7 +17,7 @@ from credential_service.backends import Backends
 from credential_service.servicer import CredentialsServicer
 from credential_service.vault import Vault
 from dario.config import Config, Paths
-from dario.grpc_server import CHANNEL_OPTIONS, unix_target
+from dario.grpc_client import CHANNEL_OPTIONS, unix_target
 from dario.v1 import credentials_pb2, credentials_pb2_grpc
 from frontend.services.credentials import CredentialsClient
 

@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 from dario.config import Config, Paths
-from dario.grpc_server import CHANNEL_OPTIONS, unix_target
+from dario.grpc_client import CHANNEL_OPTIONS, unix_target
 from dario.v1 import pool_pb2, pool_pb2_grpc
 from frontend import bounds
 from frontend.exchange import Exchange
