@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.procstat import Process, cpu_snapshot, pss_mb, rss_mb
+from bench.procstat import Process, children_of, cpu_snapshot, pss_mb, rss_mb
 from bench.workloads import Request
 
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -158,21 +158,22 @@ class Memory:
     processes: int = 0
     peak_mb: float = 0.0  # the highest sum of VmRSS seen while the loads ran
     after_mb: float = 0.0  # the sum once the loads were over
-    peak_pss_mb: float = 0.0  # the highest sum of PSS seen (shared library pages counted once among them)
+    after_pss_mb: float = 0.0  # the sum of PSS once the loads were over (shared library pages counted once)
 
 
 @contextlib.asynccontextmanager
 async def sampled_memory(processes: list[Process], interval: float = 0.25) -> AsyncIterator[Memory]:
-    """Samples the summed RSS of the processes every interval while the block runs; the peak, and the figure after."""
+    """Samples the summed RSS of the processes every interval while the block runs; the peak, and the figure after
+    (with the PSS, too costly to sample: procstat.pss_kb)."""
     memory = Memory(processes=len(processes))
 
     def total() -> float:
-        return sum(rss_mb(process.pid) for process in processes)
+        children = children_of()  # one walk of /proc for all the processes
+        return sum(rss_mb(process.pid, children) for process in processes)
 
     async def sample() -> None:
         while True:
             memory.peak_mb = max(memory.peak_mb, total())
-            memory.peak_pss_mb = max(memory.peak_pss_mb, sum(pss_mb(process.pid) for process in processes))
             await asyncio.sleep(interval)
 
     sampler = asyncio.create_task(sample())
@@ -183,4 +184,5 @@ async def sampled_memory(processes: list[Process], interval: float = 0.25) -> As
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         memory.after_mb = total()
+        memory.after_pss_mb = sum(pss_mb(process.pid) for process in processes)
         memory.peak_mb = max(memory.peak_mb, memory.after_mb)

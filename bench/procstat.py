@@ -21,9 +21,10 @@ def children_of() -> dict[int, list[int]]:
     return children
 
 
-def process_tree(root: int) -> list[int]:
-    """root and all its live descendants (LiteLLM and Node may start workers)."""
-    children = children_of()
+def process_tree(root: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """root and all its live descendants (LiteLLM and Node may start workers); `children` from one children_of()
+    serves several roots."""
+    children = children_of() if children is None else children
     tree, pending = [], [root]
     while pending:
         pid = pending.pop()
@@ -59,13 +60,15 @@ def peak_rss_mb(root: int) -> float:
     return sum(status_kb(pid, "VmHWM") for pid in process_tree(root)) / 1024
 
 
-def rss_mb(root: int) -> float:
-    return sum(status_kb(pid, "VmRSS") for pid in process_tree(root)) / 1024
+def rss_mb(root: int, children: dict[int, list[int]] | None = None) -> float:
+    return sum(status_kb(pid, "VmRSS") for pid in process_tree(root, children)) / 1024
 
 
 def pss_kb(pid: int) -> int:
     """The proportional set size of pid: its private pages, plus each shared page divided by the number of
-    processes mapping it (gRPC's, Python's and OpenSSL's library pages are mapped by each of dario's three)."""
+    processes mapping it (gRPC's, Python's and OpenSSL's library pages are mapped by each of dario's three).
+    Reading it walks the process's page tables (3-10 ms for one of these processes, under its memory lock): read
+    once after the loads, never while sampling."""
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):

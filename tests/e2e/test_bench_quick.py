@@ -49,7 +49,7 @@ def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.P
         assert document["peak_rss_mb"][process] > 10  # a Python process with its imports: tens of MB
     sampled = document["sampled_rss_mb"]["dario"]
     # PSS counts the library pages the three share once, so their sum is below the sum of their RSS
-    assert 30 < sampled["peak_pss_mb"] < sampled["peak_mb"], sampled
+    assert 30 < sampled["after_pss_mb"] < sampled["after_mb"], sampled
     assert "of PSS" in markdown and "Where the CPU goes at saturation" in markdown
     assert "Targets:" in markdown and "CPU per request" in markdown and "peak RSS" in markdown
     paired = document["pool_against_one"]  # the pool-of-three target from paired rounds, not from two far loads
