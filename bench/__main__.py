@@ -251,6 +251,31 @@ async def pool_against_one(dario: Target, rounds: int, count: int) -> dict[str, 
             "median_frontend_cpu_difference_ms": statistics.median(cpu)}
 
 
+async def saturation_against_direct(direct: Target, dario: Target, rounds: int, count: int,
+                                    concurrency: int = 64) -> dict[str, Any]:
+    """The saturation and streaming-TTFB targets from paired rounds: in each round the small Chat request runs plain
+    and streamed at `concurrency` against direct and dario back to back (their order alternating), and each ratio
+    is taken within the round; the medians are the figures. Single loads of a second each, minutes apart, gave
+    dario/direct throughput ratios of 0.49 to 0.65 and TTFB ratios of 1.06 to 1.70 on this machine within half an
+    hour."""
+    chat = next(path for path in paths() if path.name == "chat")
+    throughput, ttfb = [], []
+    for number in range(rounds):
+        order = (direct, dario) if number % 2 else (dario, direct)
+        measured: dict[tuple[str, bool], Run] = {}
+        for stream in (False, True):
+            for target in order:
+                request = (chat.direct if target.name == "direct" else chat.client)(stream)
+                measured[target.name, stream] = await load(target.name, chat.name, target.base_url, request,
+                                                           target.headers(chat), concurrency, count, 30,
+                                                           target.processes)
+        throughput.append(measured["dario", False].throughput / measured["direct", False].throughput)
+        ttfb.append(measured["dario", True].ttfb_p50_ms / measured["direct", True].ttfb_p50_ms)
+    return {"rounds": rounds, "requests": count, "concurrency": concurrency, "throughput_ratios": throughput,
+            "ttfb_ratios": ttfb, "median_throughput_ratio": statistics.median(throughput),
+            "median_ttfb_ratio": statistics.median(ttfb)}
+
+
 def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Installs what the bench venv lacks: LiteLLM's proxy and Portkey's gateway when wanted, matplotlib always."""
     status: dict[str, dict[str, Any]] = {}
@@ -351,12 +376,15 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"only these paths (default: all): {','.join(path.name for path in paths())}")
     parser.add_argument("--pool-rounds", type=int, default=6,
                         help="paired rounds of a pool of three against one credential at c=1 (0: none)")
+    parser.add_argument("--saturation-rounds", type=int, default=5,
+                        help="paired rounds of direct and dario at c=64 for the saturation and TTFB targets (0: none)")
     parser.add_argument("--note", default="", help="a line for the report's header (e.g. the machine was loaded)")
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
     arguments = parser.parse_args(argv)
     if arguments.quick:
         arguments.requests, arguments.c1_requests, arguments.size_requests = 12, 8, 2
         arguments.pool_rounds = min(arguments.pool_rounds, 2)
+        arguments.saturation_rounds = min(arguments.saturation_rounds, 2)
         arguments.seconds = min(arguments.seconds, 10.0)
     return arguments
 
@@ -385,6 +413,9 @@ def main() -> int:
         wanted = {step.path.name for step in plan(arguments)}
         paired = (asyncio.run(pool_against_one(targets[1], arguments.pool_rounds, max(20, arguments.c1_requests // 2)))
                   if {"chat", "pool3"} <= wanted and arguments.pool_rounds else None)
+        saturation = (asyncio.run(saturation_against_direct(targets[0], targets[1], arguments.saturation_rounds,
+                                                            max(64, 2 * arguments.requests)))
+                      if "chat" in wanted and arguments.saturation_rounds else None)
         peak = {process.name: peak_rss_mb(process.pid) for target in targets for process in target.processes}
         for peer in peers.values():
             if peer.get("log"):
@@ -409,6 +440,8 @@ def main() -> int:
     document = report.document(settings, runs, memory, peak, peers, cannot)
     if paired is not None:
         document["pool_against_one"] = paired
+    if saturation is not None:
+        document["saturation_against_direct"] = saturation
     json_path = arguments.out / "bench.json"
     json_path.write_text(json.dumps(without_nan(document), indent=1))
     text = report.markdown(document)

@@ -55,6 +55,9 @@ def test_a_quick_bench_run_reports_every_path_against_direct(tmp_path: pathlib.P
     paired = document["pool_against_one"]  # the pool-of-three target from paired rounds, not from two far loads
     assert paired["rounds"] == len(paired["p50_differences_ms"]) == 2
     assert "paired rounds" in markdown
+    saturation = document["saturation_against_direct"]  # the c=64 targets from paired rounds too
+    assert saturation["rounds"] == len(saturation["throughput_ratios"]) == len(saturation["ttfb_ratios"]) == 2
+    assert all(figure > 0 for figure in saturation["throughput_ratios"] + saturation["ttfb_ratios"]), saturation
 
 
 def test_the_floor_run_sets_dario_beside_the_bare_relay_on_every_pass_through_load(tmp_path: pathlib.Path) -> None:
