@@ -195,7 +195,8 @@ class Refresher:
         if self._session is None:
             import aiohttp
 
-            self._session = aiohttp.ClientSession()
+            # No cookie jar: a token endpoint's cookie must not go with another credential's refresh or probe.
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def close(self) -> None:

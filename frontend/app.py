@@ -130,6 +130,9 @@ async def _clients(app: web.Application, config: Config) -> AsyncIterator[None]:
         connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
         auto_decompress=True,
         raise_for_status=False,
+        # Upstream cookies are never kept: aiohttp's default jar would send one (Cloudflare's __cf_bm, say) with
+        # every later request to that host, whichever client or credential sent it.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     watcher = ConfigWatcher(config, "the previous routing rules stay in force", _log_routing)
     app[STATE] = State(config=config, credentials=credentials, pool=pool, session=session, config_watcher=watcher,

@@ -4,6 +4,7 @@ and a cut body is never passed on as a whole one."""
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from dario.testing.hostile import HostileBody, request_body
 from dario.testing.scripted_upstream import Script, ScriptedUpstream, ThreadedUpstream
-from dario.testing.stack import Services, both_kinds, running_frontend, wait_for_backends
+from dario.testing.stack import Services, both_kinds, running_frontend, running_services, wait_for_backends
 from tests.integration.conftest import async_analytics_rows
 
 pytestmark = pytest.mark.timeout(120)
@@ -159,3 +160,27 @@ async def test_a_small_body_cut_before_its_content_length_is_a_502(frontend: Tes
     assert code == 502 and error["code"] == "upstream_body_cut" and "'gpt-up'" in error["message"]
     row = (await async_analytics_rows(stack.home, [headers["request-id"]]))[headers["request-id"]]
     assert (row["status"], row["error_type"]) == (502, "upstream_body_cut")
+
+
+async def test_an_upstreams_cookies_are_neither_kept_nor_passed_on(tmp_path: pathlib.Path,
+                                                                   upstream: ScriptedUpstream) -> None:
+    """Real providers set cookies (Cloudflare's __cf_bm on api.openai.com); a kept one would go with every later
+    request to that host, whichever client or credential sent it, tying a pool's keys together upstream. The
+    backend is named `localhost`: aiohttp's default jar keeps no cookie for an IP address."""
+    upstream.clear()
+    cookie = "__cf_bm=cookie-of-the-first-request; Path=/; HttpOnly"
+    with running_services(tmp_path / "home") as services:
+        for index in range(2):
+            services.add_backend("named", upstream.base_url.replace("127.0.0.1", "localhost"),
+                                 f"{OPENAI_KEY}-{index}", credential=f"key{index}")
+        async with running_frontend(services.config) as server:
+            await wait_for_backends(server, 1)
+            for path in ("/v1/chat/completions", "/v1/messages", "/v1/chat/completions"):
+                upstream.push(Script(headers={"Set-Cookie": cookie}))
+                code, body, headers = await post(server, path, request_body(path, "gpt-4o"))
+                assert code == 200, body
+                assert not {name.lower() for name in headers} & {"set-cookie", "cookie"}, headers
+    sent = [request for request in upstream.requests if request.method == "POST"]
+    assert len(sent) == 3
+    assert all("cookie" not in {name.lower() for name in request.headers} for request in sent), [
+        request.headers for request in sent]
