@@ -24,142 +24,25 @@ import json
 import math
 import os
 import pathlib
-import select
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-import grpc
 
 from bench import litellm_setup, portkey_setup, report
 from bench.load import Memory, Run, load, probe, sampled_memory
 from bench.procstat import Process, peak_rss_mb
 from bench.report import SHARED_PROCESSES
+from bench.rounds import pool_against_one, saturation_against_direct
+from bench.stack import Target, backend_api, dario_stack, direct_headers, upstream_process
 from bench.workloads import POOL_MODEL, Path, paths
-from dario.enums import BACKEND_KINDS
-from dario.testing.processes import REPO, environment, running_module, stop_process
+from dario.testing.processes import REPO
 from dario.testing.supervised import free_port
-from dario.v1 import credentials_pb2, credentials_pb2_grpc
-
-DIRECT_KEY = "bench-key-not-secret"
-
-
-@contextlib.contextmanager
-def listening_module(what: str, arguments: list[str]) -> Iterator[tuple[str, int]]:
-    """`python -m` arguments in its own process until the context ends; (the URL its "listening on URL" line
-    names, its pid). Raises RuntimeError when no such line comes within 20 s."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", *arguments],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=environment(pathlib.Path(tempfile.gettempdir())),
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 20.0)
-        line = process.stdout.readline().strip() if ready else ""
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"{what} did not start: {line!r}")
-        yield line.removeprefix("listening on "), process.pid
-    finally:
-        stop_process(process)
-
-
-@contextlib.contextmanager
-def upstream_process(delay_ms: float) -> Iterator[tuple[str, int]]:
-    """The scripted upstream's URL and pid."""
-    with listening_module("scripted upstream", ["bench.upstream", "--port", "0", "--delay-ms", str(delay_ms)]) \
-            as (url, pid):
-        yield url, pid
-
-
-ROUTES = """
-[[routes]]
-match = "pool-*"
-backend = "pool"
-
-[[routes]]
-match = "gpt-*"
-backend = "chat"
-
-[[routes]]
-match = "claude-*"
-backend = "claude"
-"""
-
-
-@dataclass
-class Target:
-    name: str  # direct, dario, litellm, portkey
-    base_url: str  # ends in /v1
-    processes: tuple[Process, ...] = ()
-    headers: Callable[[Path], dict[str, str]] = lambda path: {}
-    cannot: dict[str, str] = field(default_factory=dict)  # path name: why the target cannot serve it
-    about: str = ""  # version, settings
-
-
-def add_backend(home: pathlib.Path, name: str, kind: str, base_url: str, key: str, credential: str) -> None:
-    with grpc.insecure_channel(f"unix:{home / 'run' / 'credential.sock'}") as channel:
-        credentials_pb2_grpc.CredentialsStub(channel).AddBackend(
-            credentials_pb2.AddBackendRequest(name=name, kind=BACKEND_KINDS.value(kind), base_url=base_url,
-                                              api_key=key, credential_name=credential),
-            timeout=10,
-        )
-
-
-@contextlib.contextmanager
-def dario_stack(home: pathlib.Path, upstream_url: str) -> Iterator[Target]:
-    """The three processes; backends chat (one key), pool (three keys) and claude (Anthropic kind), all upstream."""
-    port = free_port()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (home / "config.toml").write_text(ROUTES)
-    with (
-        running_module("credential_service", home, home / "run" / "credential.sock") as credentials,
-        running_module("pool_service", home, home / "run" / "pool.sock") as pool,
-        running_module("frontend", home, arguments=("--port", str(port))) as frontend,
-    ):
-        add_backend(home, "chat", "openai", upstream_url, DIRECT_KEY, "default")
-        add_backend(home, "claude", "anthropic", upstream_url, DIRECT_KEY, "default")
-        for index in range(3):
-            add_backend(home, "pool", "openai", upstream_url, f"bench-pool-key-{index}", f"key{index}")
-        base = f"http://127.0.0.1:{port}"
-        wait_until_routed(base, backends=3)
-        processes = (Process("dario", "frontend", frontend.pid),
-                     Process("dario", "credential_service", credentials.pid),
-                     Process("dario", "pool_service", pool.pid))
-        yield Target("dario", f"{base}/v1", processes)
-
-
-def wait_until_routed(base: str, backends: int, deadline_seconds: float = 30.0) -> None:
-    """Waits until /health says ok and the frontend knows the backends. Never through a proxy: loopback only."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            with opener.open(f"{base}/health", timeout=2) as answer:
-                document = json.loads(answer.read())
-                if document.get("status") == "ok" and (document.get("backends") or 0) >= backends:
-                    return
-        time.sleep(0.1)
-    raise TimeoutError("dario did not become healthy")
-
-
-def backend_api(path: Path) -> str:
-    return "anthropic" if path.direct(True).endpoint == "/messages" else "chat"
-
-
-def direct_headers(path: Path) -> dict[str, str]:
-    return {"authorization": f"Bearer {DIRECT_KEY}", "x-api-key": DIRECT_KEY}
 
 
 @dataclass(frozen=True)
@@ -229,51 +112,6 @@ async def measure(targets: list[Target], upstream_url: str, arguments: argparse.
                     flush=True,
                 )
     return runs, memory
-
-
-async def pool_against_one(dario: Target, rounds: int, count: int) -> dict[str, Any]:
-    """A pool of three against one credential at c=1, paired: `rounds` rounds of `count` requests each, the two
-    loads back to back in each round (their order alternating), so each difference sees one moment's noise; the
-    median of the rounds' differences is the figure (issue 13's "≤ 0.1 ms more"). One load of each, minutes
-    apart in the main pass, differed by -0.5 to +0.8 ms on this machine with nothing between them but time."""
-    chat, pool = (next(path for path in paths() if path.name == name) for name in ("chat", "pool3"))
-    differences, cpu = [], []
-    for number in range(rounds):
-        order = (chat, pool) if number % 2 else (pool, chat)
-        measured = {}
-        for path in order:
-            measured[path.name] = await load("dario", path.name, dario.base_url, path.client(False), {}, 1, count, 30,
-                                             dario.processes)
-        differences.append(measured["pool3"].p50_ms - measured["chat"].p50_ms)
-        cpu.append(measured["pool3"].cpu_ms_per_request("frontend") - measured["chat"].cpu_ms_per_request("frontend"))
-    return {"rounds": rounds, "requests": count, "p50_differences_ms": differences,
-            "median_p50_difference_ms": statistics.median(differences),
-            "median_frontend_cpu_difference_ms": statistics.median(cpu)}
-
-
-async def saturation_against_direct(direct: Target, dario: Target, rounds: int, count: int,
-                                    concurrency: int = 64) -> dict[str, Any]:
-    """The saturation and streaming-TTFB targets from paired rounds: in each round the small Chat request runs plain
-    and streamed at `concurrency` against direct and dario back to back (their order alternating), and each ratio
-    is taken within the round; the medians are the figures. Single loads of a second each, minutes apart, gave
-    dario/direct throughput ratios of 0.49 to 0.65 and TTFB ratios of 1.06 to 1.70 on this machine within half an
-    hour."""
-    chat = next(path for path in paths() if path.name == "chat")
-    throughput, ttfb = [], []
-    for number in range(rounds):
-        order = (direct, dario) if number % 2 else (dario, direct)
-        measured: dict[tuple[str, bool], Run] = {}
-        for stream in (False, True):
-            for target in order:
-                request = (chat.direct if target.name == "direct" else chat.client)(stream)
-                measured[target.name, stream] = await load(target.name, chat.name, target.base_url, request,
-                                                           target.headers(chat), concurrency, count, 30,
-                                                           target.processes)
-        throughput.append(measured["dario", False].throughput / measured["direct", False].throughput)
-        ttfb.append(measured["dario", True].ttfb_p50_ms / measured["direct", True].ttfb_p50_ms)
-    return {"rounds": rounds, "requests": count, "concurrency": concurrency, "throughput_ratios": throughput,
-            "ttfb_ratios": ttfb, "median_throughput_ratio": statistics.median(throughput),
-            "median_ttfb_ratio": statistics.median(ttfb)}
 
 
 def prepare_peers(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:

@@ -22,9 +22,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from bench.__main__ import dario_stack, direct_headers, listening_module, upstream_process
 from bench.load import Run, load
 from bench.procstat import Process
+from bench.stack import dario_stack, direct_headers, listening_module, upstream_process
 from bench.workloads import Path, paths
 from dario.testing.processes import REPO
 from dario.testing.supervised import free_port

@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-from bench.__main__ import dario_stack, upstream_process
 from bench.load import load
+from bench.stack import dario_stack, upstream_process
 from bench.workloads import paths
 
 
