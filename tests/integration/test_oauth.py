@@ -3,6 +3,8 @@ scripted upstream that accepts only access tokens the token server issued and ha
 
 credential_service runs with short timings (config.toml [credentials]) and tokens live 3 seconds, so several
 expiries pass within a test.
+
+Why one module over 400 lines: its tests share one running token server, stack and upstream (module fixtures).
 """
 
 from __future__ import annotations

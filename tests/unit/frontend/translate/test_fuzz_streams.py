@@ -2,6 +2,8 @@
 
 Properties: no input raises; chunk boundaries change nothing; the client always gets valid SSE that ends the way
 its SDK expects ([DONE] or an error payload for OpenAI clients, message_stop or an error event for Anthropic ones).
+
+Why one module over 400 lines: the chunkings and event strategies are shared by every machine it fuzzes.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 The documents are hostile but plausible (every known field, often of the wrong type) or arbitrary JSON; each
 goes through the request parser first, as in the frontend, and the translation must serialize as the proxy does.
+
+Why one module over 400 lines: its strategies (the hostile documents of both APIs) are shared by every test in it.
 """
 
 from __future__ import annotations
