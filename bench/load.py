@@ -183,6 +183,7 @@ async def sampled_memory(processes: list[Process], interval: float = 0.25) -> As
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-        memory.after_mb = total()
-        memory.after_pss_mb = sum(pss_mb(process.pid) for process in processes)
+        children = children_of()
+        memory.after_mb = sum(rss_mb(process.pid, children) for process in processes)
+        memory.after_pss_mb = sum(pss_mb(process.pid, children) for process in processes)
         memory.peak_mb = max(memory.peak_mb, memory.after_mb)

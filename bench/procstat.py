@@ -76,8 +76,8 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
-def pss_mb(root: int) -> float:
-    return sum(pss_kb(pid) for pid in process_tree(root)) / 1024
+def pss_mb(root: int, children: dict[int, list[int]] | None = None) -> float:
+    return sum(pss_kb(pid) for pid in process_tree(root, children)) / 1024
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ NAMES = {"direct": "direct", "dario": "dario", "litellm": "LiteLLM", "portkey": 
 PEERS = ("litellm", "portkey")
 DARIO_PROCESSES = ("frontend", "credential_service", "pool_service")
 SHARED_PROCESSES = ("upstream", "load generator")  # measured around every load, whatever its target
-CORES_NEEDED = 2  # the cores the bench's machine has (issue 13's figures are from a 2-core machine)
+CORES_IF_UNKNOWN = 2  # when the run did not record its CPU count (issue 13's machine has 2 cores)
 PEER_PROCESS = {"litellm": "LiteLLM", "portkey": "Portkey"}
 PASS_THROUGH = ("chat", "chat-large", "anthropic")
 TRANSLATED = ("anthropic-to-chat", "chat-to-anthropic", "responses-to-chat")
@@ -177,7 +177,7 @@ def saturation_budget(document: dict[str, Any]) -> str:
     if load_ is None:
         return ""
     path, mode, concurrency = load_
-    cores = document["settings"].get("cpus") or CORES_NEEDED
+    cores = document["settings"].get("cpus") or CORES_IF_UNKNOWN
     columns = [f"{name}, ms/request" for name in (*SHARED_PROCESSES, "its own processes", "all")]
     head = ["target", *columns, "CPU ceiling (cores ÷ all)", "measured", f"c ÷ p50 (c={concurrency})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -244,7 +244,6 @@ def targets(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     best = {target: max((run["throughput"] for run in document["runs"] if run["target"] == target
                          and run["path"] == "chat" and run["mode"] == "plain"), default=float("nan"))
             for target in ("direct", "dario")}
-    top = max((c for p, m, c in loads(document) if p == "chat" and m == "stream"), default=0)
     paired_rounds = document.get("saturation_against_direct")
     if paired_rounds:
         listed = {key: ", ".join(f"{figure:.2f}" for figure in paired_rounds[key])
@@ -263,6 +262,7 @@ def targets(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("saturation ≥ 0.8× direct (Chat pass-through, best plain load)",
                      f"{best['dario']:.0f} vs {best['direct']:.0f} req/s: {ratio(best['dario'], best['direct'])}",
                      verdict(best["dario"] >= 0.8 * best["direct"])))
+        top = max((c for p, m, c in loads(document) if p == "chat" and m == "stream"), default=0)
         if top > 1:
             dario, direct = (value(find(document, t, "chat", "stream", top), "ttfb_p50_ms")
                              for t in ("dario", "direct"))
