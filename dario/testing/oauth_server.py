@@ -230,6 +230,12 @@ class OAuthServer:
             access = self._access.get(token)
             return access is not None and not access.revoked and time.time() < access.expires_at
 
+    def lifetime_left(self, token: str) -> float:
+        """Seconds until an access token this server issued expires (0 for one it never issued)."""
+        with self._lock:
+            access = self._access.get(token)
+            return 0.0 if access is None else max(0.0, access.expires_at - time.time())
+
     def issued_secrets(self) -> set[str]:
         """Every access token, refresh token, code and client secret so far: none may ever appear in a log."""
         with self._lock:

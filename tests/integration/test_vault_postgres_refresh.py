@@ -106,13 +106,16 @@ def test_three_hosts_under_traffic_refresh_each_lifetime_once_and_never_burn_the
                 leases += 1
             time.sleep(0.05)
         oauth.expires_in = 3600  # tokens issued from now on outlive the test: the refreshes settle
-        while stored_refreshes(homes) < oauth.refresh_count:  # the last one may still be on its way to the vault
-            assert time.monotonic() < deadline, "a refresh the server answered was never stored"
+        # Settled once every host hands out one token of the new lifetime: no refresh is due anywhere, and none is
+        # in flight (the short-lived token before it was due, and its refresh gave this one). Counting the stored
+        # refreshes before that raced a refresh already under way (5 answered, 4 logged, seen once in CI).
+        while len(tokens := {leased(stub) for stub in stubs}) > 1 or oauth.lifetime_left(next(iter(tokens))) < 600:
+            assert time.monotonic() < deadline + 30, "the hosts never agreed on a token of the new lifetime"
             time.sleep(0.05)
-        while len(tokens := {leased(stub) for stub in stubs}) > 1:  # the others follow one's write (NOTIFY)
-            assert time.monotonic() < deadline, "the hosts never agreed on the access token"
+        while stored_refreshes(homes) < oauth.refresh_count:  # the last one may still be on its way to its log
+            assert time.monotonic() < deadline + 30, "a refresh the server answered was never stored"
             time.sleep(0.05)
-        assert oauth.is_valid_access_token(tokens.pop())  # the one both hand out is the server's current one
+        assert oauth.is_valid_access_token(tokens.pop())  # the one all hand out is the server's current one
     outcomes = [outcome for _, kind, _, outcome in oauth.grants if kind == "refresh_token"]
     presented = presented_refresh_tokens(oauth)
     logs = [(home / "credential_service.test.log").read_text() for home in homes]
